@@ -1,0 +1,1 @@
+"""The FastAPI REST API over the atlas."""

@@ -1,0 +1,167 @@
+"""K networks of one architecture and size, held as stacked tensors and run together.
+
+Parameter k of every stacked tensor is network k: `weight_ih[k]` is exactly the
+`rnn.weight_ih_l0` of network k's PyTorch state dict. Every computation is batched over
+networks with bmm/einsum, never a Python loop over k.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from atlas.networks.cells import GATES, STATE_FACTOR, STEPS
+
+ARCHITECTURES = tuple(GATES)
+PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "fc_weight", "fc_bias")
+
+
+@dataclass
+class Run:
+    """Outputs (K, B, T, O) and states (K, B, T, S) of a population on a batch of trials."""
+
+    outputs: torch.Tensor
+    states: torch.Tensor
+
+
+def initial_parameters(
+    architecture: str, units: int, n_inputs: int, n_outputs: int, seed: int
+) -> dict[str, torch.Tensor]:
+    """One network's parameters, the paper's way: PyTorch's default init divided by sqrt(units).
+
+    PyTorch draws RNN weights and biases from U(-1/sqrt(units), 1/sqrt(units)) and a Linear
+    layer's from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the paper then scales all by 1/sqrt(units).
+    Drawing from a generator seeded by `seed` alone makes each network reproducible on its own.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rows = GATES[architecture] * units
+    bound = 1.0 / math.sqrt(units)
+    shapes = {
+        "weight_ih": (rows, n_inputs),
+        "weight_hh": (rows, units),
+        "bias_ih": (rows,),
+        "bias_hh": (rows,),
+        "fc_weight": (n_outputs, units),
+        "fc_bias": (n_outputs,),
+    }
+    return {
+        name: (torch.rand(shape, generator=gen) * 2 - 1) * bound / math.sqrt(units)
+        for name, shape in shapes.items()
+    }
+
+
+class RNNPopulation(nn.Module):
+    """A population of K vanilla, GRU or LSTM networks with a linear readout."""
+
+    def __init__(self, architecture: str, parameters: dict[str, torch.Tensor]):
+        super().__init__()
+        if architecture not in GATES:
+            raise ValueError(f"unknown architecture {architecture!r}; known: {ARCHITECTURES}")
+        self.architecture = architecture
+        for name in PARAMETER_NAMES:
+            self.register_parameter(name, nn.Parameter(parameters[name].clone()))
+        _, rows, units = self.weight_hh.shape
+        if rows != GATES[architecture] * units:
+            raise ValueError(f"weight_hh rows {rows} do not fit {architecture} with {units} units")
+
+    @classmethod
+    def initialise(
+        cls,
+        architecture: str,
+        units: int,
+        seeds: Sequence[int],
+        n_inputs: int = 2,
+        n_outputs: int = 1,
+    ) -> RNNPopulation:
+        nets = [initial_parameters(architecture, units, n_inputs, n_outputs, s) for s in seeds]
+        stacked = {name: torch.stack([n[name] for n in nets]) for name in PARAMETER_NAMES}
+        return cls(architecture, stacked)
+
+    @property
+    def count(self) -> int:
+        return self.weight_hh.shape[0]
+
+    @property
+    def units(self) -> int:
+        return self.weight_hh.shape[2]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.weight_ih.shape[2]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.fc_weight.shape[1]
+
+    @property
+    def state_size(self) -> int:
+        """Size of the analysed state: units, or 2 * units for an LSTM's [h, c]."""
+        return STATE_FACTOR[self.architecture] * self.units
+
+    def stacked_parameters(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name).detach().clone() for name in PARAMETER_NAMES}
+
+    def select(self, index: Sequence[int] | torch.Tensor) -> RNNPopulation:
+        """A new population holding copies of the chosen networks."""
+        idx = torch.as_tensor(index, dtype=torch.long, device=self.weight_hh.device)
+        return RNNPopulation(
+            self.architecture, {n: p[idx] for n, p in self.stacked_parameters().items()}
+        )
+
+    def zero_state(self, batch: int) -> torch.Tensor:
+        return self.weight_hh.new_zeros(self.count, batch, self.state_size)
+
+    def _per_network(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Inputs (..., I) shared by all networks or (K, ..., I) per network -> (K, ..., I)."""
+        if inputs.dim() == 4:
+            if inputs.shape[0] != self.count:
+                raise ValueError(
+                    f"per-network inputs for {inputs.shape[0]} networks, not {self.count}"
+                )
+            return inputs
+        return inputs.unsqueeze(0).expand(self.count, *inputs.shape)
+
+    def input_projection(self, inputs: torch.Tensor) -> torch.Tensor:
+        """W_ih x + b_ih for inputs (K, B, T, I) -> (K, B, T, G*H), one einsum for all steps."""
+        proj = torch.einsum("kbti,kgi->kbtg", inputs, self.weight_ih)
+        return proj + self.bias_ih[:, None, None, :]
+
+    def readout(self, states: torch.Tensor) -> torch.Tensor:
+        """Outputs for states (K, ..., S): the linear readout of h (the first `units` entries)."""
+        h = states[..., : self.units]
+        shape = h.shape
+        flat = h.reshape(self.count, -1, self.units)
+        out = torch.baddbmm(self.fc_bias.unsqueeze(1), flat, self.fc_weight.transpose(1, 2))
+        return out.reshape(*shape[:-1], self.n_outputs)
+
+    def step(self, states: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """F(h, u): one step from states (K, N, S) under inputs (K, N, I) or (I,)."""
+        if inputs.dim() == 1:
+            inputs = inputs.expand(self.count, states.shape[1], -1)
+        xproj = torch.baddbmm(self.bias_ih.unsqueeze(1), inputs, self.weight_ih.transpose(1, 2))
+        return STEPS[self.architecture](states, xproj, self.weight_hh.transpose(1, 2), self.bias_hh)
+
+    def forward(self, inputs: torch.Tensor, initial_state: torch.Tensor | None = None) -> Run:
+        """Run trials (B, T, I), shared by all networks, or (K, B, T, I), one set per network."""
+        inputs = self._per_network(inputs.to(self.weight_hh.dtype))
+        _, batch, steps, _ = inputs.shape
+        xproj = self.input_projection(inputs)
+        state = self.zero_state(batch) if initial_state is None else initial_state
+        weight_hh_t = self.weight_hh.transpose(1, 2)
+        step = STEPS[self.architecture]
+        states = []
+        for t in range(steps):
+            state = step(state, xproj[:, :, t], weight_hh_t, self.bias_hh)
+            states.append(state)
+        stacked = torch.stack(states, dim=2)
+        return Run(outputs=self.readout(stacked), states=stacked)
+
+    def mse(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean squared error per network, (K,), over every trial, step and output."""
+        targets = self._per_network(targets.to(self.weight_hh.dtype))
+        err = self(inputs).outputs - targets
+        return err.pow(2).flatten(1).mean(dim=1)

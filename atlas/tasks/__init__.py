@@ -1,0 +1,18 @@
+"""Task declarations: trial sets, probes beyond training, graph input events, output labels."""
+
+from atlas.tasks.base import InputEvent, ParameterError, Task, TrialSet, TrialTask
+from atlas.tasks.registry import TASKS, UnknownTaskError, canonical_name, get_task
+from atlas.tasks.two_neuron import TwoNeuron
+
+__all__ = [
+    "TASKS",
+    "InputEvent",
+    "ParameterError",
+    "Task",
+    "TrialSet",
+    "TrialTask",
+    "TwoNeuron",
+    "UnknownTaskError",
+    "canonical_name",
+    "get_task",
+]

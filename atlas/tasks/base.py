@@ -1,0 +1,169 @@
+"""What every task declares: trial sets as tensors, probes beyond training, graph input events.
+
+A task is data: a frozen dataclass whose fields are its parameters. `with_overrides` gives a
+variant (say, longer delays) and `parameters()` records exactly what was used, so that any
+network in the atlas can have its data regenerated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class TrialSet:
+    """A batch of trials, batch first: inputs (B, T, I), targets (B, T, O).
+
+    `conditions` holds one array of length B per trial variable (f1, delay, ts, ...), so that
+    analyses can group trials without re-deriving them from the inputs.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    conditions: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def trial_length(self) -> int:
+        return self.inputs.shape[1]
+
+    def subset(self, index: np.ndarray | list[int]) -> TrialSet:
+        index = np.asarray(index)
+        return TrialSet(
+            inputs=self.inputs[torch.as_tensor(index)],
+            targets=self.targets[torch.as_tensor(index)],
+            conditions={k: v[index] for k, v in self.conditions.items()},
+        )
+
+
+@dataclass(frozen=True)
+class InputEvent:
+    """One input pulse the graph builder may apply, and the edge type it labels.
+
+    `inputs` is (duration, n_inputs): the values fed on each step of the pulse.
+    """
+
+    name: str
+    edge_type: int
+    inputs: tuple[tuple[float, ...], ...]
+
+    def as_tensor(self) -> torch.Tensor:
+        return torch.tensor(self.inputs, dtype=torch.float32)
+
+
+class ParameterError(ValueError):
+    """A task parameter override that does not exist or makes no sense."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """What all tasks share: a name, aliases, parameters that can be overridden."""
+
+    name: ClassVar[str]
+    long_name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    input_names: ClassVar[tuple[str, ...]] = ()
+    output_names: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[str] = "base"
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.input_names)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_names)
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters as JSON-ready values (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    def with_overrides(self, **overrides: Any) -> Task:
+        """A copy with some parameters replaced; unknown names raise ParameterError."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ParameterError(
+                f"task {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}"
+            )
+        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+        task = dataclasses.replace(self, **converted)
+        task.validate()
+        return task
+
+    def validate(self) -> None:
+        """Raise ParameterError if the parameters cannot produce valid trials."""
+
+    def describe(self) -> dict[str, Any]:
+        """Everything a client needs to know about the task, as JSON-ready data."""
+        return {
+            "name": self.name,
+            "long_name": self.long_name,
+            "aliases": list(self.aliases),
+            "kind": self.kind,
+            "description": self.description,
+            "inputs": list(self.input_names),
+            "outputs": list(self.output_names),
+            "parameters": self.parameters(),
+        }
+
+
+@dataclass(frozen=True)
+class TrialTask(Task):
+    """A discrete-time task: trials of inputs and targets, one step per time unit."""
+
+    kind: ClassVar[str] = "trials"
+
+    def training_set(self) -> TrialSet:
+        raise NotImplementedError
+
+    def validation_set(self) -> TrialSet:
+        raise NotImplementedError
+
+    def probes(self) -> dict[str, TrialSet]:
+        """Trial sets reaching well beyond the training range, by name."""
+        raise NotImplementedError
+
+    def input_events(self) -> dict[str, InputEvent]:
+        """The pulses the reduced-dynamics graph builder applies, by name."""
+        raise NotImplementedError
+
+    def output_label(self, output: np.ndarray) -> np.ndarray:
+        """The discrete output label of the graph nodes (science.md, 'Output labels')."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        events = {
+            name: {"edge_type": ev.edge_type, "duration": len(ev.inputs)}
+            for name, ev in self.input_events().items()
+        }
+        return {**super().describe(), "input_events": events}
+
+
+def pulse_trials(
+    n_trials: int, trial_length: int, n_inputs: int, n_outputs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zeroed input and target arrays, filled in by each task's trial builder."""
+    return (
+        np.zeros((n_trials, trial_length, n_inputs), dtype=np.float32),
+        np.zeros((n_trials, trial_length, n_outputs), dtype=np.float32),
+    )
+
+
+def to_trial_set(inputs: np.ndarray, targets: np.ndarray, **conditions: Any) -> TrialSet:
+    return TrialSet(
+        inputs=torch.from_numpy(inputs),
+        targets=torch.from_numpy(targets),
+        conditions={k: np.asarray(v) for k, v in conditions.items()},
+    )

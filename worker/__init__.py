@@ -1,0 +1,1 @@
+"""Celery app and task functions: orchestration only, the science lives in atlas/."""
