@@ -1,0 +1,67 @@
+"""The FastAPI application: routers per resource, problem+json errors, a body-size limit.
+
+`create_app(settings)` builds it; the lifespan opens the database and refuses to start when the
+schema is not at the code's migration head (the error says to run `atlas migrate`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import atlas
+from api.body_limit import BodyLimitMiddleware
+from api.cursor import CursorSigner
+from api.problems import install_problem_handlers
+from api.routes import health, imports, jobs, solutions, tasks
+from atlas.config import Settings, get_settings
+from atlas.store import check_schema_current, make_engine, session_factory
+
+MAX_BODY_BYTES = 17 * 1024 * 1024  # the largest import (16 MiB) plus its multipart framing
+
+DESCRIPTION = """
+A queryable atlas of the solutions recurrent networks find for neuroscience tasks.
+
+* **Reads are public.** Writes (`POST`) need the server's API key in `X-API-Key` or
+  `Authorization: Bearer`.
+* **Errors** are RFC 9457 problem details (`application/problem+json`).
+* **Listings** page by opaque cursors: follow `next_cursor` with the same filters.
+"""
+
+
+def _cursor_secret(settings: Settings) -> bytes:
+    """A signing key stable across restarts and replicas sharing the configuration."""
+    material = f"atlas-cursor\0{settings.api_key or ''}\0{settings.database_url}"
+    return hashlib.sha256(material.encode()).digest()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    engine = make_engine(app.state.settings.database_url)
+    try:
+        check_schema_current(engine)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        yield
+    finally:
+        engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="RNN Solution Atlas",
+        version=atlas.__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.cursor_signer = CursorSigner(_cursor_secret(settings))
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    for module in (health, tasks, imports, solutions, jobs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,100 @@
+"""`POST /solutions/import`: bring a network trained elsewhere into the atlas.
+
+The upload is loaded safely (tensors only: a pickle carrying code is refused, never run),
+checked against the task's inputs and outputs, evaluated on the task's validation set, stored
+as `source=imported` and queued for the same analyses as trained networks. Any refusal writes
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
+
+from api.auth import require_api_key
+from api.deps import SessionDep
+from api.problems import Problem
+from api.routes.solutions import read_solution
+from api.routes.tasks import resolve_task_name
+from api.schemas.solutions import SolutionDetail
+from atlas.networks import StateDictError, from_state_dicts, infer_shape, load_state_dict
+from atlas.store import save_imported_network
+from atlas.store.models import Network
+from atlas.tasks import TrialTask, get_task
+from atlas.training.evaluation import population_mse
+from worker.dispatch import enqueue_analysis
+
+router = APIRouter(prefix="/solutions", tags=["solutions"])
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+
+
+def _trial_task(name: str) -> TrialTask:
+    try:
+        task = get_task(resolve_task_name(name))
+    except Problem as exc:
+        raise Problem(422, "unknown-task", exc.detail) from exc
+    if not isinstance(task, TrialTask):
+        raise Problem(422, "invalid-task", f"task {task.name!r} has no recurrent networks")
+    return task
+
+
+@router.post(
+    "/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SolutionDetail,
+    summary="Import a PyTorch state dict as a solution of a task",
+    description=(
+        "Multipart form: `file`, a `torch.save`d state dict of an `nn.RNN`/`nn.GRU`/`nn.LSTM` "
+        "named `rnn` (batch_first, one layer) plus an `nn.Linear` named `fc` (keys "
+        "`rnn.weight_ih_l0`, `rnn.weight_hh_l0`, `rnn.bias_ih_l0`, `rnn.bias_hh_l0`, "
+        "`fc.weight`, `fc.bias`); `task`, the task it solves (default parameters); optionally "
+        f"`name`. At most {MAX_IMPORT_BYTES // 2**20} MiB. The file is read with "
+        "`weights_only=True`: anything but tensors is refused (422)."
+    ),
+    dependencies=[Depends(require_api_key)],
+    responses={
+        401: {"description": "No API key."},
+        403: {"description": "Wrong API key."},
+        413: {"description": "File too large."},
+        422: {"description": "Unknown task, not a state dict, or shapes that do not fit."},
+    },
+)
+def import_solution(
+    response: Response,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="The state dict (`torch.save` format).")],
+    task: Annotated[str, Form(description="Task name or alias.", examples=["delayed"])],
+    name: Annotated[str | None, Form(max_length=255, description="A label to keep.")] = None,
+) -> SolutionDetail:
+    trial_task = _trial_task(task)
+    payload = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(payload) > MAX_IMPORT_BYTES:
+        raise Problem(413, "file-too-large", f"state dicts are limited to {MAX_IMPORT_BYTES} bytes")
+    try:
+        state_dict = load_state_dict(payload)
+    except StateDictError as exc:
+        raise Problem(422, "invalid-state-dict", str(exc)) from exc
+    shape = infer_shape(state_dict)
+    if (shape.n_inputs, shape.n_outputs) != (trial_task.n_inputs, trial_task.n_outputs):
+        raise Problem(
+            422,
+            "shape-mismatch",
+            f"task {trial_task.name!r} has {trial_task.n_inputs} inputs and "
+            f"{trial_task.n_outputs} outputs; the network has {shape.n_inputs} and "
+            f"{shape.n_outputs}",
+        )
+    loss = float(population_mse(from_state_dicts([state_dict]), trial_task.validation_set())[0])
+    info = {"filename": file.filename} if file.filename else {}
+    network = save_imported_network(
+        session, trial_task, state_dict, loss, name=name, info=info
+    )
+    session.commit()
+    try:
+        enqueue_analysis(network.id)
+    except Exception as exc:  # broker unreachable: take the import back, nothing stays written
+        session.delete(session.get(Network, network.id))
+        session.commit()
+        raise Problem(503, "queue-unavailable", f"analysis could not be queued: {exc}") from exc
+    response.headers["Location"] = f"/solutions/{network.id}"
+    return read_solution(network.id, session)

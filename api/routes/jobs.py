@@ -1,0 +1,158 @@
+"""`/jobs`: submit a population to train (API key, idempotent) and follow its progress."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response, status
+
+from api.auth import require_api_key
+from api.deps import SessionDep
+from api.problems import Problem
+from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
+from atlas.store import JobSpec, JobSpecError, create_job, fail_job
+from atlas.store.models import Job
+from atlas.store.queries import get_job, job_networks
+from atlas.tasks import get_task
+from atlas.training import TrainingConfig
+from worker.dispatch import enqueue_training
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+_ERRORS = {
+    401: {"description": "No API key."},
+    403: {"description": "Wrong API key."},
+    422: {"description": "Invalid request, or an Idempotency-Key reused for another request."},
+}
+
+
+def job_out(session: SessionDep, job: Job) -> JobOut:
+    networks = job_networks(session, job.id)
+    return JobOut(
+        id=job.id,
+        status=job.status,
+        task=job.task,
+        task_parameters=job.task_parameters,
+        architecture=job.architecture,
+        units=job.units,
+        count=job.count,
+        seed=job.seed,
+        training=job.training_config,
+        attempts=job.attempts,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        progress=JobProgress(
+            epoch=job.epoch,
+            max_epochs=job.max_epochs,
+            active=job.n_active,
+            converged=job.n_converged,
+            failed=job.n_failed,
+            saved=len(networks),
+            fraction=len(networks) / job.count,
+        ),
+        networks=[
+            JobNetwork(
+                id=n.id,
+                index=n.index_in_job,
+                seed=n.seed,
+                status=n.status,
+                epochs=n.epochs,
+                best_loss=n.best_loss,
+                validation_loss=n.validation_loss,
+                analysis_status=n.analysis_status,
+                links={"self": f"/solutions/{n.id}", "weights": f"/solutions/{n.id}/weights"},
+            )
+            for n in networks
+        ],
+        links={"self": f"/jobs/{job.id}", "solutions": f"/solutions?job={job.id}"},
+    )
+
+
+def _same_request(job: Job, spec: JobSpec) -> bool:
+    """Whether a job created under an idempotency key was created for this very request."""
+    task = get_task(spec.task, **spec.task_parameters)
+    asked = (
+        task.name,
+        spec.architecture,
+        spec.units,
+        spec.count,
+        spec.seed,
+        task.parameters(),
+        TrainingConfig.from_dict(spec.training).to_dict(),
+    )
+    stored = (
+        job.task,
+        job.architecture,
+        job.units,
+        job.count,
+        job.seed,
+        job.task_parameters,
+        job.training_config,
+    )
+    return asked == stored
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    summary="Train a population of networks",
+    description=(
+        "Queues the job and returns it at once (202, `Location` header). Send an "
+        "`Idempotency-Key` header to make retries safe: a repeated request with the same key "
+        "returns the job the first one created (`Idempotent-Replayed: true`)."
+    ),
+    dependencies=[Depends(require_api_key)],
+    responses=_ERRORS,
+)
+def submit_job(
+    body: JobIn,
+    response: Response,
+    session: SessionDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            description="A client-chosen unique key; retries with it create one job.",
+        ),
+    ] = None,
+) -> JobOut:
+    spec = JobSpec(**body.model_dump())
+    try:
+        job, created = create_job(session, spec, idempotency_key)
+    except JobSpecError as exc:
+        session.rollback()
+        raise Problem(422, "invalid-job", str(exc)) from exc
+    if not created and not _same_request(job, spec):
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            f"Idempotency-Key {idempotency_key!r} was used for a different request (job {job.id})",
+        )
+    session.commit()
+    if created:
+        try:
+            enqueue_training(job.id)
+        except Exception as exc:  # broker unreachable: say so rather than leave a dead job
+            fail_job(session, job.id, f"could not be queued: {exc}")
+            session.commit()
+            raise Problem(503, "queue-unavailable", f"the job could not be queued: {exc}") from exc
+    response.headers["Location"] = f"/jobs/{job.id}"
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return job_out(session, job)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobOut,
+    summary="A job's status, progress and the networks it has stored",
+    responses={404: {"description": "No such job."}},
+)
+def read_job(job_id: int, session: SessionDep) -> JobOut:
+    job = get_job(session, job_id)
+    if job is None:
+        raise Problem(404, "job-not-found", f"no job with id {job_id}")
+    return job_out(session, job)

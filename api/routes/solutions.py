@@ -1,0 +1,246 @@
+"""`/solutions`: filtered, keyset-paginated listings; one solution; its weights and checkpoints."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import torch
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import SessionDep
+from api.problems import Problem
+from api.routes.tasks import resolve_task_name
+from api.schemas.solutions import (
+    AnalysisState,
+    Architecture,
+    CheckpointOut,
+    NetworkSource,
+    NetworkStatus,
+    SolutionDetail,
+    SolutionPage,
+    SolutionSummary,
+    SortKey,
+    SortOrder,
+)
+from atlas.store import network_state_dict
+from atlas.store.arrays import from_blob, state_dict_from_blob
+from atlas.store.queries import (
+    SolutionFilters,
+    analysis_runs,
+    checkpoint_summaries,
+    checkpoint_weights,
+    get_solution,
+    list_solutions,
+    sort_value,
+)
+
+router = APIRouter(prefix="/solutions", tags=["solutions"])
+MAX_PAGE = 500
+DEFAULT_ORDER: dict[str, SortOrder] = {
+    "created_at": "desc",
+    "validation_loss": "asc",
+    "units": "asc",
+}
+_NOT_FOUND = {404: {"description": "No such solution."}}
+_SUMMARY_COLUMNS = sorted(SolutionSummary.model_fields.keys() - {"solution_type", "links"})
+_DETAIL_COLUMNS = sorted(
+    SolutionDetail.model_fields.keys()
+    - SolutionSummary.model_fields.keys()
+    - {"loss_curve", "analyses"}
+)
+
+
+def _links(network_id: int) -> dict[str, str]:
+    base = f"/solutions/{network_id}"
+    return {"self": base, "weights": f"{base}/weights", "checkpoints": f"{base}/checkpoints"}
+
+
+def _summary(fields: Mapping[str, Any], solution_type: str | None) -> SolutionSummary:
+    data = {name: fields[name] for name in _SUMMARY_COLUMNS}
+    return SolutionSummary(**data, solution_type=solution_type, links=_links(fields["id"]))
+
+
+@router.get(
+    "",
+    response_model=SolutionPage,
+    summary="Solutions, filtered and sorted, a page at a time",
+    description=(
+        "Filters combine with AND. Pages follow keyset order: pass `next_cursor` back as "
+        "`cursor` with the same filters, sort and order (a cursor from another query, or an "
+        "altered one, is refused with 400). Sorting by `validation_loss` lists only networks "
+        "that have one; `created_at` is creation order."
+    ),
+    responses={400: {"description": "Invalid cursor."}, 422: {"description": "Unknown task."}},
+)
+def list_solutions_route(
+    request: Request,
+    session: SessionDep,
+    task: Annotated[str | None, Query(description="Short name, long name or alias.")] = None,
+    architecture: Architecture | None = None,
+    units: Annotated[int | None, Query(ge=1)] = None,
+    status: NetworkStatus | None = None,
+    source: NetworkSource | None = None,
+    solution_type: Annotated[
+        str | None, Query(alias="type", description="A solution type's name.")
+    ] = None,
+    min_loss: Annotated[float | None, Query(ge=0, description="Validation loss at least.")] = None,
+    max_loss: Annotated[float | None, Query(ge=0, description="Validation loss at most.")] = None,
+    job: Annotated[int | None, Query(ge=1, description="Networks trained by this job.")] = None,
+    sort: SortKey = "created_at",
+    order: Annotated[
+        SortOrder | None, Query(description="Default: desc for created_at, else asc.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> SolutionPage:
+    if task is not None:
+        try:
+            task = resolve_task_name(task)
+        except Problem as exc:
+            raise Problem(422, "unknown-task", exc.detail) from exc
+    filters = SolutionFilters(
+        task=task,
+        architecture=architecture,
+        units=units,
+        status=status,
+        source=source,
+        solution_type=solution_type,
+        min_loss=min_loss,
+        max_loss=max_loss,
+        job_id=job,
+    )
+    order = order or DEFAULT_ORDER[sort]
+    query = {**filters.__dict__, "sort": sort, "order": order}
+    signer = request.app.state.cursor_signer
+    after = None
+    if cursor is not None:
+        position = signer.decode(cursor, query)
+        after = (position["value"], position["id"])
+    rows = list_solutions(
+        session, filters, sort=sort, descending=order == "desc", after=after, limit=limit + 1
+    )
+    items = [_summary(row.network._mapping, row.solution_type) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        position = {"value": sort_value(last, sort), "id": last.network.id}
+        next_cursor = signer.encode(position, query)
+    return SolutionPage(items=items, next_cursor=next_cursor, next=_next_url(request, next_cursor))
+
+
+def _next_url(request: Request, next_cursor: str | None) -> str | None:
+    if next_cursor is None:
+        return None
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    return f"{request.url.path}?{urlencode([*params, ('cursor', next_cursor)])}"
+
+
+def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
+    return [
+        AnalysisState(
+            step=run.step,
+            status=run.status,
+            attempts=run.attempts,
+            error=run.error,
+            finished_at=run.finished_at,
+        )
+        for run in analysis_runs(session, network_id)
+    ]
+
+
+@router.get(
+    "/{solution_id}",
+    response_model=SolutionDetail,
+    summary="One solution: metadata, losses, analysis state and links",
+    responses=_NOT_FOUND,
+)
+def read_solution(solution_id: int, session: SessionDep) -> SolutionDetail:
+    found = get_solution(session, solution_id)
+    if found is None:
+        raise _not_found(solution_id)
+    network, solution_type = found
+    fields = {column.key: getattr(network, column.key) for column in network.__table__.columns}
+    curve = network.loss_curve
+    return SolutionDetail(
+        **_summary(fields, solution_type).model_dump(),
+        **{name: fields[name] for name in _DETAIL_COLUMNS},
+        loss_curve=None if curve is None else from_blob(curve).tolist(),
+        analyses=_analyses(session, solution_id),
+    )
+
+
+def _not_found(solution_id: int) -> Problem:
+    return Problem(404, "solution-not-found", f"no solution with id {solution_id}")
+
+
+def _torch_file(state_dict: Mapping[str, torch.Tensor], filename: str) -> Response:
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict), buffer)
+    return Response(
+        buffer.getvalue(),
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+_WEIGHTS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/octet-stream": {}},
+        "description": "A PyTorch state dict (`torch.load(f, weights_only=True)` reads it).",
+    },
+    **_NOT_FOUND,
+}
+
+
+@router.get(
+    "/{solution_id}/weights",
+    summary="The final weights as a PyTorch state dict file",
+    response_class=Response,
+    responses=_WEIGHTS_RESPONSE,
+)
+def download_weights(solution_id: int, session: SessionDep) -> Response:
+    try:
+        state_dict = network_state_dict(session, solution_id)
+    except LookupError as exc:
+        raise _not_found(solution_id) from exc
+    return _torch_file(state_dict, f"solution-{solution_id}.pt")
+
+
+@router.get(
+    "/{solution_id}/checkpoints",
+    response_model=list[CheckpointOut],
+    summary="Initial, intermediate and final weights recorded during training",
+    responses=_NOT_FOUND,
+)
+def list_checkpoints(solution_id: int, session: SessionDep) -> list[CheckpointOut]:
+    if get_solution(session, solution_id) is None:
+        raise _not_found(solution_id)
+    base = f"/solutions/{solution_id}/checkpoints"
+    return [
+        CheckpointOut(
+            id=c.id, kind=c.kind, epoch=c.epoch, loss=c.loss, weights=f"{base}/{c.id}/weights"
+        )
+        for c in checkpoint_summaries(session, solution_id)
+    ]
+
+
+@router.get(
+    "/{solution_id}/checkpoints/{checkpoint_id}/weights",
+    summary="One checkpoint's weights as a PyTorch state dict file",
+    response_class=Response,
+    responses=_WEIGHTS_RESPONSE,
+)
+def download_checkpoint(solution_id: int, checkpoint_id: int, session: SessionDep) -> Response:
+    blob = checkpoint_weights(session, solution_id, checkpoint_id)
+    if blob is None:
+        raise Problem(
+            404,
+            "checkpoint-not-found",
+            f"solution {solution_id} has no checkpoint with id {checkpoint_id}",
+        )
+    return _torch_file(
+        state_dict_from_blob(blob), f"solution-{solution_id}-checkpoint-{checkpoint_id}.pt"
+    )

@@ -1,0 +1,92 @@
+"""`atlas serve`: run the REST API under uvicorn; `--demo` also trains a small demo population.
+
+With no broker configured (the embedded default) jobs run on threads of this process, so one
+command gives a working atlas: `atlas migrate && atlas serve --demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+
+from atlas.cli import CommandError
+from atlas.config import Settings, get_settings
+
+DEMO_JOB = {
+    "task": "delayed",
+    "architecture": "vanilla",
+    "units": 20,
+    "count": 8,
+    "seed": 0,
+    "training": {"max_epochs": 300, "checkpoint_every": 50},
+}
+DEMO_IDEMPOTENCY_KEY = "atlas-demo-delayed-vanilla-20"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("serve", help="run the REST API (and in-process jobs)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="migrate the database and queue a demo population of 8 delayed-task networks",
+    )
+    parser.set_defaults(func=serve)
+
+
+def submit_demo_job(settings: Settings) -> int:
+    """Queue the demo population once (a rerun finds the same job) and return its id.
+
+    A demo job an earlier run left unfinished is queued again: training tasks are idempotent.
+    """
+    from atlas.store import (
+        JobSpec,
+        create_job,
+        make_engine,
+        migrate,
+        session_factory,
+        session_scope,
+    )
+    from worker.dispatch import enqueue_training
+
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            job, _ = create_job(session, JobSpec(**DEMO_JOB), DEMO_IDEMPOTENCY_KEY)
+            job_id, finished = job.id, job.status == "succeeded"
+    finally:
+        engine.dispose()
+    if not finished:
+        enqueue_training(job_id)
+    return job_id
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from atlas.store import SchemaOutOfDateError, check_schema_current, make_engine
+
+    settings = get_settings()
+    if args.demo and settings.api_key is None:
+        settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(18)})
+        print(f"ATLAS_API_KEY is not set; writes use this run's key: {settings.api_key}")
+    if args.demo:
+        job_id = submit_demo_job(settings)
+        print(f"demo job {job_id}: 8 vanilla networks of 20 units on `delayed`")
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema_current(engine)
+    except SchemaOutOfDateError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    base = f"http://{args.host}:{args.port}"
+    mode = "in-process jobs" if settings.embedded else f"Celery broker {settings.broker_url}"
+    print(f"atlas API on {base}  (docs: {base}/docs; database {settings.database_url}; {mode})")
+    if args.demo:
+        print(f"try: curl '{base}/solutions?task=delayed'  and  curl {base}/jobs/{job_id}")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0

@@ -1,0 +1,193 @@
+"""Read queries for the API: filtered, keyset-paginated solution listings and detail lookups.
+
+Listings never load blobs (weights, loss curves) and page by keyset: `(sort value, id)` of the
+last row seen, so a page deep in the chain costs what the first one does. The indexes on
+`networks` (task, architecture, units, validation_loss, each ending in id) serve these orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, select, tuple_
+from sqlalchemy.orm import Session, load_only
+
+from atlas.store.models import AnalysisRun, Checkpoint, Job, Network, SolutionType
+
+#: Sort keys a listing accepts. `created_at` orders by id, which the database assigns in
+#: creation order, so that the order is total and served by the (..., id) indexes.
+SORT_COLUMNS: dict[str, Any] = {
+    "created_at": Network.id,
+    "validation_loss": Network.validation_loss,
+    "units": Network.units,
+}
+_SUMMARY_COLUMNS = (
+    Network.id,
+    Network.task,
+    Network.architecture,
+    Network.units,
+    Network.source,
+    Network.name,
+    Network.status,
+    Network.analysis_status,
+    Network.seed,
+    Network.job_id,
+    Network.epochs,
+    Network.best_loss,
+    Network.validation_loss,
+    Network.created_at,
+)
+
+
+@dataclass(frozen=True)
+class SolutionFilters:
+    """What a listing is narrowed to; None means any. `task` is a canonical short name."""
+
+    task: str | None = None
+    architecture: str | None = None
+    units: int | None = None
+    status: str | None = None
+    source: str | None = None
+    solution_type: str | None = None
+    min_loss: float | None = None
+    max_loss: float | None = None
+    job_id: int | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        equal = {
+            Network.task: self.task,
+            Network.architecture: self.architecture,
+            Network.units: self.units,
+            Network.status: self.status,
+            Network.source: self.source,
+            Network.job_id: self.job_id,
+        }
+        where = [column == value for column, value in equal.items() if value is not None]
+        if self.min_loss is not None:
+            where.append(Network.validation_loss >= self.min_loss)
+        if self.max_loss is not None:
+            where.append(Network.validation_loss <= self.max_loss)
+        if self.solution_type is not None:
+            where.append(SolutionType.name == self.solution_type)
+        return where
+
+
+@dataclass(frozen=True)
+class SolutionRow:
+    """One listing row: the network's summary columns and its solution type's name."""
+
+    network: Row
+    solution_type: str | None
+
+
+def list_solutions(
+    session: Session,
+    filters: SolutionFilters,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    after: tuple[Any, int] | None = None,
+    limit: int = 50,
+) -> list[SolutionRow]:
+    """Up to `limit` solutions matching `filters` in (sort, id) order, after the position
+    `after` = (sort value, id) of the previous page's last row.
+
+    Sorting by validation loss lists only networks that have one.
+    """
+    column = SORT_COLUMNS[sort]
+    query = (
+        select(*_SUMMARY_COLUMNS, SolutionType.name.label("solution_type"))
+        .outerjoin(SolutionType, Network.solution_type_id == SolutionType.id)
+        .where(*filters.conditions())
+    )
+    if sort == "validation_loss":
+        query = query.where(Network.validation_loss.is_not(None))
+    if after is not None:
+        query = query.where(_after(column, after, descending))
+    if column is Network.id:
+        order = [Network.id.desc() if descending else Network.id.asc()]
+    else:
+        order = [column.desc(), Network.id.desc()] if descending else [column, Network.id]
+    rows = session.execute(query.order_by(*order).limit(limit)).all()
+    return [SolutionRow(row, row.solution_type) for row in rows]
+
+
+def _after(column: Any, position: tuple[Any, int], descending: bool) -> ColumnElement[bool]:
+    value, last_id = position
+    if column is Network.id:
+        return Network.id < last_id if descending else Network.id > last_id
+    key, bound = tuple_(column, Network.id), tuple_(value, last_id)
+    return key < bound if descending else key > bound
+
+
+def sort_value(row: SolutionRow, sort: str) -> Any:
+    """The value of the sort key on a listing row (what a cursor records)."""
+    return getattr(row.network, SORT_COLUMNS[sort].key)
+
+
+def get_solution(session: Session, network_id: int) -> tuple[Network, str | None] | None:
+    """A network with every column but its weights, and its solution type's name."""
+    row = session.execute(
+        select(Network, SolutionType.name)
+        .outerjoin(SolutionType, Network.solution_type_id == SolutionType.id)
+        .where(Network.id == network_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def checkpoint_summaries(session: Session, network_id: int) -> Sequence[Checkpoint]:
+    """A network's checkpoints in training order, without their weight blobs."""
+    return session.scalars(
+        select(Checkpoint)
+        .options(
+            load_only(Checkpoint.id, Checkpoint.kind, Checkpoint.epoch, Checkpoint.loss)
+        )
+        .where(Checkpoint.network_id == network_id)
+        .order_by(Checkpoint.epoch, Checkpoint.id)
+    ).all()
+
+
+def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) -> bytes | None:
+    """The weight blob of one of a network's checkpoints."""
+    return session.scalar(
+        select(Checkpoint.weights).where(
+            Checkpoint.id == checkpoint_id, Checkpoint.network_id == network_id
+        )
+    )
+
+
+def analysis_runs(session: Session, network_id: int) -> Sequence[AnalysisRun]:
+    return session.scalars(
+        select(AnalysisRun).where(AnalysisRun.network_id == network_id).order_by(AnalysisRun.id)
+    ).all()
+
+
+def get_job(session: Session, job_id: int) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def job_networks(session: Session, job_id: int) -> Sequence[Network]:
+    """The networks a job has stored so far, in seed order, without blobs."""
+    return session.scalars(
+        select(Network)
+        .options(
+            load_only(
+                Network.id,
+                Network.index_in_job,
+                Network.seed,
+                Network.status,
+                Network.epochs,
+                Network.best_loss,
+                Network.validation_loss,
+                Network.analysis_status,
+            )
+        )
+        .where(Network.job_id == job_id)
+        .order_by(Network.index_in_job)
+    ).all()
+
+
+def count_networks(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Network)) or 0
