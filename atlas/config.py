@@ -1,0 +1,95 @@
+"""The atlas' configuration: one pydantic-settings object read from `ATLAS_*` variables.
+
+The defaults give the embedded mode: an SQLite file in the data folder, no broker (jobs run
+on a thread inside the API process), CPU or the first GPU. Set `ATLAS_DATABASE_URL`
+(PostgreSQL) and `ATLAS_BROKER_URL` (Redis) to run the service with Celery workers.
+
+`api_key`: writes (POST) require this key in the `X-API-Key` header. When it is unset, every
+write is refused with 403 -- a fresh install is read-only rather than open to anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+_DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment (prefix `ATLAS_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ATLAS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".atlas"), description="Folder for the SQLite file and other local state."
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means sqlite:///<data_dir>/atlas.db.",
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker (redis://...); None runs jobs in-process."
+    )
+    queue: str = Field(
+        default="atlas", description="Celery queue the API sends to and workers read."
+    )
+    broker_visibility_timeout: int = Field(
+        default=12 * 3600,
+        gt=0,
+        description=(
+            "Seconds before an unacknowledged task is given to another worker. It must exceed "
+            "the longest training job, or a running job is delivered twice (harmless, but wasted)."
+        ),
+    )
+    api_key: str | None = Field(
+        default=None, description="Key required for writes; None refuses every write."
+    )
+    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "CPU threads torch uses in each worker process; None keeps torch's default. Small "
+            "networks train fastest on one thread, especially on a busy machine."
+        ),
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {value!r}")
+        return value
+
+    @field_validator("broker_url", "api_key")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'atlas.db').resolve()}"
+        scheme = self.database_url.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in _DATABASE_SCHEMES:
+            raise ValueError(
+                f"database_url must be sqlite or postgresql, not {self.database_url!r}"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is configured: jobs run on a thread of the serving process."""
+        return self.broker_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process' settings, read once; `get_settings.cache_clear()` re-reads the environment."""
+    return Settings()

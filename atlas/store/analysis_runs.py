@@ -1,0 +1,78 @@
+"""Bookkeeping of analysis steps per network, so that re-running a network is safe and cheap.
+
+A step's row goes running -> succeeded | failed; (network, step) is unique, so a redelivered
+analysis updates the same row. The network's `analysis_status` summarises all its steps.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from atlas.store.jobs import ERROR_TEXT_LIMIT
+from atlas.store.models import AnalysisRun, Network
+from atlas.store.models.base import utcnow
+
+
+def analysis_run(session: Session, network_id: int, step: str) -> AnalysisRun | None:
+    return session.scalars(
+        select(AnalysisRun).where(AnalysisRun.network_id == network_id, AnalysisRun.step == step)
+    ).one_or_none()
+
+
+def step_succeeded(session: Session, network_id: int, step: str) -> bool:
+    run = analysis_run(session, network_id, step)
+    return run is not None and run.status == "succeeded"
+
+
+def start_step(session: Session, network_id: int, step: str) -> AnalysisRun:
+    """Mark `step` running on the network (one more attempt) and the network as in analysis."""
+    run = analysis_run(session, network_id, step)
+    if run is None:
+        run = AnalysisRun(network_id=network_id, step=step, status="running", attempts=0)
+        try:
+            with session.begin_nested():
+                session.add(run)
+        except IntegrityError:
+            run = analysis_run(session, network_id, step)
+            if run is None:
+                raise
+    run.status = "running"
+    run.attempts += 1
+    run.error = None
+    run.started_at = utcnow()
+    run.finished_at = None
+    set_analysis_status(session, network_id, "running")
+    return run
+
+
+def finish_step(session: Session, network_id: int, step: str) -> None:
+    run = _run(session, network_id, step)
+    run.status = "succeeded"
+    run.finished_at = utcnow()
+    session.flush()
+
+
+def fail_step(session: Session, network_id: int, step: str, error: str) -> None:
+    """Record the failure on the step and on the network (its analysis stops here)."""
+    run = _run(session, network_id, step)
+    run.status = "failed"
+    run.error = error[:ERROR_TEXT_LIMIT]
+    run.finished_at = utcnow()
+    set_analysis_status(session, network_id, "failed")
+
+
+def set_analysis_status(session: Session, network_id: int, status: str) -> None:
+    network = session.get(Network, network_id)
+    if network is None:
+        raise LookupError(f"no network {network_id}")
+    network.analysis_status = status
+    session.flush()
+
+
+def _run(session: Session, network_id: int, step: str) -> AnalysisRun:
+    run = analysis_run(session, network_id, step)
+    if run is None:
+        raise LookupError(f"step {step!r} was never started on network {network_id}")
+    return run

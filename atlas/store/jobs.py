@@ -1,0 +1,153 @@
+"""Writing jobs: creation honouring an idempotency key, then running, progress, outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from atlas.networks import ARCHITECTURES
+from atlas.store.models import Job, Network
+from atlas.store.models.base import utcnow
+from atlas.store.task_records import ensure_task
+from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
+from atlas.training import TrainingConfig, TrainingProgress
+
+ERROR_TEXT_LIMIT = 10_000
+
+
+class JobSpecError(ValueError):
+    """A population request that cannot be trained; the message says why."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a client asks for: `count` networks of `architecture` x `units` on `task`."""
+
+    task: str
+    architecture: str
+    units: int
+    count: int
+    seed: int = 0
+    task_parameters: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolved(spec: JobSpec) -> tuple[TrialTask, TrainingConfig]:
+    try:
+        task = get_task(spec.task, **spec.task_parameters)
+    except (UnknownTaskError, ParameterError) as exc:
+        raise JobSpecError(str(exc)) from exc
+    if not isinstance(task, TrialTask):
+        raise JobSpecError(f"task {task.name!r} has no trials to train a recurrent network on")
+    if spec.architecture not in ARCHITECTURES:
+        raise JobSpecError(
+            f"unknown architecture {spec.architecture!r}; known: {', '.join(ARCHITECTURES)}"
+        )
+    if spec.units < 1 or spec.count < 1:
+        raise JobSpecError("units and count must be positive")
+    try:
+        config = TrainingConfig.from_dict(spec.training)
+    except (TypeError, ValueError) as exc:
+        raise JobSpecError(f"training options: {exc}") from exc
+    return task, config
+
+
+def create_job(
+    session: Session, spec: JobSpec, idempotency_key: str | None = None
+) -> tuple[Job, bool]:
+    """The job for `spec` and whether it was created now.
+
+    With an idempotency key that already names a job, that job is returned unchanged (False).
+    Two concurrent requests with one key both end up with the same job: the loser of the
+    insert race meets the unique constraint and reads the winner's row.
+    """
+    task, config = _resolved(spec)
+    if idempotency_key is not None:
+        existing = _job_by_key(session, idempotency_key)
+        if existing is not None:
+            return existing, False
+    ensure_task(session, task)
+    job = Job(
+        task=task.name,
+        task_parameters=task.parameters(),
+        architecture=spec.architecture,
+        units=spec.units,
+        count=spec.count,
+        seed=spec.seed,
+        training_config=config.to_dict(),
+        idempotency_key=idempotency_key,
+        status="queued",
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        existing = _job_by_key(session, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return job, True
+
+
+def _job_by_key(session: Session, key: str) -> Job | None:
+    return session.scalars(select(Job).where(Job.idempotency_key == key)).one_or_none()
+
+
+def _job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"no job {job_id}")
+    return job
+
+
+def mark_job_running(session: Session, job_id: int) -> Job:
+    """Record a (re)start: running, one more attempt, started_at kept from the first."""
+    job = _job(session, job_id)
+    job.status = "running"
+    job.attempts += 1
+    job.error = None
+    job.finished_at = None
+    job.started_at = job.started_at or utcnow()
+    session.flush()
+    return job
+
+
+def record_progress(session: Session, job_id: int, progress: TrainingProgress) -> None:
+    job = _job(session, job_id)
+    job.epoch = progress.epoch
+    job.max_epochs = progress.max_epochs
+    job.n_active = progress.active
+    job.n_converged = progress.converged
+    job.n_failed = progress.failed
+    session.flush()
+
+
+def count_saved_networks(session: Session, job_id: int) -> int:
+    return session.scalar(select(func.count()).where(Network.job_id == job_id)) or 0
+
+
+def finish_job(session: Session, job_id: int) -> Job:
+    """Mark the job succeeded: every network it asked for is stored."""
+    job = _job(session, job_id)
+    job.n_saved = count_saved_networks(session, job_id)
+    if job.n_saved != job.count:
+        raise RuntimeError(f"job {job_id} has {job.n_saved} of {job.count} networks stored")
+    job.status = "succeeded"
+    job.finished_at = utcnow()
+    session.flush()
+    return job
+
+
+def fail_job(session: Session, job_id: int, error: str) -> Job:
+    """Mark the job failed with a readable reason; networks already stored stay."""
+    job = _job(session, job_id)
+    job.status = "failed"
+    job.error = error[:ERROR_TEXT_LIMIT]
+    job.n_saved = count_saved_networks(session, job_id)
+    job.finished_at = utcnow()
+    session.flush()
+    return job

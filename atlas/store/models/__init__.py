@@ -1,0 +1,48 @@
+"""The atlas' tables as SQLAlchemy 2 models; the schema itself is made by Alembic migrations."""
+
+from atlas.store.models.analysis import (
+    AnalysisRun,
+    ExtrapolationSignature,
+    Features,
+    FixedPoint,
+    LimitCycle,
+    ReducedGraph,
+    ValidationResult,
+)
+from atlas.store.models.base import Base
+from atlas.store.models.job import JOB_STATUSES, Job
+from atlas.store.models.network import (
+    ANALYSIS_STATUSES,
+    CHECKPOINT_KINDS,
+    NETWORK_SOURCES,
+    NETWORK_STATUSES,
+    Checkpoint,
+    Network,
+)
+from atlas.store.models.solution_type import SolutionType
+from atlas.store.models.task import TaskRecord
+from atlas.store.models.two_neuron import TWO_NEURON_REGIMES, TwoNeuronNetwork, TwoNeuronStudy
+
+__all__ = [
+    "ANALYSIS_STATUSES",
+    "CHECKPOINT_KINDS",
+    "JOB_STATUSES",
+    "NETWORK_SOURCES",
+    "NETWORK_STATUSES",
+    "TWO_NEURON_REGIMES",
+    "AnalysisRun",
+    "Base",
+    "Checkpoint",
+    "ExtrapolationSignature",
+    "Features",
+    "FixedPoint",
+    "Job",
+    "LimitCycle",
+    "Network",
+    "ReducedGraph",
+    "SolutionType",
+    "TaskRecord",
+    "TwoNeuronNetwork",
+    "TwoNeuronStudy",
+    "ValidationResult",
+]

@@ -1,0 +1,26 @@
+"""Solution types: classes of networks of one task whose reduced graphs are isomorphic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from atlas.store.models.base import Base, utcnow
+
+
+class SolutionType(Base):
+    """A type of one task, shared across architectures; its name is stable once given."""
+
+    __tablename__ = "solution_types"
+    __table_args__ = (UniqueConstraint("task", "name"), UniqueConstraint("task", "canonical_hash"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(ForeignKey("tasks.name"))
+    name: Mapped[str] = mapped_column(String(64))
+    canonical_hash: Mapped[str] = mapped_column(String(128))
+    graph: Mapped[dict[str, Any]]
+    member_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
