@@ -150,6 +150,7 @@ def load_state_dict(source: str | Path | bytes | BinaryIO) -> dict[str, torch.Te
         pickle.UnpicklingError,
         RuntimeError,
         EOFError,
+        IndexError,
         ValueError,
         AttributeError,
         TypeError,
