@@ -1,0 +1,282 @@
+"""Comparing two solutions side by side (science.md, "Comparing two solutions").
+
+Four views, each available when both summaries carry what it needs:
+- graph: same solution type (compact graphs isomorphic with equal output labels and edge
+  types) and the graph edit distance under the same matching;
+- fixed-point structure: points counted by condition, kind, stability and output label, and
+  the L1 difference of those counts;
+- extrapolation: the signature distance;
+- geometry of the validation-set states: both reduced to the same number of principal
+  components (so networks of any architecture and size compare), then orthogonal Procrustes
+  similarity (1 - disparity) and the mean canonical correlation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from scipy.spatial import procrustes
+
+from atlas.analysis.extrapolation import Signature, extrapolation_signature, signature_distance
+from atlas.analysis.trial_runs import validation_states
+from atlas.networks import RNNPopulation
+from atlas.tasks import TrialTask
+
+COMPONENTS = 10
+GED_TIMEOUT_S = 5.0
+VARIANCE_FLOOR = 1e-10
+
+
+@dataclass
+class SolutionSummary:
+    """What a comparison needs about one network, as plain data.
+
+    states: validation-set states (B, T, S); graph: compact reduced-dynamics graph as node-link
+    JSON (nodes {id, output}, edges {source, target, edge_type}); fixed_points: condition name ->
+    that condition's points as `FixedPointSet.to_dict()` gives them ({"points": [{"kind",
+    "stable", "output"}, ...]}).
+    """
+
+    task: TrialTask
+    architecture: str
+    units: int
+    states: np.ndarray
+    graph: dict | None = None
+    fixed_points: Mapping[str, Mapping[str, Any]] | None = None
+    signature: Signature | None = None
+    name: str = ""
+
+    @classmethod
+    def from_network(
+        cls,
+        population: RNNPopulation,
+        k: int,
+        task: TrialTask,
+        graph: dict | None = None,
+        fixed_points: Mapping[str, Mapping[str, Any]] | None = None,
+        name: str = "",
+    ) -> SolutionSummary:
+        """The summary of network k: its states and signature computed here, the graph and
+        fixed points (computed by their own analyses) passed in."""
+        (summary,) = summaries_from_population(population.select([k]), task, names=[name])
+        summary.graph, summary.fixed_points = graph, fixed_points
+        return summary
+
+
+def summaries_from_population(
+    population: RNNPopulation,
+    task: TrialTask,
+    graphs: Sequence[dict | None] | None = None,
+    fixed_points: Sequence[Mapping[str, Mapping[str, Any]] | None] | None = None,
+    names: Sequence[str] | None = None,
+) -> list[SolutionSummary]:
+    """Summaries of every network, states and signatures from batched runs."""
+    states = validation_states(population, task)
+    signatures = extrapolation_signature(population, task)
+    count = population.count
+    graphs = graphs if graphs is not None else [None] * count
+    fixed_points = fixed_points if fixed_points is not None else [None] * count
+    names = names if names is not None else [f"network {k}" for k in range(count)]
+    return [
+        SolutionSummary(
+            task=task,
+            architecture=population.architecture,
+            units=population.units,
+            states=states[k],
+            graph=graphs[k],
+            fixed_points=fixed_points[k],
+            signature=signatures[k],
+            name=names[k],
+        )
+        for k in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The four views of two solutions; None where a summary lacked what a view needs."""
+
+    same_type: bool | None
+    graph_edit_distance: float | None
+    fixed_point_difference: int | None
+    fixed_point_counts: tuple[dict[str, int], dict[str, int]] | None
+    signature_distance: float | None
+    procrustes_similarity: float
+    cca_similarity: float
+    components: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "same_type": self.same_type,
+            "graph_edit_distance": self.graph_edit_distance,
+            "fixed_point_difference": self.fixed_point_difference,
+            "fixed_point_counts": list(self.fixed_point_counts)
+            if self.fixed_point_counts
+            else None,
+            "signature_distance": self.signature_distance,
+            "procrustes_similarity": self.procrustes_similarity,
+            "cca_similarity": self.cca_similarity,
+            "components": self.components,
+        }
+
+
+# ---------------------------------------------------------------- graphs
+
+
+def as_graph(graph: dict | nx.DiGraph) -> nx.DiGraph:
+    """A node-link JSON graph (nodes {id, output}, edges {source, target, edge_type})."""
+    if isinstance(graph, nx.DiGraph):
+        return graph
+    return nx.node_link_graph(graph, directed=True, multigraph=False, edges="edges")
+
+
+def _same_output(a: dict, b: dict) -> bool:
+    return a.get("output") == b.get("output")
+
+
+def _same_edge_type(a: dict, b: dict) -> bool:
+    return a.get("edge_type") == b.get("edge_type")
+
+
+def graphs_same_type(a: nx.DiGraph, b: nx.DiGraph) -> bool:
+    """Isomorphic with equal node outputs and edge types: the definition of a solution type."""
+    return nx.is_isomorphic(a, b, node_match=_same_output, edge_match=_same_edge_type)
+
+
+def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph, timeout: float = GED_TIMEOUT_S) -> float:
+    """Edit distance (unit costs; substituting a node or edge is free only when its output or
+    edge type matches). Exact for the small graphs of the atlas; after `timeout` seconds the best
+    edit path found so far, an upper bound."""
+    if graphs_same_type(a, b):
+        return 0.0
+    return float(
+        nx.graph_edit_distance(
+            a, b, node_match=_same_output, edge_match=_same_edge_type, timeout=timeout
+        )
+    )
+
+
+# ---------------------------------------------------------------- fixed points
+
+
+def fixed_point_counts(
+    fixed_points: Mapping[str, Mapping[str, Any]], task: TrialTask
+) -> dict[str, int]:
+    """Points counted by 'condition/kind/stability/output label' (the task's output label)."""
+    counts: Counter[str] = Counter()
+    for condition, point_set in fixed_points.items():
+        for point in point_set["points"]:
+            label = int(np.ravel(task.output_label(np.asarray(point["output"], dtype=float)))[0])
+            stability = "stable" if point["stable"] else "unstable"
+            counts[f"{condition}/{point['kind']}/{stability}/{label}"] += 1
+    return dict(sorted(counts.items()))
+
+
+def count_difference(a: Mapping[str, int], b: Mapping[str, int]) -> int:
+    return sum(abs(a.get(key, 0) - b.get(key, 0)) for key in set(a) | set(b))
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def principal_components(states: np.ndarray, n: int) -> np.ndarray:
+    """States (B, T, S) as (B*T, n) coordinates on their top n principal components."""
+    flat = states.reshape(-1, states.shape[-1]).astype(np.float64)
+    centred = flat - flat.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    return u[:, :n] * s[:n]
+
+
+def shared_components(a: np.ndarray, b: np.ndarray, requested: int = COMPONENTS) -> int:
+    """How many components both state sets really have (variance above a floor), at most
+    `requested`."""
+
+    def rank(states: np.ndarray) -> int:
+        flat = states.reshape(-1, states.shape[-1])
+        variances = np.linalg.svd(flat - flat.mean(axis=0), compute_uv=False) ** 2
+        return int((variances > VARIANCE_FLOOR * variances.sum()).sum())
+
+    return max(1, min(requested, rank(a), rank(b)))
+
+
+def procrustes_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - disparity after the best rotation, reflection and scaling of b onto a (both
+    centred and normalised); 1 for congruent point sets."""
+    return float(1.0 - procrustes(a, b)[2])
+
+
+def cca_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean canonical correlation between two point sets of the same rows."""
+    qa, _ = np.linalg.qr(a - a.mean(axis=0))
+    qb, _ = np.linalg.qr(b - b.mean(axis=0))
+    return float(np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), 0.0, 1.0).mean())
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
+    """Compare two networks of one task, of any architectures and sizes."""
+    if a.task.name != b.task.name:
+        raise ValueError(f"solutions of different tasks ({a.task.name!r}, {b.task.name!r})")
+    if a.states.shape[:2] != b.states.shape[:2]:
+        raise ValueError(
+            f"validation states cover different trials: {a.states.shape} vs {b.states.shape}"
+        )
+    same_type = distance = None
+    if a.graph is not None and b.graph is not None:
+        graph_a, graph_b = as_graph(a.graph), as_graph(b.graph)
+        same_type = graphs_same_type(graph_a, graph_b)
+        distance = graph_edit_distance(graph_a, graph_b)
+    counts = difference = None
+    if a.fixed_points is not None and b.fixed_points is not None:
+        counts = (
+            fixed_point_counts(a.fixed_points, a.task),
+            fixed_point_counts(b.fixed_points, b.task),
+        )
+        difference = count_difference(*counts)
+    signatures = None
+    if a.signature is not None and b.signature is not None:
+        signatures = signature_distance(a.signature, b.signature)
+    n = shared_components(a.states, b.states)
+    pcs_a, pcs_b = principal_components(a.states, n), principal_components(b.states, n)
+    return Comparison(
+        same_type=same_type,
+        graph_edit_distance=distance,
+        fixed_point_difference=difference,
+        fixed_point_counts=counts,
+        signature_distance=signatures,
+        procrustes_similarity=procrustes_similarity(pcs_a, pcs_b),
+        cca_similarity=cca_similarity(pcs_a, pcs_b),
+        components=n,
+    )
+
+
+MATRIX_FIELDS = (
+    "same_type",
+    "graph_edit_distance",
+    "fixed_point_difference",
+    "signature_distance",
+    "procrustes_similarity",
+    "cca_similarity",
+)
+
+
+def comparison_matrix(summaries: Sequence[SolutionSummary]) -> dict[str, np.ndarray]:
+    """Every pairwise comparison as symmetric (n, n) matrices, one per view (same_type as
+    1/0); NaN where a view is unavailable."""
+    n = len(summaries)
+    matrices = {name: np.full((n, n), np.nan) for name in MATRIX_FIELDS}
+    for i, j in itertools.combinations_with_replacement(range(n), 2):
+        comparison = compare_solutions(summaries[i], summaries[j])
+        for name in MATRIX_FIELDS:
+            value = getattr(comparison, name)
+            matrices[name][i, j] = matrices[name][j, i] = math.nan if value is None else value
+    return matrices

@@ -1,0 +1,409 @@
+"""Extrapolation signatures: what a network does outside its training range (science.md).
+
+Networks that behave identically on the training set differ out here, so the signature is the
+comparable record of that behaviour: per task, arrays over a wide probe grid (tp(ts) for
+`reproduction`, decisions over amplitudes and delays or over long intervals for the
+discrimination tasks) and what the network does long after its answer, plus summary scalars.
+Every network of a population is run on the task's `probes()` in one batched pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from atlas.analysis.trial_runs import run_trials
+from atlas.networks import RNNPopulation
+from atlas.tasks import TrialTask
+
+GO_THRESHOLD = 0.5
+TP_TOLERANCE = 0.1
+TP_TOLERANCE_FLOOR = 2.0
+RELIABLE_ACCURACY = 0.9
+TAIL_STEPS = 200
+LATE_STEPS = 50
+SETTLED_SPEED = 5e-5
+
+
+@dataclass
+class Signature:
+    """One network's extrapolation signature: arrays (probe axes included) and scalars."""
+
+    task: str
+    arrays: dict[str, np.ndarray]
+    summary: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: arrays as nested lists, NaN as None."""
+        return {
+            "task": self.task,
+            "summary": {k: _json_float(v) for k, v in self.summary.items()},
+            "arrays": {k: _json_array(v) for k, v in self.arrays.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Signature:
+        arrays = {k: np.array(v, dtype=float) for k, v in data["arrays"].items()}
+        summary = {k: math.nan if v is None else float(v) for k, v in data["summary"].items()}
+        return cls(task=data["task"], arrays=arrays, summary=summary)
+
+
+def _json_float(value: float) -> float | None:
+    return None if not math.isfinite(value) else float(value)
+
+
+def _json_array(values: np.ndarray) -> list:
+    as_object = np.asarray(values, dtype=float).astype(object)
+    as_object[~np.isfinite(np.asarray(values, dtype=float))] = None
+    return as_object.tolist()
+
+
+# ---------------------------------------------------------------- shared measurements
+
+
+def rising_edges(above: np.ndarray) -> np.ndarray:
+    """True where a boolean series (..., T) switches on; a series on at t = 0 starts there."""
+    previous = np.concatenate([np.zeros_like(above[..., :1]), above[..., :-1]], axis=-1)
+    return above & ~previous
+
+
+def first_index_from(flags: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Per row of flags (N, T), the first index >= start[n] that is set; NaN where none is."""
+    steps = np.arange(flags.shape[-1])
+    masked = flags & (steps >= start[:, None])
+    found = masked.any(axis=-1)
+    return np.where(found, masked.argmax(axis=-1), np.nan)
+
+
+def recurrence_period(tail: np.ndarray) -> np.ndarray:
+    """Period of the state over its last steps (..., W, S); NaN where it does not recur.
+
+    The state recurs with period p when, going back p steps from the last state, it has first
+    moved far away (half the largest distance) and then returned close (5% of it). A state
+    that settles or drifts never comes back after leaving, so it gets NaN.
+    """
+    distance = np.linalg.norm(tail[..., ::-1, :] - tail[..., -1:, :], axis=-1)
+    largest = distance.max(axis=-1, keepdims=True)
+    went_away = np.maximum.accumulate(distance, axis=-1) > 0.5 * largest
+    returned = (distance < 0.05 * largest) & went_away & (largest > 0)
+    return np.where(returned.any(axis=-1), returned.argmax(axis=-1), np.nan)
+
+
+def end_speed(tail: np.ndarray) -> np.ndarray:
+    """RMS step per unit over the last ten steps of (..., W, S): how fast the state still moves."""
+    steps = np.diff(tail[..., -11:, :], axis=-2)
+    return np.sqrt((steps**2).mean(axis=-1)).mean(axis=-1)
+
+
+def long_run_arrays(outputs: np.ndarray, tail: np.ndarray, answer_end: np.ndarray) -> dict:
+    """Behaviour long after the answer, per network and trial (K, B).
+
+    events_after: output events (|y| rising above 0.5) after the answer window; late_output:
+    mean output over the last steps; settled: 1 where the state has stopped moving (a fixed
+    point); period: the recurrence period of a state still moving (a limit cycle), else NaN.
+    """
+    above = np.abs(outputs) > GO_THRESHOLD
+    after = np.arange(outputs.shape[-1]) >= answer_end[:, None]
+    settled = end_speed(tail) < SETTLED_SPEED
+    return {
+        "events_after": (rising_edges(above) & after).sum(axis=-1).astype(float),
+        "late_output": outputs[..., -LATE_STEPS:].mean(axis=-1),
+        "settled": settled.astype(float),
+        "period": np.where(settled, np.nan, recurrence_period(tail)),
+    }
+
+
+def long_run_summary(arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Shares of trials that stay silent after answering, settle, or oscillate."""
+    period = arrays["period"]
+    oscillating = np.isfinite(period)
+    return {
+        "long_run_silent_fraction": float(np.mean(arrays["events_after"] == 0)),
+        "long_run_settled_fraction": float(np.mean(arrays["settled"])),
+        "long_run_oscillating_fraction": float(np.mean(oscillating)),
+        "long_run_period": float(np.median(period[oscillating])) if oscillating.any() else math.nan,
+    }
+
+
+def line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and offset of y(x) over the finite points; NaN when fewer than two."""
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return math.nan, math.nan
+    slope, offset = np.polyfit(x[ok], y[ok], 1)
+    return float(slope), float(offset)
+
+
+def share(flags: np.ndarray, where: np.ndarray) -> float:
+    return float(flags[where].mean()) if where.any() else math.nan
+
+
+def _run(population: RNNPopulation, trials, keep_last: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    run = run_trials(population, trials, keep_last=keep_last)
+    states = None if run.states is None else run.states.astype(np.float64)
+    return run.outputs[..., 0].astype(np.float64), states
+
+
+# ---------------------------------------------------------------- reproduction
+
+
+def produced_intervals(outputs: np.ndarray, set_onset: np.ndarray) -> np.ndarray:
+    """tp per network and trial (K, B): first step at or after Set onset where the output rises
+    above 0.5, minus the Set onset; NaN where it never does (no Go).
+
+    A network whose output starts rising exactly when the target does (Set onset + ts) gets
+    tp == ts. An output already high at Set onset (a Go produced before Set) does not count:
+    the rise must happen after Set.
+    """
+    edges = rising_edges(outputs > GO_THRESHOLD)
+    k, b, t = outputs.shape
+    onset = np.tile(set_onset, k)
+    return (first_index_from(edges.reshape(k * b, t), onset) - onset).reshape(k, b)
+
+
+def reproduction_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
+    probes = task.probes()
+    sweep, long_run = probes["ts_sweep"], probes["long_run"]
+    ts = sweep.conditions["ts"].astype(float)
+    set_onset = task.ready_onset + sweep.conditions["ts"]
+    outputs, _ = _run(population, sweep)
+    tp = produced_intervals(outputs, set_onset)
+    before_set = np.arange(sweep.trial_length) < set_onset[:, None]
+    early_go = ((outputs > GO_THRESHOLD) & before_set).any(axis=-1).astype(float)
+
+    long_out, tail = _run(population, long_run, keep_last=TAIL_STEPS)
+    long_set = task.ready_onset + long_run.conditions["ts"]
+    go = produced_intervals(long_out, long_set) + long_set
+    answer_end = np.where(np.isfinite(go), go + 1, long_run.trial_length).astype(int)
+    signatures = []
+    for k in range(population.count):
+        runs = long_run_arrays(long_out[k], tail[k], answer_end[k])
+        runs["events_after"][~np.isfinite(go[k])] = math.nan
+        arrays = {
+            "ts": ts,
+            "tp": tp[k],
+            "early_go": early_go[k],
+            "long_run_ts": long_run.conditions["ts"].astype(float),
+            **runs,
+        }
+        summary = reproduction_summary(task, ts, tp[k], early_go[k])
+        summary.update(long_run_summary(runs))
+        summary["long_run_repeat_fraction"] = float(np.nanmean(runs["events_after"] > 0))
+        signatures.append(Signature(task.name, arrays, summary))
+    return signatures
+
+
+def reproduction_summary(
+    task: TrialTask, ts: np.ndarray, tp: np.ndarray, early_go: np.ndarray
+) -> dict[str, float]:
+    """Accuracy, Go rate and the tp(ts) line inside, below and above the training range."""
+    inside = (ts >= task.ts_min) & (ts <= task.ts_max)
+    below, above = ts < task.ts_min, ts > task.ts_max
+    tolerance = np.maximum(TP_TOLERANCE_FLOOR, TP_TOLERANCE * ts)
+    accurate = np.abs(tp - ts) <= tolerance
+    has_go = np.isfinite(tp)
+    summary: dict[str, float] = {
+        "tp_error_in_range": float(np.nanmax(np.abs(tp - ts)[inside]))
+        if has_go[inside].any()
+        else math.nan,
+        "accuracy_in_range": share(accurate, inside),
+        "accuracy_below_range": share(accurate, below),
+        "accuracy_above_range": share(accurate, above),
+        "go_fraction_in_range": share(has_go, inside),
+        "go_fraction_outside_range": share(has_go, ~inside),
+        "early_go_fraction": float(early_go.mean()),
+        "extrapolation_limit": extrapolation_limit(ts, accurate, task.ts_max),
+    }
+    for name, where in (("in_range", inside), ("below_range", below), ("above_range", above)):
+        slope, offset = line_fit(ts[where], tp[where])
+        summary[f"tp_slope_{name}"] = slope
+        summary[f"tp_offset_{name}"] = offset
+    return summary
+
+
+def extrapolation_limit(ts: np.ndarray, accurate: np.ndarray, ts_max: int) -> float:
+    """The longest ts up to which every ts from the end of training on is reproduced."""
+    beyond = ts >= ts_max
+    order = np.argsort(ts[beyond])
+    good = accurate[beyond][order]
+    if not good.size or not good[0]:
+        return math.nan
+    failed = np.flatnonzero(~good)
+    last = failed[0] - 1 if failed.size else good.size - 1
+    return float(ts[beyond][order][last])
+
+
+# ---------------------------------------------------------------- discrimination tasks
+
+
+def decisions(outputs: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """Mean output in each trial's response window [start, start + length), (K, B)."""
+    window = np.arange(outputs.shape[-1])
+    inside = (window >= start[:, None]) & (window < start[:, None] + length)
+    return (outputs * inside).sum(axis=-1) / length
+
+
+def decision_grid(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: np.ndarray):
+    """Trial values (B,) placed on the (axis x axis) grid at their (row, col) conditions; NaN
+    where no trial is."""
+    grid = np.full((len(axis), len(axis)), np.nan)
+    grid[np.searchsorted(axis, rows), np.searchsorted(axis, cols)] = values
+    return grid
+
+
+def discrimination_signature(
+    population: RNNPopulation,
+    task: TrialTask,
+    grid_probe: str,
+    names: tuple[str, str],
+    train_range: tuple[float, float],
+    response_start: Callable[[dict[str, np.ndarray]], np.ndarray],
+) -> tuple[list[dict], list[dict]]:
+    """Decision maps over the probe grid and long-run behaviour, shared by both tasks.
+
+    Returns per network the arrays and summary scalars; the caller adds task-specific parts.
+    """
+    probes = task.probes()
+    grid = probes[grid_probe]
+    a, b = (grid.conditions[n].astype(float) for n in names)
+    axis = np.unique(np.concatenate([a, b]))
+    outputs, _ = _run(population, grid)
+    response = decisions(outputs, response_start(grid.conditions), task.response_length)
+    correct = np.sign(response) == np.sign(a - b)
+    lo, hi = train_range
+    inside = (a >= lo) & (a <= hi) & (b >= lo) & (b <= hi)
+    beyond = (a > hi) | (b > hi)
+    below = (a < lo) | (b < lo)
+
+    long_run = probes["long_run"]
+    long_out, tail = _run(population, long_run, keep_last=TAIL_STEPS)
+    answer_end = response_start(long_run.conditions) + task.response_length
+    all_arrays, all_summaries = [], []
+    for k in range(population.count):
+        runs = long_run_arrays(long_out[k], tail[k], answer_end)
+        arrays = {
+            "axis": axis,
+            "decision_map": decision_grid(np.sign(response[k]), a, b, axis),
+            "response_map": decision_grid(response[k], a, b, axis),
+            **runs,
+        }
+        summary = {
+            "accuracy_in_range": share(correct[k], inside),
+            "accuracy_outside_range": share(correct[k], ~inside),
+            "accuracy_above_range": share(correct[k], beyond),
+            "accuracy_below_range": share(correct[k], below),
+            **long_run_summary(runs),
+        }
+        all_arrays.append(arrays)
+        all_summaries.append(summary)
+    return all_arrays, all_summaries
+
+
+def delayed_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
+    def start(conditions: dict[str, np.ndarray]) -> np.ndarray:
+        return task.response_onset + conditions["delay"].astype(int)
+
+    arrays, summaries = discrimination_signature(
+        population, task, "amplitude", ("f1", "f2"), (task.f_min, task.f_max), start
+    )
+    probe = task.probes()["long_delay"]
+    f1, f2, delay = (probe.conditions[n] for n in ("f1", "f2", "delay"))
+    outputs, _ = _run(population, probe)
+    correct = np.sign(decisions(outputs, start(probe.conditions), task.response_length)) == (
+        np.sign(f1 - f2)
+    )
+    delays = np.unique(delay)
+    by_delay = np.stack([correct[:, delay == d].mean(axis=1) for d in delays], axis=1)
+    signatures = []
+    for k in range(population.count):
+        arrays[k]["delays"] = delays.astype(float)
+        arrays[k]["accuracy_by_delay"] = by_delay[k]
+        summaries[k]["accuracy_training_delay"] = float(by_delay[k][delays == task.delay_max][0])
+        summaries[k]["accuracy_longest_delay"] = float(by_delay[k][-1])
+        summaries[k]["longest_reliable_delay"] = longest_reliable(delays, by_delay[k])
+        signatures.append(Signature(task.name, arrays[k], summaries[k]))
+    return signatures
+
+
+def longest_reliable(delays: np.ndarray, accuracy: np.ndarray) -> float:
+    """The longest delay up to which every probed delay keeps accuracy >= 0.9."""
+    failed = np.flatnonzero(accuracy < RELIABLE_ACCURACY)
+    last = failed[0] - 1 if failed.size else len(delays) - 1
+    return float(delays[last]) if last >= 0 else math.nan
+
+
+def interval_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
+    def start(conditions: dict[str, np.ndarray]) -> np.ndarray:
+        return (conditions["t1"] + conditions["t2"]).astype(int) + task.response_delay
+
+    arrays, summaries = discrimination_signature(
+        population, task, "long_intervals", ("t1", "t2"), (task.t_min, task.t_max), start
+    )
+    return [Signature(task.name, a, s) for a, s in zip(arrays, summaries, strict=True)]
+
+
+SIGNATURES: dict[str, Callable[[RNNPopulation, TrialTask], list[Signature]]] = {
+    "reproduction": reproduction_signature,
+    "delayed": delayed_signature,
+    "interval": interval_signature,
+}
+
+# How each array enters the distance: its mismatch scale (a number, or the name of an array).
+DISTANCE_SCALES: dict[str, dict[str, float | str]] = {
+    "reproduction": {"tp": "ts", "early_go": 1.0, "events_after": 3.0, "settled": 1.0},
+    "delayed": {
+        "decision_map": 2.0,
+        "accuracy_by_delay": 1.0,
+        "late_output": 2.0,
+        "events_after": 3.0,
+        "settled": 1.0,
+    },
+    "interval": {"decision_map": 2.0, "late_output": 2.0, "events_after": 3.0, "settled": 1.0},
+}
+
+
+def extrapolation_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
+    """The extrapolation signature of every network in the population, one per network."""
+    if task.name not in SIGNATURES:
+        raise ValueError(
+            f"no extrapolation signature for task {task.name!r}; known: {sorted(SIGNATURES)}"
+        )
+    if population.n_inputs != task.n_inputs or population.n_outputs != task.n_outputs:
+        raise ValueError(
+            f"networks with {population.n_inputs} inputs and {population.n_outputs} outputs "
+            f"cannot run task {task.name!r} ({task.n_inputs} inputs, {task.n_outputs} outputs)"
+        )
+    return SIGNATURES[task.name](population, task)
+
+
+def mismatch(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float) -> float:
+    """Mean elementwise disagreement in [0, 1]: |a - b| / scale capped at 1; an entry defined
+    in one signature and undefined (NaN) in the other counts fully, undefined in both not at all.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        diff = np.minimum(np.abs(a - b) / scale, 1.0)
+    diff = np.where(nan_a | nan_b, (nan_a ^ nan_b).astype(float), diff)
+    return float(diff.mean()) if diff.size else 0.0
+
+
+def signature_distance(a: Signature, b: Signature) -> float:
+    """Distance in [0, 1] between two signatures of one task: 0 for identical behaviour.
+
+    The mean over the task's arrays of their elementwise mismatch (see DISTANCE_SCALES).
+    """
+    if a.task != b.task:
+        raise ValueError(f"signatures of different tasks ({a.task!r}, {b.task!r}) do not compare")
+    parts = []
+    for name, scale in DISTANCE_SCALES[a.task].items():
+        if a.arrays[name].shape != b.arrays[name].shape:
+            raise ValueError(f"signature arrays {name!r} differ in shape: probes differ")
+        if isinstance(scale, str):
+            scale = np.abs(a.arrays[scale])
+        parts.append(mismatch(a.arrays[name], b.arrays[name], scale))
+    return float(np.mean(parts))
