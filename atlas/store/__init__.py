@@ -11,7 +11,8 @@ For the API (read queries live in atlas/store/queries.py, owned by the API):
     create_job(session, spec: JobSpec, idempotency_key=None) -> (Job, created: bool)
         raises JobSpecError (a ValueError) for an unknown task, architecture, bad sizes/options
     mark_job_running(session, job_id) / record_progress(session, job_id, progress)
-    finish_job(session, job_id) / fail_job(session, job_id, error)
+    finish_job(session, job_id) / fail_job(session, job_id, error) / requeue_job(session, job_id)
+    unfinished_job_ids(session) / unanalysed_network_ids(session) -> list[int]
     save_trained_network(session, job, outcome: NetworkOutcome) -> Network   (idempotent)
     save_imported_network(session, task, state_dict, validation_loss, *, name=None, info=None)
     network_state_dict(session, network_id, kind="final") -> dict[str, Tensor]
@@ -41,6 +42,8 @@ from atlas.store.jobs import (
     finish_job,
     mark_job_running,
     record_progress,
+    requeue_job,
+    unfinished_job_ids,
 )
 from atlas.store.networks import (
     load_population,
@@ -48,6 +51,7 @@ from atlas.store.networks import (
     save_imported_network,
     save_trained_network,
     trained_network,
+    unanalysed_network_ids,
 )
 from atlas.store.schema import SchemaOutOfDateError, check_schema_current, migrate
 
@@ -68,6 +72,7 @@ __all__ = [
     "network_state_dict",
     "record_progress",
     "replace_rows",
+    "requeue_job",
     "save_imported_network",
     "save_trained_network",
     "save_validation_result",
@@ -77,4 +82,6 @@ __all__ = [
     "start_step",
     "step_succeeded",
     "trained_network",
+    "unanalysed_network_ids",
+    "unfinished_job_ids",
 ]

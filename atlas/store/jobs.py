@@ -151,3 +151,20 @@ def fail_job(session: Session, job_id: int, error: str) -> Job:
     job.finished_at = utcnow()
     session.flush()
     return job
+
+
+def requeue_job(session: Session, job_id: int) -> Job:
+    """Put an interrupted job back to queued (its stored networks stay; the rest train later)."""
+    job = _job(session, job_id)
+    job.status = "queued"
+    session.flush()
+    return job
+
+
+def unfinished_job_ids(session: Session) -> list[int]:
+    """Jobs queued or running, oldest first: what a restarted embedded runner picks up again."""
+    return list(
+        session.scalars(
+            select(Job.id).where(Job.status.in_(("queued", "running"))).order_by(Job.id)
+        )
+    )

@@ -152,3 +152,14 @@ def load_population(
 ) -> RNNPopulation:
     """Stored networks of one architecture and size as a population, in the order given."""
     return from_state_dicts([network_state_dict(session, i, kind) for i in network_ids])
+
+
+def unanalysed_network_ids(session: Session) -> list[int]:
+    """Networks whose analysis is pending or was cut off while running, oldest first."""
+    return list(
+        session.scalars(
+            select(Network.id)
+            .where(Network.analysis_status.in_(("pending", "running")))
+            .order_by(Network.id)
+        )
+    )

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from atlas.store.database import make_engine
@@ -58,32 +59,37 @@ def migrate(database_url: str, revision: str = "head") -> str | None:
     """Upgrade or downgrade to `revision` (head, base or a revision id); returns where it ends.
 
     The direction follows from where the database is: a target below the current revision is
-    a downgrade, anything else an upgrade.
+    a downgrade, anything else an upgrade. An unknown revision is a ValueError.
     """
     config = alembic_config(database_url)
     script = ScriptDirectory.from_config(config)
+    target = _resolve(script, revision)
     engine = make_engine(database_url)
     try:
         current = current_revision(engine)
-        if revision == "base" or _is_below(script, revision, current):
-            command.downgrade(config, revision)
+        below = current is not None and target != current and (
+            target is None
+            or any(rev.revision == target for rev in script.iterate_revisions(current, "base"))
+        )
+        if below:
+            command.downgrade(config, target or "base")
         else:
-            command.upgrade(config, revision)
+            command.upgrade(config, target or "base")
         return current_revision(engine)
     finally:
         engine.dispose()
 
 
-def _is_below(script: ScriptDirectory, revision: str, current: str | None) -> bool:
-    """True when `revision` is an ancestor of `current` (so reaching it means going down)."""
-    if current is None or revision == "head":
-        return False
+def _resolve(script: ScriptDirectory, revision: str) -> str | None:
+    """The full revision id `revision` names (None for base)."""
+    if revision == "base":
+        return None
+    if revision == "head":
+        return head_revision()
     try:
-        target = script.get_revision(revision)
-    except RevisionError as exc:
+        found = script.get_revision(revision)
+    except (RevisionError, CommandError) as exc:
         raise ValueError(f"unknown revision {revision!r}: {exc}") from exc
-    if target is None:
+    if found is None:
         raise ValueError(f"unknown revision {revision!r}")
-    if target.revision == current:
-        return False
-    return any(rev.revision == target.revision for rev in script.iterate_revisions(current, "base"))
+    return found.revision

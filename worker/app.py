@@ -1,0 +1,72 @@
+"""The Celery app: Redis broker from Settings, task state in SQL (no result backend).
+
+Reliability settings: a task is acknowledged only after it ran (`acks_late`), a worker takes
+one task at a time (prefetch 1), and a task whose worker process died is put back on the
+queue (`reject_on_worker_lost`). Messages are JSON only, never pickle.
+
+Start a worker with `atlas worker` (one process per GPU) or `celery -A worker.app worker`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from billiard.process import current_process
+from celery import Celery
+from celery.signals import worker_init, worker_process_init
+
+from atlas.config import Settings, get_settings
+from atlas.store import check_schema_current, make_engine
+
+logger = logging.getLogger("atlas.worker")
+
+TRAIN_POPULATION = "atlas.train_population"
+ANALYSE_NETWORK = "atlas.analyse_network"
+
+
+def create_app(settings: Settings) -> Celery:
+    app = Celery("atlas", broker=settings.broker_url, include=["worker.celery_tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_default_queue=settings.queue,
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+celery_app = create_app(get_settings())
+
+
+@worker_init.connect
+def _refuse_old_schema(**_: object) -> None:
+    """Stop a worker at start when the database needs `atlas migrate`."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        check_schema_current(engine)
+    finally:
+        engine.dispose()
+
+
+@worker_process_init.connect
+def _bind_process_to_device(**_: object) -> None:
+    """Give pool process i GPU i (mod the GPU count), and apply the torch thread setting."""
+    settings = get_settings()
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    gpus = torch.cuda.device_count()
+    if gpus and settings.device in ("auto", "cuda"):
+        index = (current_process().index or 0) % gpus
+        os.environ["ATLAS_DEVICE"] = f"cuda:{index}"
+        get_settings.cache_clear()
+        logger.info("pool process %s uses cuda:%d", current_process().name, index)

@@ -1,0 +1,17 @@
+"""The Celery tasks: thin wrappers that run the task bodies in a worker process."""
+
+from __future__ import annotations
+
+from worker import tasks
+from worker.app import ANALYSE_NETWORK, TRAIN_POPULATION, celery_app
+from worker.dispatch import run_training
+
+
+@celery_app.task(name=TRAIN_POPULATION)
+def train_population(job_id: int) -> None:
+    run_training(job_id)
+
+
+@celery_app.task(name=ANALYSE_NETWORK)
+def analyse_network(network_id: int) -> None:
+    tasks.analyse_network(network_id)

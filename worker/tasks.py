@@ -1,0 +1,186 @@
+"""The task bodies: train a job's population into the atlas, analyse one network.
+
+Celery runs them in worker processes (worker.celery_tasks); the embedded mode runs the same
+functions on a thread (worker.dispatch). Both are idempotent, so a redelivered task only
+finishes what its first delivery did not:
+- a network is saved under (job, index); networks already stored are not trained again (a
+  network's weights and minibatches depend on its seed alone, so the rest come out the same);
+- an analysis step that succeeded is skipped, one re-run replaces that step's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import torch
+
+from atlas.store import (
+    fail_job,
+    fail_step,
+    finish_job,
+    finish_step,
+    mark_job_running,
+    record_progress,
+    requeue_job,
+    save_trained_network,
+    set_analysis_status,
+    start_step,
+    step_succeeded,
+)
+from atlas.store.models import Job, Network
+from atlas.tasks import get_task
+from atlas.training import NetworkOutcome, TrainingConfig, TrainingProgress
+from atlas.training import train_population as train
+from worker.database import current_settings, transaction
+from worker.steps import STEPS
+
+logger = logging.getLogger("atlas.worker")
+
+PROGRESS_INTERVAL_S = 2.0
+MAX_ATTEMPTS = 3
+
+NetworkSaved = Callable[[int], None]
+
+
+class Interrupted(Exception):
+    """Training was asked to stop (the embedded runner is shutting down); the job is requeued."""
+
+
+def train_population(
+    job_id: int,
+    on_network_saved: NetworkSaved | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> None:
+    """Train the job's networks that are not stored yet, saving each as it finishes.
+
+    `on_network_saved(network_id)` is called once a network is committed (dispatch passes
+    "enqueue its analysis"); on a redelivery it is also called for the networks stored
+    before whose analysis has not finished. A job delivered MAX_ATTEMPTS times without
+    finishing (its worker keeps dying) is marked failed instead of being tried forever.
+    `should_stop()` is asked after every epoch: when true, the job goes back to queued.
+    """
+    notify = on_network_saved or (lambda _network_id: None)
+    with transaction() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise LookupError(f"no job {job_id}")
+        if job.status in ("succeeded", "failed"):
+            logger.info("job %d is already %s", job_id, job.status)
+            return
+        if job.attempts >= MAX_ATTEMPTS:
+            fail_job(session, job_id, f"gave up after {job.attempts} attempts that did not finish")
+            logger.error("job %d failed: %d attempts did not finish", job_id, job.attempts)
+            return
+        mark_job_running(session, job_id)
+        stored = {n.index_in_job: n for n in job.networks}
+        unanalysed = [n.id for n in stored.values() if n.analysis_status != "done"]
+        seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]
+        task = get_task(job.task, **job.task_parameters)
+        config = TrainingConfig.from_dict({**job.training_config, "device": _training_device()})
+        shape = (job.architecture, job.units)
+    logger.info(
+        "job %d: training %d of %d %s networks of %d units on %s (attempt %d)",
+        job_id, len(seeds), job.count, *shape, task.name, job.attempts,
+    )  # fmt: skip
+    for network_id in unanalysed:
+        notify(network_id)
+    try:
+        if seeds:
+            train(
+                task,
+                *shape,
+                seeds,
+                config,
+                on_progress=_progress_writer(job_id, should_stop or (lambda: False)),
+                on_network_done=lambda outcome: notify(_save(job_id, outcome)),
+            )
+        with transaction() as session:
+            finish_job(session, job_id)
+    except Interrupted:
+        with transaction() as session:
+            requeue_job(session, job_id)
+        logger.info("job %d interrupted; queued again", job_id)
+        return
+    except Exception as exc:
+        logger.exception("job %d failed", job_id)
+        with transaction() as session:
+            fail_job(session, job_id, f"{type(exc).__name__}: {exc}")
+        raise
+    logger.info("job %d succeeded", job_id)
+
+
+def _save(job_id: int, outcome: NetworkOutcome) -> int:
+    with transaction() as session:
+        job = session.get(Job, job_id)
+        network = save_trained_network(session, job, outcome)
+        network_id = network.id
+    logger.info(
+        "job %d: network %d (seed %d) %s after %d epochs, validation loss %.3g",
+        job_id, network_id, outcome.seed, outcome.status, outcome.epochs, outcome.final_loss,
+    )  # fmt: skip
+    return network_id
+
+
+def _progress_writer(
+    job_id: int, should_stop: Callable[[], bool]
+) -> Callable[[TrainingProgress], None]:
+    """Write progress to the job row at most every PROGRESS_INTERVAL_S, and at the end."""
+    last = -float("inf")
+
+    def write(progress: TrainingProgress) -> None:
+        nonlocal last
+        if should_stop():
+            raise Interrupted
+        now = time.monotonic()
+        if now - last < PROGRESS_INTERVAL_S and progress.active:
+            return
+        last = now
+        with transaction() as session:
+            record_progress(session, job_id, progress)
+        logger.info(
+            "job %d: epoch %d/%d, %d active, %d converged, %d failed",
+            job_id, progress.epoch, progress.max_epochs,
+            progress.active, progress.converged, progress.failed,
+        )  # fmt: skip
+
+    return write
+
+
+def _training_device() -> str:
+    """The device from Settings as TrainingConfig names it; cuda:N selects GPU N first."""
+    device = current_settings().device
+    if device.startswith("cuda:"):
+        torch.cuda.set_device(int(device.split(":", 1)[1]))
+        return "cuda"
+    return device
+
+
+def analyse_network(network_id: int) -> None:
+    """Run the registered analysis steps in order, skipping those that already succeeded.
+
+    A failing step is recorded (its error on the step, "failed" on the network) and ends the
+    analysis: later steps may build on its results.
+    """
+    with transaction() as session:
+        if session.get(Network, network_id) is None:
+            logger.warning("network %d is gone; nothing to analyse", network_id)
+            return
+    for step in STEPS:
+        with transaction() as session:
+            if step_succeeded(session, network_id, step.name):
+                continue
+            start_step(session, network_id, step.name)
+        try:
+            with transaction() as session:
+                step.run(session, session.get(Network, network_id))
+                finish_step(session, network_id, step.name)
+        except Exception as exc:
+            logger.exception("network %d: step %s failed", network_id, step.name)
+            with transaction() as session:
+                fail_step(session, network_id, step.name, f"{type(exc).__name__}: {exc}")
+            return
+        logger.info("network %d: step %s done", network_id, step.name)
+    with transaction() as session:
+        set_analysis_status(session, network_id, "done")
