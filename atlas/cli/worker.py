@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
             "--pool=prefork",
             f"--queues={settings.queue}",
             f"--loglevel={args.loglevel}",
+            # Workers share nothing but the queue: no revokes to sync, no events to gossip.
+            "--without-mingle",
+            "--without-gossip",
         ]
     )
     return 0

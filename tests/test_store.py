@@ -1,0 +1,382 @@
+"""The SQL store on SQLite and on the real PostgreSQL: blobs, jobs, networks, analysis rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+
+import numpy as np
+import pytest
+import torch
+from sqlalchemy import delete, func, select, text
+from throwaway_databases import database
+
+from atlas.config import Settings
+from atlas.networks import from_state_dicts
+from atlas.store import (
+    JobSpec,
+    JobSpecError,
+    create_job,
+    fail_job,
+    fail_step,
+    finish_job,
+    finish_step,
+    load_population,
+    make_engine,
+    mark_job_running,
+    migrate,
+    network_state_dict,
+    record_progress,
+    requeue_job,
+    save_imported_network,
+    save_trained_network,
+    save_validation_result,
+    session_factory,
+    session_scope,
+    start_step,
+    step_succeeded,
+    unfinished_job_ids,
+)
+from atlas.store.arrays import (
+    arrays_from_blob,
+    arrays_to_blob,
+    from_blob,
+    state_dict_from_blob,
+    to_blob,
+)
+from atlas.store.models import AnalysisRun, Checkpoint, Job, Network, ValidationResult
+from atlas.tasks import get_task
+from atlas.training import TrainingConfig, TrainingProgress, train_population
+from atlas.training.evaluation import population_mse
+
+SMALL_DELAYED = {"f_max": 5, "delay_max": 2}  # 36 training trials: a population trains in seconds
+TRAINING = {"max_epochs": 12, "checkpoint_every": 5}
+SEED = 40
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Two vanilla networks really trained on a small delayed task (one torch thread)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        task = get_task("delayed", **SMALL_DELAYED)
+        config = TrainingConfig(**TRAINING, device="cpu")
+        return train_population(task, "vanilla", 8, [SEED, SEED + 1], config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sessions(request, tmp_path_factory):
+    """A migrated database of each backend, shared by the module's tests (each adds its rows)."""
+    with database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        migrate(url)
+        engine = make_engine(url)
+        yield session_factory(engine)
+        engine.dispose()
+
+
+def job_spec(**changes) -> JobSpec:
+    fields = {
+        "task": "delayed",
+        "architecture": "vanilla",
+        "units": 8,
+        "count": 2,
+        "seed": SEED,
+        "task_parameters": SMALL_DELAYED,
+        "training": TRAINING,
+    } | changes
+    return JobSpec(**fields)
+
+
+def count_rows(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+# --- arrays ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.linspace(-1, 1, 60, dtype=np.float32).reshape(3, 4, 5),
+        np.random.default_rng(0).normal(size=(7, 7)),
+        np.linalg.eigvals(np.random.default_rng(1).normal(size=(6, 6))),  # complex eigenvalues
+        np.arange(12, dtype=np.int64).reshape(2, 6),
+        np.array(3.5),
+        np.array([True, False]),
+    ],
+    ids=["float32-3d", "float64", "complex", "int64", "scalar", "bool"],
+)
+def test_array_blob_keeps_dtype_shape_and_values(array):
+    back = from_blob(to_blob(array))
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
+
+
+def test_tensor_and_state_dict_blobs(reference_networks):
+    reference = reference_networks[0].state_dict
+    back = state_dict_from_blob(arrays_to_blob(reference))
+    assert back.keys() == reference.keys()
+    for key, tensor in reference.items():
+        assert back[key].dtype == tensor.dtype
+        assert torch.equal(back[key], tensor)
+    weights = reference["rnn.weight_hh_l0"]
+    assert torch.equal(torch.from_numpy(from_blob(to_blob(weights))), weights)
+    named = {"tp": np.arange(5.0), "decision": np.array([[1, -1], [0, 1]])}
+    back_named = arrays_from_blob(arrays_to_blob(named))
+    assert all(np.array_equal(array, named[name]) for name, array in back_named.items())
+
+
+def test_blobs_never_unpickle():
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"code": "here"}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        from_blob(pickled.getvalue())
+    with pytest.raises(TypeError, match="object arrays"):
+        to_blob(np.array([object()], dtype=object))
+
+
+# --- settings and connections ------------------------------------------------------------------
+
+
+def test_settings_defaults_and_validation(tmp_path, monkeypatch):
+    for name in ("ATLAS_DATABASE_URL", "ATLAS_BROKER_URL", "ATLAS_API_KEY", "ATLAS_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings()
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'atlas.db'}"
+    assert settings.embedded and settings.api_key is None and settings.device == "auto"
+    monkeypatch.setenv("ATLAS_BROKER_URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv("ATLAS_DEVICE", "cuda:1")
+    assert not Settings().embedded and Settings().device == "cuda:1"
+    with pytest.raises(ValueError, match="device must be"):
+        Settings(device="gpu")
+    with pytest.raises(ValueError, match="sqlite or postgresql"):
+        Settings(database_url="mysql://localhost/atlas")
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_wait(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'sub' / 'atlas.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+    finally:
+        engine.dispose()
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+def test_idempotency_key_gives_back_the_same_job(sessions):
+    with session_scope(sessions) as session:
+        first, created = create_job(session, job_spec(), "key-same")
+        assert created and first.status == "queued"
+    with session_scope(sessions) as session:
+        again, created = create_job(session, job_spec(count=5), "key-same")
+        assert not created and again.id == first.id and again.count == 2
+        other, created = create_job(session, job_spec(), "key-other")
+        assert created and other.id != first.id
+        keyless = [create_job(session, job_spec())[0].id for _ in range(2)]
+        assert len(set(keyless)) == 2
+
+
+def test_concurrent_requests_with_one_key_make_one_job(sessions):
+    barrier, ids, errors = threading.Barrier(4), [], []
+
+    def submit():
+        try:
+            barrier.wait()
+            with session_scope(sessions) as session:
+                ids.append(create_job(session, job_spec(), "key-race")[0].id)
+        except Exception as exc:  # reported below, with the thread's error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(ids) == 4 and len(set(ids)) == 1
+    with session_scope(sessions) as session:
+        assert count_rows(session, Job, Job.idempotency_key == "key-race") == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"task": "no_such_task"}, "unknown task"),
+        ({"architecture": "transformer"}, "unknown architecture"),
+        ({"units": 0}, "positive"),
+        ({"count": -1}, "positive"),
+        ({"training": {"max_epochs": 0}}, "max_epochs"),
+        ({"training": {"learning_rat": 1e-3}}, "unknown training config"),
+        ({"task_parameters": {"delay": 3}}, "no parameter"),
+        ({"task": "two_neuron", "task_parameters": {}}, "no trials"),
+    ],
+)
+def test_bad_job_specs_write_nothing(sessions, changes, message):
+    with session_scope(sessions) as session:
+        before = count_rows(session, Job)
+        with pytest.raises(JobSpecError, match=message):
+            create_job(session, job_spec(**changes), f"key-bad-{message}")
+        assert count_rows(session, Job) == before
+
+
+def test_job_lifecycle(sessions):
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+        assert job.id in unfinished_job_ids(session)
+        mark_job_running(session, job.id)
+        record_progress(session, job.id, TrainingProgress(7, 12, 1, 1, 0))
+    with session_scope(sessions) as session:
+        job = session.get(Job, job.id)
+        assert (job.status, job.attempts, job.epoch, job.max_epochs) == ("running", 1, 7, 12)
+        assert (job.n_active, job.n_converged, job.n_failed) == (1, 1, 0)
+        with pytest.raises(RuntimeError, match="0 of 2 networks"):
+            finish_job(session, job.id)
+        requeue_job(session, job.id)
+        mark_job_running(session, job.id)
+        fail_job(session, job.id, "RuntimeError: out of memory")
+    with session_scope(sessions) as session:
+        job = session.get(Job, job.id)
+        assert (job.status, job.attempts, job.error) == ("failed", 2, "RuntimeError: out of memory")
+        assert job.finished_at is not None and job.id not in unfinished_job_ids(session)
+
+
+# --- networks ----------------------------------------------------------------------------------
+
+
+def test_trained_networks_are_saved_once_and_load_back(sessions, trained):
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+        ids = [save_trained_network(session, job, outcome).id for outcome in trained]
+    with session_scope(sessions) as session:
+        job = session.get(Job, job.id)
+        assert [save_trained_network(session, job, o).id for o in reversed(trained)] == ids[::-1]
+        assert count_rows(session, Network, Network.job_id == job.id) == 2
+        finish_job(session, job.id)
+        stranger = dataclasses.replace(trained[0], seed=SEED + 7)
+        with pytest.raises(ValueError, match="not one of job"):
+            save_trained_network(session, job, stranger)
+
+    with session_scope(sessions) as session:
+        for network_id, outcome in zip(ids, trained, strict=True):
+            network = session.get(Network, network_id)
+            assert (network.source, network.seed, network.index_in_job) == (
+                "trained",
+                outcome.seed,
+                outcome.seed - SEED,
+            )
+            assert network.status == outcome.status and network.epochs == outcome.epochs
+            assert network.validation_loss == pytest.approx(outcome.final_loss, rel=1e-12)
+            np.testing.assert_array_equal(from_blob(network.loss_curve), outcome.loss_curve)
+            kinds = [(c.kind, c.epoch) for c in network.checkpoints]
+            expected = [("initial", 0), *(("intermediate", c.epoch) for c in outcome.checkpoints)]
+            assert sorted(kinds) == sorted([*expected, ("final", outcome.epochs)])
+            final = network_state_dict(session, network_id)
+            assert all(torch.equal(final[k], v) for k, v in outcome.final_state_dict.items())
+            initial = network_state_dict(session, network_id, "initial")
+            assert all(torch.equal(initial[k], v) for k, v in outcome.initial_state_dict.items())
+        population = load_population(session, ids)
+    recomputed = population_mse(population, get_task("delayed", **SMALL_DELAYED).validation_set())
+    expected = torch.tensor([o.final_loss for o in trained], dtype=recomputed.dtype)
+    torch.testing.assert_close(recomputed, expected, rtol=1e-5, atol=0)
+
+
+def test_concurrent_saves_of_one_network_store_it_once(sessions, trained):
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+    barrier, ids, errors = threading.Barrier(3), [], []
+
+    def save():
+        try:
+            barrier.wait()
+            with session_scope(sessions) as session:
+                ids.append(save_trained_network(session, session.get(Job, job.id), trained[1]).id)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(set(ids)) == 1 and len(ids) == 3
+    with session_scope(sessions) as session:
+        assert count_rows(session, Network, Network.job_id == job.id) == 1
+
+
+def test_imported_reference_network(sessions, reference_networks):
+    reference = next(r for r in reference_networks if r.task == "delayed")
+    task = get_task(reference.task)
+    loss = float(population_mse(from_state_dicts([reference.state_dict]), task.validation_set())[0])
+    with session_scope(sessions) as session:
+        network = save_imported_network(
+            session, task, reference.state_dict, loss, name=reference.name, info={"paper": True}
+        )
+        assert (network.source, network.architecture, network.units) == (
+            "imported",
+            reference.architecture,
+            reference.units,
+        )
+        assert network.status == "converged" and network.job_id is None
+    with session_scope(sessions) as session:
+        back = network_state_dict(session, network.id)
+        assert all(torch.equal(back[k], v) for k, v in reference.state_dict.items())
+        assert session.get(Network, network.id).info == {"paper": True}
+        with pytest.raises(ValueError, match="inputs"):
+            save_imported_network(session, get_task("two_neuron"), reference.state_dict, loss)
+
+
+# --- analysis rows -----------------------------------------------------------------------------
+
+
+def test_analysis_steps_and_results_replace_not_duplicate(sessions, reference_networks):
+    reference = next(r for r in reference_networks if r.task == "interval")
+    task = get_task(reference.task)
+    trials = task.validation_set()
+    with torch.no_grad():
+        outputs = from_state_dicts([reference.state_dict])(trials.inputs).outputs[0]
+    errors = (outputs - trials.targets).pow(2).mean((1, 2)).numpy()
+    with session_scope(sessions) as session:
+        network = save_imported_network(session, task, reference.state_dict, 1e-4)
+        network_id = network.id
+        start_step(session, network_id, "validation")
+        fail_step(session, network_id, "validation", "ValueError: first try")
+        assert session.get(Network, network_id).analysis_status == "failed"
+        start_step(session, network_id, "validation")
+        for _ in range(2):
+            save_validation_result(
+                session, network_id, float(errors.mean()), errors, trials.conditions
+            )
+        finish_step(session, network_id, "validation")
+    with session_scope(sessions) as session:
+        (run,) = session.scalars(select(AnalysisRun).where(AnalysisRun.network_id == network_id))
+        assert (run.status, run.attempts, run.error) == ("succeeded", 2, None)
+        assert step_succeeded(session, network_id, "validation")
+        (result,) = session.scalars(
+            select(ValidationResult).where(ValidationResult.network_id == network_id)
+        )
+        assert from_blob(result.trial_errors).shape == (len(trials),)
+        conditions = arrays_from_blob(result.conditions)
+        assert conditions.keys() == trials.conditions.keys()
+
+
+def test_deleting_a_network_deletes_its_rows_in_the_database(sessions, reference_networks):
+    """The foreign keys cascade in the database itself (SQLite needs foreign_keys=ON for it)."""
+    reference = reference_networks[-1]
+    with session_scope(sessions) as session:
+        network_id = save_imported_network(
+            session, get_task(reference.task), reference.state_dict, 1e-4
+        ).id
+        start_step(session, network_id, "validation")
+    with session_scope(sessions) as session:
+        session.execute(delete(Network).where(Network.id == network_id))
+    with session_scope(sessions) as session:
+        assert count_rows(session, Checkpoint, Checkpoint.network_id == network_id) == 0
+        assert count_rows(session, AnalysisRun, AnalysisRun.network_id == network_id) == 0
