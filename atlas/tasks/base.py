@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from atlas.tasks.graph_protocol import GraphProtocol
+
 
 @dataclass(frozen=True)
 class TrialSet:
@@ -141,6 +143,10 @@ class TrialTask(Task):
 
     def output_label(self, output: np.ndarray) -> np.ndarray:
         """The discrete output label of the graph nodes (science.md, 'Output labels')."""
+        raise NotImplementedError
+
+    def graph_protocol(self) -> GraphProtocol:
+        """Where the reduced-dynamics graph starts and which pulses it applies where."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:

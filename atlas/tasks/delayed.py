@@ -15,6 +15,7 @@ from atlas.tasks.base import (
     pulse_trials,
     to_trial_set,
 )
+from atlas.tasks.graph_protocol import END, GraphProtocol, Stimulus
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,32 @@ class DelayedDiscrimination(TrialTask):
 
     def output_label(self, output: np.ndarray) -> np.ndarray:
         return np.sign(np.round(output)).astype(int)
+
+    def graph_protocol(self) -> GraphProtocol:
+        """The paper's in-trial epochs: the silent start, the wait after f1 in {4, 8} up to the
+        longest delay, and the answer to f2 = f1 -/+ 2 up to the trial's end; each epoch leaves
+        out its first 5 steps after the pulse."""
+        settle = 5
+        f2_onset = self.f2_onset + self.delay_max
+        wait = f2_onset - (self.f1_onset + self.pulse_length) - settle
+        answer = self.trial_length - (f2_onset + self.pulse_length) - settle
+
+        def f2(amp: int) -> Stimulus:
+            return Stimulus(f"f2_{amp}", at=(END,), settle=settle, lace_steps=answer)
+
+        return GraphProtocol(
+            start_inputs=(),
+            start_lace_steps=self.f1_onset,
+            stimuli=tuple(
+                Stimulus(
+                    f"f1_{a}",
+                    at=(END,),
+                    settle=settle,
+                    lace_steps=wait,
+                    then=(f2(a - 2), f2(a + 2)),
+                )
+                for a in (4, 8)
+            ),
+            response_events=("f2_2", "f2_6", "f2_10"),
+            in_trial=True,
+        )

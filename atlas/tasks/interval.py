@@ -14,6 +14,7 @@ from atlas.tasks.base import (
     pulse_trials,
     to_trial_set,
 )
+from atlas.tasks.graph_protocol import END, FREE_RUN_STEPS, GraphProtocol, Stimulus
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,19 @@ class IntervalDiscrimination(TrialTask):
 
     def output_label(self, output: np.ndarray) -> np.ndarray:
         return np.sign(np.round(output)).astype(int)
+
+    def graph_protocol(self) -> GraphProtocol:
+        """The paper's probes: 10 silent steps, then pulse 1 twenty steps into the trial (t1
+        inside the trained range) and, unless the silent lace loops, at its end (t1 far beyond);
+        pulse 2 at 12 and 22 steps after the first (t2 inside) and where that lace ends."""
+        second = Stimulus("pulse2", at=(12, 22, END), settle=8)
+        late_second = Stimulus("pulse2", at=(12, END), settle=8)
+        return GraphProtocol(
+            start_inputs=((0.0, 0.0),) * 10,
+            start_lace_steps=FREE_RUN_STEPS,
+            stimuli=(
+                Stimulus("pulse1", at=(10,), settle=1, then=(second,)),
+                Stimulus("pulse1", at=(END,), settle=1, then=(late_second,), unless_looping=True),
+            ),
+            response_events=("pulse2",),
+        )

@@ -14,6 +14,7 @@ from atlas.tasks.base import (
     pulse_trials,
     to_trial_set,
 )
+from atlas.tasks.graph_protocol import BEFORE_RISE, FREE_RUN_STEPS, GraphProtocol, Stimulus
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,16 @@ class IntervalReproduction(TrialTask):
 
     def output_label(self, output: np.ndarray) -> np.ndarray:
         return (np.asarray(output) > 0.15).astype(int)
+
+    def graph_protocol(self) -> GraphProtocol:
+        """The paper's probes: start 20 steps after Ready onset; Set at lace step 20 (inside
+        the trained intervals) and just before the network's own output rise (beyond them)."""
+        ready = self.input_events()["ready"].inputs
+        silent = ((0.0, 0.0),)
+        after_ready = 20 - len(ready) + 1  # the state 20 steps after onset needs one step more
+        return GraphProtocol(
+            start_inputs=silent * self.ready_onset + ready + silent * after_ready,
+            start_lace_steps=FREE_RUN_STEPS,
+            stimuli=(Stimulus("set", at=(20, BEFORE_RISE), settle=5),),
+            response_events=("set",),
+        )

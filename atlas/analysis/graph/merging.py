@@ -1,0 +1,217 @@
+"""Joining laces into the graph: a new lace that runs into an existing path is cut and joined
+there; a new loop that retraces an existing one is folded into it; components whose paths
+run together are fused; components whose ends reach the same attractor are joined."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import networkx as nx
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from atlas.analysis.graph.lace import Lace
+from atlas.analysis.graph.matching import running_together
+from atlas.analysis.graph.paths import (
+    AUTONOMOUS,
+    autonomous_subgraph,
+    component_paths,
+    contract,
+    node_values,
+    path_from,
+)
+
+LACE_OUTPUT_TOLERANCE = 0.01
+COMPONENT_OUTPUT_TOLERANCE = 0.1
+LOOP_LENGTH_RATIO = (0.8, 1.2)
+SAME_ATTRACTOR = 1e-3
+
+
+def attach(
+    graph: nx.DiGraph, lace: Lace, parent: Hashable | None, edge_type: int
+) -> tuple[nx.DiGraph, int]:
+    """The graph with the lace's nodes appended under fresh ids, its autonomous edges (and the
+    edge closing its loop) and, from `parent`, an edge of `edge_type` to its first node; and
+    the id of that first node."""
+    first = max(graph.nodes, default=-1) + 1
+    ids = range(first, first + len(lace.states))
+    joined = nx.DiGraph()
+    joined.add_nodes_from(graph.nodes(data=True))
+    joined.add_nodes_from(
+        (node, {"state": s, "output": o}) for node, s, o in zip(ids, lace.states, lace.outputs)
+    )
+    joined.add_edges_from(graph.edges(data=True))
+    joined.add_edges_from(
+        (u, v, {"edge_type": AUTONOMOUS}) for u, v in zip(ids[:-1], ids[1:], strict=True)
+    )
+    if lace.loops:
+        joined.add_edge(ids[-1], first + lace.loop_to, edge_type=AUTONOMOUS)
+    if parent is not None:
+        joined.add_edge(parent, first, edge_type=edge_type)
+    return joined, first
+
+
+def merge_new_lace(graph: nx.DiGraph, start: Hashable, lace: Lace) -> nx.DiGraph:
+    """Fold the lace that starts at `start` into the graph (a loop or an open run)."""
+    nodes = list(range(start, start + len(lace.states)))
+    if lace.loops:
+        return _fold_loop(graph, start)
+    return _join_open_lace(graph, nodes, lace)
+
+
+def _join_open_lace(graph: nx.DiGraph, nodes: list, lace: Lace) -> nx.DiGraph:
+    """Cut the lace where it first runs into an existing path and join it there.
+
+    The path's nodes from there on take the lace's states and outputs (the lace is the
+    fresher sample of the same stretch).
+    """
+    best: tuple[int, list] | None = None
+    for paths in component_paths(autonomous_subgraph(graph)):
+        for path in paths:
+            if path[0] == nodes[0]:
+                continue
+            point = running_together(
+                node_values(graph, path, "state"),
+                node_values(graph, path, "output"),
+                lace.states,
+                lace.outputs,
+                LACE_OUTPUT_TOLERANCE,
+            )
+            if point is not None and (best is None or point[1] < best[0]):
+                best = (point[1], path[point[0] :])
+    if best is None:
+        return graph
+    offset, path = best
+    for node, state, output in zip(path, lace.states[offset:], lace.outputs[offset:]):
+        graph.nodes[node].update(state=state, output=output)
+    graph.remove_nodes_from(nodes[offset + 1 :])
+    graph.remove_edges_from(list(graph.out_edges(nodes[offset])))
+    return contract(graph, path[0], nodes[offset], self_loops=False)
+
+
+def separating_margin(a: np.ndarray, b: np.ndarray) -> float:
+    """Width of the margin a linear SVM finds between two point sets (0 if they overlap)."""
+    points = StandardScaler().fit_transform(np.vstack([a, b]))
+    labels = np.r_[np.ones(len(a)), -np.ones(len(b))]
+    svm = SVC(kernel="linear", C=100, max_iter=1_000_000).fit(points, labels)
+    if svm.score(points, labels) < 1:
+        return 0.0
+    return float(2 / np.linalg.norm(svm.coef_))
+
+
+def _fold_loop(graph: nx.DiGraph, start: Hashable) -> nx.DiGraph:
+    """Fold the new lace's loop into an existing loop of about its length that it cannot be
+    told apart from (no linear margin between their states)."""
+    autonomous = autonomous_subgraph(graph)
+    loop = [u for u, _ in nx.find_cycle(autonomous, start)]
+    low, high = LOOP_LENGTH_RATIO
+    candidates = sorted(
+        (c for c in nx.simple_cycles(autonomous) if loop[0] not in c and len(c) > 1),
+        key=lambda c: c[0],
+    )
+    margin = 0.1 if len(loop) >= 10 else 0.0
+    loop_states = node_values(graph, loop, "state")
+    candidates = [
+        c
+        for c in candidates
+        if low <= len(c) / len(loop) <= high
+        and separating_margin(node_values(graph, c, "state"), loop_states) <= margin
+    ]
+    if not candidates:
+        return graph
+    kept, folded = candidates[0], [loop, *candidates[1:]]
+    kept_states = node_values(graph, kept, "state")
+    for other in folded:
+        nearest = np.linalg.norm(kept_states - graph.nodes[other[0]]["state"], axis=1).argmin()
+        graph.remove_nodes_from(other[1:])
+        graph = contract(graph, kept[int(nearest)], other[0], self_loops=True)
+    return graph
+
+
+def _overlap(first: nx.DiGraph, second: nx.DiGraph) -> tuple[Hashable, Hashable] | None:
+    """Nodes (in first, in second) from which paths of the two components run together the
+    longest, or None."""
+    first_paths = component_paths(autonomous_subgraph(first))[0]
+    second_paths = component_paths(autonomous_subgraph(second))[0]
+    best_size, best = 0, None
+    for path in first_paths:
+        states, outputs = node_values(first, path, "state"), node_values(first, path, "output")
+        found = None
+        for other in second_paths:
+            point = running_together(
+                node_values(second, other, "state"),
+                node_values(second, other, "output"),
+                states,
+                outputs,
+                COMPONENT_OUTPUT_TOLERANCE,
+            )
+            if point is not None and (found is None or point[1] < found[0]):
+                found = (point[1], other, point[0])
+        if found is None:
+            continue
+        at, other, other_at = found
+        size = min(len(path) - at, len(other) - other_at)
+        if size > best_size:
+            best_size, best = size, (path[at], other[other_at])
+    return best
+
+
+def _fuse_paths(graph: nx.DiGraph, keep: list, drop: list) -> nx.DiGraph:
+    """Merge two paths node by node, then the autonomous successors that now fan out."""
+    for a, b in zip(keep, drop):
+        graph = contract(graph, a, b, self_loops=True)
+    node = keep[min(len(keep), len(drop)) - 1]
+    while len(fan := sorted(_autonomous_successors(graph, node))) > 1:
+        graph = contract(graph, fan[0], fan[1], self_loops=True)
+        node = fan[0]
+    return graph
+
+
+def _autonomous_successors(graph: nx.DiGraph, node: Hashable) -> list:
+    return [t for t, data in graph.adj[node].items() if data["edge_type"] == AUTONOMOUS]
+
+
+def merge_components(graph: nx.DiGraph) -> nx.DiGraph:
+    """Fuse autonomous components whose paths run together, until none do."""
+    while True:
+        autonomous = autonomous_subgraph(graph)
+        parts = [autonomous.subgraph(c) for c in nx.weakly_connected_components(autonomous)]
+        for first in parts:
+            fused = False
+            for second in parts:
+                if first is second or (nodes := _overlap(first, second)) is None:
+                    continue
+                graph = _fuse_paths(graph, path_from(first, nodes[0]), path_from(second, nodes[1]))
+                fused = True
+                break
+            if fused:
+                break
+        else:
+            return graph
+
+
+def component_ends(graph: nx.DiGraph) -> list:
+    """One end node per autonomous component: where it stops, else where paths meet, else its
+    last node. A graph of one component has none to join."""
+    autonomous = autonomous_subgraph(graph)
+    parts = [autonomous.subgraph(c) for c in nx.weakly_connected_components(autonomous)]
+    if len(parts) < 2:
+        return []
+    ends = []
+    for part in parts:
+        sinks = [node for node in part if part.out_degree(node) == 0]
+        joins = [node for node in part if part.in_degree(node) > 1]
+        ends.append(sinks[0] if sinks else joins[0] if joins else list(part)[-1])
+    return ends
+
+
+def join_ends(graph: nx.DiGraph, ends: list, final_states: np.ndarray) -> nx.DiGraph:
+    """Join all component ends into the first if they all reach the same attractor."""
+    gaps = np.linalg.norm(final_states[:, None] - final_states[None, :], axis=-1)
+    if not ends or gaps.max() >= SAME_ATTRACTOR:
+        return graph
+    for node in ends[1:]:
+        graph.remove_edges_from([(node, t) for t in _autonomous_successors(graph, node)])
+        graph = contract(graph, ends[0], node, self_loops=False)
+    return graph

@@ -1,0 +1,96 @@
+"""Walking a graph's edges by type, and the paths its laces trace along autonomous edges.
+
+Node ids and edge insertion order decide ties (which path is found first, which loop is
+reported), so every helper here walks networkx's own orders and never re-sorts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import networkx as nx
+import numpy as np
+
+AUTONOMOUS = 0
+"""Edge type of one zero-input step."""
+START = 0
+"""Node id of the start state."""
+
+
+def autonomous_subgraph(graph: nx.DiGraph) -> nx.DiGraph:
+    """A copy of the graph with only its autonomous edges (every node kept)."""
+    copy = graph.copy()
+    copy.remove_edges_from([(u, v) for u, v, t in graph.edges(data="edge_type") if t != AUTONOMOUS])
+    return copy
+
+
+def successor(graph: nx.DiGraph, node: Hashable, edge_type: int) -> Hashable | None:
+    """The first successor reached by an edge of `edge_type`, or None."""
+    for target, data in graph.adj[node].items():
+        if data["edge_type"] == edge_type:
+            return target
+    return None
+
+
+def predecessor(graph: nx.DiGraph, node: Hashable, edge_type: int) -> Hashable | None:
+    """The first predecessor joined by an edge of `edge_type`, or None."""
+    for source, data in graph.pred[node].items():
+        if data["edge_type"] == edge_type:
+            return source
+    return None
+
+
+def path_from(graph: nx.DiGraph, source: Hashable) -> list:
+    """The path a lace from `source` follows: to the node that closes the loop it reaches,
+    or, where it reaches none, the longest path down its descendants."""
+    try:
+        loop = nx.find_cycle(graph, source)
+    except nx.NetworkXNoCycle:
+        reach = nx.descendants(graph, source) | {source}
+        return nx.dag_longest_path(graph.subgraph(reach))
+    return nx.shortest_path(graph, source, loop[-1][0])
+
+
+def component_paths(graph: nx.DiGraph) -> list[list[list]]:
+    """Per weakly connected component, the paths that cover it.
+
+    A component's loop comes first (when it has one longer than a self-loop); then, from each
+    node without predecessors, its path up to the first node an earlier path covered. The
+    last path found is moved to the front, so a component's main path leads.
+    """
+    covered: set = set()
+    components = []
+    for nodes in nx.weakly_connected_components(graph):
+        paths = []
+        try:
+            loop = [u for u, _ in nx.find_cycle(graph.subgraph(nodes))]
+        except nx.NetworkXNoCycle:
+            loop = []
+        if len(loop) > 1:
+            covered.update(loop)
+            paths.append(loop)
+        for source in [node for node in nodes if graph.in_degree(node) == 0]:
+            path = path_from(graph, source)
+            seen = [i for i, node in enumerate(path) if node in covered]
+            if seen:
+                path = path[: seen[0] + 1]
+            if len(path) > 1:
+                paths.append(path)
+            covered.update(path)
+        components.append(paths[-1:] + paths[:-1])
+    return components
+
+
+def node_values(graph: nx.DiGraph, path: list, key: str) -> np.ndarray:
+    """The `key` attribute of each node along a path, stacked (states: (L, S); outputs: (L,))."""
+    return np.stack([graph.nodes[node][key] for node in path])
+
+
+def contract(graph: nx.DiGraph, keep: Hashable, drop: Hashable, self_loops: bool) -> nx.DiGraph:
+    """`drop` merged into `keep` (keep's attributes and edges win); the start node keeps its
+    id 0 even when it is the one merged away."""
+    graph = nx.contracted_nodes(graph, keep, drop, self_loops=self_loops)
+    graph.nodes[keep].pop("contraction", None)
+    if drop == START:
+        nx.relabel_nodes(graph, {keep: START}, copy=False)
+    return graph
