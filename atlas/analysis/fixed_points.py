@@ -1,0 +1,255 @@
+"""Fixed and slow points of whole populations: discrete RNNs under a constant input, and the
+continuous two-neuron model.
+
+One search covers every network and every starting state at once (see `fixed_point_search`):
+Adam on q in the population's own dtype, then damped Newton polishing, duplicate removal and the
+description of each point (Jacobian, eigenvalues, stability) in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from atlas.analysis.fixed_point_search import (
+    FixedPointConfig,
+    StateMap,
+    compact,
+    first_of_duplicates,
+    minimise_speed,
+    polish,
+    speed,
+)
+from atlas.analysis.jacobian import step_jacobian, two_neuron_jacobian
+from atlas.networks import RNNPopulation
+from atlas.networks.two_neuron import vector_field
+
+KINDS = ("fixed", "slow")
+
+
+@dataclass
+class FixedPointSet:
+    """The distinct fixed and slow points of one network under one condition, P of them.
+
+    states (P, S), q (P,), outputs (P, O), jacobians (P, S, S) of the step map (discrete) or of
+    the vector field (continuous), eigenvalues (P, S) complex, stable (P,), kinds (P,) in KINDS.
+    """
+
+    states: np.ndarray
+    q: np.ndarray
+    outputs: np.ndarray
+    jacobians: np.ndarray
+    eigenvalues: np.ndarray
+    stable: np.ndarray
+    kinds: np.ndarray
+    continuous: bool = False
+
+    def __len__(self) -> int:
+        return len(self.q)
+
+    @property
+    def fixed(self) -> np.ndarray:
+        return self.kinds == "fixed"
+
+    def to_dict(self, include_jacobians: bool = False) -> dict[str, Any]:
+        """JSON-ready: one entry per point, eigenvalues as [real, imag] pairs sorted by modulus."""
+        points = []
+        for p in range(len(self)):
+            eig = self.eigenvalues[p][np.argsort(-np.abs(self.eigenvalues[p]))]
+            entry = {
+                "kind": str(self.kinds[p]),
+                "q": float(self.q[p]),
+                "stable": bool(self.stable[p]),
+                "state": self.states[p].tolist(),
+                "output": self.outputs[p].tolist(),
+                "eigenvalues": [[float(e.real), float(e.imag)] for e in eig],
+            }
+            if include_jacobians:
+                entry["jacobian"] = self.jacobians[p].tolist()
+            points.append(entry)
+        return {"continuous": self.continuous, "count": len(self), "points": points}
+
+
+@dataclass(frozen=True)
+class DynamicalSystem:
+    """K systems on states (K, N, S): a map F (discrete) or a flow f (continuous), its Jacobian
+    (K, N, S, S) and the readout. The residual, zero at a fixed point, is F(h) - h or f(x)."""
+
+    dynamics: StateMap
+    jacobian: StateMap
+    readout: StateMap
+    continuous: bool
+
+    def residual(self, states: torch.Tensor) -> torch.Tensor:
+        moved = self.dynamics(states)
+        return moved if self.continuous else moved - states
+
+    def residual_jacobian(self, states: torch.Tensor) -> torch.Tensor:
+        jacobian = self.jacobian(states)
+        if self.continuous:
+            return jacobian
+        return jacobian - torch.eye(states.shape[-1], dtype=states.dtype)
+
+
+def solve_fixed_points(
+    system_in: Callable[[torch.dtype], DynamicalSystem],
+    initial_states: torch.Tensor,
+    config: FixedPointConfig,
+) -> list[FixedPointSet]:
+    """The fixed and slow points of each of the K systems, from starting states (K, N, S).
+
+    `system_in(dtype)` gives the systems computing in that dtype: the Adam phase runs in the
+    starting states' dtype, polishing and everything after it in float64.
+    """
+    rough_system = system_in(initial_states.dtype)
+    rough = minimise_speed(rough_system.residual, initial_states, config)
+    rough_q = speed(rough_system.residual, rough)
+    keep = first_of_duplicates(rough, rough_q, torch.isfinite(rough_q), config.dedupe_tol)
+    candidates, valid = compact(rough, keep)
+
+    system = system_in(torch.float64)
+    points = polish(
+        system.residual,
+        system.residual_jacobian,
+        candidates.double(),
+        config.polish_steps,
+        give_up_above=config.slow_tol,
+    )
+    residual = system.residual(points)
+    q = 0.5 * residual.pow(2).sum(-1)
+    unique = first_of_duplicates(points, q, valid & (q < config.slow_tol), config.dedupe_tol)
+    points, valid = compact(points, unique)
+    residual = system.residual(points)
+    q = 0.5 * residual.pow(2).sum(-1)
+
+    jacobians = system.jacobian(points)
+    a = system.residual_jacobian(points)
+    gradient = (a.mT @ residual.unsqueeze(-1)).squeeze(-1).norm(dim=-1)
+    scale = torch.linalg.matrix_norm(a, ord=2) * residual.norm(dim=-1)
+    fixed = q < config.fixed_tol
+    slow = ~fixed & (gradient <= config.stationary_tol * scale)
+    valid = valid & (fixed | slow)
+    eigenvalues = torch.linalg.eigvals(jacobians)
+    stable = (
+        (eigenvalues.real < 0).all(-1) if system.continuous else (eigenvalues.abs() < 1).all(-1)
+    )
+    outputs = system.readout(points)
+    return [
+        _point_set(
+            {
+                "states": points[k],
+                "q": q[k],
+                "outputs": outputs[k],
+                "jacobians": jacobians[k],
+                "eigenvalues": eigenvalues[k],
+                "stable": stable[k],
+                "fixed": fixed[k],
+            },
+            valid[k],
+            system.continuous,
+        )
+        for k in range(points.shape[0])
+    ]
+
+
+def _point_set(
+    arrays: dict[str, torch.Tensor], valid: torch.Tensor, continuous: bool
+) -> FixedPointSet:
+    """One system's valid points as numpy arrays, sorted by q."""
+    index = torch.nonzero(valid).squeeze(1)
+    index = index[torch.argsort(arrays["q"][index])]
+    picked = {name: value[index].detach().cpu().numpy() for name, value in arrays.items()}
+    kinds = np.where(picked.pop("fixed"), "fixed", "slow")
+    return FixedPointSet(**picked, kinds=kinds, continuous=continuous)
+
+
+def population_system(population: RNNPopulation, inputs: torch.Tensor) -> Callable:
+    """Per-dtype systems of a population's step under constant inputs (I,) or (K, I)."""
+    if inputs.shape[-1] != population.n_inputs:
+        raise ValueError(f"inputs have {inputs.shape[-1]} channels, networks {population.n_inputs}")
+    if inputs.dim() == 2 and inputs.shape[0] != population.count:
+        raise ValueError(f"inputs for {inputs.shape[0]} networks, not {population.count}")
+    copies: dict[torch.dtype, DynamicalSystem] = {}
+
+    def system_in(dtype: torch.dtype) -> DynamicalSystem:
+        if dtype not in copies:
+            frozen = population.select(range(population.count)).requires_grad_(False).to(dtype)
+            u = inputs.to(dtype)
+
+            def per_point(states: torch.Tensor) -> torch.Tensor:
+                return u if u.dim() == 1 else u[:, None, :].expand(-1, states.shape[1], -1)
+
+            copies[dtype] = DynamicalSystem(
+                dynamics=lambda h: frozen.step(h, per_point(h)),
+                jacobian=lambda h: step_jacobian(frozen, h, per_point(h)),
+                readout=frozen.readout,
+                continuous=False,
+            )
+        return copies[dtype]
+
+    return system_in
+
+
+def find_fixed_points(
+    population: RNNPopulation,
+    inputs: torch.Tensor,
+    initial_states: torch.Tensor,
+    config: FixedPointConfig | None = None,
+) -> list[FixedPointSet]:
+    """Fixed and slow points of every network under a constant input, one set per network.
+
+    inputs: (I,) shared by all networks or (K, I), one per network; initial_states (K, N, S)
+    (S: units, or 2 * units for an LSTM's [h, c]).
+    """
+    expected = (population.count, population.state_size)
+    if initial_states.dim() != 3 or (initial_states.shape[0], initial_states.shape[2]) != expected:
+        raise ValueError(f"initial_states must be (K, N, S) = ({expected[0]}, N, {expected[1]})")
+    system_in = population_system(population, torch.as_tensor(inputs))
+    return solve_fixed_points(system_in, initial_states, config or FixedPointConfig())
+
+
+def two_neuron_system(w: torch.Tensor) -> Callable:
+    """Per-dtype systems of dx/dt = -x + W tanh(x) for W (K, 2, 2); the output is x itself."""
+
+    def system_in(dtype: torch.dtype) -> DynamicalSystem:
+        wd = w.detach().to(dtype)
+        return DynamicalSystem(
+            dynamics=lambda x: vector_field(x, wd),
+            jacobian=lambda x: two_neuron_jacobian(wd, x),
+            readout=lambda x: x,
+            continuous=True,
+        )
+
+    return system_in
+
+
+def two_neuron_grid(w: torch.Tensor, per_axis: int = 15) -> torch.Tensor:
+    """Starting states (K, per_axis^2, 2): a grid over the box that holds every fixed point.
+
+    At a fixed point x = W tanh(x), so |x_i| < sum_j |W_ij|.
+    """
+    bound = w.detach().abs().sum(-1)
+    unit = torch.linspace(-1.0, 1.0, per_axis, dtype=w.dtype)
+    a, b = torch.meshgrid(unit, unit, indexing="ij")
+    grid = torch.stack([a.flatten(), b.flatten()], dim=-1)
+    return grid.unsqueeze(0) * bound.unsqueeze(1)
+
+
+def find_two_neuron_fixed_points(
+    w: torch.Tensor,
+    initial_states: torch.Tensor | None = None,
+    config: FixedPointConfig | None = None,
+) -> list[FixedPointSet]:
+    """Fixed points of dx/dt = -x + W tanh(x) for W (K, 2, 2); stable where all Re(lambda) < 0.
+
+    Starts from a grid over the box that must contain them all unless states are given.
+    """
+    if w.dim() != 3 or w.shape[1:] != (2, 2):
+        raise ValueError(f"W must be (K, 2, 2), got {tuple(w.shape)}")
+    w = w.to(torch.float64)
+    start = two_neuron_grid(w) if initial_states is None else initial_states.to(torch.float64)
+    return solve_fixed_points(two_neuron_system(w), start, config or FixedPointConfig())
