@@ -39,9 +39,9 @@ class SolutionSummary:
     """What a comparison needs about one network, as plain data.
 
     states: validation-set states (B, T, S); graph: compact reduced-dynamics graph as node-link
-    JSON (nodes {id, output}, edges {source, target, edge_type}); fixed_points: condition name ->
-    that condition's points as `FixedPointSet.to_dict()` gives them ({"points": [{"kind",
-    "stable", "output"}, ...]}).
+    JSON (nodes {id, output}, edges {source, target, edge_type}); fixed_points: the network's
+    fixed-point analysis as `FixedPointAnalysis.to_dict()` gives it ({"conditions":
+    [{"condition", "points": [{"kind", "stable", "output", ...}, ...]}, ...]}).
     """
 
     task: TrialTask
@@ -49,7 +49,7 @@ class SolutionSummary:
     units: int
     states: np.ndarray
     graph: dict | None = None
-    fixed_points: Mapping[str, Mapping[str, Any]] | None = None
+    fixed_points: Mapping[str, Any] | None = None
     signature: Signature | None = None
     name: str = ""
 
@@ -60,7 +60,7 @@ class SolutionSummary:
         k: int,
         task: TrialTask,
         graph: dict | None = None,
-        fixed_points: Mapping[str, Mapping[str, Any]] | None = None,
+        fixed_points: Mapping[str, Any] | None = None,
         name: str = "",
     ) -> SolutionSummary:
         """The summary of network k: its states and signature computed here, the graph and
@@ -74,7 +74,7 @@ def summaries_from_population(
     population: RNNPopulation,
     task: TrialTask,
     graphs: Sequence[dict | None] | None = None,
-    fixed_points: Sequence[Mapping[str, Mapping[str, Any]] | None] | None = None,
+    fixed_points: Sequence[Mapping[str, Any] | None] | None = None,
     names: Sequence[str] | None = None,
 ) -> list[SolutionSummary]:
     """Summaries of every network, states and signatures from batched runs."""
@@ -166,13 +166,12 @@ def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph, timeout: float = GED_TIMEO
 # ---------------------------------------------------------------- fixed points
 
 
-def fixed_point_counts(
-    fixed_points: Mapping[str, Mapping[str, Any]], task: TrialTask
-) -> dict[str, int]:
+def fixed_point_counts(fixed_points: Mapping[str, Any], task: TrialTask) -> dict[str, int]:
     """Points counted by 'condition/kind/stability/output label' (the task's output label)."""
     counts: Counter[str] = Counter()
-    for condition, point_set in fixed_points.items():
-        for point in point_set["points"]:
+    for entry in fixed_points["conditions"]:
+        condition = entry["condition"]
+        for point in entry["points"]:
             label = int(np.ravel(task.output_label(np.asarray(point["output"], dtype=float)))[0])
             stability = "stable" if point["stable"] else "unstable"
             counts[f"{condition}/{point['kind']}/{stability}/{label}"] += 1
