@@ -185,23 +185,32 @@ def test_idempotency_key_gives_back_the_same_job(sessions):
         assert len(set(keyless)) == 2
 
 
-def test_concurrent_requests_with_one_key_make_one_job(sessions):
-    barrier, ids, errors = threading.Barrier(4), [], []
+def race(function, threads: int) -> list:
+    """Call `function` on `threads` threads released together; its results, or its errors."""
+    barrier, results = threading.Barrier(threads), []
 
-    def submit():
+    def run():
+        barrier.wait()
         try:
-            barrier.wait()
-            with session_scope(sessions) as session:
-                ids.append(create_job(session, job_spec(), "key-race")[0].id)
-        except Exception as exc:  # reported below, with the thread's error
-            errors.append(exc)
+            results.append(function())
+        except Exception as exc:  # returned, so the test shows what went wrong
+            results.append(exc)
 
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and len(ids) == 4 and len(set(ids)) == 1
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return results
+
+
+def test_concurrent_requests_with_one_key_make_one_job(sessions):
+    def submit() -> int:
+        with session_scope(sessions) as session:
+            return create_job(session, job_spec(), "key-race")[0].id
+
+    ids = race(submit, 4)
+    assert len(ids) == 4 and len(set(ids)) == 1 and isinstance(ids[0], int), ids
     with session_scope(sessions) as session:
         assert count_rows(session, Job, Job.idempotency_key == "key-race") == 1
 
@@ -291,22 +300,13 @@ def test_trained_networks_are_saved_once_and_load_back(sessions, trained):
 def test_concurrent_saves_of_one_network_store_it_once(sessions, trained):
     with session_scope(sessions) as session:
         job, _ = create_job(session, job_spec())
-    barrier, ids, errors = threading.Barrier(3), [], []
 
-    def save():
-        try:
-            barrier.wait()
-            with session_scope(sessions) as session:
-                ids.append(save_trained_network(session, session.get(Job, job.id), trained[1]).id)
-        except Exception as exc:
-            errors.append(exc)
+    def save() -> int:
+        with session_scope(sessions) as session:
+            return save_trained_network(session, session.get(Job, job.id), trained[1]).id
 
-    threads = [threading.Thread(target=save) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and len(set(ids)) == 1 and len(ids) == 3
+    ids = race(save, 3)
+    assert len(ids) == 3 and len(set(ids)) == 1 and isinstance(ids[0], int), ids
     with session_scope(sessions) as session:
         assert count_rows(session, Network, Network.job_id == job.id) == 1
 

@@ -18,7 +18,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
 from atlas.config import Settings, get_settings
-from atlas.store import check_schema_current, make_engine
+from atlas.store import SchemaOutOfDateError, check_database_current
 
 logger = logging.getLogger("atlas.worker")
 
@@ -50,12 +50,15 @@ celery_app = create_app(get_settings())
 
 @worker_init.connect
 def _refuse_old_schema(**_: object) -> None:
-    """Stop a worker at start when the database needs `atlas migrate`."""
-    engine = make_engine(get_settings().database_url)
+    """Stop a worker at start when the database needs `atlas migrate`.
+
+    SystemExit, because Celery logs and ignores ordinary exceptions raised by signal handlers.
+    """
     try:
-        check_schema_current(engine)
-    finally:
-        engine.dispose()
+        check_database_current(get_settings().database_url)
+    except SchemaOutOfDateError as exc:
+        logger.critical("%s", exc)
+        raise SystemExit(f"atlas worker: {exc}") from exc
 
 
 @worker_process_init.connect

@@ -27,7 +27,7 @@ def default_concurrency() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atlas.store import SchemaOutOfDateError, check_schema_current, make_engine
+    from atlas.store import SchemaOutOfDateError, check_database_current
 
     settings = get_settings()
     if settings.embedded:
@@ -37,13 +37,10 @@ def run(args: argparse.Namespace) -> int:
     concurrency = args.concurrency or default_concurrency()
     if concurrency < 1:
         raise CommandError("--concurrency must be at least 1")
-    engine = make_engine(settings.database_url)
     try:
-        check_schema_current(engine)
+        check_database_current(settings.database_url)
     except SchemaOutOfDateError as exc:
         raise CommandError(str(exc)) from exc
-    finally:
-        engine.dispose()
 
     from worker.app import celery_app
 

@@ -6,6 +6,7 @@ For the API (read queries live in atlas/store/queries.py, owned by the API):
     session_factory(engine) -> sessionmaker        expire_on_commit=False
     session_scope(factory) -> context manager      commit on success, roll back on error
     check_schema_current(engine) -> None           raises SchemaOutOfDateError (says: run migrate)
+    check_database_current(database_url) -> None   the same on a short-lived engine
     migrate(database_url, revision="head") -> str | None
 
     create_job(session, spec: JobSpec, idempotency_key=None) -> (Job, created: bool)
@@ -53,12 +54,18 @@ from atlas.store.networks import (
     trained_network,
     unanalysed_network_ids,
 )
-from atlas.store.schema import SchemaOutOfDateError, check_schema_current, migrate
+from atlas.store.schema import (
+    SchemaOutOfDateError,
+    check_database_current,
+    check_schema_current,
+    migrate,
+)
 
 __all__ = [
     "JobSpec",
     "JobSpecError",
     "SchemaOutOfDateError",
+    "check_database_current",
     "check_schema_current",
     "create_job",
     "fail_job",

@@ -55,6 +55,15 @@ def check_schema_current(engine: Engine) -> None:
         )
 
 
+def check_database_current(database_url: str) -> None:
+    """check_schema_current on a short-lived engine: for processes checking once at start."""
+    engine = make_engine(database_url)
+    try:
+        check_schema_current(engine)
+    finally:
+        engine.dispose()
+
+
 def migrate(database_url: str, revision: str = "head") -> str | None:
     """Upgrade or downgrade to `revision` (head, base or a revision id); returns where it ends.
 

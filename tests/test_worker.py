@@ -1,0 +1,273 @@
+"""Workers with real services: live Celery worker processes on Redis writing to PostgreSQL, a
+worker killed with SIGKILL mid-job, and the embedded (in-process) mode on SQLite.
+
+Each test gets its own Celery queue on a Redis database kept for these tests, so that short
+visibility timeouts here never touch another test's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REDIS_URL, ROOT
+from sqlalchemy import delete, func, select, update
+from throwaway_databases import postgres_database, sqlite_url
+
+from atlas.cli import main as atlas_main
+from atlas.config import Settings, get_settings
+from atlas.networks import torch_network
+from atlas.store import (
+    JobSpec,
+    create_job,
+    make_engine,
+    migrate,
+    network_state_dict,
+    session_factory,
+    session_scope,
+)
+from atlas.store.models import AnalysisRun, Job, Network, ValidationResult
+from atlas.tasks import get_task
+from worker import dispatch, tasks
+from worker.database import bound_to
+
+pytestmark = pytest.mark.slow
+
+REDIS_DB = 11
+SMALL_DELAYED = {"f_max": 5, "delay_max": 2}
+TIMEOUT_S = 300
+VISIBILITY_TIMEOUT_S = 4
+CELERY = str(ROOT / ".venv" / "bin" / "celery")
+ATLAS = str(ROOT / ".venv" / "bin" / "atlas")
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with postgres_database("atlas_worker_test") as url:
+        migrate(url)
+        yield url
+
+
+def service_settings(database_url: str, **changes) -> Settings:
+    return Settings(
+        database_url=database_url,
+        broker_url=f"{REDIS_URL}/{REDIS_DB}",
+        queue=f"atlas-test-{uuid.uuid4().hex[:10]}",
+        torch_threads=1,
+        **changes,
+    )
+
+
+def submit(settings: Settings, count: int, max_epochs: int, seed: int = 0) -> int:
+    spec = JobSpec(
+        task="delayed",
+        architecture="vanilla",
+        units=8,
+        count=count,
+        seed=seed,
+        task_parameters=SMALL_DELAYED,
+        training={"max_epochs": max_epochs, "checkpoint_every": 10},
+    )
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        job_id = create_job(session, spec)[0].id
+    dispatch.enqueue_training(job_id, settings)
+    return job_id
+
+
+@contextmanager
+def sessions_of(settings: Settings):
+    engine = make_engine(settings.database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def job_state(settings: Settings, job_id: int) -> tuple[Job, list[Network]]:
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        job = session.get(Job, job_id)
+        networks = list(session.scalars(select(Network).where(Network.job_id == job_id)))
+        return job, networks
+
+
+def finished_and_analysed(settings: Settings, job_id: int) -> bool:
+    job, networks = job_state(settings, job_id)
+    if job.status == "failed":
+        raise AssertionError(f"job {job_id} failed: {job.error}")
+    return job.status == "succeeded" and all(n.analysis_status == "done" for n in networks)
+
+
+def wait_for(condition: Callable[[], bool], what: str, log: Path | None = None) -> None:
+    """Poll until `condition()` holds; after TIMEOUT_S fail, showing the worker's log."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-4000:] if log and log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}\n--- worker log ---\n{tail}")
+        time.sleep(0.5)
+
+
+@contextmanager
+def worker_process(command: list[str], settings: Settings, log: Path) -> Iterator[subprocess.Popen]:
+    """A worker started as its own process group (main process and pool), always killed after."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATLAS_")}
+    env |= {
+        "ATLAS_DATABASE_URL": settings.database_url,
+        "ATLAS_BROKER_URL": settings.broker_url,
+        "ATLAS_QUEUE": settings.queue,
+        "ATLAS_BROKER_VISIBILITY_TIMEOUT": str(settings.broker_visibility_timeout),
+        "ATLAS_TORCH_THREADS": "1",
+        "ATLAS_DEVICE": "cpu",
+        "OMP_NUM_THREADS": "1",
+    }
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+
+
+def celery_worker(name: str) -> list[str]:
+    return [CELERY, "-A", "worker.app", "worker", "--pool=prefork", "--concurrency=1",
+            "--loglevel=INFO", "--without-mingle", "--without-gossip", f"--hostname={name}@%h",
+            "--queues"]  # fmt: skip
+
+
+def assert_one_network_per_seed(job: Job, networks: list[Network]) -> None:
+    assert sorted(n.index_in_job for n in networks) == list(range(job.count))
+    assert sorted(n.seed for n in networks) == [job.network_seed(i) for i in range(job.count)]
+
+
+def test_live_worker_trains_and_analyses_into_postgres(postgres, tmp_path):
+    settings = service_settings(postgres)
+    log = tmp_path / "worker.log"
+    job_id = submit(settings, count=3, max_epochs=30)
+    with worker_process([*celery_worker("live"), settings.queue], settings, log):
+        wait_for(lambda: finished_and_analysed(settings, job_id), "the job and analyses", log)
+
+    job, networks = job_state(settings, job_id)
+    assert (job.status, job.attempts, job.n_saved) == ("succeeded", 1, 3)
+    assert job.epoch == max(n.epochs for n in networks)  # progress written to the last epoch
+    assert_one_network_per_seed(job, networks)
+    trials = get_task("delayed", **SMALL_DELAYED).validation_set()
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        for network in networks:
+            (run,) = session.scalars(
+                select(AnalysisRun).where(AnalysisRun.network_id == network.id)
+            )
+            assert (run.step, run.status) == ("validation", "succeeded")
+            result = session.scalars(
+                select(ValidationResult).where(ValidationResult.network_id == network.id)
+            ).one()
+            # The weights a client downloads reproduce the stored validation loss.
+            model = torch_network(network_state_dict(session, network.id))
+            with torch.no_grad():
+                loss = (model(trials.inputs) - trials.targets).pow(2).mean().item()
+            assert loss == pytest.approx(network.validation_loss, rel=1e-4)
+            assert result.loss == pytest.approx(network.validation_loss, rel=1e-4)
+
+
+def test_worker_killed_mid_job_is_redelivered_without_duplicates(postgres, tmp_path):
+    settings = service_settings(postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S)
+    log = tmp_path / "workers.log"
+    job_id = submit(settings, count=3, max_epochs=150, seed=100)
+
+    def training_started() -> bool:
+        job = job_state(settings, job_id)[0]
+        return job.status == "running" and job.epoch >= 1
+
+    with worker_process([*celery_worker("doomed"), settings.queue], settings, log) as doomed:
+        wait_for(training_started, "training to start", log)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait(timeout=60)
+    job, networks = job_state(settings, job_id)
+    assert job.status == "running" and len(networks) < job.count, "the kill came after the job"
+
+    # The lost delivery goes back on the queue once it is older than the visibility timeout;
+    # the next worker to start (here through `atlas worker`) restores and runs it.
+    time.sleep(VISIBILITY_TIMEOUT_S + 1)
+    with worker_process([ATLAS, "worker", "--concurrency", "1"], settings, log):
+        wait_for(lambda: finished_and_analysed(settings, job_id), "the redelivered job", log)
+
+    job, networks = job_state(settings, job_id)
+    assert (job.status, job.attempts, job.n_saved) == ("succeeded", 2, 3)
+    assert_one_network_per_seed(job, networks)
+
+
+def test_atlas_worker_refuses_without_broker_or_schema(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ATLAS_DATABASE_URL", sqlite_url(tmp_path))
+    monkeypatch.delenv("ATLAS_BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert atlas_main(["worker"]) == 2
+        assert "ATLAS_BROKER_URL is not set" in capsys.readouterr().err
+        monkeypatch.setenv("ATLAS_BROKER_URL", f"{REDIS_URL}/{REDIS_DB}")
+        get_settings.cache_clear()
+        assert atlas_main(["worker"]) == 2
+        assert "run `atlas migrate`" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """The default mode: SQLite, no broker; the job thread is stopped after the test."""
+    settings = Settings(database_url=sqlite_url(tmp_path), broker_url=None, torch_threads=1)
+    migrate(settings.database_url)
+    yield settings
+    dispatch.shutdown()
+
+
+def test_embedded_mode_interrupted_at_shutdown_resumes_on_start(embedded):
+    job_id = submit(embedded, count=3, max_epochs=60, seed=7)
+    wait_for(lambda: job_state(embedded, job_id)[0].epoch >= 1, "training to start")
+    dispatch.shutdown(wait=True)
+    job, networks = job_state(embedded, job_id)
+    assert (job.status, job.attempts) == ("queued", 1) and len(networks) < 3
+
+    assert dispatch.resume_unfinished(embedded) >= 1
+    wait_for(lambda: finished_and_analysed(embedded, job_id), "the resumed job")
+    job, networks = job_state(embedded, job_id)
+    assert (job.status, job.attempts) == ("succeeded", 2)
+    assert_one_network_per_seed(job, networks)
+
+
+def test_training_task_run_again_adds_only_what_is_missing(embedded):
+    """A redelivered training task trains only the networks not stored, and they come out
+    the same as the first time (a network depends on its seed alone)."""
+    job_id = submit(embedded, count=3, max_epochs=25, seed=21)
+    wait_for(lambda: finished_and_analysed(embedded, job_id), "the job")
+    job, networks = job_state(embedded, job_id)
+    lost = next(n for n in networks if n.index_in_job == 1)
+    with sessions_of(embedded) as sessions, session_scope(sessions) as session:
+        lost_weights = network_state_dict(session, lost.id)
+        session.execute(delete(Network).where(Network.id == lost.id))
+        session.execute(update(Job).where(Job.id == job_id).values(status="running"))
+
+    with bound_to(embedded):
+        tasks.train_population(job_id)
+        tasks.train_population(job_id)  # a second redelivery after success: nothing to do
+
+    job, networks = job_state(embedded, job_id)
+    assert (job.status, job.attempts, job.n_saved) == ("succeeded", 2, 3)
+    assert_one_network_per_seed(job, networks)
+    kept = {n.index_in_job: n.id for n in networks}
+    assert kept[1] != lost.id
+    with sessions_of(embedded) as sessions, session_scope(sessions) as session:
+        again = network_state_dict(session, kept[1])
+        assert session.scalar(select(func.count()).select_from(Network)) == 3
+    for key, tensor in lost_weights.items():
+        torch.testing.assert_close(again[key], tensor, rtol=1e-4, atol=1e-6)
