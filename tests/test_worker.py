@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import torch
 from conftest import REDIS_URL, ROOT
 from sqlalchemy import delete, func, select, update
@@ -31,6 +33,7 @@ from atlas.store import (
     make_engine,
     migrate,
     network_state_dict,
+    save_imported_network,
     session_factory,
     session_scope,
 )
@@ -56,14 +59,26 @@ def postgres():
         yield url
 
 
-def service_settings(database_url: str, **changes) -> Settings:
-    return Settings(
-        database_url=database_url,
-        broker_url=f"{REDIS_URL}/{REDIS_DB}",
-        queue=f"atlas-test-{uuid.uuid4().hex[:10]}",
-        torch_threads=1,
-        **changes,
-    )
+@pytest.fixture
+def service_settings():
+    """Settings for PostgreSQL + Redis with a queue of the test's own, removed afterwards."""
+    queues = []
+
+    def make(database_url: str, **changes) -> Settings:
+        queues.append(f"atlas-test-{uuid.uuid4().hex[:10]}")
+        return Settings(
+            database_url=database_url,
+            broker_url=f"{REDIS_URL}/{REDIS_DB}",
+            queue=queues[-1],
+            torch_threads=1,
+            **changes,
+        )
+
+    yield make
+    client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    for queue in queues:
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    client.close()
 
 
 def submit(settings: Settings, count: int, max_epochs: int, seed: int = 0) -> int:
@@ -151,7 +166,7 @@ def assert_one_network_per_seed(job: Job, networks: list[Network]) -> None:
     assert sorted(n.seed for n in networks) == [job.network_seed(i) for i in range(job.count)]
 
 
-def test_live_worker_trains_and_analyses_into_postgres(postgres, tmp_path):
+def test_live_worker_trains_and_analyses_into_postgres(postgres, service_settings, tmp_path):
     settings = service_settings(postgres)
     log = tmp_path / "worker.log"
     job_id = submit(settings, count=3, max_epochs=30)
@@ -180,7 +195,9 @@ def test_live_worker_trains_and_analyses_into_postgres(postgres, tmp_path):
             assert result.loss == pytest.approx(network.validation_loss, rel=1e-4)
 
 
-def test_worker_killed_mid_job_is_redelivered_without_duplicates(postgres, tmp_path):
+def test_worker_killed_mid_job_is_redelivered_without_duplicates(
+    postgres, service_settings, tmp_path
+):
     settings = service_settings(postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S)
     log = tmp_path / "workers.log"
     job_id = submit(settings, count=3, max_epochs=150, seed=100)
@@ -271,3 +288,60 @@ def test_training_task_run_again_adds_only_what_is_missing(embedded):
         assert session.scalar(select(func.count()).select_from(Network)) == 3
     for key, tensor in lost_weights.items():
         torch.testing.assert_close(again[key], tensor, rtol=1e-4, atol=1e-6)
+
+
+def imported(settings: Settings, reference, recorded_loss: float) -> int:
+    task = get_task(reference.task)
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        return save_imported_network(session, task, reference.state_dict, recorded_loss).id
+
+
+def analysis_rows(settings: Settings, network_id: int) -> tuple[Network, list, list]:
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        runs = list(
+            session.scalars(select(AnalysisRun).where(AnalysisRun.network_id == network_id))
+        )
+        results = list(
+            session.scalars(
+                select(ValidationResult).where(ValidationResult.network_id == network_id)
+            )
+        )
+        return session.get(Network, network_id), runs, results
+
+
+def test_imported_network_analysed_by_concurrent_deliveries_once(postgres, reference_networks):
+    """Imported networks take the same analysis path; three deliveries of one analysis at once
+    leave one result and a succeeded step."""
+    settings = Settings(database_url=postgres)
+    reference = next(r for r in reference_networks if r.task == "reproduction")
+    trials = get_task(reference.task).validation_set()
+    with torch.no_grad():
+        outputs = torch_network(reference.state_dict)(trials.inputs)
+    network_id = imported(settings, reference, (outputs - trials.targets).pow(2).mean().item())
+
+    def analyse() -> None:
+        with bound_to(settings):
+            tasks.analyse_network(network_id)
+
+    threads = [threading.Thread(target=analyse) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT_S)
+    network, runs, results = analysis_rows(settings, network_id)
+    assert network.analysis_status == "done"
+    assert [(r.step, r.status, r.error) for r in runs] == [("validation", "succeeded", None)]
+    assert len(results) == 1
+    assert results[0].loss == pytest.approx(network.validation_loss, rel=1e-4)
+
+
+def test_step_failure_is_recorded_and_stops_the_analysis(postgres, reference_networks):
+    """A network whose recorded loss its weights do not reproduce fails validation, visibly."""
+    settings = Settings(database_url=postgres)
+    network_id = imported(settings, reference_networks[0], recorded_loss=0.5)
+    with bound_to(settings):
+        tasks.analyse_network(network_id)
+    network, runs, results = analysis_rows(settings, network_id)
+    assert network.analysis_status == "failed" and results == []
+    (run,) = runs
+    assert run.status == "failed" and "InconsistentNetworkError" in run.error

@@ -160,21 +160,31 @@ def _training_device() -> str:
 def analyse_network(network_id: int) -> None:
     """Run the registered analysis steps in order, skipping those that already succeeded.
 
-    A failing step is recorded (its error on the step, "failed" on the network) and ends the
-    analysis: later steps may build on its results.
+    Each step loads its inputs in one short transaction, computes with none open, and saves
+    its results together with its "succeeded" mark in another. A failing step is recorded
+    (its error on the step, "failed" on the network) and ends the analysis: later steps may
+    build on its results.
     """
-    with transaction() as session:
-        if session.get(Network, network_id) is None:
-            logger.warning("network %d is gone; nothing to analyse", network_id)
-            return
     for step in STEPS:
         with transaction() as session:
+            network = session.get(Network, network_id)
+            if network is None:
+                logger.warning("network %d is gone; nothing to analyse", network_id)
+                return
             if step_succeeded(session, network_id, step.name):
                 continue
             start_step(session, network_id, step.name)
         try:
             with transaction() as session:
-                step.run(session, session.get(Network, network_id))
+                inputs = step.load(session, session.get(Network, network_id))
+            result = step.run(inputs)
+            with transaction() as session:
+                # Lock the network so that two deliveries of one analysis save one at a time;
+                # the second finds the step done and keeps the first one's rows.
+                session.get(Network, network_id, with_for_update=True)
+                if step_succeeded(session, network_id, step.name):
+                    continue
+                step.save(session, network_id, result)
                 finish_step(session, network_id, step.name)
         except Exception as exc:
             logger.exception("network %d: step %s failed", network_id, step.name)
