@@ -19,6 +19,7 @@ from api.problems import install_problem_handlers
 from api.routes import health, imports, jobs, solutions, tasks
 from atlas.config import Settings, get_settings
 from atlas.store import check_schema_current, make_engine, session_factory
+from worker import dispatch
 
 MAX_BODY_BYTES = 17 * 1024 * 1024  # the largest import (16 MiB) plus its multipart framing
 
@@ -40,13 +41,18 @@ def _cursor_secret(settings: Settings) -> bytes:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    engine = make_engine(app.state.settings.database_url)
+    """Open the database (refusing an old schema); in the embedded mode also run the jobs an
+    earlier process left unfinished, and stop the job thread on the way out."""
+    settings: Settings = app.state.settings
+    engine = make_engine(settings.database_url)
     try:
         check_schema_current(engine)
-        app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        dispatch.resume_unfinished(settings)
         yield
     finally:
+        if settings.embedded:
+            dispatch.shutdown(wait=True)
         engine.dispose()
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
 from api.auth import require_api_key
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.problems import Problem
 from api.routes.solutions import read_solution
 from api.routes.tasks import resolve_task_name
@@ -63,6 +63,7 @@ def _trial_task(name: str) -> TrialTask:
 def import_solution(
     response: Response,
     session: SessionDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The state dict (`torch.save` format).")],
     task: Annotated[str, Form(description="Task name or alias.", examples=["delayed"])],
     name: Annotated[str | None, Form(max_length=255, description="A label to keep.")] = None,
@@ -91,7 +92,7 @@ def import_solution(
     )
     session.commit()
     try:
-        enqueue_analysis(network.id)
+        enqueue_analysis(network.id, settings)
     except Exception as exc:  # broker unreachable: take the import back, nothing stays written
         session.delete(session.get(Network, network.id))
         session.commit()

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Response, status
 
 from api.auth import require_api_key
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.problems import Problem
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
 from atlas.store import JobSpec, JobSpecError, create_job, fail_job
@@ -110,6 +110,7 @@ def submit_job(
     body: JobIn,
     response: Response,
     session: SessionDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -134,7 +135,7 @@ def submit_job(
     session.commit()
     if created:
         try:
-            enqueue_training(job.id)
+            enqueue_training(job.id, settings)
         except Exception as exc:  # broker unreachable: say so rather than leave a dead job
             fail_job(session, job.id, f"could not be queued: {exc}")
             session.commit()

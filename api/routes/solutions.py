@@ -36,6 +36,7 @@ from atlas.store.queries import (
     list_solutions,
     sort_value,
 )
+from worker.steps import STEPS
 
 router = APIRouter(prefix="/solutions", tags=["solutions"])
 MAX_PAGE = 500
@@ -139,15 +140,18 @@ def _next_url(request: Request, next_cursor: str | None) -> str | None:
 
 
 def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
+    """Every registered analysis step, `pending` where it has not run yet."""
+    runs = {run.step: run for run in analysis_runs(session, network_id)}
     return [
         AnalysisState(
-            step=run.step,
-            status=run.status,
-            attempts=run.attempts,
-            error=run.error,
-            finished_at=run.finished_at,
+            step=step.name,
+            status=run.status if run else "pending",
+            attempts=run.attempts if run else 0,
+            error=run.error if run else None,
+            finished_at=run.finished_at if run else None,
         )
-        for run in analysis_runs(session, network_id)
+        for step in STEPS
+        for run in [runs.get(step.name)]
     ]
 
 

@@ -36,9 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def submit_demo_job(settings: Settings) -> int:
-    """Queue the demo population once (a rerun finds the same job) and return its id.
+    """Create the demo population's job once (a rerun finds the same one); return its id.
 
-    A demo job an earlier run left unfinished is queued again: training tasks are idempotent.
+    With a broker it is sent to the workers; embedded, the server's start runs every
+    unfinished job (worker.dispatch.resume_unfinished), this one included.
     """
     from atlas.store import (
         JobSpec,
@@ -54,12 +55,12 @@ def submit_demo_job(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(session_factory(engine)) as session:
-            job, _ = create_job(session, JobSpec(**DEMO_JOB), DEMO_IDEMPOTENCY_KEY)
-            job_id, finished = job.id, job.status == "succeeded"
+            job, created = create_job(session, JobSpec(**DEMO_JOB), DEMO_IDEMPOTENCY_KEY)
+            job_id = job.id
     finally:
         engine.dispose()
-    if not finished:
-        enqueue_training(job_id)
+    if created and not settings.embedded:
+        enqueue_training(job_id, settings)
     return job_id
 
 

@@ -1,0 +1,232 @@
+"""The REST API on SQLite and on the real PostgreSQL: tasks, imports of the paper's reference
+networks, a really trained job (embedded, in-process), listings with filters and cursors,
+weights that load back and reproduce the stored losses."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from throwaway_databases import database
+
+from api.app import create_app
+from atlas.config import Settings
+from atlas.networks import from_state_dicts, torch_network
+from atlas.store import migrate
+from atlas.tasks import TASKS, get_task
+from atlas.training.evaluation import population_mse
+
+API_KEY = "test-key-0123456789"
+WRITE = {"X-API-Key": API_KEY}
+SMALL_DELAYED = {"f_max": 5, "delay_max": 2}  # 36 training trials: a population trains in seconds
+JOB = {
+    "task": "delayed_discrimination",
+    "architecture": "vanilla",
+    "units": 8,
+    "count": 2,
+    "seed": 11,
+    "task_parameters": SMALL_DELAYED,
+    "training": {"max_epochs": 12, "checkpoint_every": 5},
+}
+JOB_TIMEOUT_S = 240
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(request, tmp_path_factory):
+    """The app on a freshly migrated database of each backend, jobs running in-process."""
+    folder = tmp_path_factory.mktemp(request.param)
+    with database(request.param, folder) as url:
+        migrate(url)
+        settings = Settings(database_url=url, api_key=API_KEY, data_dir=folder, torch_threads=1)
+        with TestClient(create_app(settings)) as test_client:
+            yield test_client
+
+
+@pytest.fixture(scope="module")
+def imported(client, reference_networks):
+    """All reference networks imported through the API: (reference, response body) pairs."""
+    pairs = []
+    for reference in reference_networks:
+        response = client.post(
+            "/solutions/import",
+            headers=WRITE,
+            data={"task": reference.task, "name": reference.name},
+            files={"file": ("weights.pt", reference.weights_path.read_bytes())},
+        )
+        assert response.status_code == 201, response.text
+        pairs.append((reference, response.json()))
+    return pairs
+
+
+def wait_for_job(client: TestClient, job_id: int) -> dict:
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.5)
+    pytest.fail(f"job {job_id} did not finish in {JOB_TIMEOUT_S} s: {job}")
+
+
+def load_weights(content: bytes) -> dict[str, torch.Tensor]:
+    return torch.load(io.BytesIO(content), weights_only=True)
+
+
+def float64_validation_loss(state_dict: dict[str, torch.Tensor], task) -> float:
+    """The validation MSE by plain PyTorch modules in float64: independent of atlas' batching."""
+    trials = task.validation_set()
+    network = torch_network(state_dict).double()
+    with torch.no_grad():
+        outputs = network(trials.inputs.double())
+    return float((outputs - trials.targets.double()).pow(2).mean())
+
+
+def test_health_reports_database_and_embedded_jobs(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "embedded"}
+
+
+def test_tasks_are_listed_with_parameters_and_found_by_alias(client):
+    listed = client.get("/tasks").json()
+    assert [t["name"] for t in listed] == list(TASKS)
+    rsg = client.get("/tasks/rsg").json()
+    assert rsg["name"] == "reproduction"
+    assert rsg["inputs"] == ["ready", "set"]
+    assert rsg["parameters"] == get_task("reproduction").parameters()
+    assert rsg["input_events"]["set"]["edge_type"] == 2
+
+
+def test_openapi_documents_examples_and_the_api_key(client):
+    spec = client.get("/openapi.json").json()
+    job_in = spec["components"]["schemas"]["JobIn"]
+    assert job_in["examples"][0]["task"] == "delayed"
+    post_jobs = spec["paths"]["/jobs"]["post"]
+    assert {"401", "403", "422"} <= set(post_jobs["responses"])
+    assert post_jobs["security"]
+    assert "/solutions/import" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_imported_reference_networks_keep_their_validation_loss(imported):
+    for reference, body in imported:
+        task = get_task(reference.task)
+        expected = float64_validation_loss(reference.state_dict, task)
+        assert body["source"] == "imported"
+        assert body["name"] == reference.name
+        assert (body["task"], body["architecture"], body["units"]) == (
+            reference.task,
+            reference.architecture,
+            reference.units,
+        )
+        assert body["validation_loss"] == pytest.approx(expected, rel=1e-3)
+        assert 1e-5 < body["validation_loss"] < 2e-4, reference.name
+        assert body["status"] == "converged"
+        assert [a["step"] for a in body["analyses"]]  # every registered step is listed
+
+
+def test_imported_weights_download_unchanged(client, imported):
+    for reference, body in imported[:: max(1, len(imported) // 5)]:
+        response = client.get(body["links"]["weights"])
+        assert response.status_code == 200
+        weights = load_weights(response.content)
+        assert weights.keys() == reference.state_dict.keys()
+        for key, tensor in reference.state_dict.items():
+            assert torch.equal(weights[key], tensor), (reference.name, key)
+
+
+def test_listing_filters_by_task_alias_architecture_units_and_loss(client, imported):
+    by_id = {body["id"]: reference for reference, body in imported}
+
+    def listed(**params) -> list[dict]:
+        response = client.get("/solutions", params={"source": "imported", "limit": 500, **params})
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    reproduction = listed(task="rsg")
+    assert {by_id[s["id"]].name for s in reproduction} == {
+        r.name for r, _ in imported if r.task == "reproduction"
+    }
+    gru = listed(task="reproduction", architecture="gru")
+    assert gru and all(by_id[s["id"]].architecture == "gru" for s in gru)
+    units = imported[0][0].units
+    assert {s["id"] for s in listed(units=units)} == {
+        b["id"] for r, b in imported if r.units == units
+    }
+    losses = sorted(b["validation_loss"] for _, b in imported)
+    low, high = losses[3], losses[-4]
+    in_range = listed(min_loss=low, max_loss=high)
+    assert {s["id"] for s in in_range} == {
+        b["id"] for _, b in imported if low <= b["validation_loss"] <= high
+    }
+    assert listed(task="interval", architecture="lstm") == []
+
+
+def test_sorting_and_cursor_pagination_walk_every_row_once(client, imported):
+    everything = client.get(
+        "/solutions", params={"source": "imported", "sort": "validation_loss", "limit": 500}
+    ).json()
+    losses = [s["validation_loss"] for s in everything["items"]]
+    assert losses == sorted(losses) and len(losses) == len(imported)
+    assert everything["next_cursor"] is None
+
+    for sort, order in [("validation_loss", "asc"), ("created_at", "desc"), ("units", "desc")]:
+        params = {"source": "imported", "sort": sort, "order": order, "limit": 3}
+        pages, page = [], client.get("/solutions", params=params).json()
+        pages.append(page)
+        while page["next_cursor"]:
+            page = client.get("/solutions", params={**params, "cursor": page["next_cursor"]})
+            page = page.json()
+            pages.append(page)
+        ids = [s["id"] for p in pages for s in p["items"]]
+        assert len(ids) == len(set(ids)) == len(imported)
+        whole = client.get("/solutions", params={**params, "limit": 500}).json()
+        assert ids == [s["id"] for s in whole["items"]]
+        assert len(pages) == -(-len(imported) // 3)
+
+    first = client.get("/solutions", params={"source": "imported", "limit": 2}).json()
+    follow = client.get(first["next"]).json()
+    assert follow["items"][0]["id"] < first["items"][-1]["id"]  # newest first by default
+
+
+def test_a_job_trains_in_process_and_its_weights_reproduce_the_losses(client):
+    response = client.post("/jobs", json=JOB, headers={**WRITE, "Idempotency-Key": "job-a"})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert response.headers["Location"] == f"/jobs/{job_id}"
+    assert response.json()["task"] == "delayed"
+
+    bearer = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "job-a"}
+    retry = client.post("/jobs", json=JOB, headers=bearer)
+    assert retry.status_code == 202
+    assert retry.json()["id"] == job_id
+    assert retry.headers["Idempotent-Replayed"] == "true"
+
+    job = wait_for_job(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert job["progress"]["saved"] == JOB["count"] and job["progress"]["fraction"] == 1.0
+    assert [n["seed"] for n in job["networks"]] == [11, 12]
+    assert job["training"]["max_epochs"] == 12
+
+    listed = client.get("/solutions", params={"task": "delayed", "job": job_id}).json()["items"]
+    assert sorted(s["id"] for s in listed) == sorted(n["id"] for n in job["networks"])
+    task = get_task("delayed", **SMALL_DELAYED)
+    for summary in listed:
+        detail = client.get(summary["links"]["self"]).json()
+        assert detail["source"] == "trained" and detail["job_id"] == job_id
+        assert detail["task_parameters"] == task.parameters()
+        assert len(detail["loss_curve"]) == detail["epochs"]
+        weights = load_weights(client.get(summary["links"]["weights"]).content)
+        reproduced = float(population_mse(from_state_dicts([weights]), task.validation_set())[0])
+        assert reproduced == pytest.approx(detail["validation_loss"], rel=1e-4)
+
+        checkpoints = client.get(summary["links"]["checkpoints"]).json()
+        kinds = [c["kind"] for c in checkpoints]
+        assert kinds[0] == "initial" and kinds[-1] == "final" and "intermediate" in kinds
+        final = load_weights(client.get(checkpoints[-1]["weights"]).content)
+        assert all(torch.equal(final[k], weights[k]) for k in weights)
+        initial = load_weights(client.get(checkpoints[0]["weights"]).content)
+        assert not torch.equal(initial["rnn.weight_hh_l0"], weights["rnn.weight_hh_l0"])
