@@ -12,7 +12,8 @@ the graph surgery in between is per network.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import networkx as nx
@@ -223,9 +224,20 @@ def _population(network: RNNPopulation | Mapping[str, torch.Tensor]) -> RNNPopul
     return network if isinstance(network, RNNPopulation) else from_state_dicts([network])
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tiny matrix products only lose from intra-op threads (which thrash on a busy CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def build_graphs(population: RNNPopulation, task: TrialTask) -> list[ReducedGraph]:
     """Reduced-dynamics graphs of every network of a population, simulated together."""
-    with torch.no_grad():
+    with torch.no_grad(), _one_thread():
         return _Builder(population, task).build()
 
 

@@ -14,6 +14,7 @@ import torch
 
 from atlas.analysis.graph.loops import early_return, periodic_return
 from atlas.networks import RNNPopulation
+from atlas.networks.cells import STEPS
 
 FIXED_POINT_STEP = 5e-5
 """RMS step per unit below which a free run has stopped moving: its lace ends there."""
@@ -68,6 +69,13 @@ class LaceRunner:
         self.population = population
         self.in_trial = in_trial
         self.dtype = population.weight_hh.dtype
+        self.weight_hh_t = population.weight_hh.transpose(1, 2)
+
+    def free_step(self, states: torch.Tensor) -> torch.Tensor:
+        """One zero-input step: the input projection is just the input bias."""
+        pop = self.population
+        bias = pop.bias_ih.unsqueeze(1).expand(-1, states.shape[1], -1)
+        return STEPS[pop.architecture](states, bias, self.weight_hh_t, pop.bias_hh)
 
     def drive(self, states: torch.Tensor, inputs: tuple[tuple[float, ...], ...]) -> torch.Tensor:
         """The states (K, N, S) after feeding `inputs` ((T, I) values) step by step."""
@@ -85,11 +93,10 @@ class LaceRunner:
         Free runs stop early once every active run has had a step below FIXED_POINT_STEP:
         its lace ends there, so later states would be cut anyway.
         """
-        zero = states.new_zeros(self.population.n_inputs)
         trace = [states]
         rested = np.zeros(active.shape, dtype=bool)
         for t in range(1, steps + 1):
-            states = self.population.step(states, zero)
+            states = self.free_step(states)
             trace.append(states)
             if not self.in_trial and t % REST_CHECK_EVERY == 0:
                 recent = torch.stack(trace[max(1, t - REST_CHECK_EVERY) :], dim=2)
@@ -102,9 +109,8 @@ class LaceRunner:
     def final_states(self, states: torch.Tensor, steps: int) -> np.ndarray:
         """States (K, N, S) after `steps` zero-input steps. Stops early once a whole step
         leaves every state bit for bit unchanged: then nothing changes any more."""
-        zero = states.new_zeros(self.population.n_inputs)
         for t in range(steps):
-            following = self.population.step(states, zero)
+            following = self.free_step(states)
             if t % REST_CHECK_EVERY == 0 and torch.equal(following, states):
                 break
             states = following

@@ -129,19 +129,21 @@ def _fold_loop(graph: nx.DiGraph, start: Hashable) -> nx.DiGraph:
     return graph
 
 
-def _overlap(first: nx.DiGraph, second: nx.DiGraph) -> tuple[Hashable, Hashable] | None:
-    """Nodes (in first, in second) from which paths of the two components run together the
-    longest, or None."""
+def _overlap(
+    graph: nx.DiGraph, first: nx.DiGraph, second: nx.DiGraph
+) -> tuple[Hashable, Hashable] | None:
+    """Nodes (in first, in second) from which paths of two of the graph's autonomous
+    components run together the longest, or None."""
     first_paths = component_paths(autonomous_subgraph(first))[0]
     second_paths = component_paths(autonomous_subgraph(second))[0]
     best_size, best = 0, None
     for path in first_paths:
-        states, outputs = node_values(first, path, "state"), node_values(first, path, "output")
+        states, outputs = node_values(graph, path, "state"), node_values(graph, path, "output")
         found = None
         for other in second_paths:
             point = running_together(
-                node_values(second, other, "state"),
-                node_values(second, other, "output"),
+                node_values(graph, other, "state"),
+                node_values(graph, other, "output"),
                 states,
                 outputs,
                 COMPONENT_OUTPUT_TOLERANCE,
@@ -180,7 +182,7 @@ def merge_components(graph: nx.DiGraph) -> nx.DiGraph:
         for first in parts:
             fused = False
             for second in parts:
-                if first is second or (nodes := _overlap(first, second)) is None:
+                if first is second or (nodes := _overlap(graph, first, second)) is None:
                     continue
                 graph = _fuse_paths(graph, path_from(first, nodes[0]), path_from(second, nodes[1]))
                 fused = True

@@ -40,15 +40,47 @@ def predecessor(graph: nx.DiGraph, node: Hashable, edge_type: int) -> Hashable |
     return None
 
 
+def _walk(graph: nx.DiGraph, source: Hashable) -> tuple[list, int | None] | None:
+    """Follow single successors from `source`: the nodes visited and the index the walk
+    returns to (None at a dead end); None where a node has several successors."""
+    order: dict = {}
+    node = source
+    while node not in order:
+        order[node] = len(order)
+        following = graph.adj[node]
+        if len(following) > 1:
+            return None
+        if not following:
+            return list(order), None
+        node = next(iter(following))
+    return list(order), order[node]
+
+
 def path_from(graph: nx.DiGraph, source: Hashable) -> list:
     """The path a lace from `source` follows: to the node that closes the loop it reaches,
     or, where it reaches none, the longest path down its descendants."""
+    walk = _walk(graph, source)
+    if walk is not None:
+        return walk[0]
     try:
         loop = nx.find_cycle(graph, source)
     except nx.NetworkXNoCycle:
         reach = nx.descendants(graph, source) | {source}
         return nx.dag_longest_path(graph.subgraph(reach))
     return nx.shortest_path(graph, source, loop[-1][0])
+
+
+def _first_loop(graph: nx.DiGraph, nodes: set) -> list:
+    """The loop networkx's depth-first search finds first in the component `nodes`."""
+    part = graph.subgraph(nodes)
+    walk = _walk(part, next(iter(part)))
+    if walk is not None and all(len(graph.adj[n]) <= 1 for n in nodes):
+        visited, back_to = walk
+        return [] if back_to is None else visited[back_to:]
+    try:
+        return [u for u, _ in nx.find_cycle(part)]
+    except nx.NetworkXNoCycle:
+        return []
 
 
 def component_paths(graph: nx.DiGraph) -> list[list[list]]:
@@ -62,10 +94,7 @@ def component_paths(graph: nx.DiGraph) -> list[list[list]]:
     components = []
     for nodes in nx.weakly_connected_components(graph):
         paths = []
-        try:
-            loop = [u for u, _ in nx.find_cycle(graph.subgraph(nodes))]
-        except nx.NetworkXNoCycle:
-            loop = []
+        loop = _first_loop(graph, nodes)
         if len(loop) > 1:
             covered.update(loop)
             paths.append(loop)
