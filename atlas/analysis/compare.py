@@ -25,6 +25,7 @@ import numpy as np
 from scipy.spatial import procrustes
 
 from atlas.analysis.extrapolation import Signature, extrapolation_signature, signature_distance
+from atlas.analysis.graph.node_link import from_node_link
 from atlas.analysis.trial_runs import validation_states
 from atlas.networks import RNNPopulation
 from atlas.tasks import TrialTask
@@ -48,7 +49,7 @@ class SolutionSummary:
     architecture: str
     units: int
     states: np.ndarray
-    graph: dict | None = None
+    graph: dict | nx.DiGraph | None = None
     fixed_points: Mapping[str, Any] | None = None
     signature: Signature | None = None
     name: str = ""
@@ -131,10 +132,8 @@ class Comparison:
 
 
 def as_graph(graph: dict | nx.DiGraph) -> nx.DiGraph:
-    """A node-link JSON graph (nodes {id, output}, edges {source, target, edge_type})."""
-    if isinstance(graph, nx.DiGraph):
-        return graph
-    return nx.node_link_graph(graph, directed=True, multigraph=False, edges="edges")
+    """A compact graph given as a DiGraph or as node-link JSON."""
+    return graph if isinstance(graph, nx.DiGraph) else from_node_link(graph)
 
 
 def _same_output(a: dict, b: dict) -> bool:
@@ -150,15 +149,52 @@ def graphs_same_type(a: nx.DiGraph, b: nx.DiGraph) -> bool:
     return nx.is_isomorphic(a, b, node_match=_same_output, edge_match=_same_edge_type)
 
 
+def loops_as_attributes(graph: nx.DiGraph) -> nx.DiGraph:
+    """A copy without self-loops, each node carrying its loop's edge type (None if it has none).
+
+    networkx's edit-path search mismatches self-loops (it may pair a loop with an ordinary
+    edge: networkx issues 5400 and 8188), and reduced graphs are full of them. A DiGraph has at
+    most one loop per node and a loop goes wherever its node goes, so the loop can be costed
+    with its node instead: this gives the same edit distance.
+    """
+    copy = nx.DiGraph()
+    for node, output in graph.nodes(data="output"):
+        loop = graph.edges[node, node]["edge_type"] if graph.has_edge(node, node) else None
+        copy.add_node(node, output=output, loop=loop)
+    copy.add_edges_from(
+        (u, v, {"edge_type": t}) for u, v, t in graph.edges(data="edge_type") if u != v
+    )
+    return copy
+
+
+def _node_substitution(a: dict, b: dict) -> float:
+    return float(a["output"] != b["output"]) + float(a["loop"] != b["loop"])
+
+
+def _node_deletion(node: dict) -> float:
+    return 1.0 + float(node["loop"] is not None)
+
+
+def _edge_substitution(a: dict, b: dict) -> float:
+    return float(a["edge_type"] != b["edge_type"])
+
+
 def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph, timeout: float = GED_TIMEOUT_S) -> float:
-    """Edit distance (unit costs; substituting a node or edge is free only when its output or
-    edge type matches). Exact for the small graphs of the atlas; after `timeout` seconds the best
-    edit path found so far, an upper bound."""
+    """Edit distance with unit costs: inserting or deleting a node or an edge costs 1, and
+    substituting one costs 1 unless its output (node) or edge type (edge) matches. Exact for
+    the small graphs of the atlas; after `timeout` seconds the best edit path found so far, an
+    upper bound."""
     if graphs_same_type(a, b):
         return 0.0
     return float(
         nx.graph_edit_distance(
-            a, b, node_match=_same_output, edge_match=_same_edge_type, timeout=timeout
+            loops_as_attributes(a),
+            loops_as_attributes(b),
+            node_subst_cost=_node_substitution,
+            node_del_cost=_node_deletion,
+            node_ins_cost=_node_deletion,
+            edge_subst_cost=_edge_substitution,
+            timeout=timeout,
         )
     )
 
