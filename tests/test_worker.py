@@ -52,6 +52,15 @@ CELERY = str(ROOT / ".venv" / "bin" / "celery")
 ATLAS = str(ROOT / ".venv" / "bin" / "atlas")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tasks called in this process train small networks: fastest on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def postgres():
     with postgres_database("atlas_worker_test") as url:
