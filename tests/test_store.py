@@ -31,9 +31,11 @@ from atlas.store import (
     requeue_job,
     save_imported_network,
     save_trained_network,
+    save_two_neuron_study,
     save_validation_result,
     session_factory,
     session_scope,
+    set_two_neuron_regimes,
     start_step,
     step_succeeded,
     unfinished_job_ids,
@@ -45,27 +47,47 @@ from atlas.store.arrays import (
     state_dict_from_blob,
     to_blob,
 )
-from atlas.store.models import AnalysisRun, Checkpoint, Job, Network, ValidationResult
+from atlas.store.models import (
+    AnalysisRun,
+    Checkpoint,
+    Job,
+    Network,
+    TwoNeuronNetwork,
+    TwoNeuronStudy,
+    ValidationResult,
+)
 from atlas.tasks import get_task
 from atlas.training import TrainingConfig, TrainingProgress, train_population
 from atlas.training.evaluation import population_mse
+from atlas.training.two_neuron import TwoNeuronTrainingConfig, train_two_neuron
 
 SMALL_DELAYED = {"f_max": 5, "delay_max": 2}  # 36 training trials: a population trains in seconds
 TRAINING = {"max_epochs": 12, "checkpoint_every": 5}
 SEED = 40
 
 
-@pytest.fixture(scope="module")
-def trained():
-    """Two vanilla networks really trained on a small delayed task (one torch thread)."""
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The populations trained here are tiny: fastest on one thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        task = get_task("delayed", **SMALL_DELAYED)
-        config = TrainingConfig(**TRAINING, device="cpu")
-        return train_population(task, "vanilla", 8, [SEED, SEED + 1], config)
-    finally:
-        torch.set_num_threads(threads)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Two vanilla networks really trained on a small delayed task."""
+    task = get_task("delayed", **SMALL_DELAYED)
+    config = TrainingConfig(**TRAINING, device="cpu")
+    return train_population(task, "vanilla", 8, [SEED, SEED + 1], config)
+
+
+@pytest.fixture(scope="module")
+def two_neuron_study():
+    """A few two-neuron networks trained for some Adam steps, with the config used."""
+    config = TwoNeuronTrainingConfig(max_steps=10, log_every=5)
+    return config, train_two_neuron(get_task("two_neuron"), [3, 4, 5, 6], config)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -380,3 +402,40 @@ def test_deleting_a_network_deletes_its_rows_in_the_database(sessions, reference
     with session_scope(sessions) as session:
         assert count_rows(session, Checkpoint, Checkpoint.network_id == network_id) == 0
         assert count_rows(session, AnalysisRun, AnalysisRun.network_id == network_id) == 0
+
+
+# --- two-neuron studies ------------------------------------------------------------------------
+
+
+def regime(w: np.ndarray) -> str:
+    """science.md: the origin's Jacobian is W - I; read the regime from W's eigenvalues."""
+    eigenvalues = np.linalg.eigvals(w)
+    if eigenvalues.real.max() <= 1:
+        return "stable_origin"
+    return "limit_cycle" if np.iscomplex(eigenvalues).any() else "fixed_point"
+
+
+def test_two_neuron_study_round_trip(sessions, two_neuron_study):
+    config, outcome = two_neuron_study
+    with session_scope(sessions) as session:
+        study = save_two_neuron_study(session, get_task("two_neuron"), config, outcome, name="s")
+        with pytest.raises(ValueError, match="got 3 regimes"):
+            set_two_neuron_regimes(session, study.id, ["fixed_point"] * 3)
+        with pytest.raises(ValueError, match="unknown regimes"):
+            set_two_neuron_regimes(session, study.id, ["spiral"] * 4)
+        set_two_neuron_regimes(session, study.id, [regime(w) for w in outcome.final_w])
+    with session_scope(sessions) as session:
+        study = session.get(TwoNeuronStudy, study.id)
+        assert (study.count, study.training_config["max_steps"]) == (4, 10)
+        networks = session.scalars(
+            select(TwoNeuronNetwork)
+            .where(TwoNeuronNetwork.study_id == study.id)
+            .order_by(TwoNeuronNetwork.index_in_study)
+        ).all()
+        assert [n.seed for n in networks] == [3, 4, 5, 6]
+        for k, network in enumerate(networks):
+            np.testing.assert_array_equal(from_blob(network.initial_w), outcome.initial_w[k])
+            np.testing.assert_array_equal(from_blob(network.final_w), outcome.final_w[k])
+            np.testing.assert_array_equal(from_blob(network.loss_curve), outcome.loss_curves[k])
+            assert (network.loss, network.solved) == (outcome.loss[k], outcome.solved[k])
+            assert network.regime == regime(outcome.final_w[k])

@@ -1,6 +1,8 @@
 """The atlas' SQL store: models, sessions, schema version and every write. Nothing else writes SQL.
 
-For the API (read queries live in atlas/store/queries.py, owned by the API):
+Public functions (the API's read queries live in atlas/store/queries.py, owned by the API).
+Writers take a Session and flush; the caller commits (session_scope). Commit a job or network
+before enqueueing work on it (worker.dispatch): the task reads it from the database.
 
     make_engine(url) -> Engine                     SQLite (WAL, FKs, busy timeout) or PostgreSQL
     session_factory(engine) -> sessionmaker        expire_on_commit=False
@@ -21,9 +23,14 @@ For the API (read queries live in atlas/store/queries.py, owned by the API):
     start_step / finish_step / fail_step(session, network_id, step[, error]); step_succeeded(...)
     set_analysis_status(session, network_id, status)
     replace_rows(session, Model, network_id, rows); save_validation_result(...)
+    save_two_neuron_study(session, task, config, outcome, *, name=None) -> TwoNeuronStudy
+    set_two_neuron_regimes(session, study_id, regimes)
 
 Arrays: atlas.store.arrays (to_blob / from_blob for one array, arrays_to_blob /
 arrays_from_blob for named arrays, state_dict_from_blob for weights). Models: atlas.store.models.
+Analysis steps (worker/steps.py) save their rows with replace_rows and the models of
+atlas.store.models.analysis (FixedPoint, LimitCycle, ExtrapolationSignature, ReducedGraph,
+Features), so a re-run replaces them.
 """
 
 from atlas.store.analysis_results import replace_rows, save_validation_result
@@ -60,6 +67,7 @@ from atlas.store.schema import (
     check_schema_current,
     migrate,
 )
+from atlas.store.two_neuron import save_two_neuron_study, set_two_neuron_regimes
 
 __all__ = [
     "JobSpec",
@@ -82,10 +90,12 @@ __all__ = [
     "requeue_job",
     "save_imported_network",
     "save_trained_network",
+    "save_two_neuron_study",
     "save_validation_result",
     "session_factory",
     "session_scope",
     "set_analysis_status",
+    "set_two_neuron_regimes",
     "start_step",
     "step_succeeded",
     "trained_network",

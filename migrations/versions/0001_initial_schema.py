@@ -285,7 +285,6 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=True),
         sa.Column("task_parameters", JSON, nullable=False),
         sa.Column("training_config", JSON, nullable=False),
-        sa.Column("seed", sa.Integer(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("code_version", sa.String(length=64), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
@@ -301,7 +300,8 @@ def upgrade() -> None:
         sa.Column("final_w", BLOB, nullable=False),
         sa.Column("loss", sa.Double(), nullable=False),
         sa.Column("solved", sa.Boolean(), nullable=False),
-        sa.Column("regime", sa.String(length=16), nullable=False),
+        sa.Column("loss_curve", BLOB, nullable=False),
+        sa.Column("regime", sa.String(length=16), nullable=True),
         sa.CheckConstraint(
             "regime IN ('limit_cycle', 'fixed_point', 'stable_origin')",
             name=op.f("ck_two_neuron_networks_regime"),

@@ -14,7 +14,7 @@ TWO_NEURON_REGIMES = ("limit_cycle", "fixed_point", "stable_origin")
 
 
 class TwoNeuronStudy(Base):
-    """One study run: `count` networks seeded `seed, seed + 1, ...` with one training config."""
+    """One study run: `count` networks trained with one config on one task variant."""
 
     __tablename__ = "two_neuron_studies"
 
@@ -22,14 +22,16 @@ class TwoNeuronStudy(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     task_parameters: Mapped[dict[str, Any]]
     training_config: Mapped[dict[str, Any]]
-    seed: Mapped[int]
     count: Mapped[int]
     code_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TwoNeuronNetwork(Base):
-    """Initial and final W (2x2 blobs), final loss and regime; (study, index) is unique."""
+    """Initial and final W (2x2 blobs), loss curve and final loss; (study, index) is unique.
+
+    `regime` is an analysis result (from the final W's eigenvalues), empty until analysed.
+    """
 
     __tablename__ = "two_neuron_networks"
     __table_args__ = (
@@ -45,4 +47,5 @@ class TwoNeuronNetwork(Base):
     final_w: Mapped[bytes]
     loss: Mapped[float]
     solved: Mapped[bool]
-    regime: Mapped[str] = mapped_column(String(16))
+    loss_curve: Mapped[bytes]
+    regime: Mapped[str | None] = mapped_column(String(16))
