@@ -270,8 +270,9 @@ def test_job_lifecycle(sessions):
         assert (job.n_active, job.n_converged, job.n_failed) == (1, 1, 0)
         with pytest.raises(RuntimeError, match="0 of 2 networks"):
             finish_job(session, job.id)
-        requeue_job(session, job.id)
+        assert (requeue_job(session, job.id).status, job.attempts) == ("queued", 0)
         mark_job_running(session, job.id)
+        mark_job_running(session, job.id)  # a redelivery
         fail_job(session, job.id, "RuntimeError: out of memory")
     with session_scope(sessions) as session:
         job = session.get(Job, job.id)

@@ -154,9 +154,11 @@ def fail_job(session: Session, job_id: int, error: str) -> Job:
 
 
 def requeue_job(session: Session, job_id: int) -> Job:
-    """Put an interrupted job back to queued (its stored networks stay; the rest train later)."""
+    """Put a job stopped on purpose back to queued: its stored networks stay, the rest train
+    later, and the stopped attempt does not count towards the worker's attempt limit."""
     job = _job(session, job_id)
     job.status = "queued"
+    job.attempts = max(0, job.attempts - 1)
     session.flush()
     return job
 
