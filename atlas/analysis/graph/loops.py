@@ -30,6 +30,8 @@ def first_prominent_peaks(rows: list[np.ndarray], prominence: float) -> np.ndarr
     above every value between them, which bounds each peak's prominence search to its own
     row exactly as if the row stood alone.
     """
+    if not rows:
+        return np.zeros(0, dtype=int)
     lengths = np.array([len(r) for r in rows])
     starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
     top = max((r.max() for r in rows if len(r)), default=0.0)
@@ -51,9 +53,14 @@ def periodic_return(states: np.ndarray) -> tuple[int, int] | None:
     if n <= TRANSIENT:
         return None
     tail = states[TRANSIENT:]
-    distances = cdist(tail, tail)
-    rows = [-distances[i, i + 1 :] for i in range(len(tail))]
-    lags = first_prominent_peaks(rows, DIP_PROMINENCE) + 1
+    closeness = -cdist(tail, tail)
+    rising = closeness[:, 1:-1] > closeness[:, :-2]
+    falling = closeness[:, 1:-1] >= closeness[:, 2:]
+    upper = np.triu(np.ones_like(rising), k=1)
+    candidates = np.flatnonzero((rising & falling & upper).any(axis=1))
+    lags = np.zeros(len(tail), dtype=int)
+    found = first_prominent_peaks([closeness[i, i + 1 :] for i in candidates], DIP_PROMINENCE)
+    lags[candidates] = found + 1
     shortest = 2 if n == 2 * TRANSIENT else 20
     common = [
         (lag, count)

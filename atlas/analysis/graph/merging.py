@@ -20,6 +20,7 @@ from atlas.analysis.graph.paths import (
     contract,
     node_values,
     path_from,
+    rings,
 )
 
 LACE_OUTPUT_TOLERANCE = 0.01
@@ -107,7 +108,7 @@ def _fold_loop(graph: nx.DiGraph, start: Hashable) -> nx.DiGraph:
     loop = [u for u, _ in nx.find_cycle(autonomous, start)]
     low, high = LOOP_LENGTH_RATIO
     candidates = sorted(
-        (c for c in nx.simple_cycles(autonomous) if loop[0] not in c and len(c) > 1),
+        (c for c in rings(autonomous) if loop[0] not in c and len(c) > 1),
         key=lambda c: c[0],
     )
     margin = 0.1 if len(loop) >= 10 else 0.0
@@ -129,24 +130,26 @@ def _fold_loop(graph: nx.DiGraph, start: Hashable) -> nx.DiGraph:
     return graph
 
 
-def _overlap(
-    graph: nx.DiGraph, first: nx.DiGraph, second: nx.DiGraph
-) -> tuple[Hashable, Hashable] | None:
-    """Nodes (in first, in second) from which paths of two of the graph's autonomous
-    components run together the longest, or None."""
-    first_paths = component_paths(autonomous_subgraph(first))[0]
-    second_paths = component_paths(autonomous_subgraph(second))[0]
+Laid = list[tuple[list, np.ndarray, np.ndarray]]
+"""A component's paths, each with its states and outputs."""
+
+
+def _lay_out(graph: nx.DiGraph, part: nx.DiGraph) -> Laid:
+    return [
+        (path, node_values(graph, path, "state"), node_values(graph, path, "output"))
+        for path in component_paths(autonomous_subgraph(part))[0]
+    ]
+
+
+def _overlap(first: Laid, second: Laid) -> tuple[Hashable, Hashable] | None:
+    """Nodes (in first, in second) from which paths of two components run together the
+    longest, or None."""
     best_size, best = 0, None
-    for path in first_paths:
-        states, outputs = node_values(graph, path, "state"), node_values(graph, path, "output")
+    for path, states, outputs in first:
         found = None
-        for other in second_paths:
+        for other, other_states, other_outputs in second:
             point = running_together(
-                node_values(graph, other, "state"),
-                node_values(graph, other, "output"),
-                states,
-                outputs,
-                COMPONENT_OUTPUT_TOLERANCE,
+                other_states, other_outputs, states, outputs, COMPONENT_OUTPUT_TOLERANCE
             )
             if point is not None and (found is None or point[1] < found[0]):
                 found = (point[1], other, point[0])
@@ -179,18 +182,18 @@ def merge_components(graph: nx.DiGraph) -> nx.DiGraph:
     while True:
         autonomous = autonomous_subgraph(graph)
         parts = [autonomous.subgraph(c) for c in nx.weakly_connected_components(autonomous)]
-        for first in parts:
-            fused = False
-            for second in parts:
-                if first is second or (nodes := _overlap(graph, first, second)) is None:
-                    continue
-                graph = _fuse_paths(graph, path_from(first, nodes[0]), path_from(second, nodes[1]))
-                fused = True
-                break
-            if fused:
-                break
-        else:
+        laid = [_lay_out(graph, part) for part in parts]
+        pairs = (
+            (a, b, _overlap(laid[a], laid[b]))
+            for a in range(len(parts))
+            for b in range(len(parts))
+            if a != b
+        )
+        fusion = next(((a, b, nodes) for a, b, nodes in pairs if nodes is not None), None)
+        if fusion is None:
             return graph
+        a, b, (node_a, node_b) = fusion
+        graph = _fuse_paths(graph, path_from(parts[a], node_a), path_from(parts[b], node_b))
 
 
 def component_ends(graph: nx.DiGraph) -> list:

@@ -73,9 +73,8 @@ def path_from(graph: nx.DiGraph, source: Hashable) -> list:
 def _first_loop(graph: nx.DiGraph, nodes: set) -> list:
     """The loop networkx's depth-first search finds first in the component `nodes`."""
     part = graph.subgraph(nodes)
-    walk = _walk(part, next(iter(part)))
-    if walk is not None and all(len(graph.adj[n]) <= 1 for n in nodes):
-        visited, back_to = walk
+    if all(len(graph.adj[n]) <= 1 for n in nodes):
+        visited, back_to = _walk(graph, next(iter(part)))
         return [] if back_to is None else visited[back_to:]
     try:
         return [u for u, _ in nx.find_cycle(part)]
@@ -110,15 +109,39 @@ def component_paths(graph: nx.DiGraph) -> list[list[list]]:
     return components
 
 
+def rings(graph: nx.DiGraph) -> list[list]:
+    """Every simple loop of the graph, each listed from its smallest node id.
+
+    Where no node has two successors (the usual case: each state steps to one next state) the
+    loops are found by walking; otherwise networkx enumerates them.
+    """
+    if any(len(graph.adj[node]) > 1 for node in graph):
+        found = list(nx.simple_cycles(graph))
+    else:
+        found, walk_of = [], {}
+        for start in graph:
+            walk, node = [], start
+            while node not in walk_of:
+                walk_of[node] = start
+                walk.append(node)
+                if not graph.adj[node]:
+                    break
+                node = next(iter(graph.adj[node]))
+            else:
+                if walk_of[node] == start:
+                    found.append(walk[walk.index(node) :])
+    return [loop[loop.index(min(loop)) :] + loop[: loop.index(min(loop))] for loop in found]
+
+
 def node_values(graph: nx.DiGraph, path: list, key: str) -> np.ndarray:
     """The `key` attribute of each node along a path, stacked (states: (L, S); outputs: (L,))."""
     return np.stack([graph.nodes[node][key] for node in path])
 
 
 def contract(graph: nx.DiGraph, keep: Hashable, drop: Hashable, self_loops: bool) -> nx.DiGraph:
-    """`drop` merged into `keep` (keep's attributes and edges win); the start node keeps its
-    id 0 even when it is the one merged away."""
-    graph = nx.contracted_nodes(graph, keep, drop, self_loops=self_loops)
+    """`drop` merged into `keep`, in place (keep's attributes and edges win); the start node
+    keeps its id 0 even when it is the one merged away."""
+    graph = nx.contracted_nodes(graph, keep, drop, self_loops=self_loops, copy=False)
     graph.nodes[keep].pop("contraction", None)
     if drop == START:
         nx.relabel_nodes(graph, {keep: START}, copy=False)
