@@ -32,13 +32,10 @@ def speeds(states: np.ndarray) -> np.ndarray:
 
 def diagonal_suffix_max(values: np.ndarray) -> np.ndarray:
     """Each entry replaced by the largest value from it to the end of its diagonal."""
-    n, m = values.shape
-    rows = np.arange(n)[:, None]
-    shifted_cols = np.arange(m)[None, :] - rows + n - 1
-    skewed = np.full((n, n + m - 1), -np.inf)
-    skewed[rows, shifted_cols] = values
-    suffix = np.maximum.accumulate(skewed[::-1], axis=0)[::-1]
-    return suffix[rows, shifted_cols]
+    suffix = values.copy()
+    for i in range(len(suffix) - 2, -1, -1):
+        np.maximum(suffix[i, :-1], suffix[i + 1, 1:], out=suffix[i, :-1])
+    return suffix
 
 
 def relative_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -50,7 +47,7 @@ def relative_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     decades = np.abs(np.log10(speed_a + 1e-10)[:, None] - np.log10(speed_b + 1e-10)[None, :])
     breaks = ~same & ((relative > FAR) | (decades > SPEED_RATIO_DECADES))
     broken_later = np.zeros_like(breaks)
-    broken_later[:-1, :-1] = diagonal_suffix_max(breaks.astype(float))[1:, 1:] > 0
+    broken_later[:-1, :-1] = diagonal_suffix_max(breaks)[1:, 1:]
     return np.where(broken_later, BROKEN, diagonal_suffix_max(relative))
 
 

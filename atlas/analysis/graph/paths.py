@@ -18,10 +18,15 @@ START = 0
 
 
 def autonomous_subgraph(graph: nx.DiGraph) -> nx.DiGraph:
-    """A copy of the graph with only its autonomous edges (every node kept)."""
-    copy = graph.copy()
-    copy.remove_edges_from([(u, v) for u, v, t in graph.edges(data="edge_type") if t != AUTONOMOUS])
-    return copy
+    """The graph's structure with only its autonomous edges: every node (without attributes)
+    and the edges in the graph's own order."""
+    skeleton = nx.DiGraph()
+    skeleton.add_nodes_from(graph)
+    skeleton.add_edges_from(
+        ((u, v) for u, v, t in graph.edges(data="edge_type") if t == AUTONOMOUS),
+        edge_type=AUTONOMOUS,
+    )
+    return skeleton
 
 
 def successor(graph: nx.DiGraph, node: Hashable, edge_type: int) -> Hashable | None:
