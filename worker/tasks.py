@@ -77,16 +77,17 @@ def train_population(
         stored = {n.index_in_job: n for n in job.networks}
         unanalysed = [n.id for n in stored.values() if n.analysis_status != "done"]
         seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]
-        task = get_task(job.task, **job.task_parameters)
-        config = TrainingConfig.from_dict({**job.training_config, "device": _training_device()})
-        shape = (job.architecture, job.units)
+        task_name, task_parameters, training = job.task, job.task_parameters, job.training_config
+        shape, count, attempt = (job.architecture, job.units), job.count, job.attempts
     logger.info(
         "job %d: training %d of %d %s networks of %d units on %s (attempt %d)",
-        job_id, len(seeds), job.count, *shape, task.name, job.attempts,
+        job_id, len(seeds), count, *shape, task_name, attempt,
     )  # fmt: skip
     for network_id in unanalysed:
         notify(network_id)
     try:
+        task = get_task(task_name, **task_parameters)
+        config = TrainingConfig.from_dict({**training, "device": _training_device()})
         if seeds:
             train(
                 task,
