@@ -74,3 +74,13 @@ def paper_features_dir() -> Path:
 
 POSTGRES_URL = os.environ.get("ATLAS_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("ATLAS_TEST_REDIS", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small recurrent steps run faster on one torch thread than fighting over two cores;
+    restores the thread count afterwards. Use with `pytest.mark.usefixtures`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

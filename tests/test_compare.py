@@ -24,14 +24,7 @@ from atlas.networks import from_state_dicts, to_state_dict
 from atlas.networks.permutation import permute_hidden_units
 from atlas.tasks import get_task
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small recurrent steps run faster on one thread than fighting over two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def reference(reference_networks, name: str):

@@ -24,13 +24,7 @@ PAPER_KAPPAS = {
 ROW_OF_SIZE = {20: 0, 30: 100, 40: 200, 50: 300}  # the paper's rows: 4 sizes x 100 instances
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small recurrent steps run faster on one thread than fighting over two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def paper_matrix(paper_features_dir, setting: str) -> tuple[np.ndarray, np.ndarray]:
@@ -40,10 +34,10 @@ def paper_matrix(paper_features_dir, setting: str) -> tuple[np.ndarray, np.ndarr
 
 @pytest.fixture(scope="module")
 def reference_features(reference_networks):
-    """Features of every reference network, computed in float64."""
+    """Features of every reference network (float32 weights, as loaded)."""
     out = {}
     for net in reference_networks:
-        population = from_state_dicts([net.state_dict]).double()
+        population = from_state_dicts([net.state_dict])
         names, values = neural_features(population, get_task(net.task))
         out[net.name] = (net, names, values)
     return out
@@ -89,7 +83,7 @@ def with_permuted_copy(state_dict, units: int, seed: int = 1):
     """A population of two: the network and the same network with its units relabelled."""
     permutation = torch.randperm(units, generator=torch.Generator().manual_seed(seed)).tolist()
     permuted = permute_hidden_units(from_state_dicts([state_dict]), permutation)
-    return from_state_dicts([state_dict, to_state_dict(permuted, 0)]).double()
+    return from_state_dicts([state_dict, to_state_dict(permuted, 0)])
 
 
 @pytest.mark.parametrize("name", ["delayed_vanilla_30_i100", "reproduction_lstm_20_i100"])

@@ -61,5 +61,11 @@ def run_trials(
 
 
 def validation_states(population: RNNPopulation, task: TrialTask) -> np.ndarray:
-    """States (K, B, T, S) of every network on the task's validation set, in float64."""
-    return run_trials(population, task.validation_set()).states.astype(np.float64)
+    """States (K, B, T, S) of every network on the task's validation set, run in float64.
+
+    Geometric measurements on them (curvature, SVM margins, Procrustes) are sensitive to
+    rounding, so a float32 population is run as a float64 copy.
+    """
+    if population.weight_hh.dtype != torch.float64:
+        population = population.select(range(population.count)).double()
+    return run_trials(population, task.validation_set()).states
