@@ -192,7 +192,8 @@ def reproduction_signature(population: RNNPopulation, task: TrialTask) -> list[S
         }
         summary = reproduction_summary(task, ts, tp[k], early_go[k])
         summary.update(long_run_summary(runs))
-        summary["long_run_repeat_fraction"] = float(np.nanmean(runs["events_after"] > 0))
+        answered = np.isfinite(runs["events_after"])
+        summary["long_run_repeat_fraction"] = share(runs["events_after"] > 0, answered)
         signatures.append(Signature(task.name, arrays, summary))
     return signatures
 
@@ -216,7 +217,7 @@ def reproduction_summary(
         "go_fraction_in_range": share(has_go, inside),
         "go_fraction_outside_range": share(has_go, ~inside),
         "early_go_fraction": float(early_go.mean()),
-        "extrapolation_limit": extrapolation_limit(ts, accurate, task.ts_max),
+        "extrapolation_limit": reach(ts[ts >= task.ts_max], accurate[ts >= task.ts_max]),
     }
     for name, where in (("in_range", inside), ("below_range", below), ("above_range", above)):
         slope, offset = line_fit(ts[where], tp[where])
@@ -225,16 +226,13 @@ def reproduction_summary(
     return summary
 
 
-def extrapolation_limit(ts: np.ndarray, accurate: np.ndarray, ts_max: int) -> float:
-    """The longest ts up to which every ts from the end of training on is reproduced."""
-    beyond = ts >= ts_max
-    order = np.argsort(ts[beyond])
-    good = accurate[beyond][order]
-    if not good.size or not good[0]:
-        return math.nan
-    failed = np.flatnonzero(~good)
-    last = failed[0] - 1 if failed.size else good.size - 1
-    return float(ts[beyond][order][last])
+def reach(x: np.ndarray, ok: np.ndarray) -> float:
+    """The largest x up to which every x, taken in increasing order, is ok; NaN if the first
+    is not."""
+    order = np.argsort(x)
+    failed = np.flatnonzero(~ok[order])
+    last = failed[0] - 1 if failed.size else len(x) - 1
+    return float(x[order][last]) if last >= 0 else math.nan
 
 
 # ---------------------------------------------------------------- discrimination tasks
@@ -324,16 +322,9 @@ def delayed_signature(population: RNNPopulation, task: TrialTask) -> list[Signat
         arrays[k]["accuracy_by_delay"] = by_delay[k]
         summaries[k]["accuracy_training_delay"] = float(by_delay[k][delays == task.delay_max][0])
         summaries[k]["accuracy_longest_delay"] = float(by_delay[k][-1])
-        summaries[k]["longest_reliable_delay"] = longest_reliable(delays, by_delay[k])
+        summaries[k]["longest_reliable_delay"] = reach(delays, by_delay[k] >= RELIABLE_ACCURACY)
         signatures.append(Signature(task.name, arrays[k], summaries[k]))
     return signatures
-
-
-def longest_reliable(delays: np.ndarray, accuracy: np.ndarray) -> float:
-    """The longest delay up to which every probed delay keeps accuracy >= 0.9."""
-    failed = np.flatnonzero(accuracy < RELIABLE_ACCURACY)
-    last = failed[0] - 1 if failed.size else len(delays) - 1
-    return float(delays[last]) if last >= 0 else math.nan
 
 
 def interval_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
