@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import sys
 
 from atlas.cli import CommandError
 from atlas.config import Settings, get_settings
@@ -68,7 +69,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from atlas.store import SchemaOutOfDateError, check_schema_current, make_engine
+    from atlas.store import SchemaOutOfDateError, check_database_current
 
     settings = get_settings()
     if args.demo and settings.api_key is None:
@@ -77,17 +78,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         job_id = submit_demo_job(settings)
         print(f"demo job {job_id}: 8 vanilla networks of 20 units on `delayed`")
-    engine = make_engine(settings.database_url)
     try:
-        check_schema_current(engine)
+        check_database_current(settings.database_url)
     except SchemaOutOfDateError as exc:
         raise CommandError(str(exc)) from exc
-    finally:
-        engine.dispose()
     base = f"http://{args.host}:{args.port}"
     mode = "in-process jobs" if settings.embedded else f"Celery broker {settings.broker_url}"
     print(f"atlas API on {base}  (docs: {base}/docs; database {settings.database_url}; {mode})")
     if args.demo:
         print(f"try: curl '{base}/solutions?task=delayed'  and  curl {base}/jobs/{job_id}")
+    sys.stdout.flush()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
