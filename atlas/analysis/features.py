@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linprog
 from scipy.stats import pearsonr
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -142,13 +143,29 @@ def aspect_ratio(trajectories: list[np.ndarray]) -> np.ndarray:
     return path_length(ends) / path_length(trajectories[-1])
 
 
+def linearly_separable(points: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether a hyperplane separates the two classes (labels +1/-1): is y (w.x + b) >= 1
+    feasible? A small linear program, far cheaper than letting an SVM run out of iterations."""
+    n, dim = points.shape
+    result = linprog(
+        np.zeros(dim + 1),
+        A_ub=-labels[:, None] * np.c_[points, np.ones(n)],
+        b_ub=-np.ones(n),
+        bounds=[(None, None)] * (dim + 1),
+        method="highs",
+    )
+    return result.status == 0
+
+
 def svm_margin(a: np.ndarray, b: np.ndarray) -> float:
     """Width 2/||w|| of a hard linear SVM between two point clouds (standardised); 0 if a
     linear boundary does not separate them perfectly."""
     points = StandardScaler().fit_transform(np.concatenate([a, b]))
     labels = np.r_[np.ones(len(a)), -np.ones(len(b))]
+    if not linearly_separable(points, labels):
+        return 0.0  # what the SVM would conclude after running out of iterations
     with warnings.catch_warnings():
-        # Clouds that overlap stop the solver at its iteration cap: expected, margin 0 below.
+        # A separation the soft margin (C = 100) cannot reach stops the solver at its cap.
         warnings.simplefilter("ignore", ConvergenceWarning)
         svm = SVC(kernel="linear", C=SVM_C, max_iter=SVM_MAX_ITER).fit(points, labels)
     if svm.score(points, labels) < 1.0:
