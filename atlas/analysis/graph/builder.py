@@ -82,6 +82,11 @@ class _Builder:
     """Graphs of K networks under construction, advanced through one protocol together."""
 
     def __init__(self, population: RNNPopulation, task: TrialTask):
+        if population.n_inputs != task.n_inputs:
+            raise ValueError(
+                f"the networks take {population.n_inputs} inputs; task {task.name!r} gives "
+                f"{task.n_inputs}"
+            )
         self.protocol: GraphProtocol = task.graph_protocol()
         self.events = task.input_events()
         self.task = task
@@ -210,7 +215,7 @@ class _Builder:
         full = nx.DiGraph()
         labels = self.task.output_label(node_values(graph, list(graph.nodes), "output"))
         full.add_nodes_from(
-            (node, {"output": int(label)}) for node, label in zip(graph.nodes, labels)
+            (node, {"output": int(label)}) for node, label in zip(graph.nodes, labels, strict=True)
         )
         full.add_edges_from(
             (u, v, {"edge_type": int(t)}) for u, v, t in graph.edges(data="edge_type")

@@ -5,6 +5,7 @@ run together are fused; components whose ends reach the same attractor are joine
 from __future__ import annotations
 
 from collections.abc import Hashable
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -40,12 +41,11 @@ def attach(
     joined = nx.DiGraph()
     joined.add_nodes_from(graph.nodes(data=True))
     joined.add_nodes_from(
-        (node, {"state": s, "output": o}) for node, s, o in zip(ids, lace.states, lace.outputs)
+        (node, {"state": s, "output": o})
+        for node, s, o in zip(ids, lace.states, lace.outputs, strict=True)
     )
     joined.add_edges_from(graph.edges(data=True))
-    joined.add_edges_from(
-        (u, v, {"edge_type": AUTONOMOUS}) for u, v in zip(ids[:-1], ids[1:], strict=True)
-    )
+    joined.add_edges_from((u, v, {"edge_type": AUTONOMOUS}) for u, v in pairwise(ids))
     if lace.loops:
         joined.add_edge(ids[-1], first + lace.loop_to, edge_type=AUTONOMOUS)
     if parent is not None:
@@ -84,7 +84,7 @@ def _join_open_lace(graph: nx.DiGraph, nodes: list, lace: Lace) -> nx.DiGraph:
     if best is None:
         return graph
     offset, path = best
-    for node, state, output in zip(path, lace.states[offset:], lace.outputs[offset:]):
+    for node, state, output in zip(path, lace.states[offset:], lace.outputs[offset:], strict=False):
         graph.nodes[node].update(state=state, output=output)
     graph.remove_nodes_from(nodes[offset + 1 :])
     graph.remove_edges_from(list(graph.out_edges(nodes[offset])))
@@ -164,7 +164,7 @@ def _overlap(first: Laid, second: Laid) -> tuple[Hashable, Hashable] | None:
 
 def _fuse_paths(graph: nx.DiGraph, keep: list, drop: list) -> nx.DiGraph:
     """Merge two paths node by node, then the autonomous successors that now fan out."""
-    for a, b in zip(keep, drop):
+    for a, b in zip(keep, drop, strict=False):
         graph = contract(graph, a, b, self_loops=True)
     node = keep[min(len(keep), len(drop)) - 1]
     while len(fan := sorted(_autonomous_successors(graph, node))) > 1:

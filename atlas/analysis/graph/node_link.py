@@ -28,7 +28,7 @@ def from_node_link(data: dict[str, Any]) -> nx.DiGraph:
     try:
         graph = nx.DiGraph()
         for node in data["nodes"]:
-            graph.add_node(int(node["id"]), output=int(round(float(node["output"]))))
+            graph.add_node(int(node["id"]), output=round(float(node["output"])))
         for edge in data["edges"]:
             source, target = int(edge["source"]), int(edge["target"])
             if source not in graph or target not in graph:

@@ -1,0 +1,190 @@
+"""Reduced-dynamics graphs of the paper's reference networks, built by the atlas' own code."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from atlas.analysis.graph import (
+    GraphFormatError,
+    ReducedGraph,
+    build_graph,
+    build_graphs,
+    compact,
+    from_node_link,
+    to_node_link,
+)
+from atlas.analysis.solution_types import same_type
+from atlas.cli import main
+from atlas.networks import from_state_dicts
+from atlas.networks.permutation import permute_hidden_units
+from atlas.tasks import get_task
+from atlas.tasks.graph_protocol import Stimulus
+
+AGREEMENT_FLOOR = 16
+
+
+@pytest.fixture(scope="module")
+def built(reference_networks) -> dict[str, ReducedGraph]:
+    """Every reference network's graph, built once for the module."""
+    return {ref.name: build_graph(ref.state_dict, get_task(ref.task)) for ref in reference_networks}
+
+
+@pytest.fixture(scope="module")
+def reference(reference_networks):
+    """The reference network of a given name."""
+    return lambda name: next(ref for ref in reference_networks if ref.name == name)
+
+
+def test_compact_graphs_agree_with_the_papers(built, reference_networks) -> None:
+    misses = [
+        ref.name
+        for ref in reference_networks
+        if not same_type(built[ref.name].compact, from_node_link(ref.graph))
+    ]
+    total = len(reference_networks)
+    agree = total - len(misses)
+    print(f"\nreduced graphs isomorphic to the paper's: {agree}/{total}")
+    for name in misses:
+        print(f"  miss: {name}: {to_node_link(built[name].compact)}")
+    assert agree >= AGREEMENT_FLOOR, f"only {agree} of {total} agree; misses: {misses}"
+
+
+@pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
+def test_every_architecture_is_reduced_faithfully(
+    built, reference_networks, architecture: str
+) -> None:
+    refs = [ref for ref in reference_networks if ref.architecture == architecture]
+    assert refs
+    for ref in refs:
+        graph = built[ref.name].compact
+        assert same_type(graph, from_node_link(ref.graph)), ref.name
+        task = get_task(ref.task)
+        event_types = {event.edge_type for event in task.input_events().values()}
+        assert 0 in graph
+        assert {t for _, _, t in graph.edges(data="edge_type")} <= event_types | {0}
+
+
+def test_the_full_graph_is_kept_and_compacts_to_the_compact_one(built, reference_networks) -> None:
+    for ref in reference_networks:
+        reduced = built[ref.name]
+        task = get_task(ref.task)
+        protocol = task.graph_protocol()
+        types = [task.input_events()[e].edge_type for e in protocol.events()]
+        responses = [task.input_events()[e].edge_type for e in protocol.response_events]
+        assert len(reduced.full) > len(reduced.compact)
+        assert set(reduced.compact) <= set(reduced.full)
+        again = compact(reduced.full, types, responses)
+        assert to_node_link(again) == to_node_link(reduced.compact)
+
+
+def test_node_link_round_trip_keeps_ids_outputs_and_edge_types(
+    built: dict[str, ReducedGraph],
+) -> None:
+    for reduced in built.values():
+        for graph in (reduced.compact, reduced.full):
+            data = json.loads(json.dumps(to_node_link(graph)))
+            assert set(data) == {"directed", "nodes", "edges"}
+            assert all(set(n) == {"id", "output"} for n in data["nodes"])
+            assert all(set(e) == {"source", "target", "edge_type"} for e in data["edges"])
+            assert to_node_link(from_node_link(data)) == data
+
+
+def test_node_link_rejects_what_is_not_a_graph() -> None:
+    with pytest.raises(GraphFormatError):
+        from_node_link({"nodes": [{"id": 0}], "edges": []})
+    with pytest.raises(GraphFormatError):
+        from_node_link({"nodes": [{"id": 0, "output": 0}], "edges": [{"source": 0, "target": 7}]})
+
+
+@pytest.mark.parametrize(
+    "name", ["reproduction_vanilla_40_i100", "reproduction_gru_40_i100", "interval_vanilla_40_i100"]
+)
+def test_permuting_hidden_units_gives_the_same_graph_type(built, reference, name: str) -> None:
+    ref = reference(name)
+    population = from_state_dicts([ref.state_dict])
+    permutation = np.random.default_rng(7).permutation(population.units)
+    permuted = permute_hidden_units(population, permutation.tolist())
+    assert not torch.equal(permuted.weight_hh, population.weight_hh)
+    reduced = build_graph(permuted, get_task(ref.task))
+    assert same_type(reduced.compact, built[name].compact)
+
+
+def test_lstm_unit_permutation_gives_the_same_graph_type(built, reference) -> None:
+    ref = reference("reproduction_lstm_30_i100")
+    population = from_state_dicts([ref.state_dict])
+    permutation = np.random.default_rng(3).permutation(population.units).tolist()
+    reduced = build_graph(permute_hidden_units(population, permutation), get_task(ref.task))
+    assert same_type(reduced.compact, built[ref.name].compact)
+
+
+@pytest.mark.parametrize("name", ["interval_vanilla_40_i100", "reproduction_lstm_30_i100"])
+def test_a_batch_of_networks_gives_each_network_its_own_graph(reference, name: str) -> None:
+    """Networks simulated together (different numbers of laces each) get exactly the graphs
+    they get alone."""
+    ref = reference(name)
+    generator = torch.Generator().manual_seed(11)
+    variants = [ref.state_dict] + [
+        {
+            key: value * (1 + 0.02 * torch.randn(value.shape, generator=generator))
+            for key, value in ref.state_dict.items()
+        }
+        for _ in range(2)
+    ]
+    task = get_task(ref.task)
+    together = build_graphs(from_state_dicts(variants), task)
+    for variant, reduced in zip(variants, together, strict=True):
+        alone = build_graph(variant, task)
+        assert to_node_link(reduced.full) == to_node_link(alone.full)
+        assert to_node_link(reduced.compact) == to_node_link(alone.compact)
+
+
+def test_networks_that_do_not_fit_the_task_are_refused(reference) -> None:
+    ref = reference("reproduction_vanilla_30_i100")
+    three_inputs = dict(ref.state_dict)
+    rows = ref.state_dict["rnn.weight_ih_l0"].shape[0]
+    three_inputs["rnn.weight_ih_l0"] = torch.ones(rows, 3)
+    with pytest.raises(ValueError, match="inputs"):
+        build_graph(three_inputs, get_task("reproduction"))
+    with pytest.raises(ValueError, match="one network"):
+        build_graph(from_state_dicts([ref.state_dict, ref.state_dict]), get_task("reproduction"))
+
+
+def test_stimulus_declarations_are_checked() -> None:
+    with pytest.raises(ValueError, match="position"):
+        Stimulus("set", at=("middle",), settle=5)
+    with pytest.raises(ValueError):
+        Stimulus("set", at=(-1,), settle=5)
+    for name in ("delayed", "interval", "reproduction"):
+        task = get_task(name)
+        assert set(task.graph_protocol().events()) <= set(task.input_events())
+
+
+def test_cli_prints_the_compact_graph(built, reference, capsys) -> None:
+    ref = reference("reproduction_vanilla_30_i100")
+    assert main(["graph", "--task", "reproduction", "--weights", str(ref.weights_path)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == to_node_link(built[ref.name].compact)
+    assert same_type(from_node_link(printed), from_node_link(ref.graph))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--task", "nonsense"], "unknown task"),
+        (["--task", "two_neuron"], "no reduced-dynamics graph"),
+        (["--task", "delayed", "--weights", "/nonexistent/weights.pt"], "no such file"),
+        (["--task", "delayed", "--weights", __file__], "state dict"),
+    ],
+)
+def test_cli_reports_bad_input_in_one_line(
+    reference_networks, arguments: list[str], message: str, capsys
+) -> None:
+    if "--weights" not in arguments:
+        arguments = [*arguments, "--weights", str(reference_networks[0].weights_path)]
+    assert main(["graph", *arguments]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error
