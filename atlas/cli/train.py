@@ -1,0 +1,210 @@
+"""`atlas train`: train a population in one batched run and write it to a folder.
+
+Layout of the folder (network k uses seed S + k):
+    metadata.json                      task and its parameters, architecture, seeds, config,
+                                       and every network's outcome with the paths below
+    network_0000/initial.pt, final.pt  state dicts (plain tensors, torch.save)
+    network_0000/epoch_0050.pt, ...    intermediate checkpoints
+    network_0000/loss_curve.npy        training loss after every epoch
+For `--task two_neuron`: initial_w.npy, final_w.npy (K, 2, 2), loss.npy, loss_curves.npy.
+Networks are written as they finish, so an interrupted run keeps what it had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from atlas.cli import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a population of networks on a task")
+    parser.add_argument(
+        "--task", required=True, help="task key or alias (delayed, two_neuron, ...)"
+    )
+    parser.add_argument("--arch", choices=("vanilla", "gru", "lstm"), help="architecture")
+    parser.add_argument("--units", type=int, help="hidden units per network")
+    parser.add_argument("--count", type=int, required=True, help="number of networks K")
+    parser.add_argument("--seed", type=int, default=0, help="network k uses seed S + k")
+    parser.add_argument(
+        "--max-epochs", type=int, help="epoch limit (two_neuron: Adam steps); default: recipe's"
+    )
+    parser.add_argument("--out", type=Path, help="output folder (must be new or empty)")
+    add_task_parameter_argument(parser)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.set_defaults(func=train)
+
+
+def add_task_parameter_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a task parameter (JSON value), e.g. --param delay_max=30; repeatable",
+    )
+
+
+def resolve_task(name: str, params: list[str]) -> Any:
+    """The task with its overrides, or a CommandError saying what is wrong."""
+    from atlas.tasks import ParameterError, UnknownTaskError, get_task
+
+    overrides = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param expects NAME=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    try:
+        return get_task(name, **overrides)
+    except UnknownTaskError as exc:
+        raise CommandError(str(exc)) from exc
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise CommandError(f"bad task parameters: {exc}") from exc
+
+
+def train(args: argparse.Namespace) -> int:
+    from atlas.tasks import TwoNeuron
+
+    task = resolve_task(args.task, args.param)
+    if args.count < 1:
+        raise CommandError("--count must be at least 1")
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise CommandError("--max-epochs must be at least 1")
+    out = args.out or Path(f"{task.name}_{args.arch or 'w'}_{args.units or 2}_seed{args.seed}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CommandError(f"{out} exists and is not an empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = [args.seed + k for k in range(args.count)]
+    if isinstance(task, TwoNeuron):
+        summary = _train_two_neuron(task, seeds, args, out)
+    else:
+        if args.arch is None or args.units is None or args.units < 1:
+            raise CommandError(f"--arch and a positive --units are required for {task.name!r}")
+        summary = _train_population(task, seeds, args, out)
+    print(json.dumps({"out": str(out), **summary}))
+    return 0
+
+
+def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out: Path) -> dict:
+    import numpy as np
+    import torch
+
+    from atlas.training import NetworkOutcome, TrainingConfig, train_population
+
+    overrides = {"device": args.device}
+    if args.max_epochs is not None:
+        overrides["max_epochs"] = args.max_epochs
+    try:
+        config = TrainingConfig(**overrides)
+        config.torch_device()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    networks: list[dict] = []
+    metadata = {
+        "task": task.name,
+        "task_parameters": task.parameters(),
+        "architecture": args.arch,
+        "units": args.units,
+        "count": len(seeds),
+        "seed": args.seed,
+        "seeds": seeds,
+        "config": config.to_dict(),
+        "networks": networks,
+    }
+
+    def store(outcome: NetworkOutcome) -> None:
+        folder = out / f"network_{outcome.index:04d}"
+        folder.mkdir()
+        torch.save(outcome.initial_state_dict, folder / "initial.pt")
+        torch.save(outcome.final_state_dict, folder / "final.pt")
+        np.save(folder / "loss_curve.npy", outcome.loss_curve)
+        checkpoints = []
+        for checkpoint in outcome.checkpoints:
+            path = folder / f"epoch_{checkpoint.epoch:04d}.pt"
+            torch.save(checkpoint.state_dict, path)
+            checkpoints.append(
+                {"epoch": checkpoint.epoch, "loss": checkpoint.loss, "path": _rel(path, out)}
+            )
+        networks.append(
+            {
+                "index": outcome.index,
+                "seed": outcome.seed,
+                "status": outcome.status,
+                "epochs": outcome.epochs,
+                "steps": outcome.steps,
+                "best_loss": outcome.best_loss,
+                "final_loss": outcome.final_loss,
+                "initial": _rel(folder / "initial.pt", out),
+                "final": _rel(folder / "final.pt", out),
+                "loss_curve": _rel(folder / "loss_curve.npy", out),
+                "checkpoints": checkpoints,
+            }
+        )
+        networks.sort(key=lambda n: n["index"])
+        _write_json(out / "metadata.json", metadata)
+
+    _write_json(out / "metadata.json", metadata)
+    outcomes = train_population(
+        task,
+        args.arch,
+        args.units,
+        seeds,
+        config,
+        on_network_done=store,
+        progress_bar=args.progress,
+    )
+    statuses = [o.status for o in outcomes]
+    return {s: statuses.count(s) for s in ("converged", "unfinished", "failed")}
+
+
+def _train_two_neuron(task: Any, seeds: list[int], args: argparse.Namespace, out: Path) -> dict:
+    import numpy as np
+
+    from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
+
+    config = TwoNeuronTrainingConfig(
+        **({} if args.max_epochs is None else {"max_steps": args.max_epochs})
+    )
+    result = train_two_neuron(task, seeds, config, progress_bar=args.progress)
+    for name in ("initial_w", "final_w", "loss", "loss_curves"):
+        np.save(out / f"{name}.npy", getattr(result, name))
+    metadata = {
+        "task": task.name,
+        "task_parameters": task.parameters(),
+        "architecture": "two_neuron",
+        "count": len(seeds),
+        "seed": args.seed,
+        "seeds": seeds,
+        "config": {**vars(config)},
+        "arrays": ["initial_w.npy", "final_w.npy", "loss.npy", "loss_curves.npy"],
+        "networks": [
+            {
+                "index": k,
+                "seed": seeds[k],
+                "loss": float(result.loss[k]),
+                "solved": bool(result.solved[k]),
+            }
+            for k in range(len(seeds))
+        ],
+    }
+    _write_json(out / "metadata.json", metadata)
+    return {"solved": int(result.solved.sum()), "unsolved": int((~result.solved).sum())}
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write through a temporary file, so a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)

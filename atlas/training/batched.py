@@ -1,0 +1,193 @@
+"""Train a population of K networks in one batched computation, each by the paper's recipe.
+
+Every network has its own Adam state, minibatch order, phase, learning rate and stopping
+verdict. Decisions are taken once per epoch on the full training-set loss. A finished network
+leaves the batch: its rows are dropped from the parameters and the optimiser state, which
+freezes it (no update, no step count) and spares its compute while the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from atlas.networks import RNNPopulation, to_state_dict
+from atlas.networks.population import PARAMETER_NAMES
+from atlas.tasks import TrialTask
+from atlas.training.adam import BatchedAdam
+from atlas.training.config import TrainingConfig
+from atlas.training.evaluation import population_mse
+from atlas.training.minibatches import MinibatchOrder
+from atlas.training.outcome import Checkpoint, NetworkOutcome, TrainingProgress
+from atlas.training.recipe import EpochVerdict, Recipe
+from atlas.training.step import population_parameters, training_step
+
+DEFAULT_CONFIG = TrainingConfig()
+
+
+class PopulationTraining:
+    """The state of one batched training run; `run_epoch` advances it by one epoch."""
+
+    def __init__(
+        self,
+        task: TrialTask,
+        architecture: str,
+        units: int,
+        seeds: Sequence[int],
+        config: TrainingConfig,
+    ):
+        if not isinstance(task, TrialTask):
+            raise TypeError(
+                f"task {task.name!r} has no trials; two_neuron networks train with train_two_neuron"
+            )
+        if len(seeds) == 0:
+            raise ValueError("at least one seed is needed")
+        self.config = config
+        self.seeds = [int(s) for s in seeds]
+        device, dtype = config.torch_device(), config.torch_dtype()
+        self.training_set = task.training_set()
+        self.validation_set = task.validation_set()
+        self.inputs = self.training_set.inputs.to(device, dtype)
+        self.targets = self.training_set.targets.to(device, dtype)
+        self.population = RNNPopulation.initialise(
+            architecture, units, self.seeds, task.n_inputs, task.n_outputs
+        ).to(device, dtype)
+        self.initial = [to_state_dict(self.population, k) for k in range(len(self.seeds))]
+        self.adam = BatchedAdam(
+            population_parameters(self.population),
+            torch.full((len(self.seeds),), config.learning_rate),
+        )
+        self.order = MinibatchOrder(self.seeds, len(self.training_set), config.batch_size)
+        self.recipe = Recipe(len(self.seeds), config)
+        self.best = self.population.stacked_parameters()
+        self.active = np.arange(len(self.seeds))
+        self.epoch = 0
+        self.curves = np.full((len(self.seeds), config.max_epochs), np.nan)
+        self.checkpoints: list[list[Checkpoint]] = [[] for _ in self.seeds]
+        self.counts = {"converged": 0, "failed": 0, "unfinished": 0}
+
+    def run_epoch(self) -> list[NetworkOutcome]:
+        """Train every active network for one epoch; returns the networks that finished."""
+        self.epoch += 1
+        for batch in self.order.epoch():
+            batch = batch.to(self.inputs.device)
+            training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
+        losses = population_mse(self.population, self.training_set).double().cpu().numpy()
+        self.curves[self.active, self.epoch - 1] = losses
+        verdict = self.recipe.judge(losses, self.epoch)
+        self._apply(verdict)
+        if self.config.checkpoint_every and self.epoch % self.config.checkpoint_every == 0:
+            self._checkpoint(losses, ~verdict.finished)
+        finished = self._outcomes(verdict)
+        self._keep(np.flatnonzero(~verdict.finished))
+        return finished
+
+    def progress(self) -> TrainingProgress:
+        return TrainingProgress(
+            epoch=self.epoch,
+            max_epochs=self.config.max_epochs,
+            active=len(self.active),
+            converged=self.counts["converged"],
+            failed=self.counts["failed"],
+        )
+
+    def _mask(self, mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(mask).to(self.inputs.device)
+
+    @torch.no_grad()
+    def _apply(self, verdict: EpochVerdict) -> None:
+        """Remember new best weights; send stalled networks back to their best weights."""
+        new_best = self._mask(verdict.new_best)
+        back_to_best = self._mask(verdict.second_phase | verdict.reduce_lr)
+        for name in PARAMETER_NAMES:
+            param = getattr(self.population, name)
+            self.best[name][new_best] = param[new_best]
+            param[back_to_best] = self.best[name][back_to_best]
+        self.adam.restart(self._mask(verdict.second_phase))
+        self.adam.lr = torch.from_numpy(self.recipe.lr).to(self.adam.lr)
+
+    def _checkpoint(self, losses: np.ndarray, still_training: np.ndarray) -> None:
+        for row in np.flatnonzero(still_training):
+            self.checkpoints[self.active[row]].append(
+                Checkpoint(self.epoch, float(losses[row]), to_state_dict(self.population, row))
+            )
+
+    def _outcomes(self, verdict: EpochVerdict) -> list[NetworkOutcome]:
+        rows = np.flatnonzero(verdict.finished)
+        if len(rows) == 0:
+            return []
+        index = torch.from_numpy(rows).to(self.inputs.device)
+        final = RNNPopulation(
+            self.population.architecture, {n: p[index] for n, p in self.best.items()}
+        )
+        validation = population_mse(final, self.validation_set).double().cpu().numpy()
+        outcomes = []
+        for i, row in enumerate(rows):
+            k = int(self.active[row])
+            status = str(verdict.status[row])
+            self.counts[status] += 1
+            outcomes.append(
+                NetworkOutcome(
+                    index=k,
+                    seed=self.seeds[k],
+                    status=status,
+                    epochs=self.epoch,
+                    steps=self.epoch * self.order.batches_per_epoch,
+                    best_loss=float(self.recipe.best[row]),
+                    final_loss=float(validation[i]),
+                    loss_curve=self.curves[k, : self.epoch].copy(),
+                    initial_state_dict=self.initial[k],
+                    final_state_dict=to_state_dict(final, i),
+                    checkpoints=self.checkpoints[k],
+                )
+            )
+        return outcomes
+
+    def _keep(self, rows: np.ndarray) -> None:
+        """Drop the finished networks from the batch."""
+        if len(rows) == len(self.active):
+            return
+        index = torch.from_numpy(rows).to(self.inputs.device)
+        self.population = self.population.select(index)
+        self.best = {name: p[index] for name, p in self.best.items()}
+        self.adam.keep(index, population_parameters(self.population))
+        self.order.keep(rows.tolist())
+        self.recipe.keep(rows)
+        self.active = self.active[rows]
+
+
+def train_population(
+    task: TrialTask,
+    architecture: str,
+    units: int,
+    seeds: Sequence[int],
+    config: TrainingConfig = DEFAULT_CONFIG,
+    *,
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+    on_network_done: Callable[[NetworkOutcome], None] | None = None,
+    progress_bar: bool = False,
+) -> list[NetworkOutcome]:
+    """Train one network per seed (network k from seeds[k]) until each one is done.
+
+    `on_network_done` is called as each network finishes, so that it can be stored at once;
+    `on_progress` after every epoch. Returns the outcomes in the order of `seeds`.
+    """
+    run = PopulationTraining(task, architecture, units, seeds, config)
+    outcomes: list[NetworkOutcome] = []
+    with tqdm(total=config.max_epochs, disable=not progress_bar, unit="epoch") as bar:
+        while len(run.active):
+            for outcome in run.run_epoch():
+                outcomes.append(outcome)
+                if on_network_done is not None:
+                    on_network_done(outcome)
+            progress = run.progress()
+            bar.update(1)
+            bar.set_postfix(
+                active=progress.active, converged=progress.converged, failed=progress.failed
+            )
+            if on_progress is not None:
+                on_progress(progress)
+    return sorted(outcomes, key=lambda o: o.index)
