@@ -154,8 +154,10 @@ class RNNPopulation(nn.Module):
         weight_hh_t = self.weight_hh.transpose(1, 2)
         step = STEPS[self.architecture]
         states = []
-        for t in range(steps):
-            state = step(state, xproj[:, :, t], weight_hh_t, self.bias_hh)
+        # unbind, not xproj[:, :, t]: indexing's backward would add a full-size zero tensor
+        # per step (quadratic in the trial length); unbind's backward stacks once.
+        for xproj_t in xproj.unbind(dim=2):
+            state = step(state, xproj_t, weight_hh_t, self.bias_hh)
             states.append(state)
         stacked = torch.stack(states, dim=2)
         return Run(outputs=self.readout(stacked), states=stacked)
