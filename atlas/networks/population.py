@@ -148,7 +148,7 @@ class RNNPopulation(nn.Module):
     def forward(self, inputs: torch.Tensor, initial_state: torch.Tensor | None = None) -> Run:
         """Run trials (B, T, I), shared by all networks, or (K, B, T, I), one set per network."""
         inputs = self._per_network(inputs.to(self.weight_hh.dtype))
-        _, batch, steps, _ = inputs.shape
+        batch = inputs.shape[1]
         xproj = self.input_projection(inputs)
         state = self.zero_state(batch) if initial_state is None else initial_state
         weight_hh_t = self.weight_hh.transpose(1, 2)
