@@ -150,6 +150,7 @@ def exhaustive_edit_distance(a: nx.DiGraph, b: nx.DiGraph) -> int:
                 cost += sum(
                     a.nodes[u]["output"] != b.nodes[v]["output"] for u, v in forward.items()
                 )
+                cost += sum((u == 0) != (v == 0) for u, v in forward.items())  # start state
                 for u, v, t in a.edges(data="edge_type"):
                     mapped = (forward.get(u), forward.get(v))
                     cost += 1 if not b.has_edge(*mapped) else t != b.edges[mapped]["edge_type"]

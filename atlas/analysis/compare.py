@@ -1,8 +1,8 @@
 """Comparing two solutions side by side (science.md, "Comparing two solutions").
 
 Four views, each available when both summaries carry what it needs:
-- graph: same solution type (compact graphs isomorphic with equal output labels and edge
-  types) and the graph edit distance under the same matching;
+- graph: same solution type (`solution_types.same_type`) and the graph edit distance under
+  the same matching;
 - fixed-point structure: points counted by condition, kind, stability and output label, and
   the L1 difference of those counts;
 - extrapolation: the signature distance;
@@ -26,6 +26,7 @@ from scipy.spatial import procrustes
 
 from atlas.analysis.extrapolation import Signature, extrapolation_signature, signature_distance
 from atlas.analysis.graph.node_link import from_node_link
+from atlas.analysis.solution_types import START, same_type
 from atlas.analysis.trial_runs import validation_states
 from atlas.networks import RNNPopulation
 from atlas.tasks import TrialTask
@@ -136,31 +137,19 @@ def as_graph(graph: dict | nx.DiGraph) -> nx.DiGraph:
     return graph if isinstance(graph, nx.DiGraph) else from_node_link(graph)
 
 
-def _same_output(a: dict, b: dict) -> bool:
-    return a.get("output") == b.get("output")
-
-
-def _same_edge_type(a: dict, b: dict) -> bool:
-    return a.get("edge_type") == b.get("edge_type")
-
-
-def graphs_same_type(a: nx.DiGraph, b: nx.DiGraph) -> bool:
-    """Isomorphic with equal node outputs and edge types: the definition of a solution type."""
-    return nx.is_isomorphic(a, b, node_match=_same_output, edge_match=_same_edge_type)
-
-
 def loops_as_attributes(graph: nx.DiGraph) -> nx.DiGraph:
     """A copy without self-loops, each node carrying its loop's edge type (None if it has none).
 
     networkx's edit-path search mismatches self-loops (it may pair a loop with an ordinary
     edge: networkx issues 5400 and 8188), and reduced graphs are full of them. A DiGraph has at
     most one loop per node and a loop goes wherever its node goes, so the loop can be costed
-    with its node instead: this gives the same edit distance.
+    with its node instead: this gives the same edit distance. Nodes also carry whether they are
+    the start state, which a solution type pins (see `solution_types`).
     """
     copy = nx.DiGraph()
     for node, output in graph.nodes(data="output"):
         loop = graph.edges[node, node]["edge_type"] if graph.has_edge(node, node) else None
-        copy.add_node(node, output=output, loop=loop)
+        copy.add_node(node, output=output, loop=loop, start=node == START)
     copy.add_edges_from(
         (u, v, {"edge_type": t}) for u, v, t in graph.edges(data="edge_type") if u != v
     )
@@ -168,7 +157,7 @@ def loops_as_attributes(graph: nx.DiGraph) -> nx.DiGraph:
 
 
 def _node_substitution(a: dict, b: dict) -> float:
-    return float(a["output"] != b["output"]) + float(a["loop"] != b["loop"])
+    return sum(float(a[key] != b[key]) for key in ("output", "loop", "start"))
 
 
 def _node_deletion(node: dict) -> float:
@@ -181,10 +170,11 @@ def _edge_substitution(a: dict, b: dict) -> float:
 
 def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph, timeout: float = GED_TIMEOUT_S) -> float:
     """Edit distance with unit costs: inserting or deleting a node or an edge costs 1, and
-    substituting one costs 1 unless its output (node) or edge type (edge) matches. Exact for
+    substituting one costs 1 unless its output (node) or edge type (edge) matches; mapping the
+    start state onto another node costs 1 more. 0 exactly for two graphs of one type. Exact for
     the small graphs of the atlas; after `timeout` seconds the best edit path found so far, an
     upper bound."""
-    if graphs_same_type(a, b):
+    if same_type(a, b):
         return 0.0
     return float(
         nx.graph_edit_distance(
@@ -265,10 +255,10 @@ def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
         raise ValueError(
             f"validation states cover different trials: {a.states.shape} vs {b.states.shape}"
         )
-    same_type = distance = None
+    one_type = distance = None
     if a.graph is not None and b.graph is not None:
         graph_a, graph_b = as_graph(a.graph), as_graph(b.graph)
-        same_type = graphs_same_type(graph_a, graph_b)
+        one_type = same_type(graph_a, graph_b)
         distance = graph_edit_distance(graph_a, graph_b)
     counts = difference = None
     if a.fixed_points is not None and b.fixed_points is not None:
@@ -283,7 +273,7 @@ def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
     n = shared_components(a.states, b.states)
     pcs_a, pcs_b = principal_components(a.states, n), principal_components(b.states, n)
     return Comparison(
-        same_type=same_type,
+        same_type=one_type,
         graph_edit_distance=distance,
         fixed_point_difference=difference,
         fixed_point_counts=counts,
