@@ -27,6 +27,8 @@ RELIABLE_ACCURACY = 0.9
 TAIL_STEPS = 200
 LATE_STEPS = 50
 SETTLED_SPEED = 5e-5
+NETWORKS_PER_PASS = 16
+"""Networks whose probe runs (and long-run state tails) are held in memory at once."""
 
 
 @dataclass
@@ -358,7 +360,8 @@ DISTANCE_SCALES: dict[str, dict[str, float | str]] = {
 
 
 def extrapolation_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
-    """The extrapolation signature of every network in the population, one per network."""
+    """The extrapolation signature of every network in the population, one per network (run
+    in batches of NETWORKS_PER_PASS networks)."""
     if task.name not in SIGNATURES:
         raise ValueError(
             f"no extrapolation signature for task {task.name!r}; known: {sorted(SIGNATURES)}"
@@ -368,7 +371,14 @@ def extrapolation_signature(population: RNNPopulation, task: TrialTask) -> list[
             f"networks with {population.n_inputs} inputs and {population.n_outputs} outputs "
             f"cannot run task {task.name!r} ({task.n_inputs} inputs, {task.n_outputs} outputs)"
         )
-    return SIGNATURES[task.name](population, task)
+    signature_of = SIGNATURES[task.name]
+    if population.count <= NETWORKS_PER_PASS:
+        return signature_of(population, task)
+    signatures = []
+    for start in range(0, population.count, NETWORKS_PER_PASS):
+        index = range(start, min(start + NETWORKS_PER_PASS, population.count))
+        signatures += signature_of(population.select(index), task)
+    return signatures
 
 
 def mismatch(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float) -> float:
