@@ -43,7 +43,9 @@ from atlas.store.models import Network, TaskRecord
 from atlas.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get("ATLAS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+POSTGRES_URL = os.environ.get(
+    "ATLAS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432"
+)
 TASK_SHARES = {"delayed": 0.4, "interval": 0.3, "reproduction": 0.3}
 ARCHITECTURE_SHARES = {"vanilla": 0.6, "gru": 0.2, "lstm": 0.2}
 PAGE = 50
@@ -267,10 +269,14 @@ def main() -> int:
         ratio = figure["p99_ms"] / baseline
         print(f"{name:<18}{figure['p50_ms']:>10.2f}{figure['p99_ms']:>10.2f}{ratio:>16.2f}")
     depth = DEEP_PAGES * PAGE
-    print(f"\nSQL only, page at row {depth}: keyset {sql['keyset']:.2f} ms, "
-          f"OFFSET {sql['offset']:.2f} ms (OFFSET / keyset {sql['offset'] / sql['keyset']:.1f}x)")
-    print(f"errors: {errors}; goal p99 < 50 ms: "
-          f"{'met' if all(f['p99_ms'] < 50 for f in figures.values()) else 'NOT met'}")
+    print(
+        f"\nSQL only, page at row {depth}: keyset {sql['keyset']:.2f} ms, "
+        f"OFFSET {sql['offset']:.2f} ms (OFFSET / keyset {sql['offset'] / sql['keyset']:.1f}x)"
+    )
+    print(
+        f"errors: {errors}; goal p99 < 50 ms: "
+        f"{'met' if all(f['p99_ms'] < 50 for f in figures.values()) else 'NOT met'}"
+    )
     print(json.dumps({
         **figures,
         "errors": errors,

@@ -16,6 +16,7 @@ from api.app import create_app
 from atlas.config import Settings
 from atlas.networks import from_state_dicts, torch_network
 from atlas.store import migrate
+from atlas.store.models import Network, SolutionType
 from atlas.tasks import TASKS, get_task
 from atlas.training.evaluation import population_mse
 
@@ -163,6 +164,25 @@ def test_listing_filters_by_task_alias_architecture_units_and_loss(client, impor
         b["id"] for _, b in imported if low <= b["validation_loss"] <= high
     }
     assert listed(task="interval", architecture="lstm") == []
+
+
+def test_listing_filters_by_solution_type(client, imported):
+    """Types come from the graph analyses; here one is assigned by hand to two networks."""
+    members = [body["id"] for reference, body in imported if reference.task == "reproduction"][:2]
+    with client.app.state.sessions() as session:
+        kind = SolutionType(
+            task="reproduction", name="rsg-test-type", canonical_hash="h" * 64, graph={}
+        )
+        session.add(kind)
+        session.flush()
+        for network_id in members:
+            session.get(Network, network_id).solution_type_id = kind.id
+        session.commit()
+    listed = client.get("/solutions", params={"type": "rsg-test-type"}).json()["items"]
+    assert sorted(s["id"] for s in listed) == sorted(members)
+    assert {s["solution_type"] for s in listed} == {"rsg-test-type"}
+    assert client.get(f"/solutions/{members[0]}").json()["solution_type"] == "rsg-test-type"
+    assert client.get("/solutions", params={"type": "no-such-type"}).json()["items"] == []
 
 
 def test_sorting_and_cursor_pagination_walk_every_row_once(client, imported):

@@ -87,9 +87,7 @@ def import_solution(
         )
     loss = float(population_mse(from_state_dicts([state_dict]), trial_task.validation_set())[0])
     info = {"filename": file.filename} if file.filename else {}
-    network = save_imported_network(
-        session, trial_task, state_dict, loss, name=name, info=info
-    )
+    network = save_imported_network(session, trial_task, state_dict, loss, name=name, info=info)
     session.commit()
     try:
         enqueue_analysis(network.id, settings)

@@ -141,9 +141,7 @@ def checkpoint_summaries(session: Session, network_id: int) -> Sequence[Checkpoi
     """A network's checkpoints in training order, without their weight blobs."""
     return session.scalars(
         select(Checkpoint)
-        .options(
-            load_only(Checkpoint.id, Checkpoint.kind, Checkpoint.epoch, Checkpoint.loss)
-        )
+        .options(load_only(Checkpoint.id, Checkpoint.kind, Checkpoint.epoch, Checkpoint.loss))
         .where(Checkpoint.network_id == network_id)
         .order_by(Checkpoint.epoch, Checkpoint.id)
     ).all()
