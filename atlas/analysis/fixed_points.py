@@ -227,7 +227,11 @@ def two_neuron_system(w: torch.Tensor) -> Callable:
     return system_in
 
 
-def two_neuron_grid(w: torch.Tensor, per_axis: int = 15) -> torch.Tensor:
+TWO_NEURON_SEARCH = FixedPointConfig(adam_steps=0)
+"""Newton straight from a dense grid: in two dimensions the grid already lies in every basin."""
+
+
+def two_neuron_grid(w: torch.Tensor, per_axis: int = 12) -> torch.Tensor:
     """Starting states (K, per_axis^2, 2): a grid over the box that holds every fixed point.
 
     At a fixed point x = W tanh(x), so |x_i| < sum_j |W_ij|.
@@ -242,7 +246,7 @@ def two_neuron_grid(w: torch.Tensor, per_axis: int = 15) -> torch.Tensor:
 def find_two_neuron_fixed_points(
     w: torch.Tensor,
     initial_states: torch.Tensor | None = None,
-    config: FixedPointConfig | None = None,
+    config: FixedPointConfig = TWO_NEURON_SEARCH,
 ) -> list[FixedPointSet]:
     """Fixed points of dx/dt = -x + W tanh(x) for W (K, 2, 2); stable where all Re(lambda) < 0.
 
@@ -252,4 +256,4 @@ def find_two_neuron_fixed_points(
         raise ValueError(f"W must be (K, 2, 2), got {tuple(w.shape)}")
     w = w.to(torch.float64)
     start = two_neuron_grid(w) if initial_states is None else initial_states.to(torch.float64)
-    return solve_fixed_points(two_neuron_system(w), start, config or FixedPointConfig())
+    return solve_fixed_points(two_neuron_system(w), start, config)
