@@ -144,6 +144,18 @@ def test_a_server_without_a_key_refuses_every_write(service, unchanged):
         assert keyless.get("/solutions").status_code == 200  # reads stay public
 
 
+def test_an_unreachable_broker_is_a_503_and_the_job_is_marked_failed(service):
+    _, url = service
+    settings = Settings(database_url=url, api_key=API_KEY, broker_url="redis://127.0.0.1:9/0")
+    with TestClient(create_app(settings)) as cut_off:
+        body = assert_problem(cut_off.get("/health"), 503, "unhealthy")
+        assert body["database"] == "ok" and body["broker"].startswith("error")
+        body = assert_problem(cut_off.post("/jobs", json=QUICK_JOB, headers=WRITE), 503)
+        assert body["type"].endswith("queue-unavailable")
+        job = cut_off.get(body["job"]).json()
+        assert job["status"] == "failed" and "could not be queued" in job["error"]
+
+
 # --- jobs ----------------------------------------------------------------------------------
 
 

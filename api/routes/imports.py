@@ -19,8 +19,7 @@ from api.routes.solutions import read_solution
 from api.routes.tasks import resolve_task_name
 from api.schemas.solutions import SolutionDetail
 from atlas.networks import StateDictError, from_state_dicts, infer_shape, load_state_dict
-from atlas.store import save_imported_network
-from atlas.store.models import Network
+from atlas.store import save_imported_network, set_analysis_status
 from atlas.tasks import TrialTask, get_task
 from atlas.training.evaluation import population_mse
 from worker.dispatch import enqueue_analysis
@@ -91,9 +90,14 @@ def import_solution(
     session.commit()
     try:
         enqueue_analysis(network.id, settings)
-    except Exception as exc:  # broker unreachable: take the import back, nothing stays written
-        session.delete(session.get(Network, network.id))
+    except Exception as exc:  # broker unreachable: say so, and record why it is not analysed
+        set_analysis_status(session, network.id, "failed")
         session.commit()
-        raise Problem(503, "queue-unavailable", f"analysis could not be queued: {exc}") from exc
+        raise Problem(
+            503,
+            "queue-unavailable",
+            f"solution {network.id} was stored but its analysis could not be queued: {exc}",
+            solution=f"/solutions/{network.id}",
+        ) from exc
     response.headers["Location"] = f"/solutions/{network.id}"
     return read_solution(network.id, session)

@@ -139,7 +139,12 @@ def submit_job(
         except Exception as exc:  # broker unreachable: say so rather than leave a dead job
             fail_job(session, job.id, f"could not be queued: {exc}")
             session.commit()
-            raise Problem(503, "queue-unavailable", f"the job could not be queued: {exc}") from exc
+            raise Problem(
+                503,
+                "queue-unavailable",
+                f"job {job.id} could not be queued (recorded as failed): {exc}",
+                job=f"/jobs/{job.id}",
+            ) from exc
     response.headers["Location"] = f"/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
