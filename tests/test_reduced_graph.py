@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -16,6 +17,13 @@ from atlas.analysis.graph import (
     compact,
     from_node_link,
     to_node_link,
+)
+from atlas.analysis.graph_plot import (
+    AUTONOMOUS_COLOUR,
+    INPUT_COLOURS,
+    OUTPUT_COLOURS,
+    START_RING,
+    graph_svg,
 )
 from atlas.analysis.solution_types import same_type
 from atlas.cli import main
@@ -91,6 +99,27 @@ def test_node_link_round_trip_keeps_ids_outputs_and_edge_types(
             assert all(set(n) == {"id", "output"} for n in data["nodes"])
             assert all(set(e) == {"source", "target", "edge_type"} for e in data["edges"])
             assert to_node_link(from_node_link(data)) == data
+
+
+@pytest.mark.parametrize("name", ["interval_vanilla_30_i100", "reproduction_gru_20_i100"])
+def test_graph_svg_colours_outputs_and_inputs_and_marks_the_start(built, name: str) -> None:
+    graph = built[name].compact
+    task = get_task(name.split("_")[0])
+    names = {event.edge_type: event.name for event in task.input_events().values()}
+    svg = graph_svg(graph, edge_names=names, title=name)
+    root = ElementTree.fromstring(svg)
+    assert root.tag.endswith("svg")
+    texts = {"".join(t.itertext()) for t in root.iter() if t.tag.endswith("text")}
+    assert "start" in texts and name in texts
+    edge_types = sorted({t for _, _, t in graph.edges(data="edge_type")})
+    assert {names.get(t, "autonomous") for t in edge_types} <= texts
+    for output in {o for _, o in graph.nodes(data="output")}:
+        assert f"output {output}" in texts
+        assert OUTPUT_COLOURS[output] in svg
+    assert START_RING in svg
+    assert AUTONOMOUS_COLOUR in svg
+    inputs = [t for t in edge_types if t != 0]
+    assert all(INPUT_COLOURS[i] in svg for i in range(len(inputs)))
 
 
 def test_node_link_rejects_what_is_not_a_graph() -> None:

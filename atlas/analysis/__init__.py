@@ -32,3 +32,32 @@ __all__ = [
     "summaries_from_population",
     "type_predictor_kappa",
 ]
+
+# Reduced-dynamics graphs and solution types.
+from atlas.analysis.graph import (
+    ReducedGraph,
+    build_graph,
+    build_graphs,
+    from_node_link,
+    to_node_link,
+)
+from atlas.analysis.solution_types import (
+    assign_types,
+    canonical_hash,
+    coverage,
+    same_type,
+    type_name,
+)
+
+__all__ += [
+    "ReducedGraph",
+    "assign_types",
+    "build_graph",
+    "build_graphs",
+    "canonical_hash",
+    "coverage",
+    "from_node_link",
+    "same_type",
+    "to_node_link",
+    "type_name",
+]

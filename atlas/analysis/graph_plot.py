@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 
+import matplotlib
 import networkx as nx
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
@@ -37,7 +38,11 @@ def graph_svg(
     `edge_names` labels the input types in the legend (e.g. {2: "set"}); node 0, the start
     state, is ringed and labelled "start".
     """
-    names = {0: "autonomous", **(edge_names or {})}
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        return _draw(graph, {0: "autonomous", **(edge_names or {})}, title)
+
+
+def _draw(graph: nx.DiGraph, names: Mapping[int, str], title: str | None) -> str:
     figure = Figure(figsize=(5.5, 4.5))
     FigureCanvasSVG(figure)
     axes = figure.add_subplot()

@@ -13,6 +13,7 @@ whichever atlas (only a hash collision, which is rare, depends on arrival order)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import networkx as nx
@@ -39,14 +40,21 @@ def _labelled(graph: nx.DiGraph) -> nx.DiGraph:
 
 
 def canonical_hash(graph: nx.DiGraph) -> str:
-    """Weisfeiler-Lehman hash over output labels, edge types and the start mark."""
-    return nx.weisfeiler_lehman_graph_hash(
-        _labelled(graph),
-        node_attr="label",
-        edge_attr="label",
-        iterations=HASH_ITERATIONS,
-        digest_size=HASH_DIGITS,
-    )
+    """Weisfeiler-Lehman hash over output labels, edge types and the start mark.
+
+    networkx 3.5 changed (fixed) the hash of directed graphs to follow in- and out-edges
+    separately and warns about it on every call; the project requires networkx >= 3.5, so type
+    names derived from the hash stay the same across installs.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The hashes produced for directed graphs")
+        return nx.weisfeiler_lehman_graph_hash(
+            _labelled(graph),
+            node_attr="label",
+            edge_attr="label",
+            iterations=HASH_ITERATIONS,
+            digest_size=HASH_DIGITS,
+        )
 
 
 def _same_node(a: dict, b: dict) -> bool:
