@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def reference_dir() -> Path:
-    """Where `shared/reference` lives: $ATLAS_REFERENCE_DIR, beside the checkout, or /work/shared."""
+    """Where `shared/reference` is: $ATLAS_REFERENCE_DIR, beside the checkout, or /work/shared."""
     candidates = [
         os.environ.get("ATLAS_REFERENCE_DIR"),
         ROOT.parent / "shared" / "reference",
