@@ -33,24 +33,21 @@ SAME_ATTRACTOR = 1e-3
 def attach(
     graph: nx.DiGraph, lace: Lace, parent: Hashable | None, edge_type: int
 ) -> tuple[nx.DiGraph, int]:
-    """The graph with the lace's nodes appended under fresh ids, its autonomous edges (and the
-    edge closing its loop) and, from `parent`, an edge of `edge_type` to its first node; and
+    """Append the lace's nodes under fresh ids, its autonomous edges (and the edge closing its
+    loop) and, from `parent`, an edge of `edge_type` to its first node; return the graph and
     the id of that first node."""
     first = max(graph.nodes, default=-1) + 1
     ids = range(first, first + len(lace.states))
-    joined = nx.DiGraph()
-    joined.add_nodes_from(graph.nodes(data=True))
-    joined.add_nodes_from(
+    graph.add_nodes_from(
         (node, {"state": s, "output": o})
         for node, s, o in zip(ids, lace.states, lace.outputs, strict=True)
     )
-    joined.add_edges_from(graph.edges(data=True))
-    joined.add_edges_from((u, v, {"edge_type": AUTONOMOUS}) for u, v in pairwise(ids))
+    graph.add_edges_from(pairwise(ids), edge_type=AUTONOMOUS)
     if lace.loops:
-        joined.add_edge(ids[-1], first + lace.loop_to, edge_type=AUTONOMOUS)
+        graph.add_edge(ids[-1], first + lace.loop_to, edge_type=AUTONOMOUS)
     if parent is not None:
-        joined.add_edge(parent, first, edge_type=edge_type)
-    return joined, first
+        graph.add_edge(parent, first, edge_type=edge_type)
+    return graph, first
 
 
 def merge_new_lace(graph: nx.DiGraph, start: Hashable, lace: Lace) -> nx.DiGraph:
@@ -137,7 +134,7 @@ Laid = list[tuple[list, np.ndarray, np.ndarray]]
 def _lay_out(graph: nx.DiGraph, part: nx.DiGraph) -> Laid:
     return [
         (path, node_values(graph, path, "state"), node_values(graph, path, "output"))
-        for path in component_paths(autonomous_subgraph(part))[0]
+        for path in component_paths(part)[0]
     ]
 
 
@@ -182,6 +179,8 @@ def merge_components(graph: nx.DiGraph) -> nx.DiGraph:
     while True:
         autonomous = autonomous_subgraph(graph)
         parts = [autonomous.subgraph(c) for c in nx.weakly_connected_components(autonomous)]
+        if len(parts) < 2:
+            return graph
         laid = [_lay_out(graph, part) for part in parts]
         pairs = (
             (a, b, _overlap(laid[a], laid[b]))

@@ -6,7 +6,7 @@ reported), so every helper here walks networkx's own orders and never re-sorts t
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 import networkx as nx
 import numpy as np
@@ -45,14 +45,18 @@ def predecessor(graph: nx.DiGraph, node: Hashable, edge_type: int) -> Hashable |
     return None
 
 
-def _walk(graph: nx.DiGraph, source: Hashable) -> tuple[list, int | None] | None:
+Successors = Mapping[Hashable, Mapping]
+"""Each node's successors: `dict(graph.adjacency())`, built once per search."""
+
+
+def _walk(successors: Successors, source: Hashable) -> tuple[list, int | None] | None:
     """Follow single successors from `source`: the nodes visited and the index the walk
     returns to (None at a dead end); None where a node has several successors."""
     order: dict = {}
     node = source
     while node not in order:
         order[node] = len(order)
-        following = graph.adj[node]
+        following = successors[node]
         if len(following) > 1:
             return None
         if not following:
@@ -61,10 +65,10 @@ def _walk(graph: nx.DiGraph, source: Hashable) -> tuple[list, int | None] | None
     return list(order), order[node]
 
 
-def path_from(graph: nx.DiGraph, source: Hashable) -> list:
+def path_from(graph: nx.DiGraph, source: Hashable, successors: Successors | None = None) -> list:
     """The path a lace from `source` follows: to the node that closes the loop it reaches,
     or, where it reaches none, the longest path down its descendants."""
-    walk = _walk(graph, source)
+    walk = _walk(successors or dict(graph.adjacency()), source)
     if walk is not None:
         return walk[0]
     try:
@@ -75,11 +79,11 @@ def path_from(graph: nx.DiGraph, source: Hashable) -> list:
     return nx.shortest_path(graph, source, loop[-1][0])
 
 
-def _first_loop(graph: nx.DiGraph, nodes: set) -> list:
+def _first_loop(graph: nx.DiGraph, nodes: set, successors: Successors) -> list:
     """The loop networkx's depth-first search finds first in the component `nodes`."""
     part = graph.subgraph(nodes)
-    if all(len(graph.adj[n]) <= 1 for n in nodes):
-        visited, back_to = _walk(graph, next(iter(part)))
+    if all(len(successors[n]) <= 1 for n in nodes):
+        visited, back_to = _walk(successors, next(iter(part)))
         return [] if back_to is None else visited[back_to:]
     try:
         return [u for u, _ in nx.find_cycle(part)]
@@ -96,14 +100,15 @@ def component_paths(graph: nx.DiGraph) -> list[list[list]]:
     """
     covered: set = set()
     components = []
+    successors = dict(graph.adjacency())
     for nodes in nx.weakly_connected_components(graph):
         paths = []
-        loop = _first_loop(graph, nodes)
+        loop = _first_loop(graph, nodes, successors)
         if len(loop) > 1:
             covered.update(loop)
             paths.append(loop)
         for source in [node for node in nodes if graph.in_degree(node) == 0]:
-            path = path_from(graph, source)
+            path = path_from(graph, source, successors)
             seen = [i for i, node in enumerate(path) if node in covered]
             if seen:
                 path = path[: seen[0] + 1]
