@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-epochs", type=int, help="epoch limit (two_neuron: Adam steps); default: recipe's"
     )
+    parser.add_argument(
+        "--checkpoint-every", type=int, help="epochs between checkpoints; default: recipe's"
+    )
     parser.add_argument("--out", type=Path, help="output folder (must be new or empty)")
     add_task_parameter_argument(parser)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -102,6 +105,8 @@ def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out
     overrides = {"device": args.device}
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs
+    if args.checkpoint_every is not None:
+        overrides["checkpoint_every"] = args.checkpoint_every
     try:
         config = TrainingConfig(**overrides)
         config.torch_device()
