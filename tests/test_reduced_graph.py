@@ -8,6 +8,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 import torch
+from scipy.signal import find_peaks
 
 from atlas.analysis.graph import (
     GraphFormatError,
@@ -18,6 +19,8 @@ from atlas.analysis.graph import (
     from_node_link,
     to_node_link,
 )
+from atlas.analysis.graph.lace import LaceRunner
+from atlas.analysis.graph.loops import first_prominent_peaks
 from atlas.analysis.graph_plot import (
     AUTONOMOUS_COLOUR,
     INPUT_COLOURS,
@@ -30,7 +33,7 @@ from atlas.cli import main
 from atlas.networks import from_state_dicts
 from atlas.networks.permutation import permute_hidden_units
 from atlas.tasks import get_task
-from atlas.tasks.graph_protocol import Stimulus
+from atlas.tasks.graph_protocol import FREE_RUN_STEPS, Stimulus
 
 AGREEMENT_FLOOR = 16
 
@@ -120,6 +123,24 @@ def test_graph_svg_colours_outputs_and_inputs_and_marks_the_start(built, name: s
     assert AUTONOMOUS_COLOUR in svg
     inputs = [t for t in edge_types if t != 0]
     assert all(INPUT_COLOURS[i] in svg for i in range(len(inputs)))
+
+
+def test_peak_search_equals_scipy_row_by_row(reference) -> None:
+    """The batched search for each row's first prominent dip finds what scipy finds row by
+    row, on the distance rows of a free run that enters a limit cycle."""
+    ref = reference("reproduction_vanilla_20_i100")
+    population = from_state_dicts([ref.state_dict])
+    task = get_task(ref.task)
+    with torch.no_grad():
+        runner = LaceRunner(population, in_trial=False)
+        start = runner.start_states(task.graph_protocol().start_inputs)
+        trajectory = runner.run(start, FREE_RUN_STEPS, np.ones((1, 1), dtype=bool))[0, 0]
+    tail = trajectory[100:]
+    distance = np.linalg.norm(tail[:, None] - tail[None, :], axis=-1)
+    rows = [-distance[i, i + 1 :] for i in range(len(tail))]
+    expected = [(find_peaks(row, prominence=0.1)[0][:1].tolist() or [-1])[0] for row in rows]
+    assert max(expected) > 0
+    assert first_prominent_peaks(rows, 0.1).tolist() == expected
 
 
 def test_node_link_rejects_what_is_not_a_graph() -> None:

@@ -241,7 +241,10 @@ def _one_thread() -> Iterator[None]:
 
 
 def build_graphs(population: RNNPopulation, task: TrialTask) -> list[ReducedGraph]:
-    """Reduced-dynamics graphs of every network of a population, simulated together."""
+    """Reduced-dynamics graphs of every network of a population, simulated together (on the
+    CPU: the matrices are tiny, and the graph work between simulations is CPU work)."""
+    if population.weight_hh.device.type != "cpu":
+        population = population.select(range(population.count)).cpu()
     with torch.no_grad(), _one_thread():
         return _Builder(population, task).build()
 

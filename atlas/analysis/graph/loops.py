@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, peak_prominences
 from scipy.spatial.distance import cdist
 
 TRANSIENT = 100
@@ -24,11 +24,13 @@ PERIOD_PROMINENCE = 0.05
 
 
 def first_prominent_peaks(rows: list[np.ndarray], prominence: float) -> np.ndarray:
-    """Index of the first peak of each row with at least `prominence`, -1 where none.
+    """Index of the first peak of each row with at least `prominence`, -1 where none: what
+    `find_peaks(row, prominence=...)[0][0]` gives, for all rows at once.
 
-    All rows go through one `find_peaks` call: they are laid end to end with a separator
-    above every value between them, which bounds each peak's prominence search to its own
-    row exactly as if the row stood alone.
+    The rows are laid end to end with a separator above every value between them, which
+    bounds each peak's prominence search to its own row exactly as if the row stood alone.
+    Prominences are computed rank by rank (each row's first maximum, then its second, ...)
+    and only for rows not yet resolved, so most rows cost one prominence.
     """
     if not rows:
         return np.zeros(0, dtype=int)
@@ -38,12 +40,19 @@ def first_prominent_peaks(rows: list[np.ndarray], prominence: float) -> np.ndarr
     signal = np.full(int(lengths.sum() + len(rows)), top + 1.0)
     for start, row in zip(starts, rows, strict=True):
         signal[start : start + len(row)] = row
-    peaks, _ = find_peaks(signal, prominence=prominence)
-    row_of = np.searchsorted(starts, peaks, side="right") - 1
-    inside = peaks - starts[row_of] < lengths[row_of]
+    maxima, _ = find_peaks(signal)
+    row_of = np.searchsorted(starts, maxima, side="right") - 1
+    inside = maxima - starts[row_of] < lengths[row_of]
+    maxima, row_of = maxima[inside], row_of[inside]
+    rank = np.arange(len(maxima)) - np.searchsorted(row_of, row_of, side="left")
     first = np.full(len(rows), -1)
-    rows_hit, where = np.unique(row_of[inside], return_index=True)
-    first[rows_hit] = peaks[inside][where] - starts[rows_hit]
+    for r in range(int(rank.max(initial=-1)) + 1):
+        chosen = (rank == r) & (first[row_of] < 0)
+        if not chosen.any():
+            break
+        tall = peak_prominences(signal, maxima[chosen])[0] >= prominence
+        hit_rows = row_of[chosen][tall]
+        first[hit_rows] = maxima[chosen][tall] - starts[hit_rows]
     return first
 
 
