@@ -7,6 +7,7 @@ command gives a working atlas: `atlas migrate && atlas serve --demo`.
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import sys
 
@@ -75,6 +76,10 @@ def serve(args: argparse.Namespace) -> int:
     from atlas.store import SchemaOutOfDateError, check_database_current
 
     settings = get_settings()
+    if settings.embedded and settings.torch_threads is None:
+        # Training shares this process with the API: one torch thread keeps both responsive.
+        # On 2 busy cores, torch's default (a thread per core) made epochs 20x slower.
+        settings = settings.model_copy(update={"torch_threads": 1})
     if args.demo and settings.api_key is None:
         settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(18)})
         print(f"ATLAS_API_KEY is not set; writes use this run's key: {settings.api_key}")
@@ -91,5 +96,6 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         print(f"try: curl '{base}/solutions?task=delayed'  and  curl {base}/jobs/{job_id}")
     sys.stdout.flush()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
