@@ -45,8 +45,14 @@ def predecessor(graph: nx.DiGraph, node: Hashable, edge_type: int) -> Hashable |
     return None
 
 
-Successors = Mapping[Hashable, Mapping]
-"""Each node's successors: `dict(graph.adjacency())`, built once per search."""
+Successors = Mapping[Hashable, list]
+"""Each node's successors, listed once per search (`successor_lists`)."""
+
+
+def successor_lists(graph: nx.DiGraph) -> Successors:
+    """Comprehensions, not list(): networkx's subgraph views answer len() (which list() asks
+    for) by intersecting the whole node set."""
+    return {node: [t for t in following] for node, following in graph.adjacency()}
 
 
 def _walk(successors: Successors, source: Hashable) -> tuple[list, int | None] | None:
@@ -61,14 +67,14 @@ def _walk(successors: Successors, source: Hashable) -> tuple[list, int | None] |
             return None
         if not following:
             return list(order), None
-        node = next(iter(following))
+        node = following[0]
     return list(order), order[node]
 
 
 def path_from(graph: nx.DiGraph, source: Hashable, successors: Successors | None = None) -> list:
     """The path a lace from `source` follows: to the node that closes the loop it reaches,
     or, where it reaches none, the longest path down its descendants."""
-    walk = _walk(successors or dict(graph.adjacency()), source)
+    walk = _walk(successors or successor_lists(graph), source)
     if walk is not None:
         return walk[0]
     try:
@@ -100,14 +106,15 @@ def component_paths(graph: nx.DiGraph) -> list[list[list]]:
     """
     covered: set = set()
     components = []
-    successors = dict(graph.adjacency())
+    successors = successor_lists(graph)
+    entered = {target for following in successors.values() for target in following}
     for nodes in nx.weakly_connected_components(graph):
         paths = []
         loop = _first_loop(graph, nodes, successors)
         if len(loop) > 1:
             covered.update(loop)
             paths.append(loop)
-        for source in [node for node in nodes if graph.in_degree(node) == 0]:
+        for source in [node for node in nodes if node not in entered]:
             path = path_from(graph, source, successors)
             seen = [i for i, node in enumerate(path) if node in covered]
             if seen:
@@ -125,7 +132,8 @@ def rings(graph: nx.DiGraph) -> list[list]:
     Where no node has two successors (the usual case: each state steps to one next state) the
     loops are found by walking; otherwise networkx enumerates them.
     """
-    if any(len(graph.adj[node]) > 1 for node in graph):
+    successors = successor_lists(graph)
+    if any(len(following) > 1 for following in successors.values()):
         found = list(nx.simple_cycles(graph))
     else:
         found, walk_of = [], {}
@@ -134,9 +142,9 @@ def rings(graph: nx.DiGraph) -> list[list]:
             while node not in walk_of:
                 walk_of[node] = start
                 walk.append(node)
-                if not graph.adj[node]:
+                if not successors[node]:
                     break
-                node = next(iter(graph.adj[node]))
+                node = successors[node][0]
             else:
                 if walk_of[node] == start:
                     found.append(walk[walk.index(node) :])
