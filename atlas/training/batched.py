@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from atlas.networks import RNNPopulation, to_state_dict
 from atlas.networks.population import PARAMETER_NAMES
-from atlas.tasks import TrialTask
+from atlas.tasks import TrialSet, TrialTask
 from atlas.training.adam import BatchedAdam
 from atlas.training.config import TrainingConfig
 from atlas.training.evaluation import population_mse
@@ -48,10 +48,13 @@ class PopulationTraining:
         self.config = config
         self.seeds = [int(s) for s in seeds]
         device, dtype = config.torch_device(), config.torch_dtype()
-        self.training_set = task.training_set()
-        self.validation_set = task.validation_set()
-        self.inputs = self.training_set.inputs.to(device, dtype)
-        self.targets = self.training_set.targets.to(device, dtype)
+        train, valid = task.training_set(), task.validation_set()
+        self.inputs = train.inputs.to(device, dtype)
+        self.targets = train.targets.to(device, dtype)
+        self.training_set = TrialSet(self.inputs, self.targets)
+        self.validation_set = TrialSet(
+            valid.inputs.to(device, dtype), valid.targets.to(device, dtype)
+        )
         self.population = RNNPopulation.initialise(
             architecture, units, self.seeds, task.n_inputs, task.n_outputs
         ).to(device, dtype)
@@ -60,7 +63,7 @@ class PopulationTraining:
             population_parameters(self.population),
             torch.full((len(self.seeds),), config.learning_rate),
         )
-        self.order = MinibatchOrder(self.seeds, len(self.training_set), config.batch_size)
+        self.order = MinibatchOrder(self.seeds, len(train), config.batch_size)
         self.recipe = Recipe(len(self.seeds), config)
         self.best = self.population.stacked_parameters()
         self.active = np.arange(len(self.seeds))
