@@ -24,6 +24,7 @@ logger = logging.getLogger("atlas.worker")
 
 TRAIN_POPULATION = "atlas.train_population"
 ANALYSE_NETWORK = "atlas.analyse_network"
+RUN_TWO_NEURON_STUDY = "atlas.run_two_neuron_study"
 
 
 def create_app(settings: Settings) -> Celery:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from worker import tasks
-from worker.app import ANALYSE_NETWORK, TRAIN_POPULATION, celery_app
+from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_POPULATION, celery_app
 from worker.dispatch import run_training
+from worker.two_neuron_study import run_two_neuron_study as run_study
 
 
 @celery_app.task(name=TRAIN_POPULATION)
@@ -15,3 +16,8 @@ def train_population(job_id: int) -> None:
 @celery_app.task(name=ANALYSE_NETWORK)
 def analyse_network(network_id: int) -> None:
     tasks.analyse_network(network_id)
+
+
+@celery_app.task(name=RUN_TWO_NEURON_STUDY)
+def run_two_neuron_study(study_id: int) -> None:
+    run_study(study_id)

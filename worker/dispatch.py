@@ -24,10 +24,12 @@ from atlas.store import (
     session_scope,
     unanalysed_network_ids,
     unfinished_job_ids,
+    unfinished_study_ids,
 )
 from worker import tasks
-from worker.app import ANALYSE_NETWORK, TRAIN_POPULATION, create_app
+from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_POPULATION, create_app
 from worker.database import bound_to
+from worker.two_neuron_study import run_two_neuron_study
 
 logger = logging.getLogger("atlas.worker")
 
@@ -51,6 +53,16 @@ def enqueue_analysis(network_id: int, settings: Settings | None = None) -> None:
         _send(settings, ANALYSE_NETWORK, network_id)
 
 
+def enqueue_two_neuron_study(study_id: int, settings: Settings | None = None) -> None:
+    """Train, classify and map the two-neuron study `study_id` (created queued in the store)."""
+    settings = settings or get_settings()
+    if settings.embedded:
+        runner = _embedded_runner(settings)
+        runner.submit(settings, run_two_neuron_study, study_id, runner.stopping.is_set)
+    else:
+        _send(settings, RUN_TWO_NEURON_STUDY, study_id)
+
+
 def run_training(
     job_id: int,
     settings: Settings | None = None,
@@ -66,9 +78,9 @@ def run_training(
 
 
 def resume_unfinished(settings: Settings | None = None) -> int:
-    """Embedded mode, at start: queue again the jobs and analyses a previous run left unfinished
-    (the in-process queue did not survive it). Returns how many were queued. With a broker the
-    queue itself keeps them, and nothing is done."""
+    """Embedded mode, at start: queue again the jobs, analyses and two-neuron studies a previous
+    run left unfinished (the in-process queue did not survive it). Returns how many were queued.
+    With a broker the queue itself keeps them, and nothing is done."""
     settings = settings or get_settings()
     if not settings.embedded:
         return 0
@@ -76,18 +88,22 @@ def resume_unfinished(settings: Settings | None = None) -> int:
     try:
         with session_scope(session_factory(engine)) as session:
             jobs, networks = unfinished_job_ids(session), unanalysed_network_ids(session)
+            studies = unfinished_study_ids(session)
     finally:
         engine.dispose()
     for job_id in jobs:
         enqueue_training(job_id, settings)
     for network_id in networks:
         enqueue_analysis(network_id, settings)
-    return len(jobs) + len(networks)
+    for study_id in studies:
+        enqueue_two_neuron_study(study_id, settings)
+    return len(jobs) + len(networks) + len(studies)
 
 
 def shutdown(wait: bool = True) -> None:
     """Stop the embedded job thread: queued work is dropped (resume_unfinished finds it next
-    time) and a running training stops after its current epoch, its job queued again."""
+    time) and a running training stops after its current epoch (or step, for a two-neuron
+    study), queued again."""
     global _runner
     with _runner_lock:
         runner, _runner = _runner, None

@@ -1,13 +1,16 @@
 """The registry of analysis steps, run in this order on every network (trained or imported).
 
-A step has three parts, so that no database transaction stays open while the science runs
+A step has four parts, so that no database transaction stays open while the science runs
 (on SQLite an open write transaction would hold off every other writer):
-- `load(session, network)`: read the inputs through atlas.store (default: the task and the
-  network's final weights, `NetworkInputs`);
+- `skip(network)`: why the step does not apply to this network, or None (a skipped step is
+  recorded as such, with its reason, never as a failure);
+- `load(session, network)`: read the inputs through atlas.store (default: the task with the
+  parameters the network was trained on, and its final weights, `NetworkInputs`);
 - `run(inputs)`: the science, with no database at hand;
 - `save(session, network_id, result)`: write the results through atlas.store, replacing the
-  rows an earlier run of the step left.
-Later steps may load what earlier ones saved. Add a step by appending it to STEPS.
+  rows an earlier run of the step left, and return the JSON summary its run record keeps.
+Later steps may load what earlier ones saved (solution_type reads the graph). Add a step by
+appending it to STEPS.
 """
 
 from __future__ import annotations
@@ -17,18 +20,50 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import torch
 from sqlalchemy.orm import Session
 
+from atlas.analysis.extrapolation import SIGNATURES, Signature, extrapolation_signature
+from atlas.analysis.features import FEATURE_SETS, neural_features
+from atlas.analysis.fixed_point_conditions import (
+    FixedPointAnalysis,
+    analyse_fixed_points,
+    constant_inputs,
+    sample_initial_states,
+)
+from atlas.analysis.graph import ReducedGraph, build_graph, from_node_link
+from atlas.analysis.limit_cycles import find_limit_cycles
 from atlas.networks import RNNPopulation
-from atlas.store import load_population, save_validation_result
+from atlas.store import (
+    ConditionCycles,
+    assign_solution_type,
+    load_population,
+    reduced_graph,
+    save_extrapolation,
+    save_features,
+    save_fixed_points,
+    save_limit_cycles,
+    save_reduced_graph,
+    save_validation_result,
+)
 from atlas.store.models import Network
-from atlas.tasks import TrialTask, get_task
+from atlas.tasks import Task, TrialTask, get_task
 
 # How far a recomputed validation loss may be from the recorded one (float32 vs float64,
 # CPU vs GPU summation order) before the stored weights are deemed not to be the trained ones.
 LOSS_RTOL, LOSS_ATOL = 1e-3, 1e-8
+# Limit cycles: starting states drawn along the validation trajectories, and how long the
+# autonomous runs last (the second half is searched for a cycle).
+CYCLE_STARTS, CYCLE_STEPS = 16, 2000
+
+Summary = dict[str, Any] | None
+
+
+def network_task(network: Network) -> Task:
+    """The task as the network was trained on it (its recorded parameters)."""
+    return get_task(network.task, **network.task_parameters)
 
 
 @dataclass(frozen=True)
@@ -42,19 +77,31 @@ class NetworkInputs:
 
 
 def load_network(session: Session, network: Network) -> NetworkInputs:
-    task = get_task(network.task, **network.task_parameters)
+    task = network_task(network)
     if not isinstance(task, TrialTask):
         raise TypeError(f"task {task.name!r} has no trials to analyse a network on")
     population = load_population(session, [network.id])
     return NetworkInputs(network.id, task, population, network.validation_loss)
 
 
+def needs_trials(network: Network) -> str | None:
+    """Every step runs the network on trials: a task without them has nothing to analyse."""
+    task = network_task(network)
+    if not isinstance(task, TrialTask):
+        return f"task {task.name!r} has no trials to run a network on"
+    return None
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
     run: Callable[[Any], Any]
-    save: Callable[[Session, int, Any], None]
+    save: Callable[[Session, int, Any], Summary]
     load: Callable[[Session, Network], Any] = load_network
+    skip: Callable[[Network], str | None] = needs_trials
+
+
+# --------------------------------------------------------------------------- validation
 
 
 class InconsistentNetworkError(RuntimeError):
@@ -86,10 +133,127 @@ def validate(inputs: NetworkInputs) -> Validation:
     return Validation(loss, trial_errors, trials.conditions)
 
 
-def save_validation(session: Session, network_id: int, result: Validation) -> None:
+def save_validation(session: Session, network_id: int, result: Validation) -> Summary:
     save_validation_result(
         session, network_id, result.loss, result.trial_errors, result.conditions
     )
+    return {"loss": result.loss}
 
 
-STEPS: list[Step] = [Step("validation", validate, save_validation)]
+# --------------------------------------------------------------------------- dynamics
+
+
+def fixed_points(inputs: NetworkInputs) -> FixedPointAnalysis:
+    """Fixed and slow points under zero input and each constant input level of the task."""
+    (analysis,) = analyse_fixed_points(inputs.population, inputs.task)
+    return analysis
+
+
+def cycles(inputs: NetworkInputs) -> list[ConditionCycles]:
+    """Limit cycles of long autonomous (zero-input) runs from states the network visits."""
+    label, zero = constant_inputs(inputs.task)[0]
+    starts = sample_initial_states(inputs.population, inputs.task, CYCLE_STARTS, seed=1)
+    (found,) = find_limit_cycles(inputs.population, starts, zero, steps=CYCLE_STEPS)
+    return [ConditionCycles(label, zero.tolist(), found)]
+
+
+def signature(inputs: NetworkInputs) -> Signature:
+    (result,) = extrapolation_signature(inputs.population, inputs.task)
+    return result
+
+
+def needs_signature(network: Network) -> str | None:
+    if network.task not in SIGNATURES:
+        return f"no extrapolation signature is declared for task {network.task!r}"
+    return needs_trials(network)
+
+
+# --------------------------------------------------------------------------- graph and type
+
+
+def graph(inputs: NetworkInputs) -> ReducedGraph:
+    return build_graph(inputs.population, inputs.task)
+
+
+def needs_solution(network: Network) -> str | None:
+    """The reduced graph describes how a solution solves its task (the paper reduces only
+    networks that learned it): a network that did not converge has no solution to reduce."""
+    if network.status != "converged":
+        return f"the network did not converge (status {network.status!r}): it is no solution"
+    reason = needs_trials(network)
+    if reason is not None:
+        return reason
+    try:
+        network_task(network).graph_protocol()
+    except NotImplementedError:
+        return f"task {network.task!r} declares no graph protocol"
+    return None
+
+
+def typeable(network: Network) -> str | None:
+    """Types are classes of solutions of one task as the atlas defines it: a network trained
+    on other parameters solves another task."""
+    reason = needs_solution(network)
+    if reason is not None:
+        return reason
+    if network_task(network).parameters() != get_task(network.task).parameters():
+        return "types group networks of the task's default parameters; this one used others"
+    return None
+
+
+def load_compact_graph(session: Session, network: Network) -> nx.DiGraph:
+    stored = reduced_graph(session, network.id)
+    if stored is None:
+        raise LookupError(f"network {network.id} has no reduced graph to type")
+    return from_node_link(stored.compact)
+
+
+def typing_needs_no_computation(compact: nx.DiGraph) -> nx.DiGraph:
+    """The type is found where the other types are, under the task's lock: in save_type."""
+    return compact
+
+
+def save_type(session: Session, network_id: int, compact: nx.DiGraph) -> Summary:
+    assigned = assign_solution_type(session, network_id, compact)
+    return {"type": assigned.name, "type_id": assigned.id}
+
+
+# --------------------------------------------------------------------------- features
+
+
+@dataclass(frozen=True)
+class FeatureValues:
+    names: tuple[str, ...]
+    values: np.ndarray
+
+
+def features(inputs: NetworkInputs) -> FeatureValues:
+    names, values = neural_features(inputs.population, inputs.task)
+    return FeatureValues(names, values[0])
+
+
+def save_feature_values(session: Session, network_id: int, result: FeatureValues) -> Summary:
+    return save_features(session, network_id, result.names, result.values)
+
+
+def needs_feature_set(network: Network) -> str | None:
+    if network.task not in FEATURE_SETS:
+        return f"no neural features are declared for task {network.task!r}"
+    return needs_trials(network)
+
+
+STEPS: list[Step] = [
+    Step("validation", validate, save_validation),
+    Step("fixed_points", fixed_points, save_fixed_points),
+    Step("limit_cycles", cycles, save_limit_cycles),
+    Step("extrapolation", signature, save_extrapolation, skip=needs_signature),
+    Step("graph", graph, save_reduced_graph, skip=needs_solution),
+    Step(
+        "solution_type",
+        typing_needs_no_computation,
+        save_type,
+        load=load_compact_graph,
+        skip=typeable,
+    ),
+    Step("features", features, save_feature_values, skip=needs_feature_set),
+]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from sqlalchemy.orm import Session
 
 from atlas.store import (
     fail_job,
@@ -26,8 +27,9 @@ from atlas.store import (
     requeue_job,
     save_trained_network,
     set_analysis_status,
+    skip_step,
     start_step,
-    step_succeeded,
+    step_done,
 )
 from atlas.store.models import Job, Network
 from atlas.tasks import get_task
@@ -94,7 +96,11 @@ def train_population(
                 *shape,
                 seeds,
                 config,
-                on_progress=_progress_writer(job_id, should_stop or (lambda: False)),
+                on_progress=progress_writer(
+                    lambda session, progress: record_progress(session, job_id, progress),
+                    should_stop or (lambda: False),
+                    f"job {job_id}",
+                ),
                 on_network_done=lambda outcome: notify(_save(job_id, outcome)),
             )
         with transaction() as session:
@@ -124,10 +130,13 @@ def _save(job_id: int, outcome: NetworkOutcome) -> int:
     return network_id
 
 
-def _progress_writer(
-    job_id: int, should_stop: Callable[[], bool]
+def progress_writer(
+    record: Callable[[Session, TrainingProgress], None],
+    should_stop: Callable[[], bool],
+    what: str,
 ) -> Callable[[TrainingProgress], None]:
-    """Write progress to the job row at most every PROGRESS_INTERVAL_S, and at the end."""
+    """Write progress (`record` in a transaction) at most every PROGRESS_INTERVAL_S and at
+    the end; raise Interrupted as soon as `should_stop()` says so."""
     last = -float("inf")
 
     def write(progress: TrainingProgress) -> None:
@@ -139,10 +148,10 @@ def _progress_writer(
             return
         last = now
         with transaction() as session:
-            record_progress(session, job_id, progress)
+            record(session, progress)
         logger.info(
-            "job %d: epoch %d/%d, %d active, %d converged, %d failed",
-            job_id, progress.epoch, progress.max_epochs,
+            "%s: epoch %d/%d, %d active, %d converged, %d failed",
+            what, progress.epoch, progress.max_epochs,
             progress.active, progress.converged, progress.failed,
         )  # fmt: skip
 
@@ -159,12 +168,13 @@ def _training_device() -> str:
 
 
 def analyse_network(network_id: int) -> None:
-    """Run the registered analysis steps in order, skipping those that already succeeded.
+    """Run the registered analysis steps in order, skipping those already done.
 
-    Each step loads its inputs in one short transaction, computes with none open, and saves
-    its results together with its "succeeded" mark in another. A failing step is recorded
-    (its error on the step, "failed" on the network) and ends the analysis: later steps may
-    build on its results.
+    A step that does not apply to the network is recorded as skipped. Each other step loads
+    its inputs in one short transaction, computes with none open, and saves its results with
+    its "succeeded" mark, its summary and its compute time in another. A failing step is
+    recorded (its error on the step, "failed" on the network) and ends the analysis: later
+    steps may build on its results.
     """
     for step in STEPS:
         with transaction() as session:
@@ -172,26 +182,33 @@ def analyse_network(network_id: int) -> None:
             if network is None:
                 logger.warning("network %d is gone; nothing to analyse", network_id)
                 return
-            if step_succeeded(session, network_id, step.name):
+            if step_done(session, network_id, step.name):
+                continue
+            reason = step.skip(network)
+            if reason is not None:
+                skip_step(session, network_id, step.name, reason)
+                logger.info("network %d: step %s skipped: %s", network_id, step.name, reason)
                 continue
             start_step(session, network_id, step.name)
         try:
             with transaction() as session:
                 inputs = step.load(session, session.get(Network, network_id))
+            started = time.perf_counter()
             result = step.run(inputs)
+            seconds = time.perf_counter() - started
             with transaction() as session:
                 # Lock the network so that two deliveries of one analysis save one at a time;
                 # the second finds the step done and keeps the first one's rows.
                 session.get(Network, network_id, with_for_update=True)
-                if step_succeeded(session, network_id, step.name):
+                if step_done(session, network_id, step.name):
                     continue
-                step.save(session, network_id, result)
-                finish_step(session, network_id, step.name)
+                summary = step.save(session, network_id, result)
+                finish_step(session, network_id, step.name, summary, seconds)
         except Exception as exc:
             logger.exception("network %d: step %s failed", network_id, step.name)
             with transaction() as session:
                 fail_step(session, network_id, step.name, f"{type(exc).__name__}: {exc}")
             return
-        logger.info("network %d: step %s done", network_id, step.name)
+        logger.info("network %d: step %s done in %.2f s", network_id, step.name, seconds)
     with transaction() as session:
         set_analysis_status(session, network_id, "done")

@@ -20,25 +20,73 @@ before enqueueing work on it (worker.dispatch): the task reads it from the datab
     save_imported_network(session, task, state_dict, validation_loss, *, name=None, info=None)
     network_state_dict(session, network_id, kind="final") -> dict[str, Tensor]
     load_population(session, network_ids, kind="final") -> RNNPopulation
-    start_step / finish_step / fail_step(session, network_id, step[, error]); step_succeeded(...)
+    start_step(session, network_id, step); fail_step(session, network_id, step, error)
+    finish_step(session, network_id, step, summary=None, duration_s=None)
+    skip_step(session, network_id, step, reason); step_succeeded / step_done(...) -> bool
     set_analysis_status(session, network_id, status)
     replace_rows(session, Model, network_id, rows); save_validation_result(...)
+
+Analyses (atlas.store.analyses writes, atlas.store.analysis_reads reads them back as the
+science's result objects, None while not analysed):
+    save_fixed_points / save_limit_cycles / save_extrapolation / save_reduced_graph /
+    save_features(session, network_id, result...) -> summary dict
+    fixed_point_analysis(session, network_id) -> FixedPointAnalysis | None
+    limit_cycles(session, network_id) -> list[ConditionCycles] | None
+    extrapolation_signature(session, network_id) -> Signature | None
+    reduced_graph(session, network_id) -> GraphRecord | None
+    network_features(session, network_id) -> dict[str, float] | None
+    feature_table(session, task, architecture=None) -> FeatureTable | None
+
+Solution types (atlas.store.solution_types):
+    assign_solution_type(session, network_id, compact_graph) -> SolutionType  (per-task lock)
+    clear_solution_type(session, network_id)
+    type_table(session, task) -> TypeTable (types, counts by architecture/units, coverage)
+    solution_type(session, type_id) / solution_type_by_name(session, task, name)
+    type_members(session, type_id, *, after_id=0, limit=None) -> list[Network]
+    network_solution_type(session, network_id) -> SolutionType | None
+
+Two-neuron studies (atlas.store.two_neuron writes, atlas.store.two_neuron_reads reads):
+    create_two_neuron_study(session, count=10_000, *, seed=0, task_parameters=None,
+                            training=None, name=None) -> TwoNeuronStudy   (StudySpecError)
+    mark_study_running / record_study_progress / finish_study / fail_study / requeue_study
+    save_study_outcome(session, study_id, outcome); study_weights(session, study_id)
     save_two_neuron_study(session, task, config, outcome, *, name=None) -> TwoNeuronStudy
-    set_two_neuron_regimes(session, study_id, regimes)
+    set_two_neuron_regimes(session, study_id, regimes, dynamic=None)
+    save_regime_maps(session, study_id, {name: png_bytes})
+    two_neuron_regime_summary(session, study_id=None) -> RegimeSummary | None
 
 Arrays: atlas.store.arrays (to_blob / from_blob for one array, arrays_to_blob /
 arrays_from_blob for named arrays, state_dict_from_blob for weights). Models: atlas.store.models.
-Analysis steps (worker/steps.py) save their rows with replace_rows and the models of
-atlas.store.models.analysis (FixedPoint, LimitCycle, ExtrapolationSignature, ReducedGraph,
-Features), so a re-run replaces them.
+Analysis steps (worker/steps.py) save their rows through these writers, each built on
+replace_rows, so a re-run replaces them.
 """
 
+from atlas.store.analyses import (
+    ConditionCycles,
+    save_extrapolation,
+    save_features,
+    save_fixed_points,
+    save_limit_cycles,
+    save_reduced_graph,
+)
+from atlas.store.analysis_reads import (
+    FeatureTable,
+    GraphRecord,
+    extrapolation_signature,
+    feature_table,
+    fixed_point_analysis,
+    limit_cycles,
+    network_features,
+    reduced_graph,
+)
 from atlas.store.analysis_results import replace_rows, save_validation_result
 from atlas.store.analysis_runs import (
     fail_step,
     finish_step,
     set_analysis_status,
+    skip_step,
     start_step,
+    step_done,
     step_succeeded,
 )
 from atlas.store.database import make_engine, session_factory, session_scope
@@ -67,28 +115,89 @@ from atlas.store.schema import (
     check_schema_current,
     migrate,
 )
-from atlas.store.two_neuron import save_two_neuron_study, set_two_neuron_regimes
+from atlas.store.solution_types import (
+    TypeSummary,
+    TypeTable,
+    assign_solution_type,
+    clear_solution_type,
+    network_solution_type,
+    solution_type,
+    solution_type_by_name,
+    type_members,
+    type_table,
+)
+from atlas.store.two_neuron import (
+    DEFAULT_STUDY_SIZE,
+    StudySpecError,
+    StudyWeights,
+    create_two_neuron_study,
+    fail_study,
+    finish_study,
+    mark_study_running,
+    record_study_progress,
+    requeue_study,
+    save_regime_maps,
+    save_study_outcome,
+    save_two_neuron_study,
+    set_two_neuron_regimes,
+    study_setup,
+    study_weights,
+    unfinished_study_ids,
+)
+from atlas.store.two_neuron_reads import RegimeCounts, RegimeSummary, two_neuron_regime_summary
 
 __all__ = [
+    "DEFAULT_STUDY_SIZE",
+    "ConditionCycles",
+    "FeatureTable",
+    "GraphRecord",
     "JobSpec",
     "JobSpecError",
+    "RegimeCounts",
+    "RegimeSummary",
     "SchemaOutOfDateError",
+    "StudySpecError",
+    "StudyWeights",
+    "TypeSummary",
+    "TypeTable",
+    "assign_solution_type",
     "check_database_current",
     "check_schema_current",
+    "clear_solution_type",
     "create_job",
+    "create_two_neuron_study",
+    "extrapolation_signature",
     "fail_job",
     "fail_step",
+    "fail_study",
+    "feature_table",
     "finish_job",
     "finish_step",
+    "finish_study",
+    "fixed_point_analysis",
+    "limit_cycles",
     "load_population",
     "make_engine",
     "mark_job_running",
+    "mark_study_running",
     "migrate",
+    "network_features",
+    "network_solution_type",
     "network_state_dict",
     "record_progress",
+    "record_study_progress",
+    "reduced_graph",
     "replace_rows",
     "requeue_job",
+    "requeue_study",
+    "save_extrapolation",
+    "save_features",
+    "save_fixed_points",
     "save_imported_network",
+    "save_limit_cycles",
+    "save_reduced_graph",
+    "save_regime_maps",
+    "save_study_outcome",
     "save_trained_network",
     "save_two_neuron_study",
     "save_validation_result",
@@ -96,9 +205,19 @@ __all__ = [
     "session_scope",
     "set_analysis_status",
     "set_two_neuron_regimes",
+    "skip_step",
+    "solution_type",
+    "solution_type_by_name",
     "start_step",
+    "step_done",
     "step_succeeded",
+    "study_setup",
+    "study_weights",
     "trained_network",
+    "two_neuron_regime_summary",
+    "type_members",
+    "type_table",
     "unanalysed_network_ids",
     "unfinished_job_ids",
+    "unfinished_study_ids",
 ]

@@ -1,10 +1,13 @@
 """Bookkeeping of analysis steps per network, so that re-running a network is safe and cheap.
 
-A step's row goes running -> succeeded | failed; (network, step) is unique, so a redelivered
-analysis updates the same row. The network's `analysis_status` summarises all its steps.
+A step's row goes running -> succeeded | failed, or straight to skipped where the step does not
+apply to the network; (network, step) is unique, so a redelivered analysis updates the same
+row. The network's `analysis_status` summarises all its steps.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +29,33 @@ def step_succeeded(session: Session, network_id: int, step: str) -> bool:
     return run is not None and run.status == "succeeded"
 
 
+def step_done(session: Session, network_id: int, step: str) -> bool:
+    """Whether the step has nothing left to do on the network: it succeeded or was skipped."""
+    run = analysis_run(session, network_id, step)
+    return run is not None and run.status in ("succeeded", "skipped")
+
+
 def start_step(session: Session, network_id: int, step: str) -> AnalysisRun:
     """Mark `step` running on the network (one more attempt) and the network as in analysis."""
+    run = _open_run(session, network_id, step)
+    run.status = "running"
+    run.attempts += 1
+    set_analysis_status(session, network_id, "running")
+    return run
+
+
+def skip_step(session: Session, network_id: int, step: str, reason: str) -> AnalysisRun:
+    """Record that `step` does not apply to the network, and why (kept in its summary)."""
+    run = _open_run(session, network_id, step)
+    run.status = "skipped"
+    run.summary = {"reason": reason}
+    run.finished_at = run.started_at
+    session.flush()
+    return run
+
+
+def _open_run(session: Session, network_id: int, step: str) -> AnalysisRun:
+    """The step's row, inserted (race-safe) if missing, cleared of an earlier outcome."""
     run = analysis_run(session, network_id, step)
     if run is None:
         run = AnalysisRun(network_id=network_id, step=step, status="running", attempts=0)
@@ -38,18 +66,26 @@ def start_step(session: Session, network_id: int, step: str) -> AnalysisRun:
             run = analysis_run(session, network_id, step)
             if run is None:
                 raise
-    run.status = "running"
-    run.attempts += 1
     run.error = None
+    run.summary = None
+    run.duration_s = None
     run.started_at = utcnow()
     run.finished_at = None
-    set_analysis_status(session, network_id, "running")
     return run
 
 
-def finish_step(session: Session, network_id: int, step: str) -> None:
+def finish_step(
+    session: Session,
+    network_id: int,
+    step: str,
+    summary: dict[str, Any] | None = None,
+    duration_s: float | None = None,
+) -> None:
+    """Mark the step succeeded, with what it reports (JSON) and how long it computed."""
     run = _run(session, network_id, step)
     run.status = "succeeded"
+    run.summary = summary
+    run.duration_s = duration_s
     run.finished_at = utcnow()
     session.flush()
 

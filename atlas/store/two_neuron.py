@@ -1,43 +1,164 @@
-"""Writing two-neuron studies: the trained population, then each network's regime."""
+"""Writing two-neuron studies: the study request, the trained population, each network's
+regimes and the study's regime maps.
+
+A study is a job of its own: `create_two_neuron_study` writes it queued, a worker
+(worker.two_neuron_study) trains and classifies it, recording its progress and outcome here.
+`save_two_neuron_study` stores a population trained outside a worker in one call.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from atlas.store.arrays import to_blob
-from atlas.store.models import TWO_NEURON_REGIMES, TwoNeuronNetwork, TwoNeuronStudy
+from atlas.store.arrays import from_blob, to_blob
+from atlas.store.jobs import ERROR_TEXT_LIMIT
+from atlas.store.models import (
+    DYNAMIC_REGIMES,
+    TWO_NEURON_REGIMES,
+    TwoNeuronMap,
+    TwoNeuronNetwork,
+    TwoNeuronStudy,
+)
+from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
-from atlas.tasks import TwoNeuron
+from atlas.tasks import ParameterError, TwoNeuron, get_task
+from atlas.training import TrainingProgress, TwoNeuronTrainingConfig
 
 if TYPE_CHECKING:
-    from atlas.training.two_neuron import TwoNeuronOutcome, TwoNeuronTrainingConfig
+    from atlas.training.two_neuron import TwoNeuronOutcome
+
+DEFAULT_STUDY_SIZE = 10_000
+"""The paper trained 10,000 two-neuron networks."""
+MAX_STUDY_SIZE = 200_000
 
 
-def save_two_neuron_study(
+class StudySpecError(ValueError):
+    """A two-neuron study that cannot be run; the message says why."""
+
+
+def study_setup(
+    task_parameters: Mapping[str, Any], training: Mapping[str, Any]
+) -> tuple[TwoNeuron, TwoNeuronTrainingConfig]:
+    """The task variant and training config a study's stored parameters name."""
+    try:
+        task = get_task("two_neuron", **task_parameters)
+        config = TwoNeuronTrainingConfig(**training)
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise StudySpecError(str(exc)) from exc
+    return task, config
+
+
+def create_two_neuron_study(
     session: Session,
-    task: TwoNeuron,
-    config: TwoNeuronTrainingConfig,
-    outcome: TwoNeuronOutcome,
+    count: int = DEFAULT_STUDY_SIZE,
     *,
+    seed: int = 0,
+    task_parameters: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
     name: str | None = None,
 ) -> TwoNeuronStudy:
-    """Store a trained two-neuron population with the config it was trained with."""
-    count = len(outcome.seeds)
+    """A queued study of `count` networks seeded seed, seed + 1, ...; commit it, then enqueue
+    it (worker.dispatch.enqueue_two_neuron_study). Raises StudySpecError for bad options."""
+    if not 1 <= count <= MAX_STUDY_SIZE:
+        raise StudySpecError(f"count must be between 1 and {MAX_STUDY_SIZE}, got {count}")
+    task, config = study_setup(task_parameters or {}, training or {})
     study = TwoNeuronStudy(
         name=name,
         task_parameters=task.parameters(),
         training_config=dataclasses.asdict(config),
         count=count,
+        seed=seed,
+        status="queued",
         code_version=CODE_VERSION,
     )
     session.add(study)
     session.flush()
+    return study
+
+
+def _study(session: Session, study_id: int) -> TwoNeuronStudy:
+    study = session.get(TwoNeuronStudy, study_id)
+    if study is None:
+        raise LookupError(f"no two-neuron study {study_id}")
+    return study
+
+
+def mark_study_running(session: Session, study_id: int) -> TwoNeuronStudy:
+    study = _study(session, study_id)
+    study.status = "running"
+    study.attempts += 1
+    study.error = None
+    study.started_at = study.started_at or utcnow()
+    session.flush()
+    return study
+
+
+def record_study_progress(session: Session, study_id: int, progress: TrainingProgress) -> None:
+    _study(session, study_id).progress = {
+        "step": progress.epoch,
+        "max_steps": progress.max_epochs,
+        "active": progress.active,
+        "solved": progress.converged,
+    }
+    session.flush()
+
+
+def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
+    study = _study(session, study_id)
+    study.status = "succeeded"
+    study.finished_at = utcnow()
+    session.flush()
+    return study
+
+
+def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
+    study = _study(session, study_id)
+    study.status = "failed"
+    study.error = error[:ERROR_TEXT_LIMIT]
+    study.finished_at = utcnow()
+    session.flush()
+    return study
+
+
+def requeue_study(session: Session, study_id: int) -> TwoNeuronStudy:
+    """A study stopped on purpose goes back to queued; the attempt does not count."""
+    study = _study(session, study_id)
+    study.status = "queued"
+    study.attempts = max(0, study.attempts - 1)
+    session.flush()
+    return study
+
+
+def unfinished_study_ids(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(TwoNeuronStudy.id)
+            .where(TwoNeuronStudy.status.in_(("queued", "running")))
+            .order_by(TwoNeuronStudy.id)
+        )
+    )
+
+
+def stored_network_count(session: Session, study_id: int) -> int:
+    return session.scalar(select(func.count()).where(TwoNeuronNetwork.study_id == study_id)) or 0
+
+
+def save_study_outcome(session: Session, study_id: int, outcome: TwoNeuronOutcome) -> None:
+    """Store the study's trained networks, all at once; a study that has them already (a
+    redelivered task) keeps its own."""
+    study = _study(session, study_id)
+    if stored_network_count(session, study_id):
+        return
+    count = len(outcome.seeds)
+    if count != study.count:
+        raise ValueError(f"study {study_id} has {study.count} networks, the outcome {count}")
     session.add_all(
         TwoNeuronNetwork(
             study_id=study.id,
@@ -52,11 +173,81 @@ def save_two_neuron_study(
         for k in range(count)
     )
     session.flush()
+
+
+def save_two_neuron_study(
+    session: Session,
+    task: TwoNeuron,
+    config: TwoNeuronTrainingConfig,
+    outcome: TwoNeuronOutcome,
+    *,
+    name: str | None = None,
+) -> TwoNeuronStudy:
+    """Store a population trained outside a worker with the config it was trained with."""
+    study = TwoNeuronStudy(
+        name=name,
+        task_parameters=task.parameters(),
+        training_config=dataclasses.asdict(config),
+        count=len(outcome.seeds),
+        seed=int(outcome.seeds[0]),
+        status="succeeded",
+        code_version=CODE_VERSION,
+        finished_at=utcnow(),
+    )
+    session.add(study)
+    session.flush()
+    save_study_outcome(session, study.id, outcome)
     return study
 
 
-def set_two_neuron_regimes(session: Session, study_id: int, regimes: Sequence[str]) -> None:
-    """Record each network's regime, in study order (an analysis result; re-setting replaces)."""
+@dataclass(frozen=True)
+class StudyWeights:
+    """A study's networks in study order: W before and after training (n, 2, 2), final loss
+    and whether each solved the task."""
+
+    initial_w: np.ndarray
+    final_w: np.ndarray
+    loss: np.ndarray
+    solved: np.ndarray
+
+
+def study_weights(session: Session, study_id: int) -> StudyWeights:
+    rows = session.execute(
+        select(
+            TwoNeuronNetwork.initial_w,
+            TwoNeuronNetwork.final_w,
+            TwoNeuronNetwork.loss,
+            TwoNeuronNetwork.solved,
+        )
+        .where(TwoNeuronNetwork.study_id == study_id)
+        .order_by(TwoNeuronNetwork.index_in_study)
+    ).all()
+    if not rows:
+        raise LookupError(f"study {study_id} has no trained networks stored")
+    return StudyWeights(
+        initial_w=np.stack([from_blob(r.initial_w) for r in rows]),
+        final_w=np.stack([from_blob(r.final_w) for r in rows]),
+        loss=np.array([r.loss for r in rows]),
+        solved=np.array([r.solved for r in rows], dtype=bool),
+    )
+
+
+def _check_labels(labels: Sequence[str], known: Sequence[str], count: int, study_id: int) -> None:
+    if len(labels) != count:
+        raise ValueError(f"study {study_id} has {count} networks, got {len(labels)} regimes")
+    unknown = sorted(set(labels) - set(known))
+    if unknown:
+        raise ValueError(f"unknown regimes {unknown}; known: {tuple(known)}")
+
+
+def set_two_neuron_regimes(
+    session: Session,
+    study_id: int,
+    regimes: Sequence[str],
+    dynamic: Sequence[str] | None = None,
+) -> None:
+    """Record each network's regime by the eigenvalue rule and, when given, the one read from
+    its dynamics, in study order (an analysis result; setting again replaces)."""
     networks = list(
         session.scalars(
             select(TwoNeuronNetwork)
@@ -64,13 +255,19 @@ def set_two_neuron_regimes(session: Session, study_id: int, regimes: Sequence[st
             .order_by(TwoNeuronNetwork.index_in_study)
         )
     )
-    if len(regimes) != len(networks):
-        raise ValueError(
-            f"study {study_id} has {len(networks)} networks, got {len(regimes)} regimes"
-        )
-    unknown = sorted(set(regimes) - set(TWO_NEURON_REGIMES))
-    if unknown:
-        raise ValueError(f"unknown regimes {unknown}; known: {TWO_NEURON_REGIMES}")
-    for network, regime in zip(networks, regimes, strict=True):
-        network.regime = regime
+    _check_labels(regimes, TWO_NEURON_REGIMES, len(networks), study_id)
+    if dynamic is not None:
+        _check_labels(dynamic, DYNAMIC_REGIMES, len(networks), study_id)
+    for k, network in enumerate(networks):
+        network.regime = str(regimes[k])
+        if dynamic is not None:
+            network.dynamic_regime = str(dynamic[k])
+    session.flush()
+
+
+def save_regime_maps(session: Session, study_id: int, maps: Mapping[str, bytes]) -> None:
+    """The study's regime maps (PNG bytes by name), replacing those stored before."""
+    _study(session, study_id)
+    session.execute(delete(TwoNeuronMap).where(TwoNeuronMap.study_id == study_id))
+    session.add_all(TwoNeuronMap(study_id=study_id, name=n, png=png) for n, png in maps.items())
     session.flush()

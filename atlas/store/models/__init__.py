@@ -21,14 +21,23 @@ from atlas.store.models.network import (
 )
 from atlas.store.models.solution_type import SolutionType
 from atlas.store.models.task import TaskRecord
-from atlas.store.models.two_neuron import TWO_NEURON_REGIMES, TwoNeuronNetwork, TwoNeuronStudy
+from atlas.store.models.two_neuron import (
+    DYNAMIC_REGIMES,
+    STUDY_STATUSES,
+    TWO_NEURON_REGIMES,
+    TwoNeuronMap,
+    TwoNeuronNetwork,
+    TwoNeuronStudy,
+)
 
 __all__ = [
     "ANALYSIS_STATUSES",
     "CHECKPOINT_KINDS",
+    "DYNAMIC_REGIMES",
     "JOB_STATUSES",
     "NETWORK_SOURCES",
     "NETWORK_STATUSES",
+    "STUDY_STATUSES",
     "TWO_NEURON_REGIMES",
     "AnalysisRun",
     "Base",
@@ -42,6 +51,7 @@ __all__ = [
     "ReducedGraph",
     "SolutionType",
     "TaskRecord",
+    "TwoNeuronMap",
     "TwoNeuronNetwork",
     "TwoNeuronStudy",
     "ValidationResult",

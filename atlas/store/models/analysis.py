@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from atlas.store.models.base import Base, utcnow
 
 FIXED_POINT_KINDS = ("fixed", "slow")
-RUN_STATUSES = ("running", "succeeded", "failed")
+RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
 
 
 def _network_fk() -> Mapped[int]:
@@ -23,7 +23,11 @@ def _network_fk() -> Mapped[int]:
 
 
 class AnalysisRun(Base):
-    """The state of one analysis step on one network; (network, step) is unique."""
+    """The state of one analysis step on one network; (network, step) is unique.
+
+    `skipped` marks a step that does not apply to the network (its reason in `summary`);
+    `summary` holds what the step reports about its result, `duration_s` how long it computed.
+    """
 
     __tablename__ = "analysis_runs"
     __table_args__ = (
@@ -39,6 +43,8 @@ class AnalysisRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    summary: Mapped[dict[str, Any] | None]
+    duration_s: Mapped[float | None]
 
 
 class ValidationResult(Base):
@@ -75,7 +81,11 @@ class FixedPoint(Base):
 
 
 class LimitCycle(Base):
-    """A periodic orbit found by a long autonomous run under one input condition."""
+    """A periodic orbit found by a long autonomous run under one input condition.
+
+    `period` in steps (interpolated: a discrete map's oscillation need not repeat exactly),
+    one period of states and outputs (npy blobs), the orbit's diameter and its closing error.
+    """
 
     __tablename__ = "limit_cycles"
 
@@ -83,7 +93,9 @@ class LimitCycle(Base):
     network_id: Mapped[int] = _network_fk()
     condition: Mapped[str] = mapped_column(String(64))
     inputs: Mapped[list[Any]]
-    period: Mapped[int]
+    period: Mapped[float]
+    diameter: Mapped[float]
+    closing_error: Mapped[float]
     states: Mapped[bytes]
     outputs: Mapped[bytes]
 

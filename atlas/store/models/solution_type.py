@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atlas.store.models.base import Base, utcnow
 
 
 class SolutionType(Base):
-    """A type of one task, shared across architectures; its name is stable once given."""
+    """A type of one task, shared across architectures; its name is stable once given.
+
+    The canonical hash indexes the types but does not identify one: different graphs may share
+    a hash, so a bucket can hold several types (exact isomorphism tells them apart).
+    `member_count` is recounted from the networks whenever one is assigned.
+    """
 
     __tablename__ = "solution_types"
-    __table_args__ = (UniqueConstraint("task", "name"), UniqueConstraint("task", "canonical_hash"))
+    __table_args__ = (UniqueConstraint("task", "name"), Index(None, "task", "canonical_hash"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(ForeignKey("tasks.name"))

@@ -5,38 +5,52 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atlas.store.models.base import Base, utcnow
 
 TWO_NEURON_REGIMES = ("limit_cycle", "fixed_point", "stable_origin")
+DYNAMIC_REGIMES = (*TWO_NEURON_REGIMES, "undetermined")
+STUDY_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 class TwoNeuronStudy(Base):
-    """One study run: `count` networks trained with one config on one task variant."""
+    """One study run: `count` networks (seeds `seed`, `seed + 1`, ...) trained with one config
+    on one task variant, then classified. A study is created queued and run by a worker, which
+    records its status, attempts and progress here (like a job)."""
 
     __tablename__ = "two_neuron_studies"
+    __table_args__ = (CheckConstraint(f"status IN {STUDY_STATUSES}", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
     task_parameters: Mapped[dict[str, Any]]
     training_config: Mapped[dict[str, Any]]
     count: Mapped[int]
+    seed: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
     code_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
 
 class TwoNeuronNetwork(Base):
     """Initial and final W (2x2 blobs), loss curve and final loss; (study, index) is unique.
 
-    `regime` is an analysis result (from the final W's eigenvalues), empty until analysed.
+    Analysis results, empty until analysed: `regime` by the eigenvalue rule on the final W,
+    `dynamic_regime` from the dynamics actually run from x0 (fixed points and cycles found).
     """
 
     __tablename__ = "two_neuron_networks"
     __table_args__ = (
         UniqueConstraint("study_id", "index_in_study"),
         CheckConstraint(f"regime IN {TWO_NEURON_REGIMES}", name="regime"),
+        CheckConstraint(f"dynamic_regime IN {DYNAMIC_REGIMES}", name="dynamic_regime"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,3 +63,16 @@ class TwoNeuronNetwork(Base):
     solved: Mapped[bool]
     loss_curve: Mapped[bytes]
     regime: Mapped[str | None] = mapped_column(String(16))
+    dynamic_regime: Mapped[str | None] = mapped_column(String(16))
+
+
+class TwoNeuronMap(Base):
+    """One regime map of a study (final regime against the initial W) as PNG bytes."""
+
+    __tablename__ = "two_neuron_maps"
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("two_neuron_studies.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    png: Mapped[bytes]

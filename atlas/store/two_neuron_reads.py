@@ -1,0 +1,121 @@
+"""Reading two-neuron studies: regime counts (solved networks and all), both classifications,
+and the regime maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from atlas.store.models import (
+    DYNAMIC_REGIMES,
+    TWO_NEURON_REGIMES,
+    TwoNeuronMap,
+    TwoNeuronNetwork,
+    TwoNeuronStudy,
+)
+
+
+@dataclass(frozen=True)
+class RegimeCounts:
+    """Networks per regime among the solved ones and among all (unclassified ones left out)."""
+
+    regimes_solved: dict[str, int]
+    regimes_all: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RegimeSummary:
+    """A study's outcome: sizes, regimes by the eigenvalue rule and by the dynamics, the share
+    of networks where both agree, and the regime maps (PNG bytes by name)."""
+
+    study_id: int
+    name: str | None
+    status: str
+    n: int
+    solved: int
+    eigenvalue_rule: RegimeCounts
+    dynamics: RegimeCounts
+    agreement: float | None
+    maps: dict[str, bytes]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, maps by name only (their bytes are served as PNG)."""
+        return {
+            "study_id": self.study_id,
+            "name": self.name,
+            "status": self.status,
+            "n": self.n,
+            "solved": self.solved,
+            "eigenvalue_rule": vars(self.eigenvalue_rule),
+            "dynamics": vars(self.dynamics),
+            "agreement": self.agreement,
+            "maps": sorted(self.maps),
+        }
+
+
+def _counts(rows: list, labels: tuple[str, ...]) -> RegimeCounts:
+    """RegimeCounts from (label, solved, count) rows."""
+    solved = dict.fromkeys(labels, 0)
+    everything = dict.fromkeys(labels, 0)
+    for label, is_solved, count in rows:
+        if label is None:
+            continue
+        everything[label] += count
+        if is_solved:
+            solved[label] += count
+    return RegimeCounts(solved, everything)
+
+
+def latest_study_id(session: Session) -> int | None:
+    """The newest study that finished, else the newest of any status."""
+    finished = session.scalar(
+        select(func.max(TwoNeuronStudy.id)).where(TwoNeuronStudy.status == "succeeded")
+    )
+    return finished or session.scalar(select(func.max(TwoNeuronStudy.id)))
+
+
+def two_neuron_regime_summary(
+    session: Session, study_id: int | None = None
+) -> RegimeSummary | None:
+    """The regime counts and maps of a study (default: the latest finished one); None when
+    there is no such study."""
+    study_id = study_id if study_id is not None else latest_study_id(session)
+    study = session.get(TwoNeuronStudy, study_id) if study_id is not None else None
+    if study is None:
+        return None
+    of_study = TwoNeuronNetwork.study_id == study.id
+
+    def grouped(column) -> list:
+        return session.execute(
+            select(column, TwoNeuronNetwork.solved, func.count())
+            .where(of_study)
+            .group_by(column, TwoNeuronNetwork.solved)
+        ).all()
+
+    eigen_rows = grouped(TwoNeuronNetwork.regime)
+    n = sum(count for _, _, count in eigen_rows)
+    solved = sum(count for _, is_solved, count in eigen_rows if is_solved)
+    classified_both = TwoNeuronNetwork.dynamic_regime.is_not(None) & of_study
+    both = session.scalar(select(func.count()).where(classified_both)) or 0
+    agree = session.scalar(
+        select(func.count()).where(
+            classified_both, TwoNeuronNetwork.regime == TwoNeuronNetwork.dynamic_regime
+        )
+    )
+    maps = session.execute(
+        select(TwoNeuronMap.name, TwoNeuronMap.png).where(TwoNeuronMap.study_id == study.id)
+    ).all()
+    return RegimeSummary(
+        study_id=study.id,
+        name=study.name,
+        status=study.status,
+        n=n,
+        solved=solved,
+        eigenvalue_rule=_counts(eigen_rows, TWO_NEURON_REGIMES),
+        dynamics=_counts(grouped(TwoNeuronNetwork.dynamic_regime), DYNAMIC_REGIMES),
+        agreement=agree / both if both else None,
+        maps=dict(maps),
+    )

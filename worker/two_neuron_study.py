@@ -1,0 +1,98 @@
+"""The two-neuron study as a job: train the population, classify each network's regime two
+ways, draw the regime maps, all into the study's row.
+
+Idempotent like the other tasks: the trained population is stored in one transaction, so a
+redelivered study either finds it (and only classifies) or trains it from scratch; the
+classification replaces what a previous delivery wrote. The networks' weights depend on their
+seeds alone, so training again gives the same population.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from atlas.analysis.two_neuron_maps import regime_maps
+from atlas.analysis.two_neuron_regimes import dynamic_regimes, eigenvalue_regimes
+from atlas.store import (
+    fail_study,
+    finish_study,
+    mark_study_running,
+    record_study_progress,
+    requeue_study,
+    save_regime_maps,
+    save_study_outcome,
+    set_two_neuron_regimes,
+    study_setup,
+    study_weights,
+)
+from atlas.store.models import TwoNeuronStudy
+from atlas.store.two_neuron import stored_network_count
+from atlas.training import train_two_neuron
+from worker.database import transaction
+from worker.tasks import MAX_ATTEMPTS, Interrupted, progress_writer
+
+logger = logging.getLogger("atlas.worker")
+
+
+def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None = None) -> None:
+    """Train, classify and map study `study_id`; its status and progress are kept in SQL.
+
+    A study delivered MAX_ATTEMPTS times without finishing is marked failed. `should_stop()`
+    is asked after every training step: when true, the study goes back to queued.
+    """
+    with transaction() as session:
+        study = session.get(TwoNeuronStudy, study_id)
+        if study is None:
+            raise LookupError(f"no two-neuron study {study_id}")
+        if study.status in ("succeeded", "failed"):
+            logger.info("study %d is already %s", study_id, study.status)
+            return
+        if study.attempts >= MAX_ATTEMPTS:
+            fail_study(session, study_id, f"gave up after {study.attempts} attempts")
+            return
+        mark_study_running(session, study_id)
+        trained = stored_network_count(session, study_id) > 0
+        seeds = list(range(study.seed, study.seed + study.count))
+        parameters, training = study.task_parameters, study.training_config
+    try:
+        task, config = study_setup(parameters, training)
+        if not trained:
+            started = time.perf_counter()
+            outcome = train_two_neuron(
+                task,
+                seeds,
+                config,
+                on_progress=progress_writer(
+                    lambda session, progress: record_study_progress(session, study_id, progress),
+                    should_stop or (lambda: False),
+                    f"study {study_id}",
+                ),
+            )
+            with transaction() as session:
+                save_study_outcome(session, study_id, outcome)
+            logger.info(
+                "study %d: %d networks trained in %.1f s, %d solved",
+                study_id, len(seeds), time.perf_counter() - started, int(outcome.solved.sum()),
+            )  # fmt: skip
+        with transaction() as session:
+            weights = study_weights(session, study_id)
+        by_eigenvalues = eigenvalue_regimes(weights.final_w)
+        by_dynamics = dynamic_regimes(weights.final_w, task).regimes
+        maps = regime_maps(weights.initial_w, by_eigenvalues, weights.solved)
+        with transaction() as session:
+            set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
+            save_regime_maps(session, study_id, maps)
+            finish_study(session, study_id)
+    except Interrupted:
+        with transaction() as session:
+            requeue_study(session, study_id)
+        logger.info("study %d interrupted; queued again", study_id)
+        return
+    except Exception as exc:
+        logger.exception("study %d failed", study_id)
+        with transaction() as session:
+            fail_study(session, study_id, f"{type(exc).__name__}: {exc}")
+        raise
+    logger.info("study %d succeeded", study_id)
