@@ -182,7 +182,9 @@ class _Builder:
         return trajectory[step] if step < len(trajectory) else None
 
     def join_components(self) -> None:
-        """Fuse components whose paths run together; join those reaching one attractor."""
+        """Fuse components whose paths run together; then run the ends of the components
+        still apart (all networks together) and join those reaching one attractor. Self-loops
+        left by fusing go first: they would hide where a component ends."""
         ends = []
         for k, graph in enumerate(self.graphs):
             graph = merge_components(graph)
@@ -193,20 +195,18 @@ class _Builder:
         if not needed:
             return
         width = max(len(ends[k]) for k in needed)
-        states = torch.stack(
-            [
-                torch.stack(
-                    [
-                        torch.as_tensor(self.graphs[k].nodes[e]["state"])
-                        for e in ends[k] + ends[k][:1] * (width - len(ends[k]))
-                    ]
-                )
-                for k in needed
-            ]
+        padded = [ends[k] + ends[k][:1] * (width - len(ends[k])) for k in needed]
+        states = torch.tensor(
+            np.array(
+                [
+                    [self.graphs[k].nodes[e]["state"] for e in row]
+                    for k, row in zip(needed, padded, strict=True)
+                ]
+            ),
+            dtype=self.runner.dtype,
         )
-        final = LaceRunner(self.population.select(needed), in_trial=False).final_states(
-            states, ATTRACTOR_STEPS
-        )
+        runner = LaceRunner(self.population.select(needed), in_trial=False)
+        final = runner.final_states(states, ATTRACTOR_STEPS)
         for i, k in enumerate(needed):
             self.graphs[k] = join_ends(self.graphs[k], ends[k], final[i, : len(ends[k])])
 
@@ -223,10 +223,6 @@ class _Builder:
         input_types = [self.events[name].edge_type for name in self.protocol.events()]
         response_types = [self.events[name].edge_type for name in self.protocol.response_events]
         return ReducedGraph(compact=compact(full, input_types, response_types), full=full)
-
-
-def _population(network: RNNPopulation | Mapping[str, torch.Tensor]) -> RNNPopulation:
-    return network if isinstance(network, RNNPopulation) else from_state_dicts([network])
 
 
 @contextmanager
@@ -253,7 +249,7 @@ def build_graph(
     network: RNNPopulation | Mapping[str, torch.Tensor], task: TrialTask
 ) -> ReducedGraph:
     """The reduced-dynamics graph of one network (a state dict or a one-network population)."""
-    population = _population(network)
+    population = network if isinstance(network, RNNPopulation) else from_state_dicts([network])
     if population.count != 1:
         raise ValueError(f"build_graph takes one network, got {population.count}; use build_graphs")
     return build_graphs(population, task)[0]

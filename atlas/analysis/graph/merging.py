@@ -4,6 +4,7 @@ run together are fused; components whose ends reach the same attractor are joine
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable
 from itertools import pairwise
 
@@ -22,6 +23,7 @@ from atlas.analysis.graph.paths import (
     node_values,
     path_from,
     rings,
+    successor_lists,
 )
 
 LACE_OUTPUT_TOLERANCE = 0.01
@@ -54,7 +56,7 @@ def merge_new_lace(graph: nx.DiGraph, start: Hashable, lace: Lace) -> nx.DiGraph
     """Fold the lace that starts at `start` into the graph (a loop or an open run)."""
     nodes = list(range(start, start + len(lace.states)))
     if lace.loops:
-        return _fold_loop(graph, start)
+        return _fold_loop(graph, nodes[lace.loop_to :])
     return _join_open_lace(graph, nodes, lace)
 
 
@@ -98,14 +100,15 @@ def separating_margin(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 / np.linalg.norm(svm.coef_))
 
 
-def _fold_loop(graph: nx.DiGraph, start: Hashable) -> nx.DiGraph:
-    """Fold the new lace's loop into an existing loop of about its length that it cannot be
-    told apart from (no linear margin between their states)."""
-    autonomous = autonomous_subgraph(graph)
-    loop = [u for u, _ in nx.find_cycle(autonomous, start)]
+def _fold_loop(graph: nx.DiGraph, loop: list) -> nx.DiGraph:
+    """Fold a new loop into the graph's other loops of about its length that it cannot be
+    told apart from: no linear margin between their states wider than 0.1 (standardised
+    units) for loops of 10 states or more, none at all for shorter ones. The matching loop
+    with the smallest node id is kept; the new loop and any further matches fold into it,
+    each at its nearest state."""
     low, high = LOOP_LENGTH_RATIO
     candidates = sorted(
-        (c for c in rings(autonomous) if loop[0] not in c and len(c) > 1),
+        (c for c in rings(autonomous_subgraph(graph)) if loop[0] not in c and len(c) > 1),
         key=lambda c: c[0],
     )
     margin = 0.1 if len(loop) >= 10 else 0.0
@@ -199,14 +202,17 @@ def component_ends(graph: nx.DiGraph) -> list:
     """One end node per autonomous component: where it stops, else where paths meet, else its
     last node. A graph of one component has none to join."""
     autonomous = autonomous_subgraph(graph)
-    parts = [autonomous.subgraph(c) for c in nx.weakly_connected_components(autonomous)]
+    parts = list(nx.weakly_connected_components(autonomous))
     if len(parts) < 2:
         return []
+    successors = successor_lists(autonomous)
+    entries = Counter(target for following in successors.values() for target in following)
     ends = []
-    for part in parts:
-        sinks = [node for node in part if part.out_degree(node) == 0]
-        joins = [node for node in part if part.in_degree(node) > 1]
-        ends.append(sinks[0] if sinks else joins[0] if joins else list(part)[-1])
+    for nodes in parts:
+        order = [node for node in autonomous.subgraph(nodes)]  # networkx's order of the part
+        sinks = [node for node in order if not successors[node]]
+        joins = [node for node in order if entries[node] > 1]
+        ends.append(sinks[0] if sinks else joins[0] if joins else order[-1])
     return ends
 
 
