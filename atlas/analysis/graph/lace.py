@@ -91,7 +91,8 @@ class LaceRunner:
         """States (K, N, T, S) of zero-input runs from `states` (K, N, S).
 
         Free runs stop early once every active run has had a step below FIXED_POINT_STEP:
-        its lace ends there, so later states would be cut anyway.
+        its lace ends there, so later states would be cut anyway. (A hair below it, so that
+        numpy's float rounding in `free_run_lace` cannot place the rest any later.)
         """
         trace = [states]
         rested = np.zeros(active.shape, dtype=bool)
@@ -101,7 +102,7 @@ class LaceRunner:
             if not self.in_trial and t % REST_CHECK_EVERY == 0:
                 recent = torch.stack(trace[max(1, t - REST_CHECK_EVERY) :], dim=2)
                 moves = recent.diff(dim=2).pow(2).mean(dim=-1).sqrt()
-                rested |= (moves < FIXED_POINT_STEP).any(dim=2).cpu().numpy()
+                rested |= (moves < 0.999 * FIXED_POINT_STEP).any(dim=2).cpu().numpy()
                 if rested[active].all():
                     break
         return torch.stack(trace[1:], dim=2).cpu().numpy()

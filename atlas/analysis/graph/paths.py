@@ -50,8 +50,8 @@ Successors = Mapping[Hashable, list]
 
 
 def successor_lists(graph: nx.DiGraph) -> Successors:
-    """Comprehensions, not list(): networkx's subgraph views answer len() (which list() asks
-    for) by intersecting the whole node set."""
+    """Each node's successors as a list. (Built by iterating: list() on a networkx subgraph
+    view first asks its len(), which intersects the whole node set, node after node.)"""
     return {node: [t for t in following] for node, following in graph.adjacency()}
 
 
