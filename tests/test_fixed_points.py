@@ -1,0 +1,237 @@
+"""Fixed and slow points: exact on the two-neuron model, polished and differentiated correctly on
+the paper's reference networks (vanilla, GRU, LSTM), batched without cross-talk, and equivariant
+under a permutation of the hidden units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+
+from atlas.analysis.fixed_point_conditions import (
+    analyse_fixed_points,
+    constant_inputs,
+    sample_initial_states,
+)
+from atlas.analysis.fixed_point_search import FixedPointConfig
+from atlas.analysis.fixed_points import find_fixed_points, find_two_neuron_fixed_points
+from atlas.networks import RNNPopulation, from_state_dicts
+from atlas.networks.cells import GATES
+from atlas.tasks import get_task
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def exact_two_neuron_roots(w: np.ndarray, grid: int = 20001) -> np.ndarray:
+    """Every root of x = W tanh(x), independently of the finder: a 1-D problem.
+
+    With b the other coordinate, x_a = W_aa tanh(x_a) + W_ab tanh(x_b) gives
+    x_b = artanh((x_a - W_aa tanh(x_a)) / W_ab); the roots are the zeros of
+    g(x_a) = x_b - W_ba tanh(x_a) - W_bb tanh(x_b) on |x_a| <= |W_aa| + |W_ab|: sign changes on a
+    dense grid, each polished by Brent's method.
+    """
+    a, b = (0, 1) if abs(w[0, 1]) >= abs(w[1, 0]) else (1, 0)
+
+    def other(xa):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.arctanh((xa - w[a, a] * np.tanh(xa)) / w[a, b])
+
+    def g(xa):
+        xb = other(xa)
+        return xb - w[b, a] * np.tanh(xa) - w[b, b] * np.tanh(xb)
+
+    xs = np.linspace(-np.abs(w[a]).sum(), np.abs(w[a]).sum(), grid)
+    gs = g(xs)
+    both = np.isfinite(gs[:-1]) & np.isfinite(gs[1:])
+    change = both & (np.sign(gs[:-1]) * np.sign(gs[1:]) < 0)
+    roots = [brentq(g, xs[i], xs[i + 1], xtol=1e-15) for i in np.nonzero(change)[0]]
+    roots += list(xs[gs == 0])
+    points = np.zeros((len(roots), 2))
+    points[:, a] = roots
+    points[:, b] = other(np.array(roots))
+    return points
+
+
+def test_two_neuron_fixed_points_match_exact_roots():
+    w = np.random.default_rng(4).uniform(-1.5, 1.5, (1000, 2, 2))
+    sets = find_two_neuron_fixed_points(torch.from_numpy(w))
+    matched = 0
+    for wk, points in zip(w, sets, strict=True):
+        truth = exact_two_neuron_roots(wk)
+        found = points.states[points.fixed]
+        if len(found) == len(truth):
+            gap = np.abs(truth[:, None] - found[None]).max(-1).min(1)
+            matched += bool(gap.max() < 1e-8)
+        jacobian = wk * (1 - np.tanh(points.states) ** 2)[:, None, :] - np.eye(2)
+        np.testing.assert_allclose(points.jacobians, jacobian, atol=1e-12)
+        assert np.array_equal(points.stable, (np.linalg.eigvals(jacobian).real < 0).all(-1))
+    assert matched >= 990
+    # the odd symmetry of tanh: every W has the origin, and roots come in pairs +-x
+    counts = [int(p.fixed.sum()) for p in sets]
+    assert set(counts) <= {1, 3, 5, 7, 9} and max(counts) >= 3
+
+
+def finite_difference_jacobian(population, states, inputs, eps=1e-6):
+    """Central differences of one step, (K, P, S, S), in float64."""
+    k, p, s = states.shape
+    shift = eps * torch.eye(s, dtype=torch.float64)
+    plus = (states[:, :, None, :] + shift).reshape(k, p * s, s)
+    minus = (states[:, :, None, :] - shift).reshape(k, p * s, s)
+    u = inputs[:, None, :].expand(-1, p * s, -1)
+    diff = (population.step(plus, u) - population.step(minus, u)) / (2 * eps)
+    return diff.reshape(k, p, s, s).transpose(-1, -2)
+
+
+@pytest.fixture(scope="module")
+def reference_analyses(reference_networks):
+    """Every reference network, imported from its state dict and analysed as the workers do."""
+    out = []
+    for ref in reference_networks:
+        population = from_state_dicts([ref.state_dict])
+        task = get_task(ref.task)
+        out.append((ref, population, analyse_fixed_points(population, task)[0]))
+    return out
+
+
+def test_reference_fixed_points_are_polished_with_exact_jacobians(reference_analyses):
+    architectures = set()
+    for ref, population, analysis in reference_analyses:
+        architectures.add(ref.architecture)
+        task = get_task(ref.task)
+        assert [c.label for c in analysis.conditions] == [lab for lab, _ in constant_inputs(task)]
+        pop64 = population.select([0]).double()
+        true_points = 0
+        for condition in analysis.conditions:
+            points = condition.points
+            fixed = points.fixed
+            true_points += int(fixed.sum())
+            assert (points.q[fixed] < 1e-10).all(), ref.name
+            assert (points.q[~fixed] < 1e-6).all(), ref.name
+            if len(points) == 0:
+                continue
+            states = torch.from_numpy(points.states)[None]
+            u = torch.from_numpy(condition.inputs).double()[None]
+            with torch.no_grad():
+                moved = pop64.step(states, u.expand(1, len(points), -1))
+                numeric = finite_difference_jacobian(pop64, states, u)[0].numpy()
+            q = 0.5 * (moved - states).pow(2).sum(-1)[0].numpy()
+            np.testing.assert_allclose(q, points.q, rtol=1e-6, atol=1e-25)
+            np.testing.assert_allclose(points.jacobians, numeric, atol=1e-7, err_msg=ref.name)
+            np.testing.assert_allclose(
+                points.outputs, pop64.readout(states)[0].detach().numpy(), atol=1e-12
+            )
+            moduli = np.abs(points.eigenvalues)
+            assert np.array_equal(points.stable, (moduli < 1).all(-1))
+        assert true_points >= 1, ref.name
+    assert architectures == {"vanilla", "gru", "lstm"}
+
+
+def test_stable_fixed_points_attract_and_unstable_ones_repel(reference_analyses):
+    """The eigenvalues say what the dynamics do: nudged off a point, the state returns to a stable
+    one and leaves an unstable one along its leading eigenvector."""
+    checked = {"stable": 0, "unstable": 0}
+    for _, population, analysis in reference_analyses:
+        pop64 = population.select([0]).double()
+        for condition in analysis.conditions:
+            points = condition.points
+            for p in np.nonzero(points.fixed)[0]:
+                moduli = np.abs(points.eigenvalues[p])
+                if moduli.max() < 0.98:
+                    kick = np.full(points.states.shape[1], 1e-5)
+                    kind = "stable"
+                elif moduli.max() > 1.05:
+                    vals, vecs = np.linalg.eig(points.jacobians[p])
+                    kick = 1e-8 * np.real(vecs[:, np.argmax(np.abs(vals))])
+                    kind = "unstable"
+                else:
+                    continue
+                start = torch.from_numpy(points.states[p] + kick)[None, None]
+                u = torch.from_numpy(condition.inputs).double()
+                state = start
+                with torch.no_grad():
+                    for _ in range(400):
+                        state = pop64.step(state, u)
+                distance = np.linalg.norm(state[0, 0].numpy() - points.states[p])
+                initial = np.linalg.norm(kick)
+                assert distance < initial if kind == "stable" else distance > 10 * initial
+                checked[kind] += 1
+    assert checked["stable"] >= 10 and checked["unstable"] >= 10
+
+
+def test_batched_population_equals_one_network_at_a_time(reference_networks):
+    """Three 20-unit vanilla networks trained on different tasks share one search without
+    cross-talk: each gets the points it gets alone."""
+    refs = [r for r in reference_networks if r.architecture == "vanilla" and r.units == 20]
+    population = from_state_dicts([r.state_dict for r in refs])
+    task = get_task("reproduction")
+    starts = sample_initial_states(population, task, 48)
+    inputs = torch.tensor([0.0, 1.0])
+    together = find_fixed_points(population, inputs, starts)
+    for k in range(len(refs)):
+        alone = find_fixed_points(population.select([k]), inputs, starts[k : k + 1])[0]
+        batched = together[k]
+        np.testing.assert_array_equal(alone.kinds, batched.kinds)
+        np.testing.assert_allclose(alone.states, batched.states, atol=1e-9)
+        np.testing.assert_array_equal(alone.stable, batched.stable)
+
+
+def permuted(population: RNNPopulation, perm: torch.Tensor) -> RNNPopulation:
+    """The same network with its hidden units relabelled by perm (every gate block alike)."""
+    gates = GATES[population.architecture]
+    units = population.units
+    rows = torch.cat([g * units + perm for g in range(gates)])
+    p = population.stacked_parameters()
+    return RNNPopulation(
+        population.architecture,
+        {
+            "weight_ih": p["weight_ih"][:, rows],
+            "weight_hh": p["weight_hh"][:, rows][:, :, perm],
+            "bias_ih": p["bias_ih"][:, rows],
+            "bias_hh": p["bias_hh"][:, rows],
+            "fc_weight": p["fc_weight"][:, :, perm],
+            "fc_bias": p["fc_bias"],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["delayed_vanilla_30_i100", "reproduction_gru_20_i100", "reproduction_lstm_20_i100"]
+)
+def test_permuting_hidden_units_permutes_the_fixed_points(reference_networks, name):
+    ref = next(r for r in reference_networks if r.name == name)
+    population = from_state_dicts([ref.state_dict])
+    perm = torch.randperm(population.units, generator=torch.Generator().manual_seed(1))
+    state_perm = perm if ref.architecture != "lstm" else torch.cat([perm, perm + ref.units])
+    shuffled = permuted(population, perm)
+    task = get_task(ref.task)
+    starts = sample_initial_states(population, task, 48)
+    config = FixedPointConfig()
+    for label, inputs in constant_inputs(task)[:3]:
+        original = find_fixed_points(population, inputs, starts, config)[0]
+        relabelled = find_fixed_points(shuffled, inputs, starts[:, :, state_perm], config)[0]
+        a, b = original.fixed, relabelled.fixed
+        assert a.sum() == b.sum(), label
+        if a.sum() == 0:
+            continue
+        mapped = original.states[a][:, state_perm.numpy()]
+        gap = np.abs(mapped[:, None] - relabelled.states[b][None]).max(-1)
+        match = gap.argmin(1)
+        assert gap.min(1).max() < 1e-9, label
+        np.testing.assert_allclose(original.outputs[a], relabelled.outputs[b][match], atol=1e-9)
+        np.testing.assert_array_equal(original.stable[a], relabelled.stable[b][match])
+        moduli = np.sort(np.abs(original.eigenvalues[a]), -1)
+        moduli_relabelled = np.sort(np.abs(relabelled.eigenvalues[b][match]), -1)
+        np.testing.assert_allclose(moduli, moduli_relabelled, atol=1e-8)
+
+
+def test_bad_arguments_are_refused(reference_networks):
+    population = from_state_dicts([reference_networks[0].state_dict])
+    with pytest.raises(ValueError, match="initial_states"):
+        find_fixed_points(population, torch.zeros(2), torch.zeros(1, 4, 3))
+    with pytest.raises(ValueError, match="channels"):
+        find_fixed_points(population, torch.zeros(3), torch.zeros(1, 4, population.state_size))
+    with pytest.raises(ValueError, match="fixed_tol"):
+        FixedPointConfig(fixed_tol=1e-3, slow_tol=1e-6)
+    with pytest.raises(ValueError, match="inputs"):
+        analyse_fixed_points(population, get_task("two_neuron"))
