@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from sqlalchemy.orm import Session
@@ -87,7 +88,11 @@ def train_population(
     )  # fmt: skip
     for network_id in unanalysed:
         notify(network_id)
-    try:
+    with recorded_outcome(
+        f"job {job_id}",
+        requeue=lambda session: requeue_job(session, job_id),
+        fail=lambda session, error: fail_job(session, job_id, error),
+    ):
         task = get_task(task_name, **task_parameters)
         config = TrainingConfig.from_dict({**training, "device": _training_device()})
         if seeds:
@@ -105,17 +110,28 @@ def train_population(
             )
         with transaction() as session:
             finish_job(session, job_id)
+        logger.info("job %d succeeded", job_id)
+
+
+@contextmanager
+def recorded_outcome(
+    what: str,
+    requeue: Callable[[Session], None],
+    fail: Callable[[Session, str], None],
+) -> Iterator[None]:
+    """The body of a queued task, its end recorded: stopped on purpose (Interrupted), the work
+    is queued again; on an error it is marked failed with the error, which propagates."""
+    try:
+        yield
     except Interrupted:
         with transaction() as session:
-            requeue_job(session, job_id)
-        logger.info("job %d interrupted; queued again", job_id)
-        return
+            requeue(session)
+        logger.info("%s interrupted; queued again", what)
     except Exception as exc:
-        logger.exception("job %d failed", job_id)
+        logger.exception("%s failed", what)
         with transaction() as session:
-            fail_job(session, job_id, f"{type(exc).__name__}: {exc}")
+            fail(session, f"{type(exc).__name__}: {exc}")
         raise
-    logger.info("job %d succeeded", job_id)
 
 
 def _save(job_id: int, outcome: NetworkOutcome) -> int:

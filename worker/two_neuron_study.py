@@ -29,9 +29,10 @@ from atlas.store import (
 )
 from atlas.store.models import TwoNeuronStudy
 from atlas.store.two_neuron import stored_network_count
-from atlas.training import train_two_neuron
+from atlas.tasks import TwoNeuron
+from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
 from worker.database import transaction
-from worker.tasks import MAX_ATTEMPTS, Interrupted, progress_writer
+from worker.tasks import MAX_ATTEMPTS, progress_writer, recorded_outcome
 
 logger = logging.getLogger("atlas.worker")
 
@@ -56,26 +57,14 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         trained = stored_network_count(session, study_id) > 0
         seeds = list(range(study.seed, study.seed + study.count))
         parameters, training = study.task_parameters, study.training_config
-    try:
+    with recorded_outcome(
+        f"study {study_id}",
+        requeue=lambda session: requeue_study(session, study_id),
+        fail=lambda session, error: fail_study(session, study_id, error),
+    ):
         task, config = study_setup(parameters, training)
         if not trained:
-            started = time.perf_counter()
-            outcome = train_two_neuron(
-                task,
-                seeds,
-                config,
-                on_progress=progress_writer(
-                    lambda session, progress: record_study_progress(session, study_id, progress),
-                    should_stop or (lambda: False),
-                    f"study {study_id}",
-                ),
-            )
-            with transaction() as session:
-                save_study_outcome(session, study_id, outcome)
-            logger.info(
-                "study %d: %d networks trained in %.1f s, %d solved",
-                study_id, len(seeds), time.perf_counter() - started, int(outcome.solved.sum()),
-            )  # fmt: skip
+            _train(study_id, task, config, seeds, should_stop or (lambda: False))
         with transaction() as session:
             weights = study_weights(session, study_id)
         by_eigenvalues = eigenvalue_regimes(weights.final_w)
@@ -85,14 +74,31 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
             set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
             save_regime_maps(session, study_id, maps)
             finish_study(session, study_id)
-    except Interrupted:
-        with transaction() as session:
-            requeue_study(session, study_id)
-        logger.info("study %d interrupted; queued again", study_id)
-        return
-    except Exception as exc:
-        logger.exception("study %d failed", study_id)
-        with transaction() as session:
-            fail_study(session, study_id, f"{type(exc).__name__}: {exc}")
-        raise
-    logger.info("study %d succeeded", study_id)
+        logger.info("study %d succeeded", study_id)
+
+
+def _train(
+    study_id: int,
+    task: TwoNeuron,
+    config: TwoNeuronTrainingConfig,
+    seeds: list[int],
+    should_stop: Callable[[], bool],
+) -> None:
+    """Train the study's population and store it in one transaction."""
+    started = time.perf_counter()
+    outcome = train_two_neuron(
+        task,
+        seeds,
+        config,
+        on_progress=progress_writer(
+            lambda session, progress: record_study_progress(session, study_id, progress),
+            should_stop,
+            f"study {study_id}",
+        ),
+    )
+    with transaction() as session:
+        save_study_outcome(session, study_id, outcome)
+    logger.info(
+        "study %d: %d networks trained in %.1f s, %d solved",
+        study_id, len(seeds), time.perf_counter() - started, int(outcome.solved.sum()),
+    )  # fmt: skip

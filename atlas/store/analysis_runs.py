@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from atlas.store.jobs import ERROR_TEXT_LIMIT
+from atlas.store.lifecycle import ERROR_TEXT_LIMIT
 from atlas.store.models import AnalysisRun, Network
 from atlas.store.models.base import utcnow
 

@@ -10,13 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atlas.networks import ARCHITECTURES
+from atlas.store.lifecycle import mark_failed, mark_requeued, mark_running, mark_succeeded
 from atlas.store.models import Job, Network
-from atlas.store.models.base import utcnow
 from atlas.store.task_records import ensure_task
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
 from atlas.training import TrainingConfig, TrainingProgress
-
-ERROR_TEXT_LIMIT = 10_000
 
 
 class JobSpecError(ValueError):
@@ -107,11 +105,7 @@ def _job(session: Session, job_id: int) -> Job:
 def mark_job_running(session: Session, job_id: int) -> Job:
     """Record a (re)start: running, one more attempt, started_at kept from the first."""
     job = _job(session, job_id)
-    job.status = "running"
-    job.attempts += 1
-    job.error = None
-    job.finished_at = None
-    job.started_at = job.started_at or utcnow()
+    mark_running(job)
     session.flush()
     return job
 
@@ -136,8 +130,7 @@ def finish_job(session: Session, job_id: int) -> Job:
     job.n_saved = count_saved_networks(session, job_id)
     if job.n_saved != job.count:
         raise RuntimeError(f"job {job_id} has {job.n_saved} of {job.count} networks stored")
-    job.status = "succeeded"
-    job.finished_at = utcnow()
+    mark_succeeded(job)
     session.flush()
     return job
 
@@ -145,10 +138,8 @@ def finish_job(session: Session, job_id: int) -> Job:
 def fail_job(session: Session, job_id: int, error: str) -> Job:
     """Mark the job failed with a readable reason; networks already stored stay."""
     job = _job(session, job_id)
-    job.status = "failed"
-    job.error = error[:ERROR_TEXT_LIMIT]
+    mark_failed(job, error)
     job.n_saved = count_saved_networks(session, job_id)
-    job.finished_at = utcnow()
     session.flush()
     return job
 
@@ -157,8 +148,7 @@ def requeue_job(session: Session, job_id: int) -> Job:
     """Put a job stopped on purpose back to queued: its stored networks stay, the rest train
     later, and the stopped attempt does not count towards the worker's attempt limit."""
     job = _job(session, job_id)
-    job.status = "queued"
-    job.attempts = max(0, job.attempts - 1)
+    mark_requeued(job)
     session.flush()
     return job
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from atlas.store.arrays import from_blob, to_blob
-from atlas.store.jobs import ERROR_TEXT_LIMIT
+from atlas.store.lifecycle import mark_failed, mark_requeued, mark_running, mark_succeeded
 from atlas.store.models import (
     DYNAMIC_REGIMES,
     TWO_NEURON_REGIMES,
@@ -92,10 +92,7 @@ def _study(session: Session, study_id: int) -> TwoNeuronStudy:
 
 def mark_study_running(session: Session, study_id: int) -> TwoNeuronStudy:
     study = _study(session, study_id)
-    study.status = "running"
-    study.attempts += 1
-    study.error = None
-    study.started_at = study.started_at or utcnow()
+    mark_running(study)
     session.flush()
     return study
 
@@ -112,17 +109,14 @@ def record_study_progress(session: Session, study_id: int, progress: TrainingPro
 
 def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
     study = _study(session, study_id)
-    study.status = "succeeded"
-    study.finished_at = utcnow()
+    mark_succeeded(study)
     session.flush()
     return study
 
 
 def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
     study = _study(session, study_id)
-    study.status = "failed"
-    study.error = error[:ERROR_TEXT_LIMIT]
-    study.finished_at = utcnow()
+    mark_failed(study, error)
     session.flush()
     return study
 
@@ -130,8 +124,7 @@ def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
 def requeue_study(session: Session, study_id: int) -> TwoNeuronStudy:
     """A study stopped on purpose goes back to queued; the attempt does not count."""
     study = _study(session, study_id)
-    study.status = "queued"
-    study.attempts = max(0, study.attempts - 1)
+    mark_requeued(study)
     session.flush()
     return study
 
