@@ -1,7 +1,7 @@
 """Latency of the API's read queries over 100,000 solutions in PostgreSQL, 8 concurrent clients.
 
-Fills a dedicated PostgreSQL database (dropped afterwards) with synthetic solution rows by bulk
-insert, serves it with `atlas serve` (uvicorn) as a subprocess, and measures p50/p99 latency of
+Fills a dedicated PostgreSQL database (dropped afterwards) with synthetic solution rows (COPY),
+serves it with uvicorn (2 worker processes) as a subprocess, and measures p50/p99 latency of
   - GET /solutions?task=delayed&architecture=vanilla            (first page)
   - the same query a page deep in the cursor chain               (keyset pagination)
   - GET /solutions/{id}                                          (random ids)
@@ -17,6 +17,8 @@ The last line is one JSON object: p50_ms and p99_ms per query, and `errors`.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import random
@@ -39,7 +41,7 @@ from sqlalchemy import create_engine, insert, text
 
 from atlas.store import migrate
 from atlas.store.arrays import to_blob
-from atlas.store.models import Network, TaskRecord
+from atlas.store.models import TaskRecord
 from atlas.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +52,6 @@ TASK_SHARES = {"delayed": 0.4, "interval": 0.3, "reproduction": 0.3}
 ARCHITECTURE_SHARES = {"vanilla": 0.6, "gru": 0.2, "lstm": 0.2}
 PAGE = 50
 DEEP_PAGES = 100
-INSERT_BATCH = 5000
 
 
 @contextmanager
@@ -67,12 +68,43 @@ def dedicated_database() -> Iterator[str]:
         admin.dispose()
 
 
-def fill(url: str, rows: int, seed: int = 0) -> float:
-    """Insert `rows` synthetic solutions (shared small loss-curve blob); returns seconds taken."""
+def synthetic_rows(rows: int, seed: int = 0) -> Iterator[dict[str, object]]:
+    """`rows` plausible solutions: tasks, architectures and sizes mixed, losses log-uniform."""
     rng = random.Random(seed)
-    curve = to_blob(np.geomspace(0.08, 2e-5, 50))
-    tasks = {name: get_task(name) for name in TASK_SHARES}
+    parameters = {name: json.dumps(get_task(name).parameters()) for name in TASK_SHARES}
+    curve = "\\x" + to_blob(np.geomspace(0.08, 2e-5, 50)).hex()  # one shared small blob
     start_time = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(rows):
+        task = rng.choices(list(TASK_SHARES), weights=list(TASK_SHARES.values()))[0]
+        architecture = rng.choices(
+            list(ARCHITECTURE_SHARES), weights=list(ARCHITECTURE_SHARES.values())
+        )[0]
+        loss = 10 ** rng.uniform(-5, -2)
+        yield {
+            "task": task,
+            "task_parameters": parameters[task],
+            "architecture": architecture,
+            "units": rng.choice((20, 30, 40, 50)),
+            "n_inputs": 2,
+            "n_outputs": 1,
+            "source": "trained",
+            "info": "{}",
+            "seed": i,
+            "status": "converged" if loss < 2e-4 else "failed",
+            "epochs": rng.randint(100, 2000),
+            "steps": rng.randint(4000, 90000),
+            "best_loss": loss * 0.8,
+            "final_loss": loss * 0.9,
+            "validation_loss": loss,
+            "loss_curve": curve,
+            "code_version": "bench",
+            "analysis_status": "done",
+            "created_at": (start_time + timedelta(seconds=i)).isoformat(),
+        }
+
+
+def fill(url: str, rows: int) -> float:
+    """Bulk-load `rows` synthetic solutions with COPY, then ANALYZE; returns seconds taken."""
     engine = create_engine(url)
     started = time.perf_counter()
     with engine.begin() as connection:
@@ -86,41 +118,21 @@ def fill(url: str, rows: int, seed: int = 0) -> float:
                     "description": t.description,
                     "parameters": t.parameters(),
                 }
-                for t in tasks.values()
+                for t in map(get_task, TASK_SHARES)
             ],
         )
-        for first in range(0, rows, INSERT_BATCH):
-            batch = []
-            for i in range(first, min(rows, first + INSERT_BATCH)):
-                task = rng.choices(list(TASK_SHARES), weights=list(TASK_SHARES.values()))[0]
-                architecture = rng.choices(
-                    list(ARCHITECTURE_SHARES), weights=list(ARCHITECTURE_SHARES.values())
-                )[0]
-                loss = 10 ** rng.uniform(-5, -2)
-                batch.append(
-                    {
-                        "task": task,
-                        "task_parameters": tasks[task].parameters(),
-                        "architecture": architecture,
-                        "units": rng.choice((20, 30, 40, 50)),
-                        "n_inputs": 2,
-                        "n_outputs": 1,
-                        "source": "trained",
-                        "info": {},
-                        "seed": i,
-                        "status": "converged" if loss < 2e-4 else "failed",
-                        "epochs": rng.randint(100, 2000),
-                        "steps": rng.randint(4000, 90000),
-                        "best_loss": loss * 0.8,
-                        "final_loss": loss * 0.9,
-                        "validation_loss": loss,
-                        "loss_curve": curve,
-                        "code_version": "bench",
-                        "analysis_status": "done",
-                        "created_at": start_time + timedelta(seconds=i),
-                    }
-                )
-            connection.execute(insert(Network), batch)
+        buffer = io.StringIO()
+        columns = None
+        for row in synthetic_rows(rows):
+            if columns is None:
+                columns = list(row)
+                writer = csv.DictWriter(buffer, fieldnames=columns)
+            writer.writerow(row)
+        buffer.seek(0)
+        cursor = connection.connection.cursor()
+        cursor.copy_expert(
+            f"COPY networks ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
         connection.execute(text("ANALYZE"))
     engine.dispose()
     return time.perf_counter() - started
@@ -133,11 +145,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(url: str) -> Iterator[str]:
+def api_server(url: str, workers: int) -> Iterator[str]:
+    """uvicorn serving the app factory on `url` (no broker: nothing is queued here)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATLAS_")}
     env |= {"ATLAS_DATABASE_URL": url, "ATLAS_API_KEY": uuid.uuid4().hex}
-    command = [str(ROOT / ".venv" / "bin" / "atlas"), "serve", "--port", str(port)]
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+        "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
     server = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -235,13 +251,14 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=800, help="per query")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
     args = parser.parse_args()
 
     with dedicated_database() as url:
         migrate(url)
         fill_s = fill(url, args.rows)
         print(f"filled {args.rows} solutions in {fill_s:.1f} s", file=sys.stderr)
-        with api_server(url) as base:
+        with api_server(url, args.workers) as base:
             listing = f"/solutions?task=delayed&architecture=vanilla&limit={PAGE}"
             cursor, last_id = deep_cursor(base, listing)
             rng = random.Random(1)
@@ -263,7 +280,10 @@ def main() -> int:
         sql = sql_keyset_vs_offset(url, last_id)
 
     baseline = figures["health_baseline"]["p99_ms"]
-    print(f"\n{args.rows} solutions, {args.clients} clients, {args.requests} requests per query")
+    print(
+        f"\n{args.rows} solutions, {args.clients} clients, {args.requests} requests per query, "
+        f"{args.workers} uvicorn worker(s)"
+    )
     print(f"{'query':<18}{'p50 ms':>10}{'p99 ms':>10}{'p99 / baseline':>16}")
     for name, figure in figures.items():
         ratio = figure["p99_ms"] / baseline
@@ -282,6 +302,7 @@ def main() -> int:
         "errors": errors,
         "rows": args.rows,
         "clients": args.clients,
+        "workers": args.workers,
         "sql_deep_page_ms": {k: round(v, 3) for k, v in sql.items()},
     }))  # fmt: skip
     return 0 if errors == 0 else 1

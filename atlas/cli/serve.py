@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes (more than 1 needs a broker: in-process jobs live in one process)",
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="migrate the database and queue a demo population of 8 delayed-task networks",
@@ -76,6 +82,11 @@ def serve(args: argparse.Namespace) -> int:
     from atlas.store import SchemaOutOfDateError, check_database_current
 
     settings = get_settings()
+    if args.workers < 1 or (args.workers > 1 and (settings.embedded or args.demo)):
+        raise CommandError(
+            "--workers must be 1 without a broker or with --demo (in-process jobs live in one "
+            "process); set ATLAS_BROKER_URL and run `atlas worker` to serve from several"
+        )
     if settings.embedded and settings.torch_threads is None:
         # Training shares this process with the API: one torch thread keeps both responsive.
         # On 2 busy cores, torch's default (a thread per core) made epochs 20x slower.
@@ -97,5 +108,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"try: curl '{base}/solutions?task=delayed'  and  curl {base}/jobs/{job_id}")
     sys.stdout.flush()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers > 1:  # each process builds its app from the environment's settings
+        uvicorn.run(
+            "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
