@@ -19,6 +19,7 @@ from atlas.analysis.graph import (
     from_node_link,
     to_node_link,
 )
+from atlas.analysis.graph.builder import rise_index
 from atlas.analysis.graph.lace import LaceRunner
 from atlas.analysis.graph.loops import first_prominent_peaks
 from atlas.analysis.graph_plot import (
@@ -30,7 +31,7 @@ from atlas.analysis.graph_plot import (
 )
 from atlas.analysis.solution_types import same_type
 from atlas.cli import main
-from atlas.networks import from_state_dicts
+from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.networks.permutation import permute_hidden_units
 from atlas.tasks import get_task
 from atlas.tasks.graph_protocol import FREE_RUN_STEPS, Stimulus
@@ -190,6 +191,50 @@ def test_a_batch_of_networks_gives_each_network_its_own_graph(reference, name: s
         alone = build_graph(variant, task)
         assert to_node_link(reduced.full) == to_node_link(alone.full)
         assert to_node_link(reduced.compact) == to_node_link(alone.compact)
+
+
+def _assert_valid(reduced: ReducedGraph, task_name: str) -> None:
+    task = get_task(task_name)
+    event_types = {event.edge_type for event in task.input_events().values()}
+    labels = {0, 1} if task_name == "reproduction" else {-1, 0, 1}
+    for graph in (reduced.full, reduced.compact):
+        assert 0 in graph
+        assert {o for _, o in graph.nodes(data="output")} <= labels
+        assert {t for _, _, t in graph.edges(data="edge_type")} <= event_types | {0}
+    assert set(reduced.compact) <= set(reduced.full)
+
+
+@pytest.mark.parametrize(
+    "name", ["delayed_vanilla_20_i100", "interval_vanilla_40_i100", "reproduction_lstm_40_i100"]
+)
+def test_strongly_perturbed_networks_still_give_valid_graphs(reference, name: str) -> None:
+    """Weights scaled by 30% noise: dynamics the protocol was not tuned for (laces that
+    stop at once, pulses that lead straight back) still give well-formed graphs."""
+    ref = reference(name)
+    generator = torch.Generator().manual_seed(5)
+    variants = [
+        {
+            key: v * (1 + 0.3 * torch.randn(v.shape, generator=generator))
+            for key, v in ref.state_dict.items()
+        }
+        for _ in range(3)
+    ]
+    for reduced in build_graphs(from_state_dicts(variants), get_task(ref.task)):
+        _assert_valid(reduced, ref.task)
+
+
+def test_a_population_at_initialisation_gives_valid_graphs() -> None:
+    """Networks before training mostly fall straight to a fixed point: every pulse's lace
+    merges back where it started."""
+    population = RNNPopulation.initialise("vanilla", 30, list(range(6)))
+    for reduced in build_graphs(population, get_task("delayed")):
+        _assert_valid(reduced, "delayed")
+
+
+def test_rise_index_marks_the_step_before_the_output_rises() -> None:
+    silent_then_answer = np.r_[np.full(40, 0.01), np.linspace(0.1, 1.0, 10)]
+    assert rise_index(silent_then_answer) == 39
+    assert rise_index(np.full(12, 0.3)) == 11
 
 
 def test_networks_that_do_not_fit_the_task_are_refused(reference) -> None:

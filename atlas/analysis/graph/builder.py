@@ -63,10 +63,11 @@ class LaceRef:
 
 def rise_index(outputs: np.ndarray) -> int:
     """The last step before the output rises above its usual range (an outlier fence on
-    |output|: 80th percentile + 1.5 x (80th - 10th))."""
+    |output|: 80th percentile + 1.5 x (80th - 10th)); the last step if it never does."""
     size = np.abs(outputs)
     low, high = np.percentile(size, 10), np.percentile(size, 80)
-    return int(np.flatnonzero(size < high + 1.5 * (high - low))[-1])
+    below = np.flatnonzero(size < high + 1.5 * (high - low))
+    return int(below[-1]) if below.size else len(outputs) - 1
 
 
 def resolve(graph: nx.DiGraph, path: list, position: Position) -> int | None:
@@ -137,9 +138,8 @@ class _Builder:
             started = []
             for (node, _), lace in zip(plan, new_laces, strict=True):
                 graph, first = attach(self.graphs[k], lace, node, edge_type)
-                graph = merge_new_lace(graph, first, lace)
-                self.graphs[k] = graph
-                started.append(LaceRef(successor(graph, node, edge_type), lace))
+                self.graphs[k], first = merge_new_lace(graph, first, lace)
+                started.append(LaceRef(first, lace))
             children.append(started)
         for follow_up in stimulus.then:
             self.apply(follow_up, children)

@@ -22,6 +22,7 @@ from atlas.analysis.graph.paths import (
     contract,
     node_values,
     path_from,
+    renamed,
     rings,
     successor_lists,
 )
@@ -52,15 +53,16 @@ def attach(
     return graph, first
 
 
-def merge_new_lace(graph: nx.DiGraph, start: Hashable, lace: Lace) -> nx.DiGraph:
-    """Fold the lace that starts at `start` into the graph (a loop or an open run)."""
+def merge_new_lace(graph: nx.DiGraph, start: Hashable, lace: Lace) -> tuple[nx.DiGraph, Hashable]:
+    """Fold the lace that starts at `start` into the graph (a loop or an open run); return
+    the graph and the node the lace now starts at."""
     nodes = list(range(start, start + len(lace.states)))
     if lace.loops:
-        return _fold_loop(graph, nodes[lace.loop_to :])
+        return _fold_loop(graph, nodes[lace.loop_to :], start)
     return _join_open_lace(graph, nodes, lace)
 
 
-def _join_open_lace(graph: nx.DiGraph, nodes: list, lace: Lace) -> nx.DiGraph:
+def _join_open_lace(graph: nx.DiGraph, nodes: list, lace: Lace) -> tuple[nx.DiGraph, Hashable]:
     """Cut the lace where it first runs into an existing path and join it there.
 
     The path's nodes from there on take the lace's states and outputs (the lace is the
@@ -81,13 +83,14 @@ def _join_open_lace(graph: nx.DiGraph, nodes: list, lace: Lace) -> nx.DiGraph:
             if point is not None and (best is None or point[1] < best[0]):
                 best = (point[1], path[point[0] :])
     if best is None:
-        return graph
+        return graph, nodes[0]
     offset, path = best
     for node, state, output in zip(path, lace.states[offset:], lace.outputs[offset:], strict=False):
         graph.nodes[node].update(state=state, output=output)
     graph.remove_nodes_from(nodes[offset + 1 :])
     graph.remove_edges_from(list(graph.out_edges(nodes[offset])))
-    return contract(graph, path[0], nodes[offset], self_loops=False)
+    graph = contract(graph, path[0], nodes[offset], self_loops=False)
+    return graph, path[0] if offset == 0 else nodes[0]
 
 
 def separating_margin(a: np.ndarray, b: np.ndarray) -> float:
@@ -100,7 +103,7 @@ def separating_margin(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 / np.linalg.norm(svm.coef_))
 
 
-def _fold_loop(graph: nx.DiGraph, loop: list) -> nx.DiGraph:
+def _fold_loop(graph: nx.DiGraph, loop: list, start: Hashable) -> tuple[nx.DiGraph, Hashable]:
     """Fold a new loop into the graph's other loops of about its length that it cannot be
     told apart from: no linear margin between their states wider than 0.1 (standardised
     units) for loops of 10 states or more, none at all for shorter ones. The matching loop
@@ -120,14 +123,17 @@ def _fold_loop(graph: nx.DiGraph, loop: list) -> nx.DiGraph:
         and separating_margin(node_values(graph, c, "state"), loop_states) <= margin
     ]
     if not candidates:
-        return graph
+        return graph, start
     kept, folded = candidates[0], [loop, *candidates[1:]]
     kept_states = node_values(graph, kept, "state")
     for other in folded:
-        nearest = np.linalg.norm(kept_states - graph.nodes[other[0]]["state"], axis=1).argmin()
+        nearest = kept[
+            int(np.linalg.norm(kept_states - graph.nodes[other[0]]["state"], axis=1).argmin())
+        ]
         graph.remove_nodes_from(other[1:])
-        graph = contract(graph, kept[int(nearest)], other[0], self_loops=True)
-    return graph
+        graph = contract(graph, nearest, other[0], self_loops=True)
+        start = renamed(start, nearest, other[0])
+    return graph, start
 
 
 Laid = list[tuple[list, np.ndarray, np.ndarray]]

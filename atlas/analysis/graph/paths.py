@@ -156,6 +156,13 @@ def node_values(graph: nx.DiGraph, path: list, key: str) -> np.ndarray:
     return np.stack([graph.nodes[node][key] for node in path])
 
 
+def renamed(node: Hashable, keep: Hashable, drop: Hashable) -> Hashable:
+    """The id `node` has after `contract(graph, keep, drop, ...)`."""
+    if node == drop:
+        node = keep
+    return START if drop == START and node == keep else node
+
+
 def contract(graph: nx.DiGraph, keep: Hashable, drop: Hashable, self_loops: bool) -> nx.DiGraph:
     """`drop` merged into `keep`, in place (keep's attributes and edges win); the start node
     keeps its id 0 even when it is the one merged away."""
