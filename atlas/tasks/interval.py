@@ -89,7 +89,9 @@ class IntervalDiscrimination(TrialTask):
     def graph_protocol(self) -> GraphProtocol:
         """The paper's probes: 10 silent steps, then pulse 1 twenty steps into the trial (t1
         inside the trained range) and, unless the silent lace loops, at its end (t1 far beyond);
-        pulse 2 at 12 and 22 steps after the first (t2 inside) and where that lace ends."""
+        pulse 2 at 12 and 22 steps after the first (t2 inside) and where that lace ends. After
+        the late pulse 1 the paper skips the middle pulse 2 when that pulse comes after step 30,
+        i.e. whenever the silent lace runs that long; here it always does."""
         second = Stimulus("pulse2", at=(12, 22, END), settle=8)
         late_second = Stimulus("pulse2", at=(12, END), settle=8)
         return GraphProtocol(
