@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select, tuple_
+from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.orm import Session, load_only
 
 from atlas.store.models import AnalysisRun, Checkpoint, Job, Network, SolutionType
@@ -186,6 +186,3 @@ def job_networks(session: Session, job_id: int) -> Sequence[Network]:
         .order_by(Network.index_in_job)
     ).all()
 
-
-def count_networks(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Network)) or 0
