@@ -7,12 +7,18 @@ comparison is constant-time so the key cannot be guessed byte by byte from respo
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
+
+#: OpenAPI responses of every write route, for its `responses=`.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key was sent."},
+    403: {"description": "The API key is wrong (or the server has none: writes are off)."},
+}
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="The server's ATLAS_API_KEY."

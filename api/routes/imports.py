@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
-from api.auth import require_api_key
+from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep, SettingsDep
 from api.problems import Problem
 from api.routes.solutions import read_solution
@@ -53,8 +53,7 @@ def _trial_task(name: str) -> TrialTask:
     ),
     dependencies=[Depends(require_api_key)],
     responses={
-        401: {"description": "No API key."},
-        403: {"description": "Wrong API key."},
+        **AUTH_RESPONSES,
         413: {"description": "File too large."},
         422: {"description": "Unknown task, not a state dict, or shapes that do not fit."},
     },

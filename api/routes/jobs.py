@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
-from api.auth import require_api_key
+from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep, SettingsDep
 from api.problems import Problem
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
@@ -19,9 +19,9 @@ from worker.dispatch import enqueue_training
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 _ERRORS = {
-    401: {"description": "No API key."},
-    403: {"description": "Wrong API key."},
+    **AUTH_RESPONSES,
     422: {"description": "Invalid request, or an Idempotency-Key reused for another request."},
+    503: {"description": "The queue is unreachable; the job is recorded as failed."},
 }
 
 
