@@ -16,7 +16,19 @@ import atlas
 from api.body_limit import BodyLimitMiddleware
 from api.cursor import CursorSigner
 from api.problems import install_problem_handlers
-from api.routes import health, imports, jobs, solutions, tasks
+from api.routes import (
+    analyses,
+    classify,
+    compare,
+    health,
+    imports,
+    jobs,
+    plots,
+    solutions,
+    tasks,
+    two_neuron,
+    types,
+)
 from atlas.config import Settings, get_settings
 from atlas.store import check_schema_current, make_engine, session_factory
 from worker import dispatch
@@ -68,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cursor_signer = CursorSigner(_cursor_secret(settings))
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-    for module in (health, tasks, imports, solutions, jobs):
+    routers = (health, tasks, imports, solutions, jobs)
+    analysis_routers = (analyses, plots, types, compare, classify, two_neuron)
+    for module in (*routers, *analysis_routers):
         app.include_router(module.router)
     return app

@@ -1,0 +1,91 @@
+"""Classifying a network against the atlas: a per-task type predictor fitted on the atlas' typed
+networks, and the actual type found by matching a graph against the task's stored types.
+
+The predictor is the paper's random forest (atlas.analysis.classifier) fitted on every network
+of the task that has both neural features and a type, over the types with at least
+MIN_MEMBERS members. The paper counted types of 10+ of 400 networks; an atlas grows from a
+few networks, so a type counts here from 2 members. Refitting per request costs a fraction of
+a second at atlas sizes of a few thousand networks per task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sqlalchemy.orm import Session
+
+from api.problems import Problem
+from atlas.analysis.classifier import counted_types, forest
+from atlas.analysis.graph import from_node_link
+from atlas.analysis.solution_types import canonical_hash, same_type
+from atlas.store import TypeSummary, feature_table, type_table
+
+MIN_MEMBERS = 2
+SEED = 0
+
+
+@dataclass(frozen=True)
+class TaskPredictor:
+    """A fitted forest, the feature names it takes, the types it predicts (by id), and the
+    networks it was fitted on."""
+
+    model: Pipeline
+    feature_names: list[str]
+    types: dict[int, TypeSummary]
+    network_ids: list[int]
+
+    def probabilities(self, features: np.ndarray) -> list[tuple[TypeSummary, float]]:
+        """(type, probability) for every class, most probable first."""
+        probabilities = self.model.predict_proba(features.reshape(1, -1))[0]
+        ranked = sorted(
+            zip(self.model.classes_, probabilities, strict=True), key=lambda pair: -pair[1]
+        )
+        return [(self.types[int(label)], float(p)) for label, p in ranked]
+
+
+def fit_task_predictor(session: Session, task: str) -> TaskPredictor:
+    """The forest of `task`; 409 problem when the atlas has too few typed networks for it."""
+    table = feature_table(session, task)
+    types = {summary.name: summary for summary in type_table(session, task).types}
+    too_few = Problem(
+        409,
+        "not-enough-typed-networks",
+        f"task {task!r} needs at least two solution types with {MIN_MEMBERS}+ networks that "
+        "have neural features before types can be predicted",
+        min_members=MIN_MEMBERS,
+    )
+    if table is None:
+        raise too_few
+    usable = [
+        row
+        for row, name in enumerate(table.type_names)
+        if name is not None and np.isfinite(table.values[row]).all()
+    ]
+    labels = np.array([types[table.type_names[row]].id for row in usable], dtype=int)
+    try:
+        features, labels = counted_types(table.values[usable], labels, MIN_MEMBERS)
+    except ValueError as exc:
+        raise too_few from exc
+    counted = set(labels.tolist())
+    return TaskPredictor(
+        model=forest(SEED).fit(features, labels),
+        feature_names=table.names,
+        types={s.id: s for s in types.values() if s.id in counted},
+        network_ids=[
+            table.network_ids[row] for row in usable if types[table.type_names[row]].id in counted
+        ],
+    )
+
+
+def matching_type(session: Session, task: str, compact: nx.DiGraph) -> TypeSummary | None:
+    """The stored type of `task` whose graph is isomorphic to `compact`, if there is one."""
+    graph_hash = canonical_hash(compact)
+    for summary in type_table(session, task).types:
+        if summary.canonical_hash == graph_hash and same_type(
+            compact, from_node_link(summary.graph)
+        ):
+            return summary
+    return None

@@ -1,0 +1,151 @@
+"""`/compare`: two solutions of one task side by side, or every pair of a list of them.
+
+Across architectures and sizes: graphs and fixed points compare by structure, signatures by
+behaviour on the probes, and validation-state geometry on principal components both networks
+share. The graphs, fixed points and signatures are read from the atlas (a view is null while
+one of the two lacks its analysis); the states are computed from the stored weights.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from api.deps import SessionDep
+from api.problems import Problem
+from api.schemas.compare import ComparedSolution, ComparisonMatrixOut, ComparisonOut
+from api.solution_analyses import require_solution, solution_states, trial_task
+from atlas.analysis.compare import SolutionSummary, compare_solutions, comparison_matrix
+from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
+
+router = APIRouter(prefix="/compare", tags=["compare"])
+MAX_MATRIX_IDS = 20
+
+
+def _stored_summary(session: Session, solution_id: int) -> tuple[ComparedSolution, SolutionSummary]:
+    network, type_name = require_solution(session, solution_id)
+    task = trial_task(network)
+    graph = reduced_graph(session, solution_id)
+    points = fixed_point_analysis(session, solution_id)
+    summary = SolutionSummary(
+        task=task,
+        architecture=network.architecture,
+        units=network.units,
+        states=solution_states(session, network, task),
+        graph=graph.compact if graph else None,
+        fixed_points=points.to_dict() if points else None,
+        signature=extrapolation_signature(session, solution_id),
+        name=f"solution {solution_id}",
+    )
+    described = ComparedSolution(
+        id=solution_id,
+        task=network.task,
+        architecture=network.architecture,
+        units=network.units,
+        solution_type=type_name,
+        link=f"/solutions/{solution_id}",
+    )
+    return described, summary
+
+
+def _one_task(summaries: list[SolutionSummary], ids: list[int]) -> None:
+    """422 unless every solution was trained on the same task with the same parameters."""
+    first = summaries[0].task
+    for solution_id, summary in zip(ids, summaries, strict=True):
+        if summary.task.name != first.name:
+            raise Problem(
+                422,
+                "different-tasks",
+                f"solution {solution_id} solves {summary.task.name!r}, solution {ids[0]} "
+                f"{first.name!r}: only solutions of one task compare",
+            )
+        if summary.task.parameters() != first.parameters():
+            raise Problem(
+                422,
+                "different-task-parameters",
+                f"solutions {ids[0]} and {solution_id} were trained on {first.name!r} with "
+                "different parameters: their trials and probes differ",
+            )
+
+
+_ERRORS = {
+    404: {"description": "No such solution."},
+    422: {"description": "Solutions of different tasks (or task parameters), or bad ids."},
+}
+
+
+@router.get(
+    "",
+    response_model=ComparisonOut,
+    summary="Compare two solutions of one task",
+    description=(
+        "Same type or not, graph edit distance, fixed-point structure difference, "
+        "extrapolation-signature distance, and Procrustes and CCA similarity of the "
+        "validation-set states; works across architectures and sizes."
+    ),
+    responses=_ERRORS,
+)
+def compare(
+    session: SessionDep,
+    a: Annotated[int, Query(description="A solution id.", examples=[4])],
+    b: Annotated[int, Query(description="Another solution id.", examples=[9])],
+) -> ComparisonOut:
+    (described_a, summary_a), (described_b, summary_b) = (
+        _stored_summary(session, a),
+        _stored_summary(session, b),
+    )
+    _one_task([summary_a, summary_b], [a, b])
+    comparison = compare_solutions(summary_a, summary_b)
+    return ComparisonOut(a=described_a, b=described_b, **comparison.to_json())
+
+
+def _parse_ids(text: str) -> list[int]:
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise Problem(
+            422, "invalid-ids", f"ids must be comma-separated integers, got {text!r}"
+        ) from exc
+    if len(ids) < 2:
+        raise Problem(422, "invalid-ids", "a comparison matrix needs at least two ids")
+    if len(ids) > MAX_MATRIX_IDS:
+        raise Problem(
+            422,
+            "too-many-ids",
+            f"{len(ids)} ids given; a comparison matrix takes at most {MAX_MATRIX_IDS}",
+            max_ids=MAX_MATRIX_IDS,
+        )
+    if len(set(ids)) != len(ids):
+        raise Problem(422, "invalid-ids", "each id may appear once")
+    return ids
+
+
+@router.get(
+    "/matrix",
+    response_model=ComparisonMatrixOut,
+    summary="Compare every pair of a list of solutions of one task",
+    description=(
+        f"`ids`: 2 to {MAX_MATRIX_IDS} distinct solution ids, comma-separated. One symmetric "
+        "matrix per view of `/compare`, rows and columns in the order given."
+    ),
+    responses=_ERRORS,
+)
+def compare_matrix(
+    session: SessionDep,
+    ids: Annotated[str, Query(description="Comma-separated solution ids.", examples=["4,9,12"])],
+) -> ComparisonMatrixOut:
+    wanted = _parse_ids(ids)
+    pairs = [_stored_summary(session, solution_id) for solution_id in wanted]
+    summaries = [summary for _, summary in pairs]
+    _one_task(summaries, wanted)
+    matrices = comparison_matrix(summaries)
+    return ComparisonMatrixOut(
+        solutions=[described for described, _ in pairs],
+        matrices={
+            name: [[None if math.isnan(v) else float(v) for v in row] for row in matrix]
+            for name, matrix in matrices.items()
+        },
+    )

@@ -1,0 +1,132 @@
+"""`/solutions/{id}/plots/...`: pictures of a solution's analyses (PNG plots, SVG graph)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query, Response
+
+from api.deps import SessionDep
+from api.pictures import (
+    PNG_MEDIA_TYPE,
+    SVG_MEDIA_TYPE,
+    graph_svg_response,
+    picture_responses,
+    png_response,
+)
+from api.problems import Problem
+from api.solution_analyses import (
+    analysis_unavailable,
+    require_solution,
+    select_conditions,
+    solution_states,
+    trial_task,
+)
+from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot, trajectory_plot
+from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
+
+router = APIRouter(prefix="/solutions", tags=["plots"])
+ALL_CONDITIONS = "all"
+
+
+@router.get(
+    "/{solution_id}/plots/trajectories.png",
+    response_class=Response,
+    summary="Validation-set state trajectories in their top PCA plane, fixed points marked",
+    description=(
+        "Every validation trial's state trajectory projected on the top two principal "
+        "components of all of them; the fixed points found under `condition` (default `zero`, "
+        "the autonomous dynamics; `all` for every condition) projected on the same plane, "
+        "filled when stable, open when not. Slow points are not drawn."
+    ),
+    responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
+)
+def trajectories_png(
+    solution_id: int,
+    session: SessionDep,
+    condition: Annotated[
+        str, Query(description="Input condition of the fixed points drawn, or `all`.")
+    ] = "zero",
+) -> Response:
+    network, _ = require_solution(session, solution_id)
+    analysis = fixed_point_analysis(session, solution_id)
+    if analysis is None:
+        raise analysis_unavailable(session, solution_id, "fixed_points")
+    chosen = select_conditions(
+        analysis.conditions, None if condition == ALL_CONDITIONS else condition
+    )
+    states = solution_states(session, network, trial_task(network))
+    fixed = [c.points for c in chosen]
+    true_points = [p.fixed for p in fixed]
+    points = np.concatenate([p.states[f] for p, f in zip(fixed, true_points, strict=True)])
+    stable = np.concatenate([p.stable[f] for p, f in zip(fixed, true_points, strict=True)])
+    return png_response(trajectory_plot(states, points, stable))
+
+
+def _signature_plot(solution_id: int, session: SessionDep, array: str, other: str) -> tuple:
+    """The stored signature and the task, when the signature has `array` (else 404 naming the
+    plot that fits the task)."""
+    network, _ = require_solution(session, solution_id)
+    signature = extrapolation_signature(session, solution_id)
+    if signature is None:
+        raise analysis_unavailable(session, solution_id, "extrapolation")
+    if array not in signature.arrays:
+        raise Problem(
+            404,
+            "plot-not-applicable",
+            f"solution {solution_id} solves {network.task!r}, whose signature has no "
+            f"{array}; see /solutions/{solution_id}/plots/{other}",
+        )
+    return signature, trial_task(network)
+
+
+@router.get(
+    "/{solution_id}/plots/tp.png",
+    response_class=Response,
+    summary="Produced interval tp against ts, the training range shaded (reproduction)",
+    description=(
+        "From the extrapolation signature: tp(ts) over the wide probe range, the identity "
+        "line, the training range shaded, probes without a Go marked. `reproduction` only; "
+        "the discrimination tasks have `decisions.png`."
+    ),
+    responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
+)
+def tp_png(solution_id: int, session: SessionDep) -> Response:
+    signature, task = _signature_plot(solution_id, session, "tp", "decisions.png")
+    return png_response(tp_plot(signature, task))
+
+
+@router.get(
+    "/{solution_id}/plots/decisions.png",
+    response_class=Response,
+    summary="Decision map over the probe grid, the training square outlined (discrimination)",
+    description=(
+        "From the extrapolation signature: the sign of the answer for every probed pair of "
+        "values, inside and beyond the training range. `delayed` and `interval` only; "
+        "`reproduction` has `tp.png`."
+    ),
+    responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
+)
+def decisions_png(solution_id: int, session: SessionDep) -> Response:
+    signature, task = _signature_plot(solution_id, session, "decision_map", "tp.png")
+    return png_response(decision_map_plot(signature, task))
+
+
+@router.get(
+    "/{solution_id}/plots/graph.svg",
+    response_class=Response,
+    summary="The compact reduced-dynamics graph as a picture",
+    description=(
+        "Nodes coloured by output label, edges by input type (named as the task's input "
+        "events), the start state ringed."
+    ),
+    responses=picture_responses(SVG_MEDIA_TYPE, "An SVG image."),
+)
+def graph_svg_picture(solution_id: int, session: SessionDep) -> Response:
+    network, solution_type = require_solution(session, solution_id)
+    record = reduced_graph(session, solution_id)
+    if record is None:
+        raise analysis_unavailable(session, solution_id, "graph")
+    title = f"solution {solution_id}" + (f" ({solution_type})" if solution_type else "")
+    return graph_svg_response(record.compact, trial_task(network), title)

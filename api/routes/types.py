@@ -1,0 +1,135 @@
+"""`/types`: a task's solution types (counts by architecture and size, coverage, graphs), one
+type with a page of its members, and its graph as a picture.
+
+Members of a type are also listed, with every other filter, by `/solutions?task=T&type=NAME`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import SessionDep
+from api.pictures import SVG_MEDIA_TYPE, graph_svg_response, picture_responses
+from api.problems import Problem
+from api.routes.tasks import resolve_task_name
+from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut
+from atlas.store import TypeSummary, solution_type, type_members, type_table
+from atlas.store.models import SolutionType
+from atlas.tasks import get_task
+
+router = APIRouter(prefix="/types", tags=["types"])
+MAX_MEMBER_PAGE = 500
+_NOT_FOUND = {404: {"description": "No such type."}}
+
+
+def _type_out(task: str, summary: TypeSummary) -> TypeOut:
+    base = f"/types/{summary.id}"
+    members = f"/solutions?{urlencode({'task': task, 'type': summary.name})}"
+    return TypeOut(
+        id=summary.id,
+        task=task,
+        name=summary.name,
+        canonical_hash=summary.canonical_hash,
+        members=summary.member_count,
+        share=summary.share,
+        by_architecture=summary.by_architecture,
+        by_units=summary.by_units,
+        by_architecture_units=summary.by_architecture_units,
+        graph=summary.graph,
+        links={"self": base, "graph_svg": f"{base}/graph.svg", "solutions": members},
+    )
+
+
+@router.get(
+    "",
+    response_model=TypeTableOut,
+    summary="The solution types of a task, largest first, with counts and coverage",
+    description=(
+        "A type is a class of networks whose compact reduced-dynamics graphs are isomorphic "
+        "(output labels, edge types and start state matched), across architectures and sizes. "
+        "Counts come from the networks themselves; `coverage` is the share of typed networks "
+        "in types holding at least 2.5% of them."
+    ),
+    responses={422: {"description": "Unknown task."}},
+)
+def list_types(
+    session: SessionDep,
+    task: Annotated[str, Query(description="Short name, long name or alias.")],
+) -> TypeTableOut:
+    try:
+        name = resolve_task_name(task)
+    except Problem as exc:
+        raise Problem(422, "unknown-task", exc.detail) from exc
+    table = type_table(session, name)
+    return TypeTableOut(
+        task=name,
+        networks=table.networks,
+        coverage=table.coverage,
+        coverage_threshold=table.threshold,
+        types=[_type_out(name, summary) for summary in table.types],
+    )
+
+
+def _require_type(session: SessionDep, type_id: int) -> SolutionType:
+    found = solution_type(session, type_id)
+    if found is None:
+        raise Problem(404, "type-not-found", f"no solution type with id {type_id}")
+    return found
+
+
+@router.get(
+    "/{type_id}",
+    response_model=TypeDetailOut,
+    summary="One solution type with a page of its members",
+    description="Members in id order; follow `next_cursor` (or `next`) for more.",
+    responses={**_NOT_FOUND, 400: {"description": "Invalid cursor."}},
+)
+def read_type(
+    type_id: int,
+    request: Request,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_MEMBER_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> TypeDetailOut:
+    found = _require_type(session, type_id)
+    (summary,) = [s for s in type_table(session, found.task).types if s.id == type_id]
+    signer, query = request.app.state.cursor_signer, {"type_members": type_id}
+    after_id = signer.decode(cursor, query)["id"] if cursor is not None else 0
+    rows = type_members(session, type_id, after_id=after_id, limit=limit + 1)
+    members = [
+        TypeMemberOut(
+            id=n.id,
+            architecture=n.architecture,
+            units=n.units,
+            source=n.source,
+            name=n.name,
+            validation_loss=n.validation_loss,
+            link=f"/solutions/{n.id}",
+        )
+        for n in rows[:limit]
+    ]
+    next_cursor = next_url = None
+    if len(rows) > limit:
+        next_cursor = signer.encode({"id": rows[limit - 1].id}, query)
+        next_url = f"{request.url.path}?{urlencode({'limit': limit, 'cursor': next_cursor})}"
+    return TypeDetailOut(
+        **_type_out(found.task, summary).model_dump(),
+        member_page=members,
+        next_cursor=next_cursor,
+        next=next_url,
+    )
+
+
+@router.get(
+    "/{type_id}/graph.svg",
+    response_class=Response,
+    summary="The type's representative compact graph as a picture",
+    description="Nodes coloured by output label, edges by input type, the start state ringed.",
+    responses=picture_responses(SVG_MEDIA_TYPE, "An SVG image."),
+)
+def type_graph_svg(type_id: int, session: SessionDep) -> Response:
+    found = _require_type(session, type_id)
+    return graph_svg_response(found.graph, get_task(found.task), found.name)

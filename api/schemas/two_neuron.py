@@ -1,0 +1,83 @@
+"""What `/tasks/two_neuron/regimes` returns: a two-neuron study's regime counts and maps."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RegimeCountsOut(BaseModel):
+    regimes_solved: dict[str, int] = Field(description="Solved networks (loss < 1e-4) by regime.")
+    regimes_all: dict[str, int] = Field(description="All classified networks by regime.")
+
+
+class RegimeMapOut(BaseModel):
+    name: str
+    url: str
+
+
+class RegimesOut(BaseModel):
+    study_id: int
+    name: str | None
+    status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
+    n: int = Field(description="Networks in the study.")
+    solved: int
+    eigenvalue_rule: RegimeCountsOut = Field(
+        description="Regimes of the final W by its eigenvalues: limit_cycle (complex, real "
+        "part > 1), fixed_point (real, largest > 1), stable_origin (largest real part <= 1)."
+    )
+    dynamics: RegimeCountsOut = Field(
+        description="Regimes from what the dynamics from x0 actually do (cycles and fixed "
+        "points found); `undetermined` where neither settles."
+    )
+    agreement: float | None = Field(
+        description="Share of networks classified both ways where the two agree."
+    )
+    maps: list[RegimeMapOut] = Field(description="Regime maps against the initial W, as PNG.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "study_id": 1,
+                    "name": "paper",
+                    "status": "succeeded",
+                    "n": 10000,
+                    "solved": 9120,
+                    "eigenvalue_rule": {
+                        "regimes_solved": {
+                            "limit_cycle": 3010,
+                            "fixed_point": 6110,
+                            "stable_origin": 0,
+                        },
+                        "regimes_all": {
+                            "limit_cycle": 3200,
+                            "fixed_point": 6300,
+                            "stable_origin": 500,
+                        },
+                    },
+                    "dynamics": {
+                        "regimes_solved": {
+                            "limit_cycle": 3010,
+                            "fixed_point": 6110,
+                            "stable_origin": 0,
+                            "undetermined": 0,
+                        },
+                        "regimes_all": {
+                            "limit_cycle": 3190,
+                            "fixed_point": 6305,
+                            "stable_origin": 500,
+                            "undetermined": 5,
+                        },
+                    },
+                    "agreement": 0.999,
+                    "maps": [
+                        {
+                            "name": "initial_trace_determinant",
+                            "url": "/tasks/two_neuron/regimes/maps/initial_trace_determinant.png"
+                            "?study=1",
+                        }
+                    ],
+                }
+            ]
+        }
+    }

@@ -1,0 +1,88 @@
+"""What the analysis routes share: the solution looked up (404 when unknown), its task and
+validation-set states, and the 404 problem for an analysis that has no result, saying what
+state its step is in.
+
+A missing analysis is a 404 whose problem carries `step` and `analysis_status` (`pending`,
+`running`, `failed` or `skipped`, as `/solutions/{id}` lists them), so a client can tell
+"not yet" from "never".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from api.problems import Problem
+from atlas.analysis.fixed_point_conditions import ConditionPoints
+from atlas.analysis.trial_runs import validation_states
+from atlas.store import load_population
+from atlas.store.analysis_runs import analysis_run
+from atlas.store.models import Network
+from atlas.store.queries import get_solution
+from atlas.tasks import TrialTask
+from worker.steps import network_task
+
+
+def solution_not_found(solution_id: int) -> Problem:
+    return Problem(404, "solution-not-found", f"no solution with id {solution_id}")
+
+
+def require_solution(session: Session, solution_id: int) -> tuple[Network, str | None]:
+    """The network and its solution type's name; 404 problem when there is no such solution."""
+    found = get_solution(session, solution_id)
+    if found is None:
+        raise solution_not_found(solution_id)
+    return found
+
+
+def trial_task(network: Network) -> TrialTask:
+    """The task with the parameters the network was trained on."""
+    task = network_task(network)
+    if not isinstance(task, TrialTask):
+        raise Problem(422, "invalid-task", f"task {task.name!r} has no recurrent networks")
+    return task
+
+
+def solution_states(session: Session, network: Network, task: TrialTask) -> np.ndarray:
+    """The network's states on its task's validation set, (B, T, S), run in float64."""
+    return validation_states(load_population(session, [network.id]), task)[0]
+
+
+def select_conditions(
+    conditions: list[ConditionPoints], label: str | None
+) -> list[ConditionPoints]:
+    """The fixed points of the condition labelled `label` (None: all); 404 naming the known
+    conditions when there is none by that label."""
+    if label is None:
+        return conditions
+    chosen = [c for c in conditions if c.label == label]
+    if not chosen:
+        known = [c.label for c in conditions]
+        raise Problem(
+            404,
+            "condition-not-found",
+            f"no input condition {label!r}; searched: {', '.join(known)}",
+            available=known,
+        )
+    return chosen
+
+
+def analysis_unavailable(session: Session, network_id: int, step: str) -> Problem:
+    """404: the step has produced nothing for this network; the problem says why."""
+    run = analysis_run(session, network_id, step)
+    status = "pending" if run is None else run.status
+    reasons = {
+        "pending": "has not run yet",
+        "running": "is running",
+        "failed": f"failed: {run.error if run else ''}",
+        "skipped": f"does not apply: {(run.summary or {}).get('reason', '') if run else ''}",
+        "succeeded": "found nothing to report",
+    }
+    return Problem(
+        404,
+        "analysis-not-available",
+        f"the {step} analysis of solution {network_id} {reasons.get(status, status)}",
+        step=step,
+        analysis_status=status,
+        solution=f"/solutions/{network_id}",
+    )
