@@ -8,8 +8,8 @@ the same minibatches (each network's own shuffle of the delayed training set):
 Prints network-steps per second and the speed-up per configuration (a GPU row for the batched
 trainer when CUDA is present); the last line is one JSON object with the figures.
 
-    .venv/bin/python benchmarks/train_throughput.py [--count 64] [--steps 10] [--threads 1]
-        [--clock process|wall]
+    .venv/bin/python benchmarks/train_throughput.py [--count 64] [--steps 10] [--threads N]
+        [--clock wall|process]
 """
 
 from __future__ import annotations
@@ -93,14 +93,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=64, help="networks K")
     parser.add_argument("--steps", type=int, default=10, help="timed Adam steps per network")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both ways)")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads"
+    )
     parser.add_argument(
         "--clock",
-        choices=("process", "wall"),
-        default="process",
-        help="CPU runs timed by this process's CPU time (robust on a shared machine) or wall time",
+        choices=("wall", "process"),
+        default="wall",
+        help="time CPU runs by wall clock, or by this process's CPU time (with --threads 1: "
+        "robust on a machine shared with other jobs)",
     )
     args = parser.parse_args()
+    if args.clock == "process" and args.threads != 1:
+        parser.error("--clock process measures one thread: use it with --threads 1")
     torch.set_num_threads(args.threads)
     clock = time.process_time if args.clock == "process" else time.perf_counter
     train = get_task("delayed").training_set()

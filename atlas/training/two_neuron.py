@@ -71,7 +71,7 @@ def train_two_neuron(
     on_progress: Callable[[TrainingProgress], None] | None = None,
     progress_bar: bool = False,
 ) -> TwoNeuronOutcome:
-    """Train one network per seed (W drawn by `initial_weights`); all in float64 on the CPU.
+    """Train one network per seed (W drawn by `initial_weights`), with numpy on the CPU.
 
     `on_progress` receives, after every step, the networks still training (`active`) and those
     already below the solved loss (`converged`); `failed` stays 0 until the verdict at the end.
