@@ -30,7 +30,7 @@ from atlas.networks import from_state_dicts, load_state_dict
 from atlas.tasks import get_task
 from tests.conftest import reference_dir
 
-DEFAULT_SETTINGS = ("interval_vanilla_30_i100", "reproduction_gru_30_i100")
+DEFAULT_SETTINGS = ("interval_vanilla_30_i100", "reproduction_gru_50_i100")
 
 
 def timed(function, *args):
