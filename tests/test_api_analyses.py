@@ -26,10 +26,9 @@ from api.problems import PROBLEM_MEDIA_TYPE
 from atlas.analysis.features import feature_names
 from atlas.config import Settings
 from atlas.networks import from_state_dicts
-from atlas.store import create_two_neuron_study, migrate, save_imported_network
+from atlas.store import migrate, save_imported_network
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
-from worker.dispatch import enqueue_two_neuron_study
 from worker.steps import STEPS
 
 API_KEY = "analyses-key-0123456789"
@@ -45,7 +44,7 @@ IMPORTED = (
 )
 REPRODUCTION = IMPORTED[:4]
 ANALYSIS_TIMEOUT_S = 300
-STUDY = {"count": 32, "seed": 3, "training": {"max_steps": 80}}
+STUDY = {"count": 32, "seed": 3, "training": {"max_steps": 80}, "name": "api-test"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -93,20 +92,19 @@ def solutions(client, references) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def study(client) -> dict:
-    """A small two-neuron study, trained, classified and mapped by the worker in-process."""
-    settings = client.app.state.settings
-    with client.app.state.sessions() as session:
-        created = create_two_neuron_study(session, name="api-test", **STUDY)
-        session.commit()
-        study_id = created.id
-    enqueue_two_neuron_study(study_id, settings)
+    """A small two-neuron study started through the API, trained, classified and mapped by the
+    worker in-process."""
+    response = client.post("/tasks/two_neuron/studies", json=STUDY, headers=WRITE)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    location = response.headers["Location"]
     deadline = time.monotonic() + ANALYSIS_TIMEOUT_S
     while time.monotonic() < deadline:
-        response = client.get("/tasks/two_neuron/regimes", params={"study": study_id})
-        if response.status_code == 200 and response.json()["status"] in ("succeeded", "failed"):
-            return response.json()
+        body = client.get(location).json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
         time.sleep(0.5)
-    pytest.fail(f"two-neuron study {study_id} did not finish in {ANALYSIS_TIMEOUT_S} s")
+    pytest.fail(f"two-neuron study {location} did not finish in {ANALYSIS_TIMEOUT_S} s")
 
 
 def assert_problem(response, status: int, slug: str) -> dict:
@@ -463,6 +461,19 @@ def test_two_neuron_regimes_count_the_study_and_serve_its_maps(client, study):
     assert_problem(client.get("/tasks/two_neuron/regimes?study=999999"), 404, "study-not-found")
 
 
+def test_a_study_needs_the_key_and_a_valid_request(client):
+    studies = "/tasks/two_neuron/studies"
+    assert_problem(client.post(studies, json=STUDY), 401, "missing-api-key")
+    bad_count = client.post(studies, json={**STUDY, "count": 0}, headers=WRITE)
+    assert_problem(bad_count, 422, "validation-error")
+    bad_option = client.post(studies, json={**STUDY, "training": {"nope": 1}}, headers=WRITE)
+    assert_problem(bad_option, 422, "invalid-study")
+    bad_parameter = client.post(
+        studies, json={**STUDY, "task_parameters": {"dt": -1}}, headers=WRITE
+    )
+    assert_problem(bad_parameter, 422, "invalid-study")
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 
@@ -615,6 +626,7 @@ def test_openapi_documents_the_analysis_endpoints(client):
         "/compare",
         "/compare/matrix",
         "/classify",
+        "/tasks/two_neuron/studies",
         "/tasks/two_neuron/regimes",
         "/tasks/two_neuron/regimes/maps/{name}.png",
     ):

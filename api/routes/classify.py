@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from api.auth import require_api_key
+from api.auth import AUTH_RESPONSES, require_api_key
 from api.classification import MIN_MEMBERS, TaskPredictor, fit_task_predictor, matching_type
 from api.deps import SessionDep
 from api.problems import Problem
@@ -190,9 +190,8 @@ async def _form_upload(request: Request) -> tuple[str, bytes]:
     dependencies=[Depends(require_api_key)],
     openapi_extra=_REQUEST_BODY,
     responses={
+        **AUTH_RESPONSES,
         400: {"description": "Malformed JSON."},
-        401: {"description": "No API key."},
-        403: {"description": "Wrong API key."},
         404: {"description": "No such solution."},
         409: {"description": "Too few typed networks of the task to fit a predictor."},
         413: {"description": "File too large."},

@@ -1,20 +1,29 @@
-"""`/tasks/two_neuron/regimes`: which regime the two-neuron networks of a study end in, counted
-by the eigenvalue rule and by the dynamics, and the regime maps drawn against the initial W."""
+"""`/tasks/two_neuron`: start a two-neuron study (`POST /studies`), and read which regime its
+networks end in (`/regimes`), counted by the eigenvalue rule and by the dynamics, with the
+regime maps drawn against the initial W."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import SessionDep
+from api.auth import AUTH_RESPONSES, require_api_key
+from api.deps import SessionDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.problems import Problem
-from api.schemas.two_neuron import RegimeMapOut, RegimesOut
-from atlas.store import RegimeSummary, two_neuron_regime_summary
+from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn
+from atlas.store import (
+    RegimeSummary,
+    StudySpecError,
+    create_two_neuron_study,
+    fail_study,
+    two_neuron_regime_summary,
+)
+from worker.dispatch import enqueue_two_neuron_study
 
-router = APIRouter(prefix="/tasks/two_neuron/regimes", tags=["two-neuron"])
+router = APIRouter(prefix="/tasks/two_neuron", tags=["two-neuron"])
 StudyQuery = Annotated[
     int | None, Query(ge=1, description="A study id; default: the latest finished study.")
 ]
@@ -28,26 +37,69 @@ def _summary(session: SessionDep, study: int | None) -> RegimeSummary:
     return summary
 
 
-@router.get(
-    "",
-    response_model=RegimesOut,
-    summary="Regime counts of a two-neuron study (solved and all) and its regime maps",
-    responses={404: {"description": "No such study (or none at all)."}},
-)
-def read_regimes(session: SessionDep, study: StudyQuery = None) -> RegimesOut:
-    summary = _summary(session, study)
+def _regimes_out(summary: RegimeSummary) -> RegimesOut:
     data = summary.to_dict()
     data["maps"] = [
         RegimeMapOut(
-            name=name, url=f"{router.prefix}/maps/{quote(name)}.png?study={summary.study_id}"
+            name=name,
+            url=f"{router.prefix}/regimes/maps/{quote(name)}.png?study={summary.study_id}",
         )
         for name in data["maps"]
     ]
     return RegimesOut(**data)
 
 
+@router.post(
+    "/studies",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegimesOut,
+    summary="Start a two-neuron study",
+    description=(
+        "Queues the study and returns it at once (202; `Location` is its regimes URL, which "
+        "shows `status` until it has succeeded, then the counts and maps)."
+    ),
+    dependencies=[Depends(require_api_key)],
+    responses={
+        **AUTH_RESPONSES,
+        422: {"description": "Bad count, task parameters or training options."},
+        503: {"description": "The queue is unreachable (the study is recorded as failed)."},
+    },
+)
+def start_study(
+    body: StudyIn, response: Response, session: SessionDep, settings: SettingsDep
+) -> RegimesOut:
+    try:
+        study = create_two_neuron_study(session, **body.model_dump())
+    except StudySpecError as exc:
+        session.rollback()
+        raise Problem(422, "invalid-study", str(exc)) from exc
+    session.commit()
+    try:
+        enqueue_two_neuron_study(study.id, settings)
+    except Exception as exc:  # broker unreachable: say so rather than leave a dead study
+        fail_study(session, study.id, f"could not be queued: {exc}")
+        session.commit()
+        raise Problem(
+            503,
+            "queue-unavailable",
+            f"study {study.id} could not be queued (recorded as failed): {exc}",
+        ) from exc
+    response.headers["Location"] = f"{router.prefix}/regimes?study={study.id}"
+    return _regimes_out(_summary(session, study.id))
+
+
 @router.get(
-    "/maps/{name}.png",
+    "/regimes",
+    response_model=RegimesOut,
+    summary="Regime counts of a two-neuron study (solved and all) and its regime maps",
+    responses={404: {"description": "No such study (or none at all)."}},
+)
+def read_regimes(session: SessionDep, study: StudyQuery = None) -> RegimesOut:
+    return _regimes_out(_summary(session, study))
+
+
+@router.get(
+    "/regimes/maps/{name}.png",
     response_class=Response,
     summary="One regime map of a two-neuron study",
     responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),

@@ -2,7 +2,43 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.jobs import MAX_SEED
+from atlas.store.two_neuron import DEFAULT_STUDY_SIZE, MAX_STUDY_SIZE
+
+
+class StudyIn(BaseModel):
+    """Train `count` two-neuron networks seeded `seed, seed + 1, ...`, then classify each
+    network's regime two ways and draw the regime maps."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"count": 10000, "seed": 0, "name": "paper"},
+                {"count": 500, "seed": 7, "training": {"max_steps": 200}},
+            ]
+        },
+    )
+
+    count: int = Field(
+        default=DEFAULT_STUDY_SIZE,
+        ge=1,
+        le=MAX_STUDY_SIZE,
+        description=f"Networks to train (the paper: {DEFAULT_STUDY_SIZE}).",
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the first network.")
+    task_parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the two_neuron task's parameters."
+    )
+    training: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Overrides of atlas.training.TwoNeuronTrainingConfig (max_steps, ...).",
+    )
+    name: str | None = Field(default=None, max_length=255)
 
 
 class RegimeCountsOut(BaseModel):
