@@ -10,6 +10,7 @@ import time
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from throwaway_databases import database
 
 from api.app import create_app
@@ -112,6 +113,47 @@ def test_openapi_documents_examples_and_the_api_key(client):
     assert client.get("/docs").status_code == 200
 
 
+def test_a_job_trains_in_process_and_its_weights_reproduce_the_losses(client):
+    """First in the module: the in-process queue is FIFO, and imports queue their analyses."""
+    response = client.post("/jobs", json=JOB, headers={**WRITE, "Idempotency-Key": "job-a"})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert response.headers["Location"] == f"/jobs/{job_id}"
+    assert response.json()["task"] == "delayed"
+
+    bearer = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "job-a"}
+    retry = client.post("/jobs", json=JOB, headers=bearer)
+    assert retry.status_code == 202
+    assert retry.json()["id"] == job_id
+    assert retry.headers["Idempotent-Replayed"] == "true"
+
+    job = wait_for_job(client, job_id)
+    assert job["status"] == "succeeded", job
+    assert job["progress"]["saved"] == JOB["count"] and job["progress"]["fraction"] == 1.0
+    assert [n["seed"] for n in job["networks"]] == [11, 12]
+    assert job["training"]["max_epochs"] == 12
+
+    listed = client.get("/solutions", params={"task": "delayed", "job": job_id}).json()["items"]
+    assert sorted(s["id"] for s in listed) == sorted(n["id"] for n in job["networks"])
+    task = get_task("delayed", **SMALL_DELAYED)
+    for summary in listed:
+        detail = client.get(summary["links"]["self"]).json()
+        assert detail["source"] == "trained" and detail["job_id"] == job_id
+        assert detail["task_parameters"] == task.parameters()
+        assert len(detail["loss_curve"]) == detail["epochs"]
+        weights = load_weights(client.get(summary["links"]["weights"]).content)
+        reproduced = float(population_mse(from_state_dicts([weights]), task.validation_set())[0])
+        assert reproduced == pytest.approx(detail["validation_loss"], rel=1e-4)
+
+        checkpoints = client.get(summary["links"]["checkpoints"]).json()
+        kinds = [c["kind"] for c in checkpoints]
+        assert kinds[0] == "initial" and kinds[-1] == "final" and "intermediate" in kinds
+        final = load_weights(client.get(checkpoints[-1]["weights"]).content)
+        assert all(torch.equal(final[k], weights[k]) for k in weights)
+        initial = load_weights(client.get(checkpoints[0]["weights"]).content)
+        assert not torch.equal(initial["rnn.weight_hh_l0"], weights["rnn.weight_hh_l0"])
+
+
 def test_imported_reference_networks_keep_their_validation_loss(imported):
     for reference, body in imported:
         task = get_task(reference.task)
@@ -166,22 +208,38 @@ def test_listing_filters_by_task_alias_architecture_units_and_loss(client, impor
     assert listed(task="interval", architecture="lstm") == []
 
 
+def analysed_imports(client: TestClient, task: str, count: int) -> list[int]:
+    """Ids of `count` imported networks whose analyses are over (no step will touch them now)."""
+    over = (
+        select(Network.id)
+        .where(Network.source == "imported", Network.task == task)
+        .where(Network.analysis_status.in_(("done", "failed")))
+        .limit(count)
+    )
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        with client.app.state.sessions() as session:
+            ids = list(session.scalars(over))
+        if len(ids) == count:
+            return ids
+        time.sleep(0.5)
+    pytest.fail(f"fewer than {count} imported networks analysed in {JOB_TIMEOUT_S} s")
+
+
 def test_listing_filters_by_solution_type(client, imported):
-    """Types come from the graph analyses; here one is assigned by hand to two networks."""
-    members = [body["id"] for reference, body in imported if reference.task == "reproduction"][:2]
+    """A type assigned by hand to two analysed networks, and the types the analysis gave."""
+    members = analysed_imports(client, "delayed", 2)  # imported first, so analysed first
     with client.app.state.sessions() as session:
-        kind = SolutionType(
-            task="reproduction", name="rsg-test-type", canonical_hash="h" * 64, graph={}
-        )
+        kind = SolutionType(task="delayed", name="hand-made", canonical_hash="h" * 64, graph={})
         session.add(kind)
         session.flush()
         for network_id in members:
             session.get(Network, network_id).solution_type_id = kind.id
         session.commit()
-    listed = client.get("/solutions", params={"type": "rsg-test-type"}).json()["items"]
+    listed = client.get("/solutions", params={"type": "hand-made"}).json()["items"]
     assert sorted(s["id"] for s in listed) == sorted(members)
-    assert {s["solution_type"] for s in listed} == {"rsg-test-type"}
-    assert client.get(f"/solutions/{members[0]}").json()["solution_type"] == "rsg-test-type"
+    assert {s["solution_type"] for s in listed} == {"hand-made"}
+    assert client.get(f"/solutions/{members[0]}").json()["solution_type"] == "hand-made"
     assert client.get("/solutions", params={"type": "no-such-type"}).json()["items"] == []
 
 
@@ -210,43 +268,3 @@ def test_sorting_and_cursor_pagination_walk_every_row_once(client, imported):
     first = client.get("/solutions", params={"source": "imported", "limit": 2}).json()
     follow = client.get(first["next"]).json()
     assert follow["items"][0]["id"] < first["items"][-1]["id"]  # newest first by default
-
-
-def test_a_job_trains_in_process_and_its_weights_reproduce_the_losses(client):
-    response = client.post("/jobs", json=JOB, headers={**WRITE, "Idempotency-Key": "job-a"})
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
-    assert response.headers["Location"] == f"/jobs/{job_id}"
-    assert response.json()["task"] == "delayed"
-
-    bearer = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "job-a"}
-    retry = client.post("/jobs", json=JOB, headers=bearer)
-    assert retry.status_code == 202
-    assert retry.json()["id"] == job_id
-    assert retry.headers["Idempotent-Replayed"] == "true"
-
-    job = wait_for_job(client, job_id)
-    assert job["status"] == "succeeded", job
-    assert job["progress"]["saved"] == JOB["count"] and job["progress"]["fraction"] == 1.0
-    assert [n["seed"] for n in job["networks"]] == [11, 12]
-    assert job["training"]["max_epochs"] == 12
-
-    listed = client.get("/solutions", params={"task": "delayed", "job": job_id}).json()["items"]
-    assert sorted(s["id"] for s in listed) == sorted(n["id"] for n in job["networks"])
-    task = get_task("delayed", **SMALL_DELAYED)
-    for summary in listed:
-        detail = client.get(summary["links"]["self"]).json()
-        assert detail["source"] == "trained" and detail["job_id"] == job_id
-        assert detail["task_parameters"] == task.parameters()
-        assert len(detail["loss_curve"]) == detail["epochs"]
-        weights = load_weights(client.get(summary["links"]["weights"]).content)
-        reproduced = float(population_mse(from_state_dicts([weights]), task.validation_set())[0])
-        assert reproduced == pytest.approx(detail["validation_loss"], rel=1e-4)
-
-        checkpoints = client.get(summary["links"]["checkpoints"]).json()
-        kinds = [c["kind"] for c in checkpoints]
-        assert kinds[0] == "initial" and kinds[-1] == "final" and "intermediate" in kinds
-        final = load_weights(client.get(checkpoints[-1]["weights"]).content)
-        assert all(torch.equal(final[k], weights[k]) for k in weights)
-        initial = load_weights(client.get(checkpoints[0]["weights"]).content)
-        assert not torch.equal(initial["rnn.weight_hh_l0"], weights["rnn.weight_hh_l0"])
