@@ -3,6 +3,7 @@ processes on PostgreSQL and Redis; the one-command embedded run; the compose and
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
@@ -20,6 +21,7 @@ import pytest
 import redis
 import torch
 import yaml
+from celery import Celery
 from conftest import REDIS_URL, ROOT
 from throwaway_databases import postgres_database
 
@@ -197,6 +199,12 @@ def test_compose_runs_migrations_then_api_and_workers_with_healthchecks():
         assert "ATLAS_API_KEY" in env
     for name in ("postgres", "redis", "api", "worker"):
         assert services[name]["healthcheck"]["test"], name
+    celery_app = re.search(
+        r"celery -A (\S+) inspect ping", services["worker"]["healthcheck"]["test"][1]
+    )
+    assert celery_app and isinstance(
+        getattr(importlib.import_module(celery_app[1]), "celery_app", None), Celery
+    )
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("api", "worker", "worker-gpu"):
         depends = services[name]["depends_on"]
