@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -72,14 +73,60 @@ def minimise_speed(
     return x.detach()
 
 
+class Polishable(Protocol):
+    """What polishing needs of K systems: residual and its Jacobian on (K, N, S) states, and
+    the same systems picked by index (rows may repeat a system)."""
+
+    def residual(self, states: torch.Tensor) -> torch.Tensor: ...
+
+    def residual_jacobian(self, states: torch.Tensor) -> torch.Tensor: ...
+
+    def select(self, rows: torch.Tensor) -> Polishable: ...
+
+
+def pack_rows(mask: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The True entries of mask (K, N) packed into rows of `width` slots, a row never mixing
+    systems: each row's system (R,), the flat index (into K * N) of each slot (R, width) and
+    whether a slot holds a point (padding repeats the row's first point). Unlike padding every
+    system to the busiest one, this wastes at most one partial row per system."""
+    count, per_system = mask.shape
+    system_of, position = torch.nonzero(mask, as_tuple=True)
+    counts = mask.sum(1)
+    rows_per = (counts + width - 1) // width
+    first_row = torch.cumsum(rows_per, 0) - rows_per
+    rank = torch.arange(len(system_of)) - (torch.cumsum(counts, 0) - counts)[system_of]
+    slots = torch.full((int(rows_per.sum()), width), -1, dtype=torch.long)
+    slots[first_row[system_of] + rank // width, rank % width] = system_of * per_system + position
+    valid = slots >= 0
+    slots = torch.where(valid, slots, slots[:, :1])
+    return torch.repeat_interleave(torch.arange(count), rows_per), slots, valid
+
+
+BLOCK = 256
+"""Points per batched factorisation: batches of small matrices much larger than this run slower
+per matrix on a CPU (they fall out of cache)."""
+
+
+def _damped_step(
+    system: Polishable, states: torch.Tensor, residual: torch.Tensor, mu: torch.Tensor
+) -> torch.Tensor:
+    """The Levenberg-Marquardt step dx = -(A^T A + mu I)^-1 A^T r for states (R, W, S)."""
+    a = system.residual_jacobian(states)
+    eye = torch.eye(states.shape[-1], dtype=states.dtype)
+    factor, _ = torch.linalg.cholesky_ex(a.mT @ a + mu[..., None, None] * eye)
+    return -torch.cholesky_solve(a.mT @ residual.unsqueeze(-1), factor).squeeze(-1)
+
+
 def polish(
-    residual: StateMap,
-    residual_jacobian: StateMap,
+    system: Polishable,
     states: torch.Tensor,
+    include: torch.Tensor,
     steps: int,
     give_up_above: float,
+    dedupe_tol: float = 0.0,
 ) -> torch.Tensor:
-    """Damped Newton (Levenberg-Marquardt) on the residual, per point, in the states' dtype.
+    """Damped Newton (Levenberg-Marquardt) on the residual for the included points (K, N) of
+    states (K, N, S), in the states' dtype; the other points are returned unchanged.
 
     Each step solves (A^T A + mu I) dx = -A^T r with A the residual's Jacobian: with mu -> 0 a
     Newton step for (J - I) dx = -(F(h) - h), quadratically convergent at a true fixed point;
@@ -87,37 +134,38 @@ def polish(
     settle there instead of diverging. A step is kept only where it lowers q. A point leaves the
     iteration once its step is lost in round-off, its damping is exhausted, or it crawls (q
     down by under 10% in a step) while q is still above `give_up_above`: only the points still
-    on their way to a fixed or slow point cost work.
+    on their way to a fixed or slow point cost work, packed into rows across systems.
     """
     x = states.detach().clone()
     flat_x = x.view(-1, x.shape[-1])
-    r = residual(x).reshape(flat_x.shape)
+    r = system.residual(x).reshape(flat_x.shape)
     q = 0.5 * r.pow(2).sum(-1)
     mu = torch.full_like(q, 1e-3)
-    moving = q > 0
-    eye = torch.eye(x.shape[-1], dtype=x.dtype)
+    moving = include.flatten() & (q > 0)
     eps = torch.finfo(x.dtype).eps
-    for _ in range(steps):
-        active = (moving & (mu < 1e6)).view(x.shape[:2])
-        if not bool(active.any()):
+    for step in range(steps):
+        if step in (3, 6, 10) and dedupe_tol > 0:
+            keep = first_of_duplicates(x, q.view(x.shape[:2]), include, dedupe_tol).flatten()
+            moving &= keep
+        active = moving & (mu < 1e6)
+        total = int(active.sum())
+        if total == 0:
             break
-        index, valid = front_indices(active)
-        flat = (index + torch.arange(x.shape[0])[:, None] * x.shape[1])[valid]
-        xa = gather_points(x, index)
-        a = residual_jacobian(xa)
-        ra = torch.zeros_like(xa)
-        ra[valid] = r[flat]
-        damping = torch.ones(index.shape, dtype=x.dtype)
-        damping[valid] = mu[flat]
-        factor, _ = torch.linalg.cholesky_ex(a.mT @ a + damping[..., None, None] * eye)
-        dx = -torch.cholesky_solve(a.mT @ ra.unsqueeze(-1), factor).squeeze(-1)
-        x_new = (xa + dx)[valid]
-        r_new = residual(xa + dx)[valid]
+        rows, slots, valid = pack_rows(active.view(x.shape[:2]), -(-total // (4 * x.shape[0])))
+        xa = flat_x[slots]
+        dx = torch.cat(
+            [
+                _damped_step(system.select(rows[b]), xa[b], r[slots[b]], mu[slots[b]])
+                for b in torch.split(torch.arange(len(rows)), max(1, BLOCK // slots.shape[1]))
+            ]
+        )
+        r_new = system.select(rows).residual(xa + dx)[valid]
+        x_new, dx, flat = (xa + dx)[valid], dx[valid], slots[valid]
         q_new = 0.5 * r_new.pow(2).sum(-1)
         q_old = q[flat]
         accept = q_new < q_old
         crawling = accept & (q_new > 0.9 * q_old) & (q_new > give_up_above)
-        tiny_step = dx[valid].norm(dim=-1) <= 10 * eps * (1 + x_new.norm(dim=-1))
+        tiny_step = dx.norm(dim=-1) <= 10 * eps * (1 + x_new.norm(dim=-1))
         moving[flat] = ~(crawling | tiny_step) & (q_new > 0)
         moved = flat[accept]
         flat_x[moved], r[moved], q[moved] = x_new[accept], r_new[accept], q_new[accept]

@@ -77,12 +77,14 @@ class FixedPointSet:
 @dataclass(frozen=True)
 class DynamicalSystem:
     """K systems on states (K, N, S): a map F (discrete) or a flow f (continuous), its Jacobian
-    (K, N, S, S) and the readout. The residual, zero at a fixed point, is F(h) - h or f(x)."""
+    (K, N, S, S), the readout, and `select(rows)`, the systems at those indices. The residual,
+    zero at a fixed point, is F(h) - h or f(x)."""
 
     dynamics: StateMap
     jacobian: StateMap
     readout: StateMap
     continuous: bool
+    select: Callable[[torch.Tensor], DynamicalSystem]
 
     def residual(self, states: torch.Tensor) -> torch.Tensor:
         moved = self.dynamics(states)
@@ -109,19 +111,14 @@ def solve_fixed_points(
     rough = minimise_speed(rough_system.residual, initial_states, config)
     rough_q = speed(rough_system.residual, rough)
     keep = first_of_duplicates(rough, rough_q, torch.isfinite(rough_q), config.dedupe_tol)
-    candidates, valid = compact(rough, keep)
 
     system = system_in(torch.float64)
     points = polish(
-        system.residual,
-        system.residual_jacobian,
-        candidates.double(),
-        config.polish_steps,
-        give_up_above=config.slow_tol,
+        system, rough.double(), keep, config.polish_steps, config.slow_tol, config.dedupe_tol
     )
     residual = system.residual(points)
     q = 0.5 * residual.pow(2).sum(-1)
-    unique = first_of_duplicates(points, q, valid & (q < config.slow_tol), config.dedupe_tol)
+    unique = first_of_duplicates(points, q, keep & (q < config.slow_tol), config.dedupe_tol)
     points, valid = compact(points, unique)
     residual = system.residual(points)
     q = 0.5 * residual.pow(2).sum(-1)
@@ -167,29 +164,39 @@ def _point_set(
     return FixedPointSet(**picked, kinds=kinds, continuous=continuous)
 
 
-def population_system(population: RNNPopulation, inputs: torch.Tensor) -> Callable:
+def _rnn_system(frozen: RNNPopulation, inputs: torch.Tensor) -> DynamicalSystem:
+    """The step of frozen networks under constant inputs (I,) or (K, I)."""
+
+    def per_point(states: torch.Tensor) -> torch.Tensor:
+        if inputs.dim() == 1:
+            return inputs
+        return inputs[:, None, :].expand(-1, states.shape[1], -1)
+
+    def select(rows: torch.Tensor) -> DynamicalSystem:
+        picked = frozen.select(rows).requires_grad_(False)
+        return _rnn_system(picked, inputs if inputs.dim() == 1 else inputs[rows])
+
+    return DynamicalSystem(
+        dynamics=lambda h: frozen.step(h, per_point(h)),
+        jacobian=lambda h: step_jacobian(frozen, h, per_point(h)),
+        readout=frozen.readout,
+        continuous=False,
+        select=select,
+    )
+
+
+def population_system(
+    population: RNNPopulation, inputs: torch.Tensor
+) -> Callable[[torch.dtype], DynamicalSystem]:
     """Per-dtype systems of a population's step under constant inputs (I,) or (K, I)."""
     if inputs.shape[-1] != population.n_inputs:
         raise ValueError(f"inputs have {inputs.shape[-1]} channels, networks {population.n_inputs}")
     if inputs.dim() == 2 and inputs.shape[0] != population.count:
         raise ValueError(f"inputs for {inputs.shape[0]} networks, not {population.count}")
-    copies: dict[torch.dtype, DynamicalSystem] = {}
 
     def system_in(dtype: torch.dtype) -> DynamicalSystem:
-        if dtype not in copies:
-            frozen = population.select(range(population.count)).requires_grad_(False).to(dtype)
-            u = inputs.to(dtype)
-
-            def per_point(states: torch.Tensor) -> torch.Tensor:
-                return u if u.dim() == 1 else u[:, None, :].expand(-1, states.shape[1], -1)
-
-            copies[dtype] = DynamicalSystem(
-                dynamics=lambda h: frozen.step(h, per_point(h)),
-                jacobian=lambda h: step_jacobian(frozen, h, per_point(h)),
-                readout=frozen.readout,
-                continuous=False,
-            )
-        return copies[dtype]
+        frozen = population.select(range(population.count)).requires_grad_(False).to(dtype)
+        return _rnn_system(frozen, inputs.to(dtype))
 
     return system_in
 
@@ -212,19 +219,19 @@ def find_fixed_points(
     return solve_fixed_points(system_in, initial_states, config or FixedPointConfig())
 
 
-def two_neuron_system(w: torch.Tensor) -> Callable:
+def _two_neuron_flow(w: torch.Tensor) -> DynamicalSystem:
+    return DynamicalSystem(
+        dynamics=lambda x: vector_field(x, w),
+        jacobian=lambda x: two_neuron_jacobian(w, x),
+        readout=lambda x: x,
+        continuous=True,
+        select=lambda rows: _two_neuron_flow(w[rows]),
+    )
+
+
+def two_neuron_system(w: torch.Tensor) -> Callable[[torch.dtype], DynamicalSystem]:
     """Per-dtype systems of dx/dt = -x + W tanh(x) for W (K, 2, 2); the output is x itself."""
-
-    def system_in(dtype: torch.dtype) -> DynamicalSystem:
-        wd = w.detach().to(dtype)
-        return DynamicalSystem(
-            dynamics=lambda x: vector_field(x, wd),
-            jacobian=lambda x: two_neuron_jacobian(wd, x),
-            readout=lambda x: x,
-            continuous=True,
-        )
-
-    return system_in
+    return lambda dtype: _two_neuron_flow(w.detach().to(dtype))
 
 
 TWO_NEURON_SEARCH = FixedPointConfig(adam_steps=0)
