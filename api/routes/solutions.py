@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -114,7 +115,7 @@ def list_solutions_route(
         job_id=job,
     )
     order = order or DEFAULT_ORDER[sort]
-    query = {**filters.__dict__, "sort": sort, "order": order}
+    query = {**dataclasses.asdict(filters), "sort": sort, "order": order}
     signer = request.app.state.cursor_signer
     after = None
     if cursor is not None:
