@@ -72,7 +72,10 @@ def _last_returns(
     end = tail[:, -1]
     velocity = end - tail[:, -2]
     section = np.einsum("mls,ms->ml", tail - end[:, None], velocity)
-    upward = (section[:, :-1] < 0) & (section[:, 1:] >= 0)
+    # on a closed orbit of a map the state returns exactly, up to round-off: count as crossings
+    # the sections within round-off of zero (relative 1e-6, well above float32's)
+    zero = 1e-6 * np.linalg.norm(velocity, axis=-1, keepdims=True) * diameter[:, None]
+    upward = (section[:, :-1] < -zero) & (section[:, 1:] >= -zero)
     upward[:, -2:] = False  # the crossing into the last state itself, and its neighbour
     frac = -section[:, :-1] / np.where(upward, section[:, 1:] - section[:, :-1], 1.0)
     crossing = tail[:, :-1] + frac[..., None] * (tail[:, 1:] - tail[:, :-1])
