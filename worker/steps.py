@@ -48,6 +48,7 @@ from atlas.store import (
     save_reduced_graph,
     save_validation_result,
 )
+from atlas.store.analyses import json_number
 from atlas.store.models import Network
 from atlas.tasks import Task, TrialTask, get_task
 
@@ -137,7 +138,7 @@ def save_validation(session: Session, network_id: int, result: Validation) -> Su
     save_validation_result(
         session, network_id, result.loss, result.trial_errors, result.conditions
     )
-    return {"loss": result.loss}
+    return {"loss": json_number(result.loss)}
 
 
 # --------------------------------------------------------------------------- dynamics
