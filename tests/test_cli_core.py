@@ -14,6 +14,8 @@ import torch
 from atlas.cli import main
 from atlas.networks import RNNPopulation, load_state_dict, to_state_dict
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SMALL = ["--param", "f_max=5", "--param", "delay_max=1"]
 
 

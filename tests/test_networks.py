@@ -15,6 +15,8 @@ from atlas.networks import (
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_all_reference_networks_solve_their_tasks(reference_networks):
     assert len(reference_networks) == 20

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 import torch
@@ -23,6 +20,10 @@ from atlas.training import (
 from atlas.training.minibatches import MinibatchOrder
 from atlas.training.recipe import Recipe
 from atlas.training.sensitivities import loss_and_gradient
+
+# One torch thread (conftest): these are small matrix products, and the convergence test's
+# timing was measured so; its trajectories then do not depend on how threads split sums.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # A small delayed task (12 amplitude pairs x 2 delays = 24 trials) keeps the exactness tests quick.
 SMALL = {"f_max": 5, "delay_max": 1}
@@ -117,10 +118,15 @@ def test_recipe_second_phase_plateaus_and_verdicts():
     assert verdict.status.tolist() == ["failed", "unfinished"]
 
 
-def test_max_epochs_ends_training_with_a_verdict():
+def test_max_epochs_and_divergence_end_training_with_a_verdict():
     recipe = Recipe(2, TrainingConfig(max_epochs=1))
     verdict = recipe.judge(np.array([1e-1, 1e-4]), 1)
     assert verdict.finished.all() and verdict.status.tolist() == ["failed", "unfinished"]
+    recipe = Recipe(3, TrainingConfig())
+    recipe.judge(np.array([1e-1, 1e-4, 1e-2]), 1)
+    verdict = recipe.judge(np.array([np.nan, np.inf, 1e-2]), 2)
+    assert verdict.finished.tolist() == [True, True, False]
+    assert verdict.status.tolist() == ["failed", "unfinished", ""]
 
 
 def test_outcomes_callbacks_and_checkpoints():
@@ -194,18 +200,6 @@ def test_two_neuron_population_of_1000_mostly_solves():
     assert 0.3 < cycles.mean() < 0.7
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Single-threaded: the timing below was measured so, and the trajectories (so the count of
-    converged networks) do not depend on how a multi-threaded reduction splits its sums."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_small_population_trains_to_the_success_criterion():
     """8 vanilla networks of 20 units reach the 2e-5 criterion on a short delayed task.
@@ -227,8 +221,7 @@ def test_small_population_trains_to_the_success_criterion():
     config = TrainingConfig(
         max_epochs=3300, learning_rate=3e-3, batch_size=12, checkpoint_every=1000
     )
-    with _one_thread():
-        outcomes = train_population(task, "vanilla", 20, range(8), config)
+    outcomes = train_population(task, "vanilla", 20, range(8), config)
     converged = [o for o in outcomes if o.status == "converged"]
     assert len(converged) >= 5, [(o.status, o.best_loss) for o in outcomes]
     for outcome in converged:

@@ -68,7 +68,7 @@ class PopulationTraining:
         self.best = self.population.stacked_parameters()
         self.active = np.arange(len(self.seeds))
         self.epoch = 0
-        self.curves = np.full((len(self.seeds), config.max_epochs), np.nan)
+        self.curves = np.full((len(self.seeds), min(config.max_epochs, 256)), np.nan)
         self.checkpoints: list[list[Checkpoint]] = [[] for _ in self.seeds]
         self.counts = {"converged": 0, "failed": 0, "unfinished": 0}
 
@@ -79,6 +79,8 @@ class PopulationTraining:
             batch = batch.to(self.inputs.device)
             training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
         losses = population_mse(self.population, self.training_set).double().cpu().numpy()
+        if self.epoch > self.curves.shape[1]:  # grow by doubling: few runs need max_epochs
+            self.curves = np.concatenate([self.curves, np.full_like(self.curves, np.nan)], axis=1)
         self.curves[self.active, self.epoch - 1] = losses
         verdict = self.recipe.judge(losses, self.epoch)
         self._apply(verdict)

@@ -16,10 +16,14 @@ class TrainingConfig:
     """Hyper-parameters of batched training (science.md, "Training").
 
     Phase 1 runs Adam at `learning_rate`. A network whose epoch loss has made no real progress
-    (a relative drop of `min_improvement` below its best) for `stall_patience` epochs goes back to
-    its best weights and starts phase 2: a fresh Adam at `second_phase_learning_rate`, multiplied
-    by `plateau_factor` (again from the best weights) after every `plateau_patience` epochs
-    without progress. Phase 2 ends when the learning rate falls below `min_learning_rate`.
+    (a relative drop of `min_improvement` below its best) for `stall_patience` epochs, and whose
+    best loss is below `second_phase_loss`, goes back to its best weights and starts phase 2: a
+    fresh Adam at `second_phase_learning_rate`, multiplied by `plateau_factor` (again from the
+    best weights) after every `plateau_patience` epochs without progress. Phase 2 ends when the
+    learning rate falls below `min_learning_rate`. A network stalled above `second_phase_loss`
+    sits on the plateau near the trivial zero output that small initial weights start on; it
+    leaves it only with phase 1's larger steps (on `delayed` after some 150 epochs of 45 steps),
+    so it stays in phase 1: smaller steps would only freeze it there.
     Training ends at `success_loss` (converged) or `max_epochs`; a network whose best loss is
     above `failure_loss` at its end has failed.
     """
@@ -36,6 +40,7 @@ class TrainingConfig:
     checkpoint_every: int = 50
     device: str = "auto"
     min_improvement: float = 0.0
+    second_phase_loss: float = 1e-3
     min_learning_rate: float = 1e-6
     dtype: str = "float32"
 
@@ -46,7 +51,13 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.checkpoint_every < 0:
             raise ValueError("checkpoint_every must be >= 0 (0: no intermediate checkpoints)")
-        rates = ("learning_rate", "second_phase_learning_rate", "success_loss", "failure_loss")
+        rates = (
+            "learning_rate",
+            "second_phase_learning_rate",
+            "success_loss",
+            "failure_loss",
+            "second_phase_loss",
+        )
         for name in rates:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")

@@ -21,7 +21,7 @@ class EpochVerdict:
     new_best: np.ndarray  # loss below the best so far: keep these weights
     second_phase: np.ndarray  # stalled in phase 1: back to the best weights, Adam restarts
     reduce_lr: np.ndarray  # plateau in phase 2: lr * factor, back to the best weights
-    finished: np.ndarray  # training over for this network
+    finished: np.ndarray  # training over: converged, lr exhausted, diverged or max_epochs
     status: np.ndarray  # "converged" / "failed" / "unfinished" where finished, else ""
 
 
@@ -42,7 +42,9 @@ class Recipe:
         self.best = np.minimum(self.best, losses)
         self.stalled = np.where(progress, 0, self.stalled + 1)
 
-        second_phase = ~self.second & (self.stalled >= c.stall_patience)
+        second_phase = (
+            ~self.second & (self.stalled >= c.stall_patience) & (self.best < c.second_phase_loss)
+        )
         reduce_lr = self.second & (self.stalled >= c.plateau_patience)
         self.lr = np.where(second_phase, c.second_phase_learning_rate, self.lr)
         self.lr = np.where(reduce_lr, self.lr * c.plateau_factor, self.lr)
@@ -51,7 +53,8 @@ class Recipe:
 
         converged = losses < c.success_loss
         exhausted = self.lr < c.min_learning_rate
-        finished = converged | exhausted | (epoch >= c.max_epochs)
+        diverged = ~np.isfinite(losses)
+        finished = converged | exhausted | diverged | (epoch >= c.max_epochs)
         status = np.where(
             converged, "converged", np.where(self.best > c.failure_loss, "failed", "unfinished")
         )
