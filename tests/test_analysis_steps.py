@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 from sqlalchemy import delete, func, select, update
+from test_worker import service_settings  # noqa: F401 - a fixture, requested by name
+from test_worker import celery_worker, wait_for, worker_process
 from throwaway_databases import database
 
 from atlas.analysis.extrapolation import extrapolation_signature as science_signature
@@ -334,3 +336,25 @@ def test_two_neuron_study_through_the_embedded_dispatch(tmp_path):
         summary = two_neuron_regime_summary(session)
     assert summary.study_id == study_id and summary.status == "succeeded"
     assert summary.n == 40 and sum(summary.eigenvalue_rule.regimes_all.values()) == 40
+
+
+@pytest.mark.slow
+def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings, tmp_path):
+    """With a broker the study is a Celery task like training: a worker process runs it."""
+    settings = service_settings(postgres_url)
+    sessions = sessions_for(postgres_url)
+    with session_scope(sessions) as session:
+        study_id = create_two_neuron_study(session, 30, seed=7, training={"max_steps": 5}).id
+    dispatch.enqueue_two_neuron_study(study_id, settings)
+    log = tmp_path / "worker.log"
+
+    def finished() -> bool:
+        with session_scope(sessions) as session:
+            return session.get(TwoNeuronStudy, study_id).status in ("succeeded", "failed")
+
+    with worker_process([*celery_worker("study"), settings.queue], settings, log):
+        wait_for(finished, "the study", log)
+    with session_scope(sessions) as session:
+        study = session.get(TwoNeuronStudy, study_id)
+        assert (study.status, study.error) == ("succeeded", None)
+        assert two_neuron_regime_summary(session, study_id).n == 30
