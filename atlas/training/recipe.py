@@ -39,7 +39,7 @@ class Recipe:
         c = self.config
         new_best = losses < self.best
         progress = losses < self.best * (1 - c.min_improvement)
-        self.best = np.minimum(self.best, losses)
+        self.best = np.fmin(self.best, losses)  # a NaN loss never becomes the best
         self.stalled = np.where(progress, 0, self.stalled + 1)
 
         second_phase = (
