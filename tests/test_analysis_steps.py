@@ -11,8 +11,12 @@ import time
 import numpy as np
 import pytest
 from sqlalchemy import delete, func, select, update
-from test_worker import service_settings  # noqa: F401 - a fixture, requested by name
-from test_worker import celery_worker, wait_for, worker_process
+from test_worker import (
+    celery_worker,
+    service_settings,  # noqa: F401 - a fixture, requested by name
+    wait_for,
+    worker_process,
+)
 from throwaway_databases import database
 
 from atlas.analysis.extrapolation import extrapolation_signature as science_signature
@@ -339,7 +343,7 @@ def test_two_neuron_study_through_the_embedded_dispatch(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings, tmp_path):
+def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings, tmp_path):  # noqa: F811
     """With a broker the study is a Celery task like training: a worker process runs it."""
     settings = service_settings(postgres_url)
     sessions = sessions_for(postgres_url)
