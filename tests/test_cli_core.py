@@ -27,7 +27,7 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_train_writes_a_population_folder_that_evaluate_reads(tmp_path, capsys):
     out = tmp_path / "population"
-    args = ["--arch", "vanilla", "--units", "6", "--count", "2", "--seed", "3"]
+    args = ["--arch", "vanilla", "--units", "6", "--count", "2", "--seed", "3", "--threads", "1"]
     code, stdout, _ = _run(
         capsys, "train", "--task", "delayed", *args, "--max-epochs", "3",
         "--checkpoint-every", "2", *SMALL, "--out", str(out),

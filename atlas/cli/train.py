@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_task_parameter_argument(parser)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (small networks on a busy machine train fastest on 1)",
+    )
     parser.set_defaults(func=train)
 
 
@@ -74,9 +79,15 @@ def resolve_task(name: str, params: list[str]) -> Any:
 
 
 def train(args: argparse.Namespace) -> int:
+    import torch
+
     from atlas.tasks import TwoNeuron
 
     task = resolve_task(args.task, args.param)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CommandError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
     if args.count < 1:
         raise CommandError("--count must be at least 1")
     if args.max_epochs is not None and args.max_epochs < 1:
