@@ -31,6 +31,8 @@ from atlas.store.models import Network, SolutionType
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def atlas_db(request, tmp_path_factory):
@@ -43,7 +45,7 @@ def atlas_db(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def losses(reference_networks) -> dict[str, float]:
+def losses(one_torch_thread, reference_networks) -> dict[str, float]:
     """Each reference network's validation loss, as an import records it."""
     return {
         r.name: float(

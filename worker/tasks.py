@@ -23,12 +23,12 @@ from atlas.store import (
     fail_step,
     finish_job,
     finish_step,
-    mark_job_running,
     record_progress,
     requeue_job,
     save_trained_network,
     set_analysis_status,
     skip_step,
+    start_job_attempt,
     start_step,
     step_done,
 )
@@ -69,14 +69,9 @@ def train_population(
         job = session.get(Job, job_id)
         if job is None:
             raise LookupError(f"no job {job_id}")
-        if job.status in ("succeeded", "failed"):
-            logger.info("job %d is already %s", job_id, job.status)
+        if not start_job_attempt(session, job_id, MAX_ATTEMPTS):
+            logger.info("job %d is %s: nothing to train", job_id, job.status)
             return
-        if job.attempts >= MAX_ATTEMPTS:
-            fail_job(session, job_id, f"gave up after {job.attempts} attempts that did not finish")
-            logger.error("job %d failed: %d attempts did not finish", job_id, job.attempts)
-            return
-        mark_job_running(session, job_id)
         stored = {n.index_in_job: n for n in job.networks}
         unanalysed = [n.id for n in stored.values() if n.analysis_status != "done"]
         seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]

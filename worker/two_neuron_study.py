@@ -18,12 +18,12 @@ from atlas.analysis.two_neuron_regimes import dynamic_regimes, eigenvalue_regime
 from atlas.store import (
     fail_study,
     finish_study,
-    mark_study_running,
     record_study_progress,
     requeue_study,
     save_regime_maps,
     save_study_outcome,
     set_two_neuron_regimes,
+    start_study_attempt,
     study_setup,
     study_weights,
 )
@@ -47,13 +47,9 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         study = session.get(TwoNeuronStudy, study_id)
         if study is None:
             raise LookupError(f"no two-neuron study {study_id}")
-        if study.status in ("succeeded", "failed"):
-            logger.info("study %d is already %s", study_id, study.status)
+        if not start_study_attempt(session, study_id, MAX_ATTEMPTS):
+            logger.info("study %d is %s: nothing to run", study_id, study.status)
             return
-        if study.attempts >= MAX_ATTEMPTS:
-            fail_study(session, study_id, f"gave up after {study.attempts} attempts")
-            return
-        mark_study_running(session, study_id)
         trained = stored_network_count(session, study_id) > 0
         seeds = list(range(study.seed, study.seed + study.count))
         parameters, training = study.task_parameters, study.training_config

@@ -14,6 +14,7 @@ before enqueueing work on it (worker.dispatch): the task reads it from the datab
     create_job(session, spec: JobSpec, idempotency_key=None) -> (Job, created: bool)
         raises JobSpecError (a ValueError) for an unknown task, architecture, bad sizes/options
     mark_job_running(session, job_id) / record_progress(session, job_id, progress)
+    start_job_attempt(session, job_id, max_attempts) -> bool   (False: nothing to run)
     finish_job(session, job_id) / fail_job(session, job_id, error) / requeue_job(session, job_id)
     unfinished_job_ids(session) / unanalysed_network_ids(session) -> list[int]
     save_trained_network(session, job, outcome: NetworkOutcome) -> Network   (idempotent)
@@ -48,7 +49,8 @@ Solution types (atlas.store.solution_types):
 Two-neuron studies (atlas.store.two_neuron writes, atlas.store.two_neuron_reads reads):
     create_two_neuron_study(session, count=10_000, *, seed=0, task_parameters=None,
                             training=None, name=None) -> TwoNeuronStudy   (StudySpecError)
-    mark_study_running / record_study_progress / finish_study / fail_study / requeue_study
+    start_study_attempt(session, study_id, max_attempts) -> bool
+    record_study_progress / finish_study / fail_study / requeue_study
     save_study_outcome(session, study_id, outcome); study_weights(session, study_id)
     save_two_neuron_study(session, task, config, outcome, *, name=None) -> TwoNeuronStudy
     set_two_neuron_regimes(session, study_id, regimes, dynamic=None)
@@ -99,6 +101,7 @@ from atlas.store.jobs import (
     mark_job_running,
     record_progress,
     requeue_job,
+    start_job_attempt,
     unfinished_job_ids,
 )
 from atlas.store.networks import (
@@ -133,13 +136,13 @@ from atlas.store.two_neuron import (
     create_two_neuron_study,
     fail_study,
     finish_study,
-    mark_study_running,
     record_study_progress,
     requeue_study,
     save_regime_maps,
     save_study_outcome,
     save_two_neuron_study,
     set_two_neuron_regimes,
+    start_study_attempt,
     study_setup,
     study_weights,
     unfinished_study_ids,
@@ -179,7 +182,6 @@ __all__ = [
     "load_population",
     "make_engine",
     "mark_job_running",
-    "mark_study_running",
     "migrate",
     "network_features",
     "network_solution_type",
@@ -208,7 +210,9 @@ __all__ = [
     "skip_step",
     "solution_type",
     "solution_type_by_name",
+    "start_job_attempt",
     "start_step",
+    "start_study_attempt",
     "step_done",
     "step_succeeded",
     "study_setup",

@@ -10,7 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atlas.networks import ARCHITECTURES
-from atlas.store.lifecycle import mark_failed, mark_requeued, mark_running, mark_succeeded
+from atlas.store.lifecycle import (
+    mark_failed,
+    mark_requeued,
+    mark_running,
+    mark_succeeded,
+    start_attempt,
+)
 from atlas.store.models import Job, Network
 from atlas.store.task_records import ensure_task
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
@@ -108,6 +114,15 @@ def mark_job_running(session: Session, job_id: int) -> Job:
     mark_running(job)
     session.flush()
     return job
+
+
+def start_job_attempt(session: Session, job_id: int, max_attempts: int) -> bool:
+    """A delivery of the job begins (see atlas.store.lifecycle.start_attempt)."""
+    job = _job(session, job_id)
+    started = start_attempt(job, max_attempts)
+    job.n_saved = count_saved_networks(session, job_id)
+    session.flush()
+    return started
 
 
 def record_progress(session: Session, job_id: int, progress: TrainingProgress) -> None:

@@ -46,3 +46,17 @@ def mark_requeued(row: WorkRow) -> None:
     worker's attempt limit."""
     row.status = "queued"
     row.attempts = max(0, row.attempts - 1)
+
+
+def start_attempt(row: WorkRow, max_attempts: int) -> bool:
+    """A delivery of the work begins: True, and the row is running (one more attempt), when
+    there is work to do; False when it has finished already, or when `max_attempts` deliveries
+    did not finish it (its worker keeps dying), which marks it failed instead of trying forever.
+    """
+    if row.status in ("succeeded", "failed"):
+        return False
+    if row.attempts >= max_attempts:
+        mark_failed(row, f"gave up after {row.attempts} attempts that did not finish")
+        return False
+    mark_running(row)
+    return True

@@ -9,7 +9,7 @@ A study is a job of its own: `create_two_neuron_study` writes it queued, a worke
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from atlas.store.arrays import from_blob, to_blob
-from atlas.store.lifecycle import mark_failed, mark_requeued, mark_running, mark_succeeded
+from atlas.store.lifecycle import mark_failed, mark_requeued, mark_succeeded, start_attempt
 from atlas.store.models import (
     DYNAMIC_REGIMES,
     TWO_NEURON_REGIMES,
@@ -90,11 +90,22 @@ def _study(session: Session, study_id: int) -> TwoNeuronStudy:
     return study
 
 
-def mark_study_running(session: Session, study_id: int) -> TwoNeuronStudy:
+Change = Callable[[TwoNeuronStudy], Any]
+
+
+def _change(session: Session, study_id: int, change: Change) -> TwoNeuronStudy:
     study = _study(session, study_id)
-    mark_running(study)
+    change(study)
     session.flush()
     return study
+
+
+def start_study_attempt(session: Session, study_id: int, max_attempts: int) -> bool:
+    """A delivery of the study begins (see atlas.store.lifecycle.start_attempt)."""
+    study = _study(session, study_id)
+    started = start_attempt(study, max_attempts)
+    session.flush()
+    return started
 
 
 def record_study_progress(session: Session, study_id: int, progress: TrainingProgress) -> None:
@@ -108,25 +119,16 @@ def record_study_progress(session: Session, study_id: int, progress: TrainingPro
 
 
 def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
-    study = _study(session, study_id)
-    mark_succeeded(study)
-    session.flush()
-    return study
+    return _change(session, study_id, mark_succeeded)
 
 
 def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
-    study = _study(session, study_id)
-    mark_failed(study, error)
-    session.flush()
-    return study
+    return _change(session, study_id, lambda study: mark_failed(study, error))
 
 
 def requeue_study(session: Session, study_id: int) -> TwoNeuronStudy:
     """A study stopped on purpose goes back to queued; the attempt does not count."""
-    study = _study(session, study_id)
-    mark_requeued(study)
-    session.flush()
-    return study
+    return _change(session, study_id, mark_requeued)
 
 
 def unfinished_study_ids(session: Session) -> list[int]:
