@@ -218,6 +218,30 @@ def test_a_rerun_replaces_rows_and_keeps_types(postgres_url, analysed):
             assert sum(t.member_count for t in table.types) == len(typed)
 
 
+def test_the_sqlite_atlas_stores_the_same_analyses(
+    postgres_url, analysed, reference_networks, tmp_path
+):
+    """The embedded default (SQLite) analyses a reference network into the same rows, graph
+    and type name as PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'atlas.db'}"
+    migrate(url)
+    name = "interval_vanilla_20_i100"
+    network_id = import_reference(url, next(r for r in reference_networks if r.name == name))
+    analyse(url, network_id)
+    found = {}
+    for database_url, key in ((url, network_id), (postgres_url, analysed[name])):
+        with session_scope(sessions_for(database_url)) as session:
+            found[database_url] = (
+                session.get(Network, key).analysis_status,
+                row_counts(session, key),
+                reduced_graph(session, key).compact,
+                network_solution_type(session, key).name,
+                [c.points.q.size for c in fixed_point_analysis(session, key).conditions],
+            )
+    assert found[url] == found[postgres_url]
+    assert found[url][0] == "done"
+
+
 def test_a_network_that_did_not_converge_skips_graph_and_type(tmp_path):
     """A really (briefly) trained network on SQLite: every analysis that applies is stored, the
     graph and the type are recorded as skipped with their reason, and the analysis is done."""
