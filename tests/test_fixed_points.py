@@ -4,6 +4,8 @@ under a permutation of the hidden units."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -235,3 +237,39 @@ def test_bad_arguments_are_refused(reference_networks):
         FixedPointConfig(fixed_tol=1e-3, slow_tol=1e-6)
     with pytest.raises(ValueError, match="inputs"):
         analyse_fixed_points(population, get_task("two_neuron"))
+
+
+def test_fixed_points_command_prints_the_analysis(reference_networks, capsys):
+    from atlas.cli import main
+
+    ref = next(r for r in reference_networks if r.name == "reproduction_gru_20_i100")
+    assert main(["fixed-points", "--task", "rsg", "--weights", str(ref.weights_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["task"], report["architecture"], report["units"]) == ("reproduction", "gru", 20)
+    assert [c["condition"] for c in report["conditions"]] == ["zero", "set=1", "ready=1"]
+    expected = analyse_fixed_points(from_state_dicts([ref.state_dict]), get_task("reproduction"))
+    for condition, analysed in zip(report["conditions"], expected[0].conditions, strict=True):
+        assert condition["count"] == len(analysed.points)
+        for point in condition["points"]:
+            assert "state" not in point and point["state_norm"] >= 0
+            assert point["kind"] in ("fixed", "slow") and point["q"] < 1e-6
+            assert len(point["eigenvalue_moduli"]) == 20
+            assert point["stable"] == (max(point["eigenvalue_moduli"]) < 1)
+
+
+def test_fixed_points_command_on_a_two_neuron_w_and_bad_files(tmp_path, capsys):
+    from atlas.cli import main
+
+    w = tmp_path / "w.npy"
+    np.save(w, np.array([[2.0, 0.0], [0.0, 0.5]]))  # x1 = 2 tanh(x1): three roots, x2 = 0
+    assert main(["fixed-points", "--task", "two_neuron", "--weights", str(w)]) == 0
+    (condition,) = json.loads(capsys.readouterr().out)["conditions"]
+    states = sorted(p["state"][0] for p in condition["points"])
+    assert states[1] == pytest.approx(0.0, abs=1e-12)
+    assert states[2] == pytest.approx(-states[0]) and states[2] == pytest.approx(1.9150080, 1e-6)
+    assert [p["stable"] for p in condition["points"]].count(True) == 2
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a state dict")
+    assert main(["fixed-points", "--task", "delayed", "--weights", str(bad)]) == 2
+    assert "state dict" in capsys.readouterr().err
+    assert main(["fixed-points", "--task", "delayed", "--weights", str(tmp_path / "no.pt")]) == 2

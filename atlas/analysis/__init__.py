@@ -61,3 +61,51 @@ __all__ += [
     "to_node_link",
     "type_name",
 ]
+
+# Fixed and slow points, limit cycles, the two-neuron study.
+from atlas.analysis.fixed_point_conditions import (  # noqa: E402
+    ConditionPoints,
+    FixedPointAnalysis,
+    analyse_fixed_points,
+    constant_inputs,
+    sample_initial_states,
+)
+from atlas.analysis.fixed_point_search import FixedPointConfig  # noqa: E402
+from atlas.analysis.fixed_points import (  # noqa: E402
+    FixedPointSet,
+    find_fixed_points,
+    find_two_neuron_fixed_points,
+)
+from atlas.analysis.limit_cycles import (  # noqa: E402
+    LimitCycle,
+    find_limit_cycles,
+    find_two_neuron_limit_cycles,
+)
+from atlas.analysis.two_neuron_regimes import (  # noqa: E402
+    REGIMES,
+    dynamic_regimes,
+    eigenvalue_regimes,
+    regime_summary,
+)
+from atlas.analysis.two_neuron_study import TwoNeuronStudy, run_two_neuron_study  # noqa: E402
+
+__all__ += [
+    "REGIMES",
+    "ConditionPoints",
+    "FixedPointAnalysis",
+    "FixedPointConfig",
+    "FixedPointSet",
+    "LimitCycle",
+    "TwoNeuronStudy",
+    "analyse_fixed_points",
+    "constant_inputs",
+    "dynamic_regimes",
+    "eigenvalue_regimes",
+    "find_fixed_points",
+    "find_limit_cycles",
+    "find_two_neuron_fixed_points",
+    "find_two_neuron_limit_cycles",
+    "regime_summary",
+    "run_two_neuron_study",
+    "sample_initial_states",
+]

@@ -27,11 +27,13 @@ class ConditionPoints:
     inputs: np.ndarray
     points: FixedPointSet
 
-    def to_dict(self, include_jacobians: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, include_states: bool = True, include_jacobians: bool = False
+    ) -> dict[str, Any]:
         return {
             "condition": self.label,
             "inputs": self.inputs.tolist(),
-            **self.points.to_dict(include_jacobians),
+            **self.points.to_dict(include_states, include_jacobians),
         }
 
 
@@ -41,8 +43,12 @@ class FixedPointAnalysis:
 
     conditions: list[ConditionPoints] = field(default_factory=list)
 
-    def to_dict(self, include_jacobians: bool = False) -> dict[str, Any]:
-        return {"conditions": [c.to_dict(include_jacobians) for c in self.conditions]}
+    def to_dict(
+        self, include_states: bool = True, include_jacobians: bool = False
+    ) -> dict[str, Any]:
+        return {
+            "conditions": [c.to_dict(include_states, include_jacobians) for c in self.conditions]
+        }
 
 
 def constant_inputs(task: TrialTask) -> list[tuple[str, torch.Tensor]]:

@@ -55,19 +55,28 @@ class FixedPointSet:
     def fixed(self) -> np.ndarray:
         return self.kinds == "fixed"
 
-    def to_dict(self, include_jacobians: bool = False) -> dict[str, Any]:
-        """JSON-ready: one entry per point, eigenvalues as [real, imag] pairs sorted by modulus."""
+    def to_dict(
+        self, include_states: bool = True, include_jacobians: bool = False
+    ) -> dict[str, Any]:
+        """JSON-ready: one entry per point with a summary of its state (norm, min, max) and its
+        eigenvalues sorted by modulus, largest first (as [real, imag] pairs and moduli)."""
         points = []
         for p in range(len(self)):
+            state = self.states[p]
             eig = self.eigenvalues[p][np.argsort(-np.abs(self.eigenvalues[p]))]
             entry = {
                 "kind": str(self.kinds[p]),
                 "q": float(self.q[p]),
                 "stable": bool(self.stable[p]),
-                "state": self.states[p].tolist(),
                 "output": self.outputs[p].tolist(),
+                "state_norm": float(np.linalg.norm(state)),
+                "state_min": float(state.min()),
+                "state_max": float(state.max()),
+                "eigenvalue_moduli": np.abs(eig).tolist(),
                 "eigenvalues": [[float(e.real), float(e.imag)] for e in eig],
             }
+            if include_states:
+                entry["state"] = state.tolist()
             if include_jacobians:
                 entry["jacobian"] = self.jacobians[p].tolist()
             points.append(entry)
@@ -239,14 +248,14 @@ TWO_NEURON_SEARCH = FixedPointConfig(adam_steps=0)
 
 
 def two_neuron_grid(w: torch.Tensor, per_axis: int = 12) -> torch.Tensor:
-    """Starting states (K, per_axis^2, 2): a grid over the box that holds every fixed point.
-
-    At a fixed point x = W tanh(x), so |x_i| < sum_j |W_ij|.
-    """
+    """Starting states (K, per_axis^2 + 1, 2): a grid over the box that holds every fixed point
+    (at one, x = W tanh(x), so |x_i| < sum_j |W_ij|), plus the origin, which is a fixed point of
+    every W (and near a pitchfork bifurcation hard to reach from elsewhere)."""
     bound = w.detach().abs().sum(-1)
     unit = torch.linspace(-1.0, 1.0, per_axis, dtype=w.dtype)
     a, b = torch.meshgrid(unit, unit, indexing="ij")
     grid = torch.stack([a.flatten(), b.flatten()], dim=-1)
+    grid = torch.cat([grid, torch.zeros(1, 2, dtype=w.dtype)])
     return grid.unsqueeze(0) * bound.unsqueeze(1)
 
 

@@ -114,3 +114,18 @@ def _dynamic_regimes(w, task, t_total, t_tail, sample_dt, match_tol) -> DynamicR
 def regime_counts(regimes: np.ndarray) -> dict[str, int]:
     """Counts per regime in REGIMES order (other labels, such as UNDETERMINED, are not listed)."""
     return {name: int(np.sum(regimes == name)) for name in REGIMES}
+
+
+def regime_summary(w: np.ndarray, task: TwoNeuron | None = None) -> dict:
+    """n, how many solve the task (loss < task.solved_loss, from x0 to t_final by RK4), and
+    the eigenvalue-rule regime counts among the solved networks and among all of them."""
+    task = task or TwoNeuron()
+    w = np.asarray(w, dtype=np.float64)
+    solved = final_losses(w, task) < task.solved_loss
+    regimes = eigenvalue_regimes(w)
+    return {
+        "n": len(w),
+        "solved": int(solved.sum()),
+        "regimes_solved": regime_counts(regimes[solved]),
+        "regimes_all": regime_counts(regimes),
+    }

@@ -1,0 +1,80 @@
+"""`atlas fixed-points --task T --weights FILE`: a network's fixed and slow points, as JSON.
+
+For delayed / interval / reproduction, FILE is a PyTorch state dict (.pt) and the conditions
+are zero input and each constant input level of the task; for two_neuron, FILE is a .npy array
+of W (2, 2) and the condition is the autonomous flow. Prints one JSON object: per condition,
+its input and its points, each with kind (fixed or slow), q, stability, the output, a summary
+of the state (norm, min, max) and the Jacobian's eigenvalues, largest modulus first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from atlas.cli import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fixed-points", help="a network's fixed and slow points per input condition, as JSON"
+    )
+    parser.add_argument("--task", required=True, help="task key (delayed, interval, ...)")
+    parser.add_argument(
+        "--weights", required=True, help="state dict (.pt); for two_neuron a .npy W (2, 2)"
+    )
+    parser.add_argument("--starts", type=int, default=64, help="starting states per condition")
+    parser.set_defaults(func=fixed_points)
+
+
+def _trial_task_report(task, weights: str, starts: int) -> dict[str, Any]:
+    from atlas.analysis.fixed_point_conditions import analyse_fixed_points
+    from atlas.networks import StateDictError, from_state_dicts, load_state_dict
+
+    try:
+        population = from_state_dicts([load_state_dict(weights)])
+    except FileNotFoundError as exc:
+        raise CommandError(f"no such file: {weights}") from exc
+    except (StateDictError, IsADirectoryError) as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        (analysis,) = analyse_fixed_points(population, task, n_initial=starts)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    return {
+        "architecture": population.architecture,
+        "units": population.units,
+        **analysis.to_dict(include_states=False),
+    }
+
+
+def _two_neuron_report(weights: str) -> dict[str, Any]:
+    import torch
+
+    from atlas.analysis.fixed_points import find_two_neuron_fixed_points
+    from atlas.cli.regimes import read_two_neuron_weights
+
+    w = read_two_neuron_weights(weights)
+    if len(w) != 1:
+        raise CommandError(f"{weights} holds {len(w)} networks; give one W of shape (2, 2)")
+    (points,) = find_two_neuron_fixed_points(torch.from_numpy(w))
+    condition = {"condition": "autonomous", "inputs": [], **points.to_dict(include_states=True)}
+    return {"w": w[0].tolist(), "conditions": [condition]}
+
+
+def fixed_points(args: argparse.Namespace) -> int:
+    from atlas.tasks import TrialTask, UnknownTaskError, get_task
+
+    try:
+        task = get_task(args.task)
+    except UnknownTaskError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.starts < 1:
+        raise CommandError("--starts must be positive")
+    if isinstance(task, TrialTask):
+        report = _trial_task_report(task, args.weights, args.starts)
+    else:
+        report = _two_neuron_report(args.weights)
+    print(json.dumps({"task": task.name, **report}))
+    return 0
