@@ -7,10 +7,11 @@ from __future__ import annotations
 import torch
 
 from api.problems import Problem
-from api.routes.imports import MAX_IMPORT_BYTES
 from api.routes.tasks import resolve_task_name
 from atlas.networks import StateDictError, infer_shape, load_state_dict
 from atlas.tasks import TrialTask, get_task
+
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 
 def upload_task(name: str) -> TrialTask:

@@ -23,7 +23,6 @@ from api.auth import AUTH_RESPONSES, require_api_key
 from api.classification import MIN_MEMBERS, TaskPredictor, fit_task_predictor, matching_type
 from api.deps import SessionDep
 from api.problems import Problem
-from api.routes.imports import MAX_IMPORT_BYTES
 from api.schemas.classify import (
     ClassificationOut,
     ClassifyById,
@@ -32,7 +31,7 @@ from api.schemas.classify import (
     TypeRef,
 )
 from api.solution_analyses import analysis_unavailable, require_solution, trial_task
-from api.uploads import upload_task, uploaded_state_dict
+from api.uploads import MAX_IMPORT_BYTES, upload_task, uploaded_state_dict
 from atlas.analysis.classifier import TREES
 from atlas.analysis.features import neural_features
 from atlas.analysis.graph import build_graph

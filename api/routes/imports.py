@@ -14,28 +14,16 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep, SettingsDep
-from api.problems import Problem
+from api.queueing import enqueue_or_503
 from api.routes.solutions import read_solution
-from api.routes.tasks import resolve_task_name
 from api.schemas.solutions import SolutionDetail
-from atlas.networks import StateDictError, from_state_dicts, infer_shape, load_state_dict
+from api.uploads import MAX_IMPORT_BYTES, upload_task, uploaded_state_dict
+from atlas.networks import from_state_dicts
 from atlas.store import save_imported_network, set_analysis_status
-from atlas.tasks import TrialTask, get_task
 from atlas.training.evaluation import population_mse
 from worker.dispatch import enqueue_analysis
 
 router = APIRouter(prefix="/solutions", tags=["solutions"])
-MAX_IMPORT_BYTES = 16 * 1024 * 1024
-
-
-def _trial_task(name: str) -> TrialTask:
-    try:
-        task = get_task(resolve_task_name(name))
-    except Problem as exc:
-        raise Problem(422, "unknown-task", exc.detail) from exc
-    if not isinstance(task, TrialTask):
-        raise Problem(422, "invalid-task", f"task {task.name!r} has no recurrent networks")
-    return task
 
 
 @router.post(
@@ -66,37 +54,18 @@ def import_solution(
     task: Annotated[str, Form(description="Task name or alias.", examples=["delayed"])],
     name: Annotated[str | None, Form(max_length=255, description="A label to keep.")] = None,
 ) -> SolutionDetail:
-    trial_task = _trial_task(task)
-    payload = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(payload) > MAX_IMPORT_BYTES:
-        raise Problem(413, "file-too-large", f"state dicts are limited to {MAX_IMPORT_BYTES} bytes")
-    try:
-        state_dict = load_state_dict(payload)
-    except StateDictError as exc:
-        raise Problem(422, "invalid-state-dict", str(exc)) from exc
-    shape = infer_shape(state_dict)
-    if (shape.n_inputs, shape.n_outputs) != (trial_task.n_inputs, trial_task.n_outputs):
-        raise Problem(
-            422,
-            "shape-mismatch",
-            f"task {trial_task.name!r} has {trial_task.n_inputs} inputs and "
-            f"{trial_task.n_outputs} outputs; the network has {shape.n_inputs} and "
-            f"{shape.n_outputs}",
-        )
+    trial_task = upload_task(task)
+    state_dict = uploaded_state_dict(file.file.read(MAX_IMPORT_BYTES + 1), trial_task)
     loss = float(population_mse(from_state_dicts([state_dict]), trial_task.validation_set())[0])
     info = {"filename": file.filename} if file.filename else {}
     network = save_imported_network(session, trial_task, state_dict, loss, name=name, info=info)
     session.commit()
-    try:
-        enqueue_analysis(network.id, settings)
-    except Exception as exc:  # broker unreachable: say so, and record why it is not analysed
-        set_analysis_status(session, network.id, "failed")
-        session.commit()
-        raise Problem(
-            503,
-            "queue-unavailable",
-            f"solution {network.id} was stored but its analysis could not be queued: {exc}",
-            solution=f"/solutions/{network.id}",
-        ) from exc
+    enqueue_or_503(
+        session,
+        lambda: enqueue_analysis(network.id, settings),
+        lambda _reason: set_analysis_status(session, network.id, "failed"),
+        f"solution {network.id} was stored, but its analysis",
+        solution=f"/solutions/{network.id}",
+    )
     response.headers["Location"] = f"/solutions/{network.id}"
     return read_solution(network.id, session)

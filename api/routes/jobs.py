@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Response, status
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep, SettingsDep
 from api.problems import Problem
+from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
 from atlas.store import JobSpec, JobSpecError, create_job, fail_job
 from atlas.store.models import Job
@@ -134,17 +135,13 @@ def submit_job(
         )
     session.commit()
     if created:
-        try:
-            enqueue_training(job.id, settings)
-        except Exception as exc:  # broker unreachable: say so rather than leave a dead job
-            fail_job(session, job.id, f"could not be queued: {exc}")
-            session.commit()
-            raise Problem(
-                503,
-                "queue-unavailable",
-                f"job {job.id} could not be queued (recorded as failed): {exc}",
-                job=f"/jobs/{job.id}",
-            ) from exc
+        enqueue_or_503(
+            session,
+            lambda: enqueue_training(job.id, settings),
+            lambda reason: fail_job(session, job.id, reason),
+            f"job {job.id}",
+            job=f"/jobs/{job.id}",
+        )
     response.headers["Location"] = f"/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"

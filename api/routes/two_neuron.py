@@ -13,6 +13,7 @@ from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.problems import Problem
+from api.queueing import enqueue_or_503
 from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn
 from atlas.store import (
     RegimeSummary,
@@ -74,16 +75,13 @@ def start_study(
         session.rollback()
         raise Problem(422, "invalid-study", str(exc)) from exc
     session.commit()
-    try:
-        enqueue_two_neuron_study(study.id, settings)
-    except Exception as exc:  # broker unreachable: say so rather than leave a dead study
-        fail_study(session, study.id, f"could not be queued: {exc}")
-        session.commit()
-        raise Problem(
-            503,
-            "queue-unavailable",
-            f"study {study.id} could not be queued (recorded as failed): {exc}",
-        ) from exc
+    enqueue_or_503(
+        session,
+        lambda: enqueue_two_neuron_study(study.id, settings),
+        lambda reason: fail_study(session, study.id, reason),
+        f"study {study.id}",
+        study=f"{router.prefix}/regimes?study={study.id}",
+    )
     response.headers["Location"] = f"{router.prefix}/regimes?study={study.id}"
     return _regimes_out(_summary(session, study.id))
 

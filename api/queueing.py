@@ -1,0 +1,30 @@
+"""Queueing work the API has just recorded, with one answer when the queue is unreachable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from api.problems import Problem
+
+
+def enqueue_or_503(
+    session: Session,
+    enqueue: Callable[[], None],
+    record_failure: Callable[[str], None],
+    what: str,
+    **links: str,
+) -> None:
+    """Run `enqueue()` for work committed in `session`. When the broker is unreachable, say so
+    rather than leave work nobody will do: `record_failure(reason)` notes it in the atlas (then
+    committed), and the client gets a 503 problem carrying `links` to the recorded work."""
+    try:
+        enqueue()
+    except Exception as exc:  # any broker or connection error
+        reason = f"could not be queued: {exc}"
+        record_failure(reason)
+        session.commit()
+        raise Problem(
+            503, "queue-unavailable", f"{what} {reason} (recorded as failed)", **links
+        ) from exc
