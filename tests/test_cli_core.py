@@ -151,7 +151,7 @@ def test_evaluate_rejects_a_network_of_the_wrong_shape(tmp_path, capsys):
         (["evaluate", "--task", "no_such_task", "--weights", "x.pt"], "unknown task"),
         (["evaluate", "--task", "delayed", "--weights", "missing.pt"], "no such file"),
         (["evaluate", "--task", "delayed", "--weights", "garbage.pt"], "not a safe"),
-        (["evaluate", "--task", "two_neuron", "--weights", "garbage.pt"], "not a readable"),
+        (["evaluate", "--task", "two_neuron", "--weights", "garbage.pt"], "not a plain numeric"),
         (["evaluate", "--task", "delayed", "--param", "delay_max=99", "--weights", "x.pt"],
          "bad task parameters"),
         (["train", "--task", "delayed", "--count", "1"], "--arch and a positive --units"),

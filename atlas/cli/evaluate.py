@@ -12,7 +12,12 @@ import json
 from pathlib import Path
 
 from atlas.cli import CommandError
-from atlas.cli.train import add_task_parameter_argument, resolve_task
+from atlas.cli.loading import (
+    add_task_parameter_argument,
+    load_network,
+    read_two_neuron_weights,
+    resolve_task,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +32,6 @@ def evaluate(args: argparse.Namespace) -> int:
     from atlas.tasks import TwoNeuron
 
     task = resolve_task(args.task, args.param)
-    if not args.weights.is_file():
-        raise CommandError(f"no such file: {args.weights}")
     result = (
         _two_neuron_loss(task, args.weights)
         if isinstance(task, TwoNeuron)
@@ -39,19 +42,11 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _validation_mse(task, path: Path) -> dict:
-    from atlas.networks import StateDictError, from_state_dicts, infer_shape, load_state_dict
+    from atlas.networks import from_state_dicts, infer_shape
     from atlas.training.evaluation import population_mse
 
-    try:
-        state_dict = load_state_dict(path)
-    except StateDictError as exc:
-        raise CommandError(f"{path}: {exc}") from exc
+    state_dict = load_network(path, task)
     shape = infer_shape(state_dict)
-    if (shape.n_inputs, shape.n_outputs) != (task.n_inputs, task.n_outputs):
-        raise CommandError(
-            f"{path}: the network has {shape.n_inputs} input(s) and {shape.n_outputs} "
-            f"output(s); task {task.name!r} has {task.n_inputs} and {task.n_outputs}"
-        )
     mse = population_mse(from_state_dicts([state_dict]), task.validation_set())
     return {
         "mse": float(mse[0]),
@@ -63,15 +58,10 @@ def _validation_mse(task, path: Path) -> dict:
 
 
 def _two_neuron_loss(task, path: Path) -> dict:
-    import numpy as np
-
     from atlas.training.sensitivities import loss_and_gradient
 
-    try:
-        w = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise CommandError(f"{path}: not a readable .npy array ({exc})") from exc
-    if w.shape != (2, 2) or not np.issubdtype(w.dtype, np.floating) or not np.isfinite(w).all():
-        raise CommandError(f"{path}: a two_neuron W is a finite (2, 2) float array, got {w.shape}")
-    loss, _ = loss_and_gradient(w.astype(np.float64)[None], task)
+    w = read_two_neuron_weights(path)
+    if len(w) != 1:
+        raise CommandError(f"{path}: holds {len(w)} networks; give one W of shape (2, 2)")
+    loss, _ = loss_and_gradient(w, task)
     return {"mse": float(loss[0]), "architecture": "two_neuron", "units": 2}

@@ -10,36 +10,27 @@ import argparse
 import json
 
 from atlas.cli import CommandError
+from atlas.cli.loading import add_task_arguments, load_network, resolve_task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "extrapolate", help="a network's behaviour beyond its training range, as JSON"
     )
-    parser.add_argument("--task", required=True, help="task key (delayed, interval, reproduction)")
-    parser.add_argument("--weights", required=True, help="PyTorch state dict file (.pt)")
+    add_task_arguments(parser, "PyTorch state dict file (.pt)")
     parser.set_defaults(func=extrapolate)
 
 
 def extrapolate(args: argparse.Namespace) -> int:
     from atlas.analysis.extrapolation import SIGNATURES, extrapolation_signature
-    from atlas.networks import StateDictError, from_state_dicts, load_state_dict
-    from atlas.tasks import UnknownTaskError, get_task
+    from atlas.networks import from_state_dicts
 
-    try:
-        task = get_task(args.task)
-    except UnknownTaskError as exc:
-        raise CommandError(str(exc)) from exc
+    task = resolve_task(args.task, args.param)
     if task.name not in SIGNATURES:
         raise CommandError(
             f"task {task.name!r} has no extrapolation signature; use one of {sorted(SIGNATURES)}"
         )
-    try:
-        population = from_state_dicts([load_state_dict(args.weights)])
-    except FileNotFoundError as exc:
-        raise CommandError(f"no such file: {args.weights}") from exc
-    except (StateDictError, IsADirectoryError) as exc:
-        raise CommandError(str(exc)) from exc
+    population = from_state_dicts([load_network(args.weights, task)])
     try:
         (signature,) = extrapolation_signature(population, task)
     except ValueError as exc:

@@ -14,30 +14,28 @@ import json
 from typing import Any
 
 from atlas.cli import CommandError
+from atlas.cli.loading import (
+    add_task_arguments,
+    load_network,
+    read_two_neuron_weights,
+    resolve_task,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "fixed-points", help="a network's fixed and slow points per input condition, as JSON"
     )
-    parser.add_argument("--task", required=True, help="task key (delayed, interval, ...)")
-    parser.add_argument(
-        "--weights", required=True, help="state dict (.pt); for two_neuron a .npy W (2, 2)"
-    )
+    add_task_arguments(parser, "state dict (.pt); for two_neuron a .npy W (2, 2)")
     parser.add_argument("--starts", type=int, default=64, help="starting states per condition")
     parser.set_defaults(func=fixed_points)
 
 
 def _trial_task_report(task, weights: str, starts: int) -> dict[str, Any]:
     from atlas.analysis.fixed_point_conditions import analyse_fixed_points
-    from atlas.networks import StateDictError, from_state_dicts, load_state_dict
+    from atlas.networks import from_state_dicts
 
-    try:
-        population = from_state_dicts([load_state_dict(weights)])
-    except FileNotFoundError as exc:
-        raise CommandError(f"no such file: {weights}") from exc
-    except (StateDictError, IsADirectoryError) as exc:
-        raise CommandError(str(exc)) from exc
+    population = from_state_dicts([load_network(weights, task)])
     try:
         (analysis,) = analyse_fixed_points(population, task, n_initial=starts)
     except ValueError as exc:
@@ -53,7 +51,6 @@ def _two_neuron_report(weights: str) -> dict[str, Any]:
     import torch
 
     from atlas.analysis.fixed_points import find_two_neuron_fixed_points
-    from atlas.cli.regimes import read_two_neuron_weights
 
     w = read_two_neuron_weights(weights)
     if len(w) != 1:
@@ -64,12 +61,9 @@ def _two_neuron_report(weights: str) -> dict[str, Any]:
 
 
 def fixed_points(args: argparse.Namespace) -> int:
-    from atlas.tasks import TrialTask, UnknownTaskError, get_task
+    from atlas.tasks import TrialTask
 
-    try:
-        task = get_task(args.task)
-    except UnknownTaskError as exc:
-        raise CommandError(str(exc)) from exc
+    task = resolve_task(args.task, args.param)
     if args.starts < 1:
         raise CommandError("--starts must be positive")
     if isinstance(task, TrialTask):

@@ -10,14 +10,19 @@ import argparse
 import json
 
 from atlas.cli import CommandError
+from atlas.cli.loading import (
+    add_task_arguments,
+    load_network,
+    require_trial_task,
+    resolve_task,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "graph", help="a network's reduced-dynamics graph, as node-link JSON"
     )
-    parser.add_argument("--task", required=True, help="task key (delayed, interval, reproduction)")
-    parser.add_argument("--weights", required=True, help="PyTorch state dict file (.pt)")
+    add_task_arguments(parser, "PyTorch state dict file (.pt)")
     parser.add_argument(
         "--full", action="store_true", help="print the full graph before compaction instead"
     )
@@ -26,21 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def graph(args: argparse.Namespace) -> int:
     from atlas.analysis.graph import build_graph, to_node_link
-    from atlas.networks import StateDictError, load_state_dict
-    from atlas.tasks import TrialTask, UnknownTaskError, get_task
 
-    try:
-        task = get_task(args.task)
-    except UnknownTaskError as exc:
-        raise CommandError(str(exc)) from exc
-    if not isinstance(task, TrialTask):
-        raise CommandError(f"task {task.name!r} has no reduced-dynamics graph (it has no inputs)")
-    try:
-        state_dict = load_state_dict(args.weights)
-    except FileNotFoundError as exc:
-        raise CommandError(f"no such file: {args.weights}") from exc
-    except (StateDictError, IsADirectoryError) as exc:
-        raise CommandError(str(exc)) from exc
+    task = resolve_task(args.task, args.param)
+    require_trial_task(task, "reduced-dynamics graph")
+    state_dict = load_network(args.weights, task)
     try:
         reduced = build_graph(state_dict, task)
     except ValueError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from atlas.cli import CommandError
+from atlas.cli.loading import add_task_parameter_argument, resolve_task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,37 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="torch CPU threads (small networks on a busy machine train fastest on 1)",
     )
     parser.set_defaults(func=train)
-
-
-def add_task_parameter_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a task parameter (JSON value), e.g. --param delay_max=30; repeatable",
-    )
-
-
-def resolve_task(name: str, params: list[str]) -> Any:
-    """The task with its overrides, or a CommandError saying what is wrong."""
-    from atlas.tasks import ParameterError, UnknownTaskError, get_task
-
-    overrides = {}
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--param expects NAME=VALUE, got {item!r}")
-        try:
-            overrides[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = value
-    try:
-        return get_task(name, **overrides)
-    except UnknownTaskError as exc:
-        raise CommandError(str(exc)) from exc
-    except (ParameterError, TypeError, ValueError) as exc:
-        raise CommandError(f"bad task parameters: {exc}") from exc
 
 
 def train(args: argparse.Namespace) -> int:

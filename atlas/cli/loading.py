@@ -1,0 +1,110 @@
+"""What the network commands share: resolving a task with overrides and loading weights safely.
+
+Every failure becomes a CommandError naming the file and the problem, so each command prints
+one line and exits non-zero instead of a traceback. (No `register`: not a command itself.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from atlas.cli import CommandError
+
+
+def add_task_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:
+    """--task, --weights and repeatable --param NAME=VALUE overrides."""
+    parser.add_argument("--task", required=True, help="task key or alias")
+    parser.add_argument("--weights", required=True, help=weights_help)
+    add_task_parameter_argument(parser)
+
+
+def add_task_parameter_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a task parameter (JSON value), e.g. --param delay_max=30; repeatable",
+    )
+
+
+def resolve_task(name: str, params: list[str]) -> Any:
+    """The task with its overrides, or a CommandError saying what is wrong."""
+    from atlas.tasks import ParameterError, UnknownTaskError, get_task
+
+    overrides = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param expects NAME=VALUE, got {item!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    try:
+        return get_task(name, **overrides)
+    except UnknownTaskError as exc:
+        raise CommandError(str(exc)) from exc
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise CommandError(f"bad task parameters: {exc}") from exc
+
+
+def require_trial_task(task: Any, what: str) -> None:
+    """Refuse tasks without trials (two_neuron) for commands that need trials."""
+    from atlas.tasks import TrialTask
+
+    if not isinstance(task, TrialTask):
+        raise CommandError(f"task {task.name!r} has no {what} (it has no inputs)")
+
+
+def load_network(path: str | Path, task: Any) -> dict:
+    """A state dict loaded safely (weights_only, CPU) whose inputs and outputs fit the task."""
+    from atlas.networks import StateDictError, infer_shape, load_state_dict
+
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"no such file: {path}")
+    try:
+        state_dict = load_state_dict(file)
+    except StateDictError as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+    shape = infer_shape(state_dict)
+    if (shape.n_inputs, shape.n_outputs) != (task.n_inputs, task.n_outputs):
+        raise CommandError(
+            f"{path}: the network has {shape.n_inputs} input(s) and {shape.n_outputs} "
+            f"output(s); task {task.name!r} has {task.n_inputs} and {task.n_outputs}"
+        )
+    return state_dict
+
+
+def read_two_neuron_weights(path: str | Path) -> np.ndarray:
+    """An (n, 2, 2) float64 array of W from a .npy file (never unpickling); a (2, 2) array is
+    one network. Anything else is a CommandError saying what is wrong."""
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"no such file: {path}")
+    try:
+        array = np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise CommandError(
+            f"{path} is not a plain numeric .npy array (pickled and object data are refused)"
+        ) from exc
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise CommandError(f"{path} is an .npz archive; expected one .npy array of shape (n, 2, 2)")
+    shape = array.shape
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[1:] != (2, 2) or len(array) == 0:
+        raise CommandError(f"{path} holds an array of shape {shape}; expected (n, 2, 2)")
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise CommandError(f"{path} holds {array.dtype} values; expected real numbers")
+    if not np.isfinite(array).all():
+        raise CommandError(f"{path} holds NaN or infinite values")
+    return array.astype(np.float64)
