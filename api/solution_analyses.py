@@ -9,6 +9,9 @@ A missing analysis is a 404 whose problem carries `step` and `analysis_status` (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Generic, NamedTuple, TypeVar
+
 import numpy as np
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,8 @@ from atlas.store.queries import get_solution
 from atlas.tasks import TrialTask
 from worker.steps import network_task
 
+T = TypeVar("T")
+
 
 def solution_not_found(solution_id: int) -> Problem:
     return Problem(404, "solution-not-found", f"no solution with id {solution_id}")
@@ -33,6 +38,26 @@ def require_solution(session: Session, solution_id: int) -> tuple[Network, str |
     if found is None:
         raise solution_not_found(solution_id)
     return found
+
+
+class StoredAnalysis(NamedTuple, Generic[T]):
+    """A solution's stored result of one analysis step, with the network it belongs to."""
+
+    network: Network
+    solution_type: str | None
+    result: T
+
+
+def stored_analysis(
+    session: Session, solution_id: int, step: str, load: Callable[[Session, int], T | None]
+) -> StoredAnalysis[T]:
+    """`load(session, solution_id)`, the stored result of `step`; 404 problem when there is no
+    such solution, or no result (saying what state the step is in)."""
+    network, solution_type = require_solution(session, solution_id)
+    result = load(session, solution_id)
+    if result is None:
+        raise analysis_unavailable(session, solution_id, step)
+    return StoredAnalysis(network, solution_type, result)
 
 
 def trial_task(network: Network) -> TrialTask:

@@ -20,7 +20,7 @@ from api.schemas.analyses import (
     GraphOut,
     LimitCyclesOut,
 )
-from api.solution_analyses import analysis_unavailable, require_solution, select_conditions
+from api.solution_analyses import select_conditions, stored_analysis
 from atlas.analysis.fixed_point_conditions import ConditionPoints, FixedPointAnalysis
 from atlas.store import ConditionCycles, reduced_graph
 from atlas.store import extrapolation_signature as stored_signature
@@ -85,10 +85,7 @@ def read_fixed_points(
     format: FormatQuery = "json",
     array: ArrayQuery = None,
 ) -> FixedPointsOut | Response:
-    require_solution(session, solution_id)
-    analysis = stored_fixed_points(session, solution_id)
-    if analysis is None:
-        raise analysis_unavailable(session, solution_id, "fixed_points")
+    analysis = stored_analysis(session, solution_id, "fixed_points", stored_fixed_points).result
     conditions = select_conditions(analysis.conditions, condition)
     if wants_npy(request, format):
         arrays = fixed_point_arrays(conditions)
@@ -139,10 +136,7 @@ def read_limit_cycles(
     format: FormatQuery = "json",
     array: ArrayQuery = None,
 ) -> LimitCyclesOut | Response:
-    require_solution(session, solution_id)
-    found = stored_limit_cycles(session, solution_id)
-    if found is None:
-        raise analysis_unavailable(session, solution_id, "limit_cycles")
+    found = stored_analysis(session, solution_id, "limit_cycles", stored_limit_cycles).result
     if wants_npy(request, format):
         if array in CYCLE_STATE_ARRAYS and cycle is None:
             raise Problem(422, "cycle-required", f"name the cycle whose {array} to send: cycle=")
@@ -179,10 +173,7 @@ def read_extrapolation(
     format: FormatQuery = "json",
     array: ArrayQuery = None,
 ) -> ExtrapolationOut | Response:
-    require_solution(session, solution_id)
-    signature = stored_signature(session, solution_id)
-    if signature is None:
-        raise analysis_unavailable(session, solution_id, "extrapolation")
+    signature = stored_analysis(session, solution_id, "extrapolation", stored_signature).result
     if wants_npy(request, format):
         return npy_response(signature.arrays, array, f"solution-{solution_id}-extrapolation")
     return ExtrapolationOut(solution_id=solution_id, **signature.to_json())
@@ -200,10 +191,7 @@ def read_extrapolation(
     responses={404: {"description": "No such solution, or its graph is not available."}},
 )
 def read_graph(solution_id: int, session: SessionDep) -> GraphOut:
-    _, solution_type = require_solution(session, solution_id)
-    record = reduced_graph(session, solution_id)
-    if record is None:
-        raise analysis_unavailable(session, solution_id, "graph")
+    _, solution_type, record = stored_analysis(session, solution_id, "graph", reduced_graph)
     return GraphOut(
         solution_id=solution_id,
         solution_type=solution_type,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import numpy as np
@@ -16,15 +17,11 @@ from api.pictures import (
     png_response,
 )
 from api.problems import Problem
-from api.solution_analyses import (
-    analysis_unavailable,
-    require_solution,
-    select_conditions,
-    solution_states,
-    trial_task,
-)
+from api.solution_analyses import select_conditions, solution_states, stored_analysis, trial_task
+from atlas.analysis.extrapolation import Signature
 from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot, trajectory_plot
 from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
+from atlas.tasks import TrialTask
 
 router = APIRouter(prefix="/solutions", tags=["plots"])
 ALL_CONDITIONS = "all"
@@ -49,10 +46,9 @@ def trajectories_png(
         str, Query(description="Input condition of the fixed points drawn, or `all`.")
     ] = "zero",
 ) -> Response:
-    network, _ = require_solution(session, solution_id)
-    analysis = fixed_point_analysis(session, solution_id)
-    if analysis is None:
-        raise analysis_unavailable(session, solution_id, "fixed_points")
+    network, _, analysis = stored_analysis(
+        session, solution_id, "fixed_points", fixed_point_analysis
+    )
     chosen = select_conditions(
         analysis.conditions, None if condition == ALL_CONDITIONS else condition
     )
@@ -64,53 +60,60 @@ def trajectories_png(
     return png_response(trajectory_plot(states, points, stable))
 
 
-def _signature_plot(solution_id: int, session: SessionDep, array: str, other: str) -> tuple:
-    """The stored signature and the task, when the signature has `array` (else 404 naming the
-    plot that fits the task)."""
-    network, _ = require_solution(session, solution_id)
-    signature = extrapolation_signature(session, solution_id)
-    if signature is None:
-        raise analysis_unavailable(session, solution_id, "extrapolation")
-    if array not in signature.arrays:
-        raise Problem(
-            404,
-            "plot-not-applicable",
-            f"solution {solution_id} solves {network.task!r}, whose signature has no "
-            f"{array}; see /solutions/{solution_id}/plots/{other}",
+SignaturePlot = Callable[[Signature, TrialTask], bytes]
+
+
+def _signature_picture(
+    name: str, array: str, other: str, plot: SignaturePlot, summary: str, description: str
+) -> None:
+    """Route `GET /solutions/{id}/plots/{name}`: `plot` of the stored extrapolation signature,
+    for the tasks whose signature has `array` (else 404 naming `other`, the plot that fits)."""
+
+    def picture(solution_id: int, session: SessionDep) -> Response:
+        network, _, signature = stored_analysis(
+            session, solution_id, "extrapolation", extrapolation_signature
         )
-    return signature, trial_task(network)
+        if array not in signature.arrays:
+            raise Problem(
+                404,
+                "plot-not-applicable",
+                f"solution {solution_id} solves {network.task!r}, whose signature has no "
+                f"{array}; see /solutions/{solution_id}/plots/{other}",
+            )
+        return png_response(plot(signature, trial_task(network)))
+
+    router.add_api_route(
+        f"/{{solution_id}}/plots/{name}",
+        picture,
+        methods=["GET"],
+        name=name.replace(".", "_"),
+        response_class=Response,
+        summary=summary,
+        description=description,
+        responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
+    )
 
 
-@router.get(
-    "/{solution_id}/plots/tp.png",
-    response_class=Response,
-    summary="Produced interval tp against ts, the training range shaded (reproduction)",
-    description=(
-        "From the extrapolation signature: tp(ts) over the wide probe range, the identity "
-        "line, the training range shaded, probes without a Go marked. `reproduction` only; "
-        "the discrimination tasks have `decisions.png`."
-    ),
-    responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
+_signature_picture(
+    "tp.png",
+    "tp",
+    "decisions.png",
+    tp_plot,
+    "Produced interval tp against ts, the training range shaded (reproduction)",
+    "From the extrapolation signature: tp(ts) over the wide probe range, the identity line, "
+    "the training range shaded, probes without a Go marked. `reproduction` only; the "
+    "discrimination tasks have `decisions.png`.",
 )
-def tp_png(solution_id: int, session: SessionDep) -> Response:
-    signature, task = _signature_plot(solution_id, session, "tp", "decisions.png")
-    return png_response(tp_plot(signature, task))
-
-
-@router.get(
-    "/{solution_id}/plots/decisions.png",
-    response_class=Response,
-    summary="Decision map over the probe grid, the training square outlined (discrimination)",
-    description=(
-        "From the extrapolation signature: the sign of the answer for every probed pair of "
-        "values, inside and beyond the training range. `delayed` and `interval` only; "
-        "`reproduction` has `tp.png`."
-    ),
-    responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
+_signature_picture(
+    "decisions.png",
+    "decision_map",
+    "tp.png",
+    decision_map_plot,
+    "Decision map over the probe grid, the training square outlined (discrimination)",
+    "From the extrapolation signature: the sign of the answer for every probed pair of values, "
+    "inside and beyond the training range. `delayed` and `interval` only; `reproduction` has "
+    "`tp.png`.",
 )
-def decisions_png(solution_id: int, session: SessionDep) -> Response:
-    signature, task = _signature_plot(solution_id, session, "decision_map", "tp.png")
-    return png_response(decision_map_plot(signature, task))
 
 
 @router.get(
@@ -124,9 +127,6 @@ def decisions_png(solution_id: int, session: SessionDep) -> Response:
     responses=picture_responses(SVG_MEDIA_TYPE, "An SVG image."),
 )
 def graph_svg_picture(solution_id: int, session: SessionDep) -> Response:
-    network, solution_type = require_solution(session, solution_id)
-    record = reduced_graph(session, solution_id)
-    if record is None:
-        raise analysis_unavailable(session, solution_id, "graph")
+    network, solution_type, record = stored_analysis(session, solution_id, "graph", reduced_graph)
     title = f"solution {solution_id}" + (f" ({solution_type})" if solution_type else "")
     return graph_svg_response(record.compact, trial_task(network), title)
