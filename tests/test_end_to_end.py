@@ -26,6 +26,7 @@ from conftest import REDIS_URL, ROOT
 from throwaway_databases import postgres_database
 
 from atlas.cli import build_parser
+from atlas.cli.serve import DEMO_JOB
 from atlas.networks import from_state_dicts, torch_network
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
@@ -171,7 +172,10 @@ def test_the_run_command_serves_the_embedded_atlas_with_a_demo_job(tmp_path):
         wait_for(lambda: http.get("/health").status_code == 200, "the API", log)
         assert http.get("/health").json()["broker"] == "embedded"
         job = http.get("/jobs/1").json()
-        assert (job["task"], job["architecture"], job["units"]) == ("delayed", "vanilla", 20)
+        assert (job["task"], job["architecture"], job["units"]) == ("delayed", "vanilla", 40)
+        demo_task = get_task("delayed", **DEMO_JOB["task_parameters"])
+        assert job["task_parameters"] == demo_task.parameters() != get_task("delayed").parameters()
+        assert job["training"]["max_epochs"] == DEMO_JOB["training"]["max_epochs"]
         assert job["status"] in ("queued", "running")
         assert http.get("/solutions", params={"task": "delayed"}).status_code == 200
         assert http.get("/docs").status_code == 200

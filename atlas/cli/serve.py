@@ -14,18 +14,39 @@ import sys
 from atlas.cli import CommandError
 from atlas.config import Settings, get_settings
 
-# 150 epochs take a few minutes on 2 CPU cores. The paper's recipe needs far longer on `delayed`
-# to leave the zero-output plateau (loss 0.083), so the demo's networks are really trained and
-# analysed but mostly recorded as failed: a demo of the service, not a converged population.
+# The demo must show solved, analysed networks within minutes on 2 CPU cores. On the full
+# `delayed` task none of 8 networks got below a validation loss of 2e-4 in 5 minutes of CPU
+# (they sit hundreds of epochs on the zero-output plateau, at lr 1e-3, 3e-3 or 1e-2). On this
+# shortened variant (the paper's amplitudes 2..10; delays 0..2 instead of 0..19; trials of 32
+# steps, still long enough for the graph protocol and the neural features), measured on one
+# torch thread: 6 of these 8 networks are below 2e-4 after about 800 epochs (90 s of CPU) and
+# converge (2e-5) by epoch 2800; the 3000 epochs take about 230 s of CPU.
+DEMO_TASK_PARAMETERS = {
+    "delay_max": 2,
+    "f1_onset": 2,
+    "f2_onset": 16,
+    "response_onset": 24,
+    "trial_length": 32,
+}
 DEMO_JOB = {
     "task": "delayed",
     "architecture": "vanilla",
-    "units": 20,
+    "units": 40,
     "count": 8,
     "seed": 0,
-    "training": {"max_epochs": 150, "checkpoint_every": 25},
+    "task_parameters": DEMO_TASK_PARAMETERS,
+    "training": {
+        "max_epochs": 3000,
+        "learning_rate": 3e-3,
+        "batch_size": 32,
+        "checkpoint_every": 250,
+    },
 }
-DEMO_IDEMPOTENCY_KEY = "atlas-demo-delayed-vanilla-20"
+DEMO_IDEMPOTENCY_KEY = "atlas-demo-delayed-short-vanilla-40"
+DEMO_DESCRIPTION = (
+    "8 vanilla networks of 40 units on a shortened `delayed` task (delays 0..2, trials of 32 "
+    "steps; see README), a few minutes of CPU"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="migrate the database and queue a demo population of 8 delayed-task networks",
+        help="queue a demo population: 8 networks on a shortened delayed task",
     )
     parser.set_defaults(func=serve)
 
@@ -96,7 +117,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"ATLAS_API_KEY is not set; writes use this run's key: {settings.api_key}")
     if args.demo:
         job_id = submit_demo_job(settings)
-        print(f"demo job {job_id}: 8 vanilla networks of 20 units on `delayed`")
+        print(f"demo job {job_id}: {DEMO_DESCRIPTION}")
     try:
         check_database_current(settings.database_url)
     except SchemaOutOfDateError as exc:
