@@ -10,13 +10,10 @@ import time
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from migrated_app import migrated_app_client
 from sqlalchemy import select
-from throwaway_databases import database
 
-from api.app import create_app
-from atlas.config import Settings
 from atlas.networks import from_state_dicts, torch_network
-from atlas.store import migrate
 from atlas.store.models import Network, SolutionType
 from atlas.tasks import TASKS, get_task
 from atlas.training.evaluation import population_mse
@@ -39,12 +36,8 @@ JOB_TIMEOUT_S = 240
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def client(request, tmp_path_factory):
     """The app on a freshly migrated database of each backend, jobs running in-process."""
-    folder = tmp_path_factory.mktemp(request.param)
-    with database(request.param, folder) as url:
-        migrate(url)
-        settings = Settings(database_url=url, api_key=API_KEY, data_dir=folder, torch_threads=1)
-        with TestClient(create_app(settings)) as test_client:
-            yield test_client
+    with migrated_app_client(request.param, tmp_path_factory.mktemp(request.param), API_KEY) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -16,17 +16,15 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from migrated_app import migrated_app_client
 from test_api_errors import CodeCarrier
-from throwaway_databases import database
 
-from api.app import create_app
 from api.classification import MIN_MEMBERS
 from api.npy import NPY_MEDIA_TYPE
 from api.problems import PROBLEM_MEDIA_TYPE
 from atlas.analysis.features import feature_names
-from atlas.config import Settings
 from atlas.networks import from_state_dicts
-from atlas.store import migrate, save_imported_network
+from atlas.store import save_imported_network
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
 from worker.steps import STEPS
@@ -51,12 +49,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def client(request, tmp_path_factory):
     """The app on a freshly migrated database of each backend, analyses running in-process."""
-    folder = tmp_path_factory.mktemp(request.param)
-    with database(request.param, folder) as url:
-        migrate(url)
-        settings = Settings(database_url=url, api_key=API_KEY, data_dir=folder, torch_threads=1)
-        with TestClient(create_app(settings)) as test_client:
-            yield test_client
+    with migrated_app_client(request.param, tmp_path_factory.mktemp(request.param), API_KEY) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -66,13 +66,7 @@ TRAINING = {"max_epochs": 12, "checkpoint_every": 5}
 SEED = 40
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The populations trained here are tiny: fastest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny networks: one thread
 
 
 @pytest.fixture(scope="module")

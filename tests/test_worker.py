@@ -43,7 +43,7 @@ from worker import dispatch, tasks
 from worker.database import bound_to
 from worker.steps import STEPS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # one thread: tiny nets
 
 REDIS_DB = 11
 SMALL_DELAYED = {"f_max": 5, "delay_max": 2}
@@ -53,13 +53,6 @@ CELERY = str(ROOT / ".venv" / "bin" / "celery")
 ATLAS = str(ROOT / ".venv" / "bin" / "atlas")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tasks called in this process train small networks: fastest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
