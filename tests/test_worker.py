@@ -43,7 +43,7 @@ from worker import dispatch, tasks
 from worker.database import bound_to
 from worker.steps import STEPS
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # one thread: tiny nets
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 REDIS_DB = 11
 SMALL_DELAYED = {"f_max": 5, "delay_max": 2}
