@@ -72,7 +72,9 @@ def paper_features_dir() -> Path:
     return reference_dir() / "paper_features"
 
 
-POSTGRES_URL = os.environ.get("ATLAS_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+POSTGRES_URL = os.environ.get(
+    "ATLAS_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432"
+)
 REDIS_URL = os.environ.get("ATLAS_TEST_REDIS", "redis://127.0.0.1:6379")
 
 

@@ -207,9 +207,9 @@ def test_a_rerun_replaces_rows_and_keeps_types(postgres_url, analysed):
         assert {i: row_counts(session, i) for i in ids} == before
         assert session.scalar(select(func.count()).select_from(SolutionType)) == types_before
         assert session.scalar(
-            select(func.count()).select_from(ValidationResult).where(
-                ValidationResult.network_id.in_(ids)
-            )
+            select(func.count())
+            .select_from(ValidationResult)
+            .where(ValidationResult.network_id.in_(ids))
         ) == len(ids)
         for task in ("delayed", "interval", "reproduction"):
             table = type_table(session, task)
@@ -336,9 +336,10 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     with session_scope(sessions) as session:
         assert session.get(TwoNeuronStudy, study_id).status == "succeeded"
         again = two_neuron_regime_summary(session, study_id)
-        assert session.scalar(
-            select(func.count()).where(TwoNeuronNetwork.study_id == study_id)
-        ) == STUDY_SIZE
+        assert (
+            session.scalar(select(func.count()).where(TwoNeuronNetwork.study_id == study_id))
+            == STUDY_SIZE
+        )
     assert again.eigenvalue_rule == summary.eigenvalue_rule
     assert again.dynamics == summary.dynamics
 

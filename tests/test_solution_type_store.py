@@ -49,9 +49,7 @@ def losses(one_torch_thread, reference_networks) -> dict[str, float]:
     """Each reference network's validation loss, as an import records it."""
     return {
         r.name: float(
-            population_mse(
-                from_state_dicts([r.state_dict]), get_task(r.task).validation_set()
-            )[0]
+            population_mse(from_state_dicts([r.state_dict]), get_task(r.task).validation_set())[0]
         )
         for r in reference_networks
     }
@@ -187,9 +185,7 @@ def test_the_same_graph_twice_relabelled_is_one_type_and_reassignment_recounts(
         assert table.types[0].by_units == {20: 1, 40: 1, 50: 1}
 
 
-def test_a_hash_collision_keeps_two_types_with_distinct_names(
-    atlas_db, reference_networks, losses
-):
+def test_a_hash_collision_keeps_two_types_with_distinct_names(atlas_db, reference_networks, losses):
     _, sessions = atlas_db
     references = [r for r in reference_networks if r.task == "delayed"][:3]
     ids = import_networks(sessions, references, losses)
@@ -260,4 +256,3 @@ def test_malformed_graphs_are_refused_before_anything_is_written(atlas_db, graph
         with pytest.raises(ValueError, match="not a node-link reduced graph"):
             assign_solution_type(session, network_id, graph)
         assert session.query(SolutionType).count() == before
-

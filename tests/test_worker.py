@@ -53,8 +53,6 @@ CELERY = str(ROOT / ".venv" / "bin" / "celery")
 ATLAS = str(ROOT / ".venv" / "bin" / "atlas")
 
 
-
-
 @pytest.fixture(scope="module")
 def postgres():
     with postgres_database("atlas_worker_test") as url:

@@ -185,4 +185,3 @@ def job_networks(session: Session, job_id: int) -> Sequence[Network]:
         .where(Network.job_id == job_id)
         .order_by(Network.index_in_job)
     ).all()
-

@@ -76,9 +76,13 @@ def migrate(database_url: str, revision: str = "head") -> str | None:
     engine = make_engine(database_url)
     try:
         current = current_revision(engine)
-        below = current is not None and target != current and (
-            target is None
-            or any(rev.revision == target for rev in script.iterate_revisions(current, "base"))
+        below = (
+            current is not None
+            and target != current
+            and (
+                target is None
+                or any(rev.revision == target for rev in script.iterate_revisions(current, "base"))
+            )
         )
         if below:
             command.downgrade(config, target or "base")
