@@ -2,10 +2,10 @@
 networks, and the actual type found by matching a graph against the task's stored types.
 
 The predictor is the paper's random forest (atlas.analysis.classifier) fitted on every network
-of the task that has both neural features and a type, over the types with at least
-MIN_MEMBERS members. The paper counted types of 10+ of 400 networks; an atlas grows from a
-few networks, so a type counts here from 2 members. Refitting per request costs a fraction of
-a second at atlas sizes of a few thousand networks per task.
+of the task variant (its parameter set) that has both neural features and a type, over the
+types with at least MIN_MEMBERS members. The paper counted types of 10+ of 400 networks; an
+atlas grows from a few networks, so a type counts here from 2 members. Refitting per request
+costs a fraction of a second at atlas sizes of a few thousand networks per task.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from atlas.analysis.classifier import counted_types, forest
 from atlas.analysis.graph import from_node_link
 from atlas.analysis.solution_types import canonical_hash, same_type
 from atlas.store import TypeSummary, feature_table, type_table
+from atlas.tasks import DEFAULT_VARIANT
 
 MIN_MEMBERS = 2
 SEED = 0
@@ -46,15 +47,18 @@ class TaskPredictor:
         return [(self.types[int(label)], float(p)) for label, p in ranked]
 
 
-def fit_task_predictor(session: Session, task: str) -> TaskPredictor:
-    """The forest of `task`; 409 problem when the atlas has too few typed networks for it."""
-    table = feature_table(session, task)
-    types = {summary.name: summary for summary in type_table(session, task).types}
+def fit_task_predictor(
+    session: Session, task: str, variant: str = DEFAULT_VARIANT
+) -> TaskPredictor:
+    """The forest of a task variant; 409 problem when the atlas has too few typed networks of
+    it."""
+    table = feature_table(session, task, variant=variant)
+    types = {summary.name: summary for summary in type_table(session, task, variant).types}
     too_few = Problem(
         409,
         "not-enough-typed-networks",
-        f"task {task!r} needs at least two solution types with {MIN_MEMBERS}+ networks that "
-        "have neural features before types can be predicted",
+        f"task {task!r} (variant {variant}) needs at least two solution types with "
+        f"{MIN_MEMBERS}+ networks that have neural features before types can be predicted",
         min_members=MIN_MEMBERS,
     )
     if table is None:
@@ -80,10 +84,12 @@ def fit_task_predictor(session: Session, task: str) -> TaskPredictor:
     )
 
 
-def matching_type(session: Session, task: str, compact: nx.DiGraph) -> TypeSummary | None:
-    """The stored type of `task` whose graph is isomorphic to `compact`, if there is one."""
+def matching_type(
+    session: Session, task: str, compact: nx.DiGraph, variant: str = DEFAULT_VARIANT
+) -> TypeSummary | None:
+    """The stored type of a task variant whose graph is isomorphic to `compact`, if any."""
     graph_hash = canonical_hash(compact)
-    for summary in type_table(session, task).types:
+    for summary in type_table(session, task, variant).types:
         if summary.canonical_hash == graph_hash and same_type(
             compact, from_node_link(summary.graph)
         ):

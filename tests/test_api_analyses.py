@@ -307,6 +307,13 @@ def test_types_list_counts_by_architecture_and_size_with_coverage(client, soluti
         assert ElementTree.fromstring(picture.content).tag.endswith("svg")
         assert kind["name"].encode() in picture.content
     assert client.get("/types", params={"task": "interval"}).json()["types"] == []
+    assert table["variant"] == "default"
+    assert table["task_parameters"] == get_task("reproduction").parameters()
+    (variant,) = table["variants"]
+    assert (variant["variant"], variant["networks"]) == ("default", len(members))
+    assert client.get(variant["link"]).json() == table
+    missing = client.get("/types", params={"task": "reproduction", "variant": "p0000"})
+    assert_problem(missing, 404, "variant-not-found")
 
 
 def test_type_members_page_and_match_the_solutions_type_filter(client, solutions):

@@ -3,19 +3,23 @@ and the migrated schema is exactly the models' (autogenerate finds nothing to do
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 from throwaway_databases import database
 
 from atlas.cli import main as atlas_main
 from atlas.store import SchemaOutOfDateError, check_schema_current, make_engine, migrate
-from atlas.store.models import Base
+from atlas.store.models import Base, SolutionType
 from atlas.store.schema import ROOT, head_revision
+from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
 
 BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 
@@ -84,5 +88,55 @@ def test_plain_alembic_command_line(tmp_path):
         engine = make_engine(url)
         try:
             check_schema_current(engine)
+        finally:
+            engine.dispose()
+
+
+@BACKENDS
+def test_types_stored_before_variants_become_the_default_variant(backend, tmp_path):
+    """0003 gives existing types (all of default parameters) the `default` variant and their
+    task's parameters; downgrading drops the types of other variants and keeps the rest."""
+    parameters = get_task("delayed").parameters()
+    with database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(url, "0002")
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO tasks (name, long_name, kind, description, parameters) "
+                        "VALUES ('delayed', 'delayed discrimination', 'trial', '-', :p)"
+                    ),
+                    {"p": json.dumps(parameters)},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO solution_types "
+                        "(task, name, canonical_hash, graph, member_count, created_at) "
+                        "VALUES ('delayed', 'delayed-0000aaaa', 'aaaa', '{}', 0, :now)"
+                    ),
+                    {"now": datetime.now(UTC)},
+                )
+            migrate(url, "head")
+            assert schema_diff(engine) == []
+            with Session(engine) as session:
+                (old,) = session.scalars(select(SolutionType)).all()
+                assert old.variant == DEFAULT_VARIANT and old.task_parameters == parameters
+                shortened = get_task("delayed", delay_max=2)
+                session.add(
+                    SolutionType(
+                        task="delayed",
+                        variant=variant_key(shortened),
+                        task_parameters=shortened.parameters(),
+                        name="delayed.other-0000bbbb",
+                        canonical_hash="bbbb",
+                        graph={},
+                    )
+                )
+                session.commit()
+            migrate(url, "0002")
+            with engine.connect() as connection:
+                names = connection.execute(text("SELECT name FROM solution_types")).scalars()
+                assert list(names) == ["delayed-0000aaaa"]
         finally:
             engine.dispose()

@@ -26,9 +26,10 @@ from atlas.store import (
     solution_type_by_name,
     type_members,
     type_table,
+    type_variants,
 )
 from atlas.store.models import Network, SolutionType
-from atlas.tasks import get_task
+from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
 from atlas.training.evaluation import population_mse
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -135,7 +136,8 @@ def test_the_papers_graphs_of_the_reference_networks_form_their_types(
     for line, summary in zip(out[1:], table.types, strict=False):
         assert line.startswith(summary.name) and f" {summary.member_count} " in line
     assert out[-1] == (
-        "12 typed networks of 'reproduction' in 8 types; coverage 100.0% (8 types holding >= 2.5%)"
+        "12 typed networks of 'reproduction' (variant default) in 8 types; "
+        "coverage 100.0% (8 types holding >= 2.5%)"
     )
 
 
@@ -256,3 +258,52 @@ def test_malformed_graphs_are_refused_before_anything_is_written(atlas_db, graph
         with pytest.raises(ValueError, match="not a node-link reduced graph"):
             assign_solution_type(session, network_id, graph)
         assert session.query(SolutionType).count() == before
+
+
+def test_a_task_variant_has_its_own_types_table_and_names(
+    atlas_db, reference_networks, losses, capsys
+):
+    """Networks filed under a shortened delayed task join types of that variant only: the same
+    graph on default parameters is another type, the default table does not count them, and
+    the variants are listed with their parameters (by `atlas types` too)."""
+    url, sessions = atlas_db
+    reference = next(r for r in reference_networks if r.task == "delayed")
+    shortened = get_task("delayed", delay_max=2, trial_length=40)
+    variant = variant_key(shortened)
+    graph = to_node_link(from_node_link(reference.graph))
+    with session_scope(sessions) as session:
+        default_id = save_imported_network(
+            session, get_task("delayed"), reference.state_dict, losses[reference.name]
+        ).id
+        variant_ids = [
+            save_imported_network(session, shortened, reference.state_dict, 1e-5).id
+            for _ in range(2)
+        ]
+    for network_id in [default_id, *variant_ids]:
+        with session_scope(sessions) as session:
+            assign_solution_type(session, network_id, graph)
+
+    with session_scope(sessions) as session:
+        default_type = network_solution_type(session, default_id)
+        variant_type = network_solution_type(session, variant_ids[0])
+        assert network_solution_type(session, variant_ids[1]).id == variant_type.id
+        assert default_type.id != variant_type.id
+        assert (default_type.variant, variant_type.variant) == (DEFAULT_VARIANT, variant)
+        assert variant_type.name.startswith(f"delayed.{variant}-")
+        assert variant_type.task_parameters == shortened.parameters()
+        table = type_table(session, "delayed", variant)
+        assert (table.networks, [t.member_count for t in table.types]) == (2, [2])
+        assert table.task_parameters == shortened.parameters()
+        assert variant_type.id not in {t.id for t in type_table(session, "delayed").types}
+        listed = {v.variant: v for v in type_variants(session, "delayed")}
+        assert next(iter(listed)) == DEFAULT_VARIANT
+        assert listed[variant].networks == 2 and listed[variant].types == 1
+        assert listed[variant].task_parameters == shortened.parameters()
+
+    assert (
+        atlas_main(["types", "--task", "delayed", "--variant", variant, "--database-url", url]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(variant_type.name) and "  2  " in out[1]
+    assert out[-2:] == ["other variants (--variant):", out[-1]]
+    assert out[-1].startswith("  default: ")

@@ -135,9 +135,7 @@ def validate(inputs: NetworkInputs) -> Validation:
 
 
 def save_validation(session: Session, network_id: int, result: Validation) -> Summary:
-    save_validation_result(
-        session, network_id, result.loss, result.trial_errors, result.conditions
-    )
+    save_validation_result(session, network_id, result.loss, result.trial_errors, result.conditions)
     return {"loss": json_number(result.loss)}
 
 
@@ -188,17 +186,6 @@ def needs_solution(network: Network) -> str | None:
         network_task(network).graph_protocol()
     except NotImplementedError:
         return f"task {network.task!r} declares no graph protocol"
-    return None
-
-
-def typeable(network: Network) -> str | None:
-    """Types are classes of solutions of one task as the atlas defines it: a network trained
-    on other parameters solves another task."""
-    reason = needs_solution(network)
-    if reason is not None:
-        return reason
-    if network_task(network).parameters() != get_task(network.task).parameters():
-        return "types group networks of the task's default parameters; this one used others"
     return None
 
 
@@ -254,7 +241,7 @@ STEPS: list[Step] = [
         typing_needs_no_computation,
         save_type,
         load=load_compact_graph,
-        skip=typeable,
+        skip=needs_solution,
     ),
     Step("features", features, save_feature_values, skip=needs_feature_set),
 ]

@@ -37,7 +37,7 @@ from atlas.analysis.features import neural_features
 from atlas.analysis.graph import build_graph
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.store import load_population, network_features, network_solution_type
-from atlas.tasks import TrialTask
+from atlas.tasks import TrialTask, variant_key
 from atlas.training.evaluation import population_mse
 
 router = APIRouter(tags=["classify"])
@@ -114,7 +114,7 @@ def classify_stored(session: Session, network_id: int) -> ClassificationOut:
     features step is pending) and its stored type."""
     network, _ = require_solution(session, network_id)
     task = trial_task(network)
-    predictor = fit_task_predictor(session, network.task)
+    predictor = fit_task_predictor(session, network.task, variant_key(task))
     stored = network_features(session, network_id)
     if stored is None:
         features = _features(load_population(session, [network_id]), task)

@@ -15,22 +15,23 @@ from api.deps import SessionDep
 from api.pictures import SVG_MEDIA_TYPE, graph_svg_response, picture_responses
 from api.problems import Problem
 from api.routes.tasks import resolve_task_name
-from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut
-from atlas.store import TypeSummary, solution_type, type_members, type_table
+from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut, VariantOut
+from atlas.store import TypeSummary, solution_type, type_members, type_table, type_variants
 from atlas.store.models import SolutionType
-from atlas.tasks import get_task
+from atlas.tasks import DEFAULT_VARIANT, get_task
 
 router = APIRouter(prefix="/types", tags=["types"])
 MAX_MEMBER_PAGE = 500
 _NOT_FOUND = {404: {"description": "No such type."}}
 
 
-def _type_out(task: str, summary: TypeSummary) -> TypeOut:
+def _type_out(task: str, variant: str, summary: TypeSummary) -> TypeOut:
     base = f"/types/{summary.id}"
     members = f"/solutions?{urlencode({'task': task, 'type': summary.name})}"
     return TypeOut(
         id=summary.id,
         task=task,
+        variant=variant,
         name=summary.name,
         canonical_hash=summary.canonical_hash,
         members=summary.member_count,
@@ -46,30 +47,58 @@ def _type_out(task: str, summary: TypeSummary) -> TypeOut:
 @router.get(
     "",
     response_model=TypeTableOut,
-    summary="The solution types of a task, largest first, with counts and coverage",
+    summary="The solution types of a task variant, largest first, with counts and coverage",
     description=(
         "A type is a class of networks whose compact reduced-dynamics graphs are isomorphic "
         "(output labels, edge types and start state matched), across architectures and sizes. "
+        "Types are per task variant (parameter set): networks trained on a shortened task "
+        "solve another task. `variants` lists the task's variants that have types. "
         "Counts come from the networks themselves; `coverage` is the share of typed networks "
         "in types holding at least 2.5% of them."
     ),
-    responses={422: {"description": "Unknown task."}},
+    responses={
+        422: {"description": "Unknown task."},
+        404: {"description": "The task has no types under that variant."},
+    },
 )
 def list_types(
     session: SessionDep,
     task: Annotated[str, Query(description="Short name, long name or alias.")],
+    variant: Annotated[
+        str, Query(max_length=16, description="A parameter set of the task (see `variants`).")
+    ] = DEFAULT_VARIANT,
 ) -> TypeTableOut:
     try:
         name = resolve_task_name(task)
     except Problem as exc:
         raise Problem(422, "unknown-task", exc.detail) from exc
-    table = type_table(session, name)
+    variants = type_variants(session, name)
+    if variant != DEFAULT_VARIANT and variant not in {v.variant for v in variants}:
+        raise Problem(
+            404,
+            "variant-not-found",
+            f"task {name!r} has no types under variant {variant!r}",
+            variants=[v.variant for v in variants],
+        )
+    table = type_table(session, name, variant)
     return TypeTableOut(
         task=name,
+        variant=variant,
+        task_parameters=table.task_parameters,
         networks=table.networks,
         coverage=table.coverage,
         coverage_threshold=table.threshold,
-        types=[_type_out(name, summary) for summary in table.types],
+        types=[_type_out(name, variant, summary) for summary in table.types],
+        variants=[
+            VariantOut(
+                variant=v.variant,
+                task_parameters=v.task_parameters,
+                types=v.types,
+                networks=v.networks,
+                link=f"/types?{urlencode({'task': name, 'variant': v.variant})}",
+            )
+            for v in variants
+        ],
     )
 
 
@@ -95,7 +124,8 @@ def read_type(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> TypeDetailOut:
     found = _require_type(session, type_id)
-    (summary,) = [s for s in type_table(session, found.task).types if s.id == type_id]
+    table = type_table(session, found.task, found.variant)
+    (summary,) = [s for s in table.types if s.id == type_id]
     signer, query = request.app.state.cursor_signer, {"type_members": type_id}
     after_id = signer.decode(cursor, query)["id"] if cursor is not None else 0
     rows = type_members(session, type_id, after_id=after_id, limit=limit + 1)
@@ -116,7 +146,7 @@ def read_type(
         next_cursor = signer.encode({"id": rows[limit - 1].id}, query)
         next_url = f"{request.url.path}?{urlencode({'limit': limit, 'cursor': next_cursor})}"
     return TypeDetailOut(
-        **_type_out(found.task, summary).model_dump(),
+        **_type_out(found.task, found.variant, summary).model_dump(),
         member_page=members,
         next_cursor=next_cursor,
         next=next_url,
@@ -132,4 +162,5 @@ def read_type(
 )
 def type_graph_svg(type_id: int, session: SessionDep) -> Response:
     found = _require_type(session, type_id)
-    return graph_svg_response(found.graph, get_task(found.task), found.name)
+    task = get_task(found.task, **found.task_parameters)
+    return graph_svg_response(found.graph, task, found.name)

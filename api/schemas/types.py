@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from api.schemas.analyses import NodeLinkOut
@@ -9,6 +11,7 @@ from api.schemas.analyses import NodeLinkOut
 _TYPE_EXAMPLE = {
     "id": 3,
     "task": "reproduction",
+    "variant": "default",
     "name": "reproduction-1a2b3c4d",
     "canonical_hash": "1a2b3c4d5e6f7a8b",
     "members": 41,
@@ -32,7 +35,13 @@ _TYPE_EXAMPLE = {
 class TypeOut(BaseModel):
     id: int
     task: str
-    name: str = Field(description="Stable: `<task>-<8 hex digits of the graph's hash>`.")
+    variant: str = Field(
+        description="The task's parameter set: `default`, or `p` + 8 hex digits of the set."
+    )
+    name: str = Field(
+        description="Stable: `<task>-<8 hex digits of the graph's hash>`, "
+        "`<task>.<variant>-<...>` for another variant."
+    )
     canonical_hash: str = Field(description="Weisfeiler-Lehman hash of the compact graph.")
     members: int = Field(description="Networks of this type.")
     share: float = Field(description="Its share of the task's typed networks.")
@@ -45,25 +54,49 @@ class TypeOut(BaseModel):
     model_config = {"json_schema_extra": {"examples": [_TYPE_EXAMPLE]}}
 
 
+class VariantOut(BaseModel):
+    variant: str
+    task_parameters: dict[str, Any]
+    types: int
+    networks: int = Field(description="Typed networks of this variant.")
+    link: str = Field(description="This variant's type table.")
+
+
 class TypeTableOut(BaseModel):
     task: str
-    networks: int = Field(description="The task's networks that have a type.")
+    variant: str = Field(description="The parameter set whose types these are.")
+    task_parameters: dict[str, Any]
+    networks: int = Field(description="The variant's networks that have a type.")
     coverage: float = Field(
         description="Share of those networks in types holding at least `coverage_threshold` "
         "of them (the paper's 2.5%)."
     )
     coverage_threshold: float
     types: list[TypeOut] = Field(description="Largest first.")
+    variants: list[VariantOut] = Field(
+        description="Every parameter set of the task that has types, the default first."
+    )
 
     model_config = {
         "json_schema_extra": {
             "examples": [
                 {
                     "task": "reproduction",
+                    "variant": "default",
+                    "task_parameters": {"ts_min": 20, "ts_max": 50},
                     "networks": 100,
                     "coverage": 0.97,
                     "coverage_threshold": 0.025,
                     "types": [_TYPE_EXAMPLE],
+                    "variants": [
+                        {
+                            "variant": "default",
+                            "task_parameters": {"ts_min": 20, "ts_max": 50},
+                            "types": 1,
+                            "networks": 100,
+                            "link": "/types?task=reproduction&variant=default",
+                        }
+                    ],
                 }
             ]
         }

@@ -92,10 +92,11 @@ def coverage(type_sizes: Sequence[int], threshold: float = COVERAGE_THRESHOLD) -
     return sum(size for size in type_sizes if size >= threshold * total) / total
 
 
-def type_name(task: str, graph: nx.DiGraph, taken: Sequence[str] = ()) -> str:
-    """The stable name of a graph's type; `taken` are the names of other types of the task
-    (a collision of hashes between different types gets the next free suffix)."""
-    base = f"{task}-{canonical_hash(graph)[:NAME_DIGITS]}"
+def type_name(prefix: str, graph: nx.DiGraph, taken: Sequence[str] = ()) -> str:
+    """The stable name of a graph's type under `prefix` (the task, or task.variant); `taken`
+    are the names of the task's other types (a collision of hashes between different types
+    gets the next free suffix)."""
+    base = f"{prefix}-{canonical_hash(graph)[:NAME_DIGITS]}"
     name, suffix = base, 1
     while name in taken:
         suffix += 1

@@ -1,5 +1,6 @@
-"""`atlas types --task T`: the solution types of a task in the atlas, largest first, with each
-type's members, share, counts by architecture and size, and the task's coverage."""
+"""`atlas types --task T [--variant V]`: the solution types of a task variant in the atlas,
+largest first, with each type's members, share, counts by architecture and size, and the
+coverage; then the task's other variants (parameter sets) that have types."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from atlas.cli import CommandError
 from atlas.config import get_settings
 
 if TYPE_CHECKING:
-    from atlas.store import TypeTable
+    from atlas.store import TypeTable, VariantSummary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("types", help="print the solution types of a task in the atlas")
     parser.add_argument("--task", required=True, help="task name (delayed, interval, ...)")
+    parser.add_argument(
+        "--variant",
+        default="default",
+        help="parameter set of the task (default: its own parameters; the others are listed)",
+    )
     parser.add_argument(
         "--database-url",
         help="atlas database (default: ATLAS_DATABASE_URL, else the SQLite file)",
@@ -33,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         session_factory,
         session_scope,
         type_table,
+        type_variants,
     )
     from atlas.tasks import UnknownTaskError, canonical_name
 
@@ -48,21 +55,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_schema_current(engine)
         with session_scope(session_factory(engine)) as session:
-            table = type_table(session, task)
+            table = type_table(session, task, args.variant)
+            variants = type_variants(session, task)
     except SchemaOutOfDateError as exc:
         raise CommandError(str(exc)) from exc
     except SQLAlchemyError as exc:
         raise CommandError(f"cannot read {url}: {str(exc).strip().splitlines()[0]}") from exc
     finally:
         engine.dispose()
-    print("\n".join(format_table(table)))
+    print("\n".join(format_table(table) + format_variants(variants, table.variant)))
     return 0
 
 
 def format_table(table: TypeTable) -> list[str]:
     """The type table as lines of text: one row per type, then the coverage line."""
     if not table.types:
-        return [f"no solution types for task {table.task!r} yet"]
+        return [f"no solution types for task {table.task!r} (variant {table.variant}) yet"]
     name_width = max(len("type"), *(len(t.name) for t in table.types))
     lines = [f"{'type':<{name_width}}  {'members':>7}  {'share':>6}  by architecture (units: n)"]
     for t in table.types:
@@ -73,7 +81,19 @@ def format_table(table: TypeTable) -> list[str]:
         lines.append(f"{t.name:<{name_width}}  {t.member_count:>7}  {t.share:>6.1%}  {counts}")
     kept = sum(t.share >= table.threshold for t in table.types)
     lines.append(
-        f"{table.networks} typed networks of {table.task!r} in {len(table.types)} types; "
+        f"{table.networks} typed networks of {table.task!r} (variant {table.variant}) in "
+        f"{len(table.types)} types; "
         f"coverage {table.coverage:.1%} ({kept} types holding >= {table.threshold:.1%})"
     )
+    return lines
+
+
+def format_variants(variants: list[VariantSummary], shown: str) -> list[str]:
+    """One line per other variant of the task: key, types, networks, parameters."""
+    others = [v for v in variants if v.variant != shown]
+    if not others:
+        return []
+    lines = ["other variants (--variant):"]
+    for v in others:
+        lines.append(f"  {v.variant}: {v.types} types, {v.networks} networks, {v.task_parameters}")
     return lines

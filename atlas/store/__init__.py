@@ -36,12 +36,13 @@ science's result objects, None while not analysed):
     extrapolation_signature(session, network_id) -> Signature | None
     reduced_graph(session, network_id) -> GraphRecord | None
     network_features(session, network_id) -> dict[str, float] | None
-    feature_table(session, task, architecture=None) -> FeatureTable | None
+    feature_table(session, task, architecture=None, variant=None) -> FeatureTable | None
 
 Solution types (atlas.store.solution_types):
     assign_solution_type(session, network_id, compact_graph) -> SolutionType  (per-task lock)
     clear_solution_type(session, network_id)
-    type_table(session, task) -> TypeTable (types, counts by architecture/units, coverage)
+    type_table(session, task, variant='default') -> TypeTable (types, counts, coverage)
+    type_variants(session, task) -> list[VariantSummary] (the parameter sets with types)
     solution_type(session, type_id) / solution_type_by_name(session, task, name)
     type_members(session, type_id, *, after_id=0, limit=None) -> list[Network]
     network_solution_type(session, network_id) -> SolutionType | None
@@ -121,6 +122,7 @@ from atlas.store.schema import (
 from atlas.store.solution_types import (
     TypeSummary,
     TypeTable,
+    VariantSummary,
     assign_solution_type,
     clear_solution_type,
     network_solution_type,
@@ -128,6 +130,7 @@ from atlas.store.solution_types import (
     solution_type_by_name,
     type_members,
     type_table,
+    type_variants,
 )
 from atlas.store.two_neuron import (
     DEFAULT_STUDY_SIZE,
@@ -163,6 +166,7 @@ __all__ = [
     "StudyWeights",
     "TypeSummary",
     "TypeTable",
+    "VariantSummary",
     "assign_solution_type",
     "check_database_current",
     "check_schema_current",
@@ -221,6 +225,7 @@ __all__ = [
     "two_neuron_regime_summary",
     "type_members",
     "type_table",
+    "type_variants",
     "unanalysed_network_ids",
     "unfinished_job_ids",
     "unfinished_study_ids",

@@ -169,9 +169,10 @@ class FeatureTable:
 
 
 def feature_table(
-    session: Session, task: str, architecture: str | None = None
+    session: Session, task: str, architecture: str | None = None, variant: str | None = None
 ) -> FeatureTable | None:
-    """The features of every network of `task` (optionally one architecture) that has them."""
+    """The features of every network of `task` that has them; optionally only one
+    architecture, or only the typed networks of one variant."""
     query = (
         select(Network.id, Features.names, Features.values, SolutionType.name)
         .join(Features, Features.network_id == Network.id)
@@ -181,6 +182,8 @@ def feature_table(
     )
     if architecture is not None:
         query = query.where(Network.architecture == architecture)
+    if variant is not None:
+        query = query.where(SolutionType.variant == variant)
     rows = session.execute(query).all()
     if not rows:
         return None

@@ -1,6 +1,9 @@
 """Solution types in the atlas: a network's compact graph assigned to its type on arrival, and
 the type tables read back.
 
+Types are per task variant (atlas.tasks.variants): a network joins the types of the parameter
+set it was trained on, and its first network founds a variant's table.
+
 Assignment is one critical section per task: the task's row is locked (PostgreSQL: SELECT ...
 FOR NO KEY UPDATE, which still lets other transactions insert networks that reference the task;
 SQLite: every write transaction already holds the database's write lock, see
@@ -28,6 +31,7 @@ from atlas.analysis.solution_types import (
     type_name,
 )
 from atlas.store.models import Network, SolutionType, TaskRecord
+from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
 
 
 def _lock_task(session: Session, task: str) -> None:
@@ -56,10 +60,16 @@ def assign_solution_type(
     if network is None:
         raise LookupError(f"no network {network_id}")
     _lock_task(session, network.task)
+    task = get_task(network.task, **network.task_parameters)
+    variant = variant_key(task)
     graph_hash = canonical_hash(graph)
     bucket = session.scalars(
         select(SolutionType)
-        .where(SolutionType.task == network.task, SolutionType.canonical_hash == graph_hash)
+        .where(
+            SolutionType.task == network.task,
+            SolutionType.variant == variant,
+            SolutionType.canonical_hash == graph_hash,
+        )
         .order_by(SolutionType.id)
     ).all()
     match = next((t for t in bucket if same_type(graph, from_node_link(t.graph))), None)
@@ -67,9 +77,12 @@ def assign_solution_type(
         taken = session.scalars(
             select(SolutionType.name).where(SolutionType.task == network.task)
         ).all()
+        prefix = network.task if variant == DEFAULT_VARIANT else f"{network.task}.{variant}"
         match = SolutionType(
             task=network.task,
-            name=type_name(network.task, graph, taken),
+            variant=variant,
+            task_parameters=task.parameters(),
+            name=type_name(prefix, graph, taken),
             canonical_hash=graph_hash,
             graph=to_node_link(graph),
             member_count=0,
@@ -117,23 +130,32 @@ class TypeSummary:
 
 @dataclass(frozen=True)
 class TypeTable:
-    """The types of one task, largest first. `coverage`: the share of the task's typed
-    networks in types holding at least `threshold` of them."""
+    """The types of one task variant, largest first. `coverage`: the share of the variant's
+    typed networks in types holding at least `threshold` of them."""
 
     task: str
+    variant: str
+    task_parameters: dict[str, Any]
     networks: int
     coverage: float
     threshold: float
     types: list[TypeSummary]
 
 
-def type_table(session: Session, task: str, threshold: float = COVERAGE_THRESHOLD) -> TypeTable:
-    """Every type of `task` with its counts (from the networks themselves), and the coverage."""
-    types = session.scalars(select(SolutionType).where(SolutionType.task == task)).all()
+def type_table(
+    session: Session,
+    task: str,
+    variant: str = DEFAULT_VARIANT,
+    threshold: float = COVERAGE_THRESHOLD,
+) -> TypeTable:
+    """Every type of a task variant with its counts (from the networks themselves), and the
+    coverage."""
+    in_variant = (SolutionType.task == task, SolutionType.variant == variant)
+    types = session.scalars(select(SolutionType).where(*in_variant)).all()
     counts = session.execute(
         select(Network.solution_type_id, Network.architecture, Network.units, func.count())
         .join(SolutionType, Network.solution_type_id == SolutionType.id)
-        .where(SolutionType.task == task)
+        .where(*in_variant)
         .group_by(Network.solution_type_id, Network.architecture, Network.units)
     ).all()
     nested: dict[int, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
@@ -162,13 +184,51 @@ def type_table(session: Session, task: str, threshold: float = COVERAGE_THRESHOL
             )
         )
     summaries.sort(key=lambda s: (-s.member_count, s.name))
+    parameters = types[0].task_parameters if types else get_task(task).parameters()
     return TypeTable(
         task=task,
+        variant=variant,
+        task_parameters=parameters,
         networks=total,
         coverage=coverage(list(sizes.values()), threshold),
         threshold=threshold,
         types=summaries,
     )
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """A task variant that has types: its key, parameters, number of types and of typed
+    networks."""
+
+    variant: str
+    task_parameters: dict[str, Any]
+    types: int
+    networks: int
+
+
+def type_variants(session: Session, task: str) -> list[VariantSummary]:
+    """The variants of `task` with types, the default first, then by size."""
+    rows = session.execute(
+        select(
+            SolutionType.variant,
+            func.min(SolutionType.id),
+            func.count(),
+            func.sum(SolutionType.member_count),
+        )
+        .where(SolutionType.task == task)
+        .group_by(SolutionType.variant)
+    ).all()
+    variants = [
+        VariantSummary(
+            variant=variant,
+            task_parameters=session.get(SolutionType, first_id).task_parameters,
+            types=types,
+            networks=int(networks or 0),
+        )
+        for variant, first_id, types, networks in rows
+    ]
+    return sorted(variants, key=lambda v: (v.variant != DEFAULT_VARIANT, -v.networks, v.variant))
 
 
 def solution_type(session: Session, type_id: int) -> SolutionType | None:

@@ -9,10 +9,15 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atlas.store.models.base import Base, utcnow
+from atlas.tasks import DEFAULT_VARIANT
 
 
 class SolutionType(Base):
-    """A type of one task, shared across architectures; its name is stable once given.
+    """A type of one task variant, shared across architectures; its name is stable once given.
+
+    A variant is the task under one parameter set (atlas.tasks.variants): `default` for the
+    task's own parameters. Types of different variants never meet: each variant has its own
+    table, coverage and classifier; `task_parameters` are the variant's full parameters.
 
     The canonical hash indexes the types but does not identify one: different graphs may share
     a hash, so a bucket can hold several types (exact isomorphism tells them apart).
@@ -20,10 +25,15 @@ class SolutionType(Base):
     """
 
     __tablename__ = "solution_types"
-    __table_args__ = (UniqueConstraint("task", "name"), Index(None, "task", "canonical_hash"))
+    __table_args__ = (
+        UniqueConstraint("task", "name"),
+        Index(None, "task", "variant", "canonical_hash"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(ForeignKey("tasks.name"))
+    variant: Mapped[str] = mapped_column(String(16), default=DEFAULT_VARIANT)
+    task_parameters: Mapped[dict[str, Any]]
     name: Mapped[str] = mapped_column(String(64))
     canonical_hash: Mapped[str] = mapped_column(String(128))
     graph: Mapped[dict[str, Any]]
