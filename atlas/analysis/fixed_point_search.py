@@ -9,6 +9,7 @@ optimisation of the whole population is K * N independent optimisations done at 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,6 +17,10 @@ from typing import Protocol
 import torch
 
 StateMap = Callable[[torch.Tensor], torch.Tensor]
+
+BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+"""torch.optim.Adam's defaults."""
 
 
 @dataclass(frozen=True)
@@ -55,22 +60,40 @@ def speed(residual: StateMap, states: torch.Tensor) -> torch.Tensor:
     return 0.5 * residual(states).pow(2).sum(-1)
 
 
+CACHE_ELEMENTS = 2**18
+"""State entries optimised together by Adam: the points are independent, so they go through all
+the steps in chunks of about this size, whose working tensors stay in a core's cache."""
+
+
 def minimise_speed(
     residual: StateMap, states: torch.Tensor, config: FixedPointConfig
 ) -> torch.Tensor:
     """Adam on q for every point at once, learning rate decaying geometrically; new states."""
-    x = states.detach().clone().requires_grad_(True)
-    if config.adam_steps == 0:
-        return x.detach()
-    optimiser = torch.optim.Adam([x], lr=config.learning_rate)
-    decay = (config.final_learning_rate / config.learning_rate) ** (1 / config.adam_steps)
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, decay)
-    for _ in range(config.adam_steps):
+    count, points, size = states.shape
+    sections = min(max(points, 1), -(-count * points * size // CACHE_ELEMENTS))
+    chunks = states.detach().tensor_split(max(sections, 1), dim=1)
+    return torch.cat([_adam(residual, chunk.clone(), config) for chunk in chunks], dim=1)
+
+
+def _adam(residual: StateMap, x: torch.Tensor, config: FixedPointConfig) -> torch.Tensor:
+    """torch.optim.Adam's update (betas 0.9 and 0.999, eps 1e-8) with the learning rate decaying
+    geometrically, written out in place on x: the same iterates without the optimiser's and
+    scheduler's per-step bookkeeping. The gradient of q, A^T r, is one vector-Jacobian product of
+    the residual with itself."""
+    first, second = torch.zeros_like(x), torch.zeros_like(x)
+    decay = (config.final_learning_rate / config.learning_rate) ** (1 / max(config.adam_steps, 1))
+    for step in range(1, config.adam_steps + 1):
         with torch.enable_grad():
-            (x.grad,) = torch.autograd.grad(speed(residual, x).sum(), x)
-        optimiser.step()
-        schedule.step()
-    return x.detach()
+            x.requires_grad_(True)
+            r = residual(x)
+            (gradient,) = torch.autograd.grad(r, x, r.detach())
+        x = x.detach()
+        first.lerp_(gradient, 1 - BETAS[0])
+        second.mul_(BETAS[1]).addcmul_(gradient, gradient, value=1 - BETAS[1])
+        rate = config.learning_rate * decay ** (step - 1) / (1 - BETAS[0] ** step)
+        denominator = second.sqrt().div_(math.sqrt(1 - BETAS[1] ** step)).add_(ADAM_EPS)
+        x.addcdiv_(first, denominator, value=-rate)
+    return x
 
 
 class Polishable(Protocol):
@@ -106,15 +129,86 @@ BLOCK = 256
 """Points per batched factorisation: batches of small matrices much larger than this run slower
 per matrix on a CPU (they fall out of cache)."""
 
+NEWTON_FRACTIONS = (1.0, 0.5, 0.25, 0.1)
+"""Fractions of the Newton step tried at once (one residual each, far cheaper than a
+factorisation)."""
 
-def _damped_step(
+DAMPINGS = (1.0, 10.0)
+"""Multiples of a point's mu tried at once in a damped step: sharing A and A^T A, the second
+costs one more Cholesky factorisation where a refused step would cost a whole iteration."""
+
+FIRST_DAMPING = 1.0
+"""Levenberg-Marquardt's mu when a point leaves Newton: there the full step already failed."""
+
+
+def _newton_steps(
     system: Polishable, states: torch.Tensor, residual: torch.Tensor, mu: torch.Tensor
 ) -> torch.Tensor:
-    """The Levenberg-Marquardt step dx = -(A^T A + mu I)^-1 A^T r for states (R, W, S)."""
+    """Fractions of the Newton step dx = -A^-1 r for states (R, W, S): (R, W, F, S). One LU
+    factorisation per point, of A^T handed over as the column-major matrix LAPACK factorises
+    (which saves a copy)."""
     a = system.residual_jacobian(states)
+    dx, _ = torch.linalg.solve_ex(a.mT, residual.unsqueeze(-2), left=False)
+    return -torch.tensor(NEWTON_FRACTIONS, dtype=states.dtype)[:, None] * dx
+
+
+def _damped_steps(
+    system: Polishable, states: torch.Tensor, residual: torch.Tensor, mu: torch.Tensor
+) -> torch.Tensor:
+    """Levenberg-Marquardt steps dx = -(A^T A + m I)^-1 A^T r for states (R, W, S), one per
+    damping m in mu * DAMPINGS: (R, W, D, S)."""
+    a = system.residual_jacobian(states)
+    damping = mu[..., None] * torch.tensor(DAMPINGS, dtype=states.dtype)
     eye = torch.eye(states.shape[-1], dtype=states.dtype)
-    factor, _ = torch.linalg.cholesky_ex(a.mT @ a + mu[..., None, None] * eye)
-    return -torch.cholesky_solve(a.mT @ residual.unsqueeze(-1), factor).squeeze(-1)
+    normal = (a.mT @ a).unsqueeze(-3) + damping[..., None, None] * eye
+    factor, _ = torch.linalg.cholesky_ex(normal)
+    gradient = (a.mT @ residual.unsqueeze(-1)).unsqueeze(-3)
+    return -torch.cholesky_solve(gradient.expand(*factor.shape[:-1], 1), factor).squeeze(-1)
+
+
+@dataclass
+class _Trial:
+    """The best trial of each point stepped: flat index (M,), which candidate step won, the new
+    state, residual and q, and the length of the step taken."""
+
+    flat: torch.Tensor
+    choice: torch.Tensor
+    states: torch.Tensor
+    residual: torch.Tensor
+    q: torch.Tensor
+    length: torch.Tensor
+
+
+def _best_trial(
+    system: Polishable,
+    states: torch.Tensor,
+    residual: torch.Tensor,
+    mu: torch.Tensor,
+    mask: torch.Tensor,
+    solver: Callable[..., torch.Tensor],
+) -> _Trial:
+    """One step of `solver` for the points in mask (K, N) of states (K, N, S): of its candidate
+    steps, the one giving the lowest q. The points are packed into rows across systems and
+    factorised BLOCK points at a time."""
+    flat_x = states.view(-1, states.shape[-1])
+    total = int(mask.sum())
+    rows, slots, valid = pack_rows(mask, -(-total // (4 * mask.shape[0])))
+    x = flat_x[slots]
+    dx = torch.cat(
+        [
+            solver(system.select(rows[b]), x[b], residual[slots[b]], mu[slots[b]])
+            for b in torch.split(torch.arange(len(rows)), max(1, BLOCK // slots.shape[1]))
+        ]
+    )
+    count, width, candidates, size = dx.shape
+    trial = x.unsqueeze(2) + dx
+    r = system.select(rows).residual(trial.view(count, width * candidates, size)).view_as(trial)
+    q = 0.5 * r.pow(2).sum(-1)
+    best = torch.where(q.isnan(), torch.inf, q).argmin(-1)[valid]
+    pick = torch.arange(len(best)), best
+    new = trial[valid][pick]
+    length = (new - x[valid]).norm(dim=-1)
+    return _Trial(slots[valid], best, new, r[valid][pick], q[valid][pick], length)
 
 
 def polish(
@@ -125,51 +219,57 @@ def polish(
     give_up_above: float,
     dedupe_tol: float = 0.0,
 ) -> torch.Tensor:
-    """Damped Newton (Levenberg-Marquardt) on the residual for the included points (K, N) of
-    states (K, N, S), in the states' dtype; the other points are returned unchanged.
+    """Newton's method on the residual, Levenberg-Marquardt where it fails, for the included
+    points (K, N) of states (K, N, S), in the states' dtype; the other points are returned
+    unchanged.
 
-    Each step solves (A^T A + mu I) dx = -A^T r with A the residual's Jacobian: with mu -> 0 a
-    Newton step for (J - I) dx = -(F(h) - h), quadratically convergent at a true fixed point;
-    with larger mu a gradient step, so points at a non-zero local minimum of q (slow points)
-    settle there instead of diverging. A step is kept only where it lowers q. A point leaves the
-    iteration once its step is lost in round-off, its damping is exhausted, or it crawls (q
-    down by under 10% in a step) while q is still above `give_up_above`: only the points still
-    on their way to a fixed or slow point cost work, packed into rows across systems.
+    Newton's step solves A dx = -r, A the residual's Jacobian (J - I for a map), with one LU
+    factorisation: quadratically convergent near a true fixed point and, whatever A, a descent
+    direction of q, so the best of the fractions of it tried is kept where it lowers q. A point
+    where none does, or that crawls (q down by under 10%) with q below `give_up_above`, moves on
+    to damped steps, (A^T A + mu I) dx = -A^T r, which settle at a non-zero local minimum of q
+    (a slow point) where Newton's steps would not: two dampings are tried at once, the better
+    kept where it lowers q, and mu shrinks after a kept step and grows after a refused one.
+    A point leaves the iteration once its step is lost in round-off, its damping is exhausted,
+    or it crawls while q is still above `give_up_above`: only the points still on their way to
+    a fixed or slow point cost work, packed into rows across systems.
     """
     x = states.detach().clone()
     flat_x = x.view(-1, x.shape[-1])
     r = system.residual(x).reshape(flat_x.shape)
     q = 0.5 * r.pow(2).sum(-1)
-    mu = torch.full_like(q, 1e-3)
+    mu = torch.full_like(q, FIRST_DAMPING)
+    newton = torch.ones_like(q, dtype=torch.bool)
     moving = include.flatten() & (q > 0)
     eps = torch.finfo(x.dtype).eps
     for step in range(steps):
         if step in (3, 6, 10) and dedupe_tol > 0:
             keep = first_of_duplicates(x, q.view(x.shape[:2]), include, dedupe_tol).flatten()
             moving &= keep
-        active = moving & (mu < 1e6)
-        total = int(active.sum())
-        if total == 0:
+        if not (moving & (mu < 1e6)).any():
             break
-        rows, slots, valid = pack_rows(active.view(x.shape[:2]), -(-total // (4 * x.shape[0])))
-        xa = flat_x[slots]
-        dx = torch.cat(
-            [
-                _damped_step(system.select(rows[b]), xa[b], r[slots[b]], mu[slots[b]])
-                for b in torch.split(torch.arange(len(rows)), max(1, BLOCK // slots.shape[1]))
-            ]
-        )
-        r_new = system.select(rows).residual(xa + dx)[valid]
-        x_new, dx, flat = (xa + dx)[valid], dx[valid], slots[valid]
-        q_new = 0.5 * r_new.pow(2).sum(-1)
-        q_old = q[flat]
-        accept = q_new < q_old
-        crawling = accept & (q_new > 0.9 * q_old) & (q_new > give_up_above)
-        tiny_step = dx.norm(dim=-1) <= 10 * eps * (1 + x_new.norm(dim=-1))
-        moving[flat] = ~(crawling | tiny_step) & (q_new > 0)
-        moved = flat[accept]
-        flat_x[moved], r[moved], q[moved] = x_new[accept], r_new[accept], q_new[accept]
-        mu[flat] = torch.where(accept, mu[flat] * 0.1, mu[flat] * 10.0).clamp(min=1e-9)
+        for by_newton in (True, False):
+            mask = moving & (mu < 1e6) & (newton if by_newton else ~newton)
+            if not mask.any():
+                continue
+            solver = _newton_steps if by_newton else _damped_steps
+            trial = _best_trial(system, x, r, mu, mask.view(x.shape[:2]), solver)
+            flat, q_old = trial.flat, q[trial.flat]
+            accept = trial.q < q_old
+            crawling = accept & (trial.q > 0.9 * q_old)
+            if by_newton:
+                newton[flat] = accept & ~(crawling & (trial.q <= give_up_above))
+            else:
+                used = mu[flat] * torch.tensor(DAMPINGS, dtype=mu.dtype)[trial.choice]
+                mu[flat] = torch.where(accept, used * 0.1, used * 10.0).clamp(min=1e-9)
+            tiny_step = trial.length <= 10 * eps * (1 + trial.states.norm(dim=-1))
+            moving[flat] = ~((crawling & (trial.q > give_up_above)) | tiny_step) & (trial.q > 0)
+            moved = flat[accept]
+            flat_x[moved], r[moved], q[moved] = (
+                trial.states[accept],
+                trial.residual[accept],
+                trial.q[accept],
+            )
     return x
 
 

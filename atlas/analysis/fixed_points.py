@@ -26,6 +26,7 @@ from atlas.analysis.fixed_point_search import (
 )
 from atlas.analysis.jacobian import step_jacobian, two_neuron_jacobian
 from atlas.networks import RNNPopulation
+from atlas.networks.cells import STEPS
 from atlas.networks.two_neuron import vector_field
 
 KINDS = ("fixed", "slow")
@@ -101,9 +102,9 @@ class DynamicalSystem:
 
     def residual_jacobian(self, states: torch.Tensor) -> torch.Tensor:
         jacobian = self.jacobian(states)
-        if self.continuous:
-            return jacobian
-        return jacobian - torch.eye(states.shape[-1], dtype=states.dtype)
+        if not self.continuous:
+            jacobian.diagonal(dim1=-2, dim2=-1).sub_(1)
+        return jacobian
 
 
 def solve_fixed_points(
@@ -133,13 +134,9 @@ def solve_fixed_points(
     q = 0.5 * residual.pow(2).sum(-1)
 
     jacobians = system.jacobian(points)
-    a = system.residual_jacobian(points)
-    gradient = (a.mT @ residual.unsqueeze(-1)).squeeze(-1).norm(dim=-1)
-    scale = torch.linalg.matrix_norm(a, ord=2) * residual.norm(dim=-1)
     fixed = q < config.fixed_tol
-    slow = ~fixed & (gradient <= config.stationary_tol * scale)
-    valid = valid & (fixed | slow)
-    eigenvalues = torch.linalg.eigvals(jacobians)
+    valid = valid & (fixed | _stationary(system, points, residual, valid & ~fixed, config))
+    eigenvalues = _on(valid, torch.linalg.eigvals, jacobians)
     stable = (
         (eigenvalues.real < 0).all(-1) if system.continuous else (eigenvalues.abs() < 1).all(-1)
     )
@@ -162,6 +159,30 @@ def solve_fixed_points(
     ]
 
 
+def _on(mask: torch.Tensor, function: StateMap, values: torch.Tensor) -> torch.Tensor:
+    """function applied to the entries of values (K, P, ...) where mask (K, P) holds, zero
+    elsewhere: the padding of `compact` and the rejected points cost no factorisation."""
+    picked = function(values[mask])
+    out = picked.new_zeros(mask.shape + picked.shape[1:])
+    out[mask] = picked
+    return out
+
+
+def _stationary(
+    system: DynamicalSystem,
+    points: torch.Tensor,
+    residual: torch.Tensor,
+    candidate: torch.Tensor,
+    config: FixedPointConfig,
+) -> torch.Tensor:
+    """Where q is stationary among the candidates (K, P): ||A^T r|| small against ||A|| ||r||,
+    A the residual's Jacobian (see FixedPointConfig)."""
+    a = system.residual_jacobian(points)
+    gradient = (a.mT @ residual.unsqueeze(-1)).squeeze(-1).norm(dim=-1)
+    norm = _on(candidate, lambda m: torch.linalg.matrix_norm(m, ord=2), a)
+    return candidate & (gradient <= config.stationary_tol * norm * residual.norm(dim=-1))
+
+
 def _point_set(
     arrays: dict[str, torch.Tensor], valid: torch.Tensor, continuous: bool
 ) -> FixedPointSet:
@@ -174,7 +195,11 @@ def _point_set(
 
 
 def _rnn_system(frozen: RNNPopulation, inputs: torch.Tensor) -> DynamicalSystem:
-    """The step of frozen networks under constant inputs (I,) or (K, I)."""
+    """The step of frozen networks under constant inputs (I,) or (K, I); the input projection,
+    the same for every state, is computed once."""
+    per_network = inputs.expand(frozen.count, -1) if inputs.dim() == 1 else inputs
+    xproj = frozen.input_projection(per_network[:, None, None, :]).squeeze(2)
+    step = STEPS[frozen.architecture]
 
     def per_point(states: torch.Tensor) -> torch.Tensor:
         if inputs.dim() == 1:
@@ -186,7 +211,7 @@ def _rnn_system(frozen: RNNPopulation, inputs: torch.Tensor) -> DynamicalSystem:
         return _rnn_system(picked, inputs if inputs.dim() == 1 else inputs[rows])
 
     return DynamicalSystem(
-        dynamics=lambda h: frozen.step(h, per_point(h)),
+        dynamics=lambda h: step(h, xproj, frozen.weight_hh.mT, frozen.bias_hh),
         jacobian=lambda h: step_jacobian(frozen, h, per_point(h)),
         readout=frozen.readout,
         continuous=False,
