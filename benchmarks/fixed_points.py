@@ -135,6 +135,8 @@ def main() -> None:
                 "serial_wall_s": round(wall_1, 3),
                 "speedup": round(cpu_1 / cpu, 3),
                 "speedup_wall": round(wall_1 / wall, 3),
+                "batched_adam_cpu_s": round(adam_cpu, 3),
+                "serial_adam_cpu_s": round(adam_cpu_1, 3),
                 "adam_speedup": round(adam_cpu_1 / adam_cpu, 3),
                 "fixed_points": fixed,
                 "slow_points": slow,

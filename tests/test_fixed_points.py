@@ -16,8 +16,13 @@ from atlas.analysis.fixed_point_conditions import (
     constant_inputs,
     sample_initial_states,
 )
-from atlas.analysis.fixed_point_search import FixedPointConfig
-from atlas.analysis.fixed_points import find_fixed_points, find_two_neuron_fixed_points
+from atlas.analysis.fixed_point_search import CACHE_ELEMENTS, FixedPointConfig, minimise_speed
+from atlas.analysis.fixed_points import (
+    DynamicalSystem,
+    find_fixed_points,
+    find_two_neuron_fixed_points,
+    solve_fixed_points,
+)
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.networks.cells import GATES
 from atlas.tasks import get_task
@@ -72,6 +77,56 @@ def test_two_neuron_fixed_points_match_exact_roots():
     # the odd symmetry of tanh: every W has the origin, and roots come in pairs +-x
     counts = [int(p.fixed.sum()) for p in sets]
     assert set(counts) <= {1, 3, 5, 7, 9} and max(counts) >= 3
+
+
+def test_adam_takes_the_steps_of_torch_optim_adam():
+    """The in-place Adam, run in cache-sized chunks of points, is torch.optim.Adam with the
+    ExponentialLR schedule it replaces."""
+    gen = torch.Generator().manual_seed(0)
+    w = 1.5 * torch.randn(3, 40, 40, generator=gen) / 40**0.5
+    states = torch.randn(3, 2500, 40, generator=gen)
+    assert states.numel() > CACHE_ELEMENTS
+
+    def residual(h):
+        return torch.tanh(h @ w.mT) - h
+
+    config = FixedPointConfig(adam_steps=25)
+    ours = minimise_speed(residual, states, config)
+    x = states.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([x], lr=config.learning_rate)
+    decay = (config.final_learning_rate / config.learning_rate) ** (1 / config.adam_steps)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, decay)
+    for _ in range(config.adam_steps):
+        optimiser.zero_grad()
+        (0.5 * residual(x).pow(2).sum()).backward()
+        optimiser.step()
+        schedule.step()
+    assert (ours - states).abs().max() > 0.1
+    torch.testing.assert_close(ours, x.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_slow_point_is_found_where_q_has_a_non_zero_minimum():
+    """dx/dt = (x^2 + c, y) has no fixed point; q = 0.5 ((x^2 + c)^2 + y^2) is smallest, c^2 / 2,
+    at the origin, where the residual is orthogonal to the range of the (singular) Jacobian.
+    Newton's steps jump about there; the damped steps must settle on it."""
+    c = 1e-4
+
+    def flow(dtype: torch.dtype) -> DynamicalSystem:
+        def dynamics(s):
+            return torch.stack([s[..., 0] ** 2 + c, s[..., 1]], dim=-1)
+
+        def jacobian(s):
+            return torch.diag_embed(torch.stack([2 * s[..., 0], torch.ones_like(s[..., 1])], -1))
+
+        return DynamicalSystem(dynamics, jacobian, lambda s: s, True, lambda rows: flow(dtype))
+
+    gen = torch.Generator().manual_seed(0)
+    starts = 2 * torch.rand(4, 6, 2, generator=gen, dtype=torch.float64) - 1
+    for adam_steps in (0, 200):
+        for points in solve_fixed_points(flow, starts, FixedPointConfig(adam_steps=adam_steps)):
+            assert list(points.kinds) == ["slow"]
+            np.testing.assert_allclose(points.states, 0.0, atol=1e-9)
+            np.testing.assert_allclose(points.q, c**2 / 2, rtol=1e-6)
 
 
 def finite_difference_jacobian(population, states, inputs, eps=1e-6):

@@ -130,12 +130,9 @@ BLOCK = 256
 per matrix on a CPU (they fall out of cache)."""
 
 NEWTON_FRACTIONS = (1.0, 0.5, 0.25, 0.1)
-"""Fractions of the Newton step tried at once (one residual each, far cheaper than a
-factorisation)."""
-
-DAMPINGS = (1.0, 10.0)
-"""Multiples of a point's mu tried at once in a damped step: sharing A and A^T A, the second
-costs one more Cholesky factorisation where a refused step would cost a whole iteration."""
+DAMPED_FRACTIONS = (1.0, 0.5, 0.1)
+"""Fractions of a step tried at once, each costing one residual, far less than the step's
+factorisation: where the whole step overshoots, a fraction of it still lowers q."""
 
 FIRST_DAMPING = 1.0
 """Levenberg-Marquardt's mu when a point leaves Newton: there the full step already failed."""
@@ -155,15 +152,14 @@ def _newton_steps(
 def _damped_steps(
     system: Polishable, states: torch.Tensor, residual: torch.Tensor, mu: torch.Tensor
 ) -> torch.Tensor:
-    """Levenberg-Marquardt steps dx = -(A^T A + m I)^-1 A^T r for states (R, W, S), one per
-    damping m in mu * DAMPINGS: (R, W, D, S)."""
+    """Fractions of the Levenberg-Marquardt step dx = -(A^T A + mu I)^-1 A^T r for states
+    (R, W, S): (R, W, F, S)."""
     a = system.residual_jacobian(states)
-    damping = mu[..., None] * torch.tensor(DAMPINGS, dtype=states.dtype)
-    eye = torch.eye(states.shape[-1], dtype=states.dtype)
-    normal = (a.mT @ a).unsqueeze(-3) + damping[..., None, None] * eye
+    normal = a.mT @ a
+    normal.diagonal(dim1=-2, dim2=-1).add_(mu[..., None])
     factor, _ = torch.linalg.cholesky_ex(normal)
-    gradient = (a.mT @ residual.unsqueeze(-1)).unsqueeze(-3)
-    return -torch.cholesky_solve(gradient.expand(*factor.shape[:-1], 1), factor).squeeze(-1)
+    dx = torch.cholesky_solve(a.mT @ residual.unsqueeze(-1), factor).mT
+    return -torch.tensor(DAMPED_FRACTIONS, dtype=states.dtype)[:, None] * dx
 
 
 @dataclass
@@ -218,18 +214,20 @@ def polish(
     steps: int,
     give_up_above: float,
     dedupe_tol: float = 0.0,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Newton's method on the residual, Levenberg-Marquardt where it fails, for the included
-    points (K, N) of states (K, N, S), in the states' dtype; the other points are returned
-    unchanged.
+    points (K, N) of states (K, N, S), in the states' dtype: the new states (the other points
+    unchanged) and which included points remain, those found within `dedupe_tol` of a point
+    with lower q along the way being dropped (left behind, they could pass for points of
+    their own once the one they duplicate has moved on).
 
     Newton's step solves A dx = -r, A the residual's Jacobian (J - I for a map), with one LU
     factorisation: quadratically convergent near a true fixed point and, whatever A, a descent
     direction of q, so the best of the fractions of it tried is kept where it lowers q. A point
     where none does, or that crawls (q down by under 10%) with q below `give_up_above`, moves on
     to damped steps, (A^T A + mu I) dx = -A^T r, which settle at a non-zero local minimum of q
-    (a slow point) where Newton's steps would not: two dampings are tried at once, the better
-    kept where it lowers q, and mu shrinks after a kept step and grows after a refused one.
+    (a slow point) where Newton's steps would not: the best of the fractions of it tried is
+    kept where it lowers q, and mu shrinks when the whole step is kept, grows when none is.
     A point leaves the iteration once its step is lost in round-off, its damping is exhausted,
     or it crawls while q is still above `give_up_above`: only the points still on their way to
     a fixed or slow point cost work, packed into rows across systems.
@@ -240,12 +238,13 @@ def polish(
     q = 0.5 * r.pow(2).sum(-1)
     mu = torch.full_like(q, FIRST_DAMPING)
     newton = torch.ones_like(q, dtype=torch.bool)
-    moving = include.flatten() & (q > 0)
+    kept = include.clone()
+    moving = kept.flatten() & (q > 0)
     eps = torch.finfo(x.dtype).eps
     for step in range(steps):
         if step in (3, 6, 10) and dedupe_tol > 0:
-            keep = first_of_duplicates(x, q.view(x.shape[:2]), include, dedupe_tol).flatten()
-            moving &= keep
+            kept = first_of_duplicates(x, q.view(kept.shape), kept, dedupe_tol)
+            moving &= kept.flatten()
         if not (moving & (mu < 1e6)).any():
             break
         for by_newton in (True, False):
@@ -260,8 +259,8 @@ def polish(
             if by_newton:
                 newton[flat] = accept & ~(crawling & (trial.q <= give_up_above))
             else:
-                used = mu[flat] * torch.tensor(DAMPINGS, dtype=mu.dtype)[trial.choice]
-                mu[flat] = torch.where(accept, used * 0.1, used * 10.0).clamp(min=1e-9)
+                change = torch.where(trial.choice == 0, 0.1, 1.0).where(accept, 10.0)
+                mu[flat] = (mu[flat] * change).clamp(min=1e-9)
             tiny_step = trial.length <= 10 * eps * (1 + trial.states.norm(dim=-1))
             moving[flat] = ~((crawling & (trial.q > give_up_above)) | tiny_step) & (trial.q > 0)
             moved = flat[accept]
@@ -270,7 +269,7 @@ def polish(
                 trial.residual[accept],
                 trial.q[accept],
             )
-    return x
+    return x, kept
 
 
 def first_of_duplicates(

@@ -123,12 +123,12 @@ def solve_fixed_points(
     keep = first_of_duplicates(rough, rough_q, torch.isfinite(rough_q), config.dedupe_tol)
 
     system = system_in(torch.float64)
-    points = polish(
+    points, kept = polish(
         system, rough.double(), keep, config.polish_steps, config.slow_tol, config.dedupe_tol
     )
     residual = system.residual(points)
     q = 0.5 * residual.pow(2).sum(-1)
-    unique = first_of_duplicates(points, q, keep & (q < config.slow_tol), config.dedupe_tol)
+    unique = first_of_duplicates(points, q, kept & (q < config.slow_tol), config.dedupe_tol)
     points, valid = compact(points, unique)
     residual = system.residual(points)
     q = 0.5 * residual.pow(2).sum(-1)
