@@ -28,11 +28,11 @@ class FixedPointConfig:
     """Budgets and tolerances of the search (q = 0.5 * ||F(h) - h||^2 per point).
 
     Adam (learning rate decaying geometrically to `final_learning_rate`) brings the starting
-    states near fixed and slow points; damped Newton polishing in float64 then takes true fixed
-    points to round-off (q ~ 1e-30), hence the tight `fixed_tol`. A slow point is a point with
-    q below `slow_tol` where q is stationary: the residual r is nearly orthogonal to the range
-    of the residual's Jacobian A, ||A^T r|| < `stationary_tol` * ||A|| * ||r||. Points closer
-    than `dedupe_tol` are one point.
+    states near fixed and slow points; Newton polishing in float64 (damped where Newton fails)
+    then takes true fixed points to round-off (q ~ 1e-30), hence the tight `fixed_tol`. A slow
+    point is a point with q below `slow_tol` where q is stationary: the residual r is nearly
+    orthogonal to the range of the residual's Jacobian A, ||A^T r|| < `stationary_tol` * ||A||
+    * ||r||. Points closer than `dedupe_tol` are one point.
     """
 
     adam_steps: int = 200
@@ -70,8 +70,8 @@ def minimise_speed(
 ) -> torch.Tensor:
     """Adam on q for every point at once, learning rate decaying geometrically; new states."""
     count, points, size = states.shape
-    sections = min(max(points, 1), -(-count * points * size // CACHE_ELEMENTS))
-    chunks = states.detach().tensor_split(max(sections, 1), dim=1)
+    sections = max(1, min(points, -(-count * points * size // CACHE_ELEMENTS)))
+    chunks = states.detach().tensor_split(sections, dim=1)
     return torch.cat([_adam(residual, chunk.clone(), config) for chunk in chunks], dim=1)
 
 
