@@ -9,6 +9,7 @@ oscillation is usually quasi-periodic: its samples never repeat exactly).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,18 @@ def _same_orbit(state: np.ndarray, orbit: np.ndarray) -> bool:
     return bool(np.linalg.norm(orbit - state, axis=-1).min() <= step)
 
 
+ROUND_OFF_ORBIT = 100.0
+"""A simulated fixed point wanders over an orbit of a few round-off units per coordinate (the
+step's rounding errors do not cancel): orbits under this many units of the simulation's
+precision, times sqrt(units) and the state's scale, are fixed points, not cycles."""
+
+
+def round_off_diameter(states: torch.Tensor) -> float:
+    """The largest orbit that round-off alone sustains at a fixed point, for these states."""
+    scale = max(1.0, float(states.abs().max()))
+    return ROUND_OFF_ORBIT * torch.finfo(states.dtype).eps * math.sqrt(states.shape[-1]) * scale
+
+
 def find_limit_cycles(
     population: RNNPopulation,
     initial_states: torch.Tensor,
@@ -173,11 +186,16 @@ def find_limit_cycles(
                 kept.append(state)
         trajectory = torch.stack(kept, dim=2)
         outputs = population.readout(trajectory)
+    still_tol = round_off_diameter(trajectory)
     trajectory = trajectory.double().numpy()
     outputs = outputs.double().numpy()
     return [
         _distinct_cycles(
-            trajectory[k], outputs[k], detect_cycles(trajectory[k], closing_tol), 1.0, False
+            trajectory[k],
+            outputs[k],
+            detect_cycles(trajectory[k], closing_tol, still_tol=still_tol),
+            1.0,
+            False,
         )
         for k in range(population.count)
     ]
