@@ -1,29 +1,45 @@
-"""Populations that train on a CPU in about a minute per task and give several solution types.
+"""Populations that train on the CPU in one to two minutes per task into several solution types.
 
 A test helper, not a test: `train_recipe(name)` trains the recipe's populations for one task
-and returns them with every network's outcome (status, final weights, checkpoints). Each
-population is one architecture and size; its fields are those of a training job (task
-parameters, training options, architecture, units, count, seed: networks seed .. seed+count-1),
-so a recipe can also be submitted as jobs. Training runs on the CPU on one torch thread, so the
-same recipe gives the same networks on every run.
+and returns the task variant with every network's outcome (status, final weights,
+checkpoints). A population is one architecture and size; its fields are those of a training
+job (task parameters, training options, architecture, units, count, seed: the networks are
+seeded seed .. seed + count - 1), so a recipe can also be submitted as jobs. Training runs on
+the CPU on one torch thread, so a recipe gives the same networks on every run.
 
-Why these settings (measured on this project's 2-core machine, one torch thread, CPU seconds):
-- GRUs: with the paper's small initialisation, vanilla networks sit on the zero-output plateau
-  far longer than a test can wait (vanilla 20-30 units: none below 1e-3 in 200-600 epochs on
-  `interval` or `reproduction`; on `delayed` none reach 2e-5 in 1500 epochs of 32-trial
-  batches), LSTMs leave it but cost a third more per step and converge later.
-- Small batches: a step costs nearly the same for 8 or 16 trials (the sequential time loop
-  dominates), and the plateau is left after a number of steps, not epochs. Batches of 8 suit
-  `delayed` and `reproduction` (on `reproduction` 15 of 16 GRUs converge in 300 epochs with 8,
-  3 of 16 with 16); `interval` leaves its plateau less often with 8 than with 16.
-- Many networks per population: a step of 32 networks costs about 1.5 times one of 16.
-- Shortened tasks with the paper's structure and graph probes inside the training range:
-  `delayed` is the demo's variant (delays 0..2, trials of 32 steps); `interval` has t1, t2 in
-  15..25 (the graph's pulse 1 at step 20 and pulse 2 at 15 and 25 steps after it) and the
-  answer 10 steps after pulse 2 (still after the graph's 8 settle steps; with 15 fewer networks
-  leave the plateau); `reproduction` has ts in 20..40 (the graph's Set at 40 steps after Ready).
+Measured on the project's 2-core machine, one torch thread, CPU seconds of training (building
+the graphs of the converged networks adds 0.1 s, 11 s and 3 s):
 
-Measured per task: see RECIPES.
+| task | networks | converged | CPU s | types (sizes) |
+|---|---|---|---|---|
+| delayed | 24 GRU-20 | 20 | 71 | 6 (9, 5, 3, 1, 1, 1) |
+| interval | 32 GRU-20 | 18 | 128 | 12 (3, 2, 2, 2, 2, and 7 of 1) |
+| reproduction | 16 GRU-30 | 16 | 96 | 7 (6, 4, 2, 1, 1, 1, 1) |
+
+Why these settings (measured the same way):
+- GRUs. With the paper's small initialisation vanilla networks stay on the zero-output plateau
+  far longer than a test can wait (20-30 units: none below a loss of 1e-3 in 200-600 epochs on
+  `interval` or `reproduction`; on `delayed` none reach 2e-5 in 1500 epochs). LSTMs leave it
+  but converge later, at about 1.4 times the cost per step (`reproduction`: 6 of 16 in 250
+  epochs, 115 s). Each task trains one population: a training step is dominated by its loop
+  over time, so two populations cost nearly twice one (`reproduction`: 16 GRU-20 plus 12
+  GRU-30, 152 s for 200 epochs; 32 GRU-20, 111 s for 250).
+- Batches: a step of 16 trials costs only about 1.4 times one of 8, and on `delayed` and
+  `reproduction` 8 trials reach the criterion in far fewer epochs (`reproduction`: 15 of 16
+  converge in 300 epochs with 8, 3 with 16). On `interval` small batches are too noisy to
+  leave the plateau: with 24 trials 20 of 32 converge in 360 epochs, with 16 15 of 32 in 300,
+  with 32 (lr 2e-2) 11 in 360, with 8 none in 180 (lr 5e-3).
+- Learning rates: 5e-3 on `delayed` (3e-3 needs 300 epochs where 5e-3 needs 250 for the same
+  21 of 32), 1.5e-2 on `interval` (2e-2: 8 of 32 converge where 1.5e-2 gives 11), 1e-2 on
+  `reproduction`.
+- Shortened tasks with the paper's structure, and the graph's probes inside the trained range:
+  `delayed` is the demo's variant (delays 0..2, trials of 32 steps; the graph's epochs fit it).
+  `interval`: t1, t2 in 14..26: the graph's pulse 1 comes 21 steps into the trial and its
+  pulse 2 16 and 26 steps after pulse 1 (with t in 16..26 only 6 of 32 converge in 340
+  epochs). The answer comes 10 steps after pulse 2, the first step the graph sees after its
+  settle steps; later answers leave the plateau less often (12 steps: 7 of 32 converge in 350
+  epochs where 10 give 11; the paper's 15: 7 of 16 below 1e-3 by epoch 250 where 10 give 12).
+  `reproduction`: ts in 20..42: the graph's Set comes 42 steps after Ready.
 """
 
 from __future__ import annotations
@@ -31,7 +47,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -42,7 +58,7 @@ from atlas.training import NetworkOutcome, TrainingConfig, train_population
 
 @dataclass(frozen=True)
 class Population:
-    """`count` networks of one architecture and size, seeded seed, seed+1, ..."""
+    """`count` networks of one architecture and size, seeded seed, seed + 1, ..."""
 
     architecture: str
     units: int
@@ -64,13 +80,14 @@ class Recipe:
         return task
 
     def config(self) -> TrainingConfig:
-        return TrainingConfig.from_dict({"device": "cpu", **self.training})
+        """The training options on the CPU: a GPU would train other networks."""
+        return TrainingConfig.from_dict({**self.training, "device": "cpu"})
 
 
 @dataclass(frozen=True)
 class TrainedPopulation:
     population: Population
-    outcomes: list[NetworkOutcome] = field(default_factory=list)
+    outcomes: list[NetworkOutcome]
 
     def converged(self) -> list[NetworkOutcome]:
         return [o for o in self.outcomes if o.status == "converged"]
@@ -103,7 +120,7 @@ RECIPES: dict[str, Recipe] = {
 
 @contextmanager
 def _one_torch_thread() -> Iterator[None]:
-    """Sums split over threads round differently, and training amplifies the difference."""
+    """Threads split sums differently, and training amplifies the rounding into other nets."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -114,8 +131,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 @functools.cache
 def train_recipe(task_name: str) -> tuple[TrialTask, tuple[TrainedPopulation, ...]]:
-    """The task variant and its trained populations; cached, as several tests share them
-    (treat the result as read-only)."""
+    """The task variant and its trained populations. Cached: tests of one session share the
+    minutes of training, so treat the result as read-only."""
     recipe = RECIPES[task_name]
     task, config = recipe.task(task_name), recipe.config()
     with _one_torch_thread():
