@@ -3,10 +3,11 @@ and comparable through the API.
 
 The recipes of `trained_populations` (a few dozen networks per task on shortened variants of
 delayed, interval and reproduction) are submitted as jobs to the API on PostgreSQL; the
-in-process worker trains and analyses them. Then, per task variant: `/types` lists several
-types whose members are the converged networks, `/solutions?type=` finds each type's members,
-`/compare` tells networks of one type from networks of two, `/compare/matrix` agrees with it,
-and `/classify` predicts among the variant's types and reports the stored one.
+in-process worker trains and analyses them. Then, per task variant: every solution's graph
+shows each answer, `/types` lists several types whose members are the converged networks,
+`/solutions?type=` finds each type's members, `/compare` tells networks of one type from
+networks of two, `/compare/matrix` agrees with it, and `/classify` predicts among the
+variant's types and reports the stored one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from migrated_app import migrated_app_client
@@ -24,8 +26,8 @@ from atlas.tasks import get_task, variant_key
 API_KEY = "population-key-0123456789"
 WRITE = {"X-API-Key": API_KEY}
 TRAINING_TIMEOUT_S = 1800
-MIN_CONVERGED = 6
-MIN_TYPES = 2
+MIN_CONVERGED = 12
+MIN_TYPES = 3
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -116,6 +118,19 @@ def test_each_task_gets_several_types_of_its_converged_networks(task, population
     assert table["task_parameters"] == get_task(task, **RECIPES[task].task_parameters).parameters()
     assert table["variant"] in {v["variant"] for v in table["variants"]}
     assert all(name.startswith(f"{task}.{table['variant']}-") for name in counts)
+
+
+@pytest.mark.parametrize("task", list(RECIPES))
+def test_the_graph_probes_fit_the_shortened_tasks(client, task, populations):
+    """Every solution's stored compact graph shows each of the variant's answers: the graph's
+    input events lie inside the shortened task's trained range."""
+    variant = get_task(task, **RECIPES[task].task_parameters)
+    answers = set(np.unique(variant.output_label(variant.validation_set().targets.numpy())))
+    for network in populations[task]:
+        if network["status"] != "converged":
+            continue
+        compact = client.get(f"/solutions/{network['id']}/graph").json()["compact"]
+        assert {node["output"] for node in compact["nodes"]} == answers, network["id"]
 
 
 @pytest.mark.parametrize("task", list(RECIPES))
