@@ -223,7 +223,13 @@ def test_listing_filters_by_solution_type(client, imported):
     """A type assigned by hand to two analysed networks, and the types the analysis gave."""
     members = analysed_imports(client, "delayed", 2)  # imported first, so analysed first
     with client.app.state.sessions() as session:
-        kind = SolutionType(task="delayed", name="hand-made", canonical_hash="h" * 64, graph={})
+        kind = SolutionType(
+            task="delayed",
+            task_parameters=get_task("delayed").parameters(),
+            name="hand-made",
+            canonical_hash="h" * 64,
+            graph={},
+        )
         session.add(kind)
         session.flush()
         for network_id in members:
