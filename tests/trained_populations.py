@@ -1,11 +1,10 @@
 """Populations that train on the CPU in one to two minutes per task into several solution types.
 
-A test helper, not a test: `train_recipe(name)` trains the recipe's populations for one task
-and returns the task variant with every network's outcome (status, final weights,
-checkpoints). A population is one architecture and size; its fields are those of a training
-job (task parameters, training options, architecture, units, count, seed: the networks are
-seeded seed .. seed + count - 1), so a recipe can also be submitted as jobs. Training runs on
-the CPU on one torch thread, so a recipe gives the same networks on every run.
+A test helper, not a test: per task, one variant and the populations to train on it. A
+population is one architecture and size; its fields are those of a training job (task
+parameters, training options, architecture, units, count, seed: the networks are seeded
+seed .. seed + count - 1), so `test_trained_population_api` submits each as a job. Trained
+on the CPU on one torch thread, a recipe gives the same networks on every run.
 
 Measured on the project's 2-core machine, one torch thread, CPU seconds of training (building
 the graphs of the converged networks adds 0.1 s, 11 s and 3 s):
@@ -44,16 +43,8 @@ Why these settings (measured the same way):
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-import torch
-
-from atlas.tasks import TrialTask, get_task
-from atlas.training import NetworkOutcome, TrainingConfig, train_population
 
 
 @dataclass(frozen=True)
@@ -73,24 +64,6 @@ class Recipe:
     task_parameters: dict[str, Any]
     training: dict[str, Any]
     populations: tuple[Population, ...]
-
-    def task(self, name: str) -> TrialTask:
-        task = get_task(name, **self.task_parameters)
-        assert isinstance(task, TrialTask)
-        return task
-
-    def config(self) -> TrainingConfig:
-        """The training options on the CPU: a GPU would train other networks."""
-        return TrainingConfig.from_dict({**self.training, "device": "cpu"})
-
-
-@dataclass(frozen=True)
-class TrainedPopulation:
-    population: Population
-    outcomes: list[NetworkOutcome]
-
-    def converged(self) -> list[NetworkOutcome]:
-        return [o for o in self.outcomes if o.status == "converged"]
 
 
 RECIPES: dict[str, Recipe] = {
@@ -116,37 +89,3 @@ RECIPES: dict[str, Recipe] = {
         populations=(Population("gru", 30, 16, 0),),
     ),
 }
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Threads split sums differently, and training amplifies the rounding into other nets."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@functools.cache
-def train_recipe(task_name: str) -> tuple[TrialTask, tuple[TrainedPopulation, ...]]:
-    """The task variant and its trained populations. Cached: tests of one session share the
-    minutes of training, so treat the result as read-only."""
-    recipe = RECIPES[task_name]
-    task, config = recipe.task(task_name), recipe.config()
-    with _one_torch_thread():
-        trained = tuple(
-            TrainedPopulation(
-                population,
-                train_population(
-                    task,
-                    population.architecture,
-                    population.units,
-                    range(population.seed, population.seed + population.count),
-                    config,
-                ),
-            )
-            for population in recipe.populations
-        )
-    return task, trained
