@@ -16,9 +16,12 @@ from atlas.store import migrate
 
 @contextmanager
 def migrated_app_client(backend: str, folder: Path, api_key: str) -> Iterator[TestClient]:
-    """A TestClient whose jobs and analyses run in-process on one torch thread."""
+    """A TestClient whose jobs and analyses run in-process on one CPU thread (the CPU, also
+    where a GPU is present: the trained populations' recipes were measured there)."""
     with database(backend, folder) as url:
         migrate(url)
-        settings = Settings(database_url=url, api_key=api_key, data_dir=folder, torch_threads=1)
+        settings = Settings(
+            database_url=url, api_key=api_key, data_dir=folder, torch_threads=1, device="cpu"
+        )
         with TestClient(create_app(settings)) as client:
             yield client
