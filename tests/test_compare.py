@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 
@@ -115,6 +116,10 @@ def test_matrix_across_architectures_and_sizes(reference_networks):
         assert np.isfinite(matrix).all(), name
         np.testing.assert_allclose(matrix, matrix.T, err_msg=name)
     np.testing.assert_allclose(np.diag(matrices["procrustes_similarity"]), 1.0)
+    # The matrix keeps each network's PCA; a pair compared from fresh summaries agrees.
+    alone = compare_solutions(copy.copy(summaries[0]), copy.copy(summaries[2]))
+    for name in ("procrustes_similarity", "cca_similarity", "signature_distance"):
+        assert matrices[name][0, 2] == pytest.approx(getattr(alone, name), rel=1e-12), name
     np.testing.assert_array_equal(np.diag(matrices["signature_distance"]), 0.0)
     off = ~np.eye(3, dtype=bool)
     assert (matrices["signature_distance"][off] > 0).all()

@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -54,6 +55,10 @@ class SolutionSummary:
     fixed_points: Mapping[str, Any] | None = None
     signature: Signature | None = None
     name: str = ""
+
+    @cached_property
+    def geometry(self) -> StateGeometry:
+        return StateGeometry.of(self.states)
 
     @classmethod
     def from_network(
@@ -211,24 +216,26 @@ def count_difference(a: Mapping[str, int], b: Mapping[str, int]) -> int:
 # ---------------------------------------------------------------- geometry
 
 
-def principal_components(states: np.ndarray, n: int) -> np.ndarray:
-    """States (B, T, S) as (B*T, n) coordinates on their top n principal components."""
-    flat = states.reshape(-1, states.shape[-1]).astype(np.float64)
-    centred = flat - flat.mean(axis=0)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    return u[:, :n] * s[:n]
+@dataclass(frozen=True)
+class StateGeometry:
+    """A network's validation-set states on their principal components: one SVD per network,
+    however many networks it is compared with."""
+
+    coordinates: np.ndarray  # (B*T, k): the states on their top k <= COMPONENTS components
+    rank: int  # components whose variance is above VARIANCE_FLOOR of the total
+
+    @classmethod
+    def of(cls, states: np.ndarray) -> StateGeometry:
+        flat = states.reshape(-1, states.shape[-1]).astype(np.float64)
+        u, s, _ = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
+        variances = s**2
+        rank = int((variances > VARIANCE_FLOOR * variances.sum()).sum())
+        return cls(u[:, :COMPONENTS] * s[:COMPONENTS], rank)
 
 
-def shared_components(a: np.ndarray, b: np.ndarray, requested: int = COMPONENTS) -> int:
-    """How many components both state sets really have (variance above a floor), at most
-    `requested`."""
-
-    def rank(states: np.ndarray) -> int:
-        flat = states.reshape(-1, states.shape[-1])
-        variances = np.linalg.svd(flat - flat.mean(axis=0), compute_uv=False) ** 2
-        return int((variances > VARIANCE_FLOOR * variances.sum()).sum())
-
-    return max(1, min(requested, rank(a), rank(b)))
+def shared_components(a: StateGeometry, b: StateGeometry) -> int:
+    """How many components both state sets really have, at most COMPONENTS."""
+    return max(1, min(COMPONENTS, a.rank, b.rank))
 
 
 def procrustes_similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -270,8 +277,8 @@ def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
     signatures = None
     if a.signature is not None and b.signature is not None:
         signatures = signature_distance(a.signature, b.signature)
-    n = shared_components(a.states, b.states)
-    pcs_a, pcs_b = principal_components(a.states, n), principal_components(b.states, n)
+    n = shared_components(a.geometry, b.geometry)
+    pcs_a, pcs_b = a.geometry.coordinates[:, :n], b.geometry.coordinates[:, :n]
     return Comparison(
         same_type=one_type,
         graph_edit_distance=distance,
