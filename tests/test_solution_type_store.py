@@ -20,6 +20,7 @@ from atlas.store import (
     make_engine,
     migrate,
     network_solution_type,
+    principal_variant,
     save_imported_network,
     session_factory,
     session_scope,
@@ -299,6 +300,9 @@ def test_a_task_variant_has_its_own_types_table_and_names(
         assert next(iter(listed)) == DEFAULT_VARIANT
         assert listed[variant].networks == 2 and listed[variant].types == 1
         assert listed[variant].task_parameters == shortened.parameters()
+        assert principal_variant(list(listed.values())) == DEFAULT_VARIANT
+        assert principal_variant([listed[variant]]) == variant
+        assert principal_variant([]) == DEFAULT_VARIANT
 
     assert (
         atlas_main(["types", "--task", "delayed", "--variant", variant, "--database-url", url]) == 0

@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", required=True, help="task name (delayed, interval, ...)")
     parser.add_argument(
         "--variant",
-        default="default",
-        help="parameter set of the task (default: its own parameters; the others are listed)",
+        help="parameter set of the task (default: its own parameters where they have types, "
+        "else the variant with the most typed networks; the others are listed)",
     )
     parser.add_argument(
         "--database-url",
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         SchemaOutOfDateError,
         check_schema_current,
         make_engine,
+        principal_variant,
         session_factory,
         session_scope,
         type_table,
@@ -55,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_schema_current(engine)
         with session_scope(session_factory(engine)) as session:
-            table = type_table(session, task, args.variant)
             variants = type_variants(session, task)
+            table = type_table(session, task, args.variant or principal_variant(variants))
     except SchemaOutOfDateError as exc:
         raise CommandError(str(exc)) from exc
     except SQLAlchemyError as exc:

@@ -43,6 +43,7 @@ Solution types (atlas.store.solution_types):
     clear_solution_type(session, network_id)
     type_table(session, task, variant='default') -> TypeTable (types, counts, coverage)
     type_variants(session, task) -> list[VariantSummary] (the parameter sets with types)
+    principal_variant(variants) -> str (shown when none is asked for)
     solution_type(session, type_id) / solution_type_by_name(session, task, name)
     type_members(session, type_id, *, after_id=0, limit=None) -> list[Network]
     network_solution_type(session, network_id) -> SolutionType | None
@@ -126,6 +127,7 @@ from atlas.store.solution_types import (
     assign_solution_type,
     clear_solution_type,
     network_solution_type,
+    principal_variant,
     solution_type,
     solution_type_by_name,
     type_members,
@@ -190,6 +192,7 @@ __all__ = [
     "network_features",
     "network_solution_type",
     "network_state_dict",
+    "principal_variant",
     "record_progress",
     "record_study_progress",
     "reduced_graph",

@@ -209,26 +209,37 @@ class VariantSummary:
 
 def type_variants(session: Session, task: str) -> list[VariantSummary]:
     """The variants of `task` with types, the default first, then by size."""
-    rows = session.execute(
+    per_variant = (
         select(
             SolutionType.variant,
-            func.min(SolutionType.id),
-            func.count(),
-            func.sum(SolutionType.member_count),
+            func.min(SolutionType.id).label("first_id"),
+            func.count().label("types"),
+            func.sum(SolutionType.member_count).label("networks"),
         )
         .where(SolutionType.task == task)
         .group_by(SolutionType.variant)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            per_variant.c.variant,
+            SolutionType.task_parameters,
+            per_variant.c.types,
+            per_variant.c.networks,
+        ).join(SolutionType, SolutionType.id == per_variant.c.first_id)
     ).all()
     variants = [
-        VariantSummary(
-            variant=variant,
-            task_parameters=session.get(SolutionType, first_id).task_parameters,
-            types=types,
-            networks=int(networks or 0),
-        )
-        for variant, first_id, types, networks in rows
+        VariantSummary(variant, parameters, types, int(networks or 0))
+        for variant, parameters, types, networks in rows
     ]
     return sorted(variants, key=lambda v: (v.variant != DEFAULT_VARIANT, -v.networks, v.variant))
+
+
+def principal_variant(variants: list[VariantSummary]) -> str:
+    """The variant a task's types are shown under when none is asked for: the task's own
+    parameters where they have types, else the variant with the most typed networks (a demo
+    or a study trained only on a shortened task still shows its types)."""
+    return variants[0].variant if variants else DEFAULT_VARIANT
 
 
 def solution_type(session: Session, type_id: int) -> SolutionType | None:
