@@ -22,6 +22,7 @@ from test_api_errors import CodeCarrier
 from api.classification import MIN_MEMBERS
 from api.npy import NPY_MEDIA_TYPE
 from api.problems import PROBLEM_MEDIA_TYPE
+from atlas.analysis.classifier import TREES, type_predictor_kappa
 from atlas.analysis.features import feature_names
 from atlas.networks import from_state_dicts
 from atlas.store import save_imported_network
@@ -436,6 +437,36 @@ def test_classify_needs_two_types_with_enough_members(client, solutions):
     delayed = solutions["delayed_vanilla_20_i100"]["id"]
     response = client.post("/classify", json={"network_id": delayed}, headers=WRITE)
     assert assert_problem(response, 409, "not-enough-typed-networks")["min_members"] == 2
+    score = client.get("/classify/predictor", params={"task": "delayed"})
+    assert assert_problem(score, 409, "not-enough-typed-networks")["min_members"] == 2
+
+
+def test_predictor_score_is_the_papers_kappa_over_stratified_splits(client, solutions):
+    response = client.get("/classify/predictor", params={"task": "rsg"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    members = sorted(solutions[name]["id"] for name in REPRODUCTION)
+    type_ids = {t["name"]: t["id"] for t in client.get("/types?task=reproduction").json()["types"]}
+    assert (body["task"], body["variant"], body["networks"]) == ("reproduction", "default", 4)
+    assert sorted(t["members"] for t in body["types"]) == [2, 2]
+    # Four networks of two types: a 90/10 split would hold out no network of some type.
+    assert (body["splits"], body["test_share"], body["trees"]) == (50, 0.5, TREES)
+    # The same score from the networks' features and types, computed here.
+    classified = {
+        n: client.post("/classify", json={"network_id": n}, headers=WRITE).json() for n in members
+    }
+    features = np.array([list(classified[n]["features"].values()) for n in members])
+    labels = np.array([type_ids[classified[n]["actual_type"]["name"]] for n in members])
+    expected = type_predictor_kappa(features, labels, 50, 0.5, 0, min_members=2)
+    assert body["kappa_per_split"] == pytest.approx(expected.per_split.tolist())
+    assert body["kappa_mean"] == pytest.approx(expected.mean)
+    assert body["kappa_std"] == pytest.approx(expected.std)
+    assert all(-1.0 <= k <= 1.0 for k in body["kappa_per_split"])
+    for params, status, code in [
+        ({"task": "reproduction", "variant": "p0000"}, 404, "variant-not-found"),
+        ({"task": "no-such-task"}, 422, "unknown-task"),
+    ]:
+        assert_problem(client.get("/classify/predictor", params=params), status, code)
 
 
 # --- two-neuron study ------------------------------------------------------------------------

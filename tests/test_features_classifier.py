@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from atlas.analysis.classifier import fit_type_predictor, type_predictor_kappa
+from atlas.analysis.classifier import (
+    fit_type_predictor,
+    stratified_test_share,
+    type_predictor_kappa,
+)
 from atlas.analysis.features import DELAYED_FEATURES, EPOCH_FEATURES, neural_features
 from atlas.networks import from_state_dicts, to_state_dict
 from atlas.networks.permutation import permute_hidden_units
@@ -120,3 +124,11 @@ def test_type_predictor_rejects_bad_features(paper_features_dir):
         predictor.predict_proba(broken)
     with pytest.raises(ValueError, match="two types"):
         type_predictor_kappa(features, np.zeros(len(labels), dtype=int))
+
+
+def test_stratified_test_share_holds_one_network_of_every_type():
+    paper_sized = np.repeat([1, 2, 3, 4], 100)
+    assert stratified_test_share(paper_sized) == 0.1
+    small_atlas = np.array([1] * 9 + [2] * 9 + [3] * 2)
+    assert stratified_test_share(small_atlas) == pytest.approx(0.15)
+    assert stratified_test_share(np.array([5, 5, 7, 7])) == 0.5

@@ -189,3 +189,18 @@ def test_classify_predicts_among_the_variants_types(client, task, populations, t
     assert sum(p["probability"] for p in body["probabilities"]) == pytest.approx(1.0)
     assert body["actual_type"]["name"] == network["solution_type"]
     assert body["actual_status"] == "stored"
+
+
+@pytest.mark.parametrize("task", list(RECIPES))
+def test_the_type_predictor_is_scored_on_the_variants_counted_types(client, task, type_tables):
+    response = client.get("/classify/predictor", params={"task": task})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    counted = {t["name"]: t["members"] for t in type_tables[task]["types"] if t["members"] >= 2}
+    assert body["variant"] == type_tables[task]["variant"]
+    assert {t["name"]: t["members"] for t in body["types"]} == counted
+    assert body["networks"] == sum(counted.values())
+    assert body["test_share"] == pytest.approx(max(0.1, len(counted) / sum(counted.values())))
+    assert len(body["kappa_per_split"]) == body["splits"] == 50
+    assert -1.0 <= body["kappa_mean"] <= 1.0
+    print(f"{task}: kappa {body['kappa_mean']:.2f} +- {body['kappa_std']:.2f} on {counted}")

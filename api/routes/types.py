@@ -14,18 +14,11 @@ from fastapi import APIRouter, Query, Request, Response
 from api.deps import SessionDep
 from api.pictures import SVG_MEDIA_TYPE, graph_svg_response, picture_responses
 from api.problems import Problem
-from api.routes.tasks import resolve_task_name
 from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut, VariantOut
-from atlas.store import (
-    TypeSummary,
-    principal_variant,
-    solution_type,
-    type_members,
-    type_table,
-    type_variants,
-)
+from api.variants import TaskQuery, VariantQuery, task_variant
+from atlas.store import TypeSummary, solution_type, type_members, type_table
 from atlas.store.models import SolutionType
-from atlas.tasks import DEFAULT_VARIANT, get_task
+from atlas.tasks import get_task
 
 router = APIRouter(prefix="/types", tags=["types"])
 MAX_MEMBER_PAGE = 500
@@ -59,9 +52,8 @@ def _type_out(task: str, variant: str, summary: TypeSummary) -> TypeOut:
         "A type is a class of networks whose compact reduced-dynamics graphs are isomorphic "
         "(output labels, edge types and start state matched), across architectures and sizes. "
         "Types are per task variant (parameter set): networks trained on a shortened task "
-        "solve another task. `variants` lists the task's variants that have types. Without "
-        "`variant`: the task's own parameters where they have types, else the variant with "
-        "the most typed networks (the response's `variant` says which). "
+        "solve another task. `variants` lists the task's variants that have types; the "
+        "response's `variant` says which one is shown. "
         "Counts come from the networks themselves; `coverage` is the share of typed networks "
         "in types holding at least 2.5% of them."
     ),
@@ -70,28 +62,8 @@ def _type_out(task: str, variant: str, summary: TypeSummary) -> TypeOut:
         404: {"description": "The task has no types under that variant."},
     },
 )
-def list_types(
-    session: SessionDep,
-    task: Annotated[str, Query(description="Short name, long name or alias.")],
-    variant: Annotated[
-        str | None,
-        Query(max_length=16, description="A parameter set of the task (see `variants`)."),
-    ] = None,
-) -> TypeTableOut:
-    try:
-        name = resolve_task_name(task)
-    except Problem as exc:
-        raise Problem(422, "unknown-task", exc.detail) from exc
-    variants = type_variants(session, name)
-    if variant is None:
-        variant = principal_variant(variants)
-    if variant != DEFAULT_VARIANT and variant not in {v.variant for v in variants}:
-        raise Problem(
-            404,
-            "variant-not-found",
-            f"task {name!r} has no types under variant {variant!r}",
-            variants=[v.variant for v in variants],
-        )
+def list_types(session: SessionDep, task: TaskQuery, variant: VariantQuery = None) -> TypeTableOut:
+    name, variant, variants = task_variant(session, task, variant)
     table = type_table(session, name, variant)
     return TypeTableOut(
         task=name,

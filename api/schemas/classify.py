@@ -98,3 +98,24 @@ class ClassificationOut(BaseModel):
             ]
         }
     }
+
+
+class PredictorTypeOut(TypeRef):
+    members: int = Field(description="Training networks of the type (typed, with features).")
+
+
+class PredictorScoreOut(BaseModel):
+    task: str
+    variant: str = Field(description="The task variant (parameter set) the predictor is for.")
+    networks: int = Field(description="Typed networks with neural features it learns from.")
+    types: list[PredictorTypeOut] = Field(description="Its classes, largest first.")
+    min_members: int = Field(description="Members a type needs to be a class of the forest.")
+    trees: int
+    splits: int = Field(description="Stratified shuffle splits scored.")
+    test_share: float = Field(
+        description="Share of the networks held out per split: 0.1 (the paper's 90/10), or "
+        "one network per type where that is more."
+    )
+    kappa_mean: float = Field(description="Cohen's kappa of the held-out predictions, mean.")
+    kappa_std: float
+    kappa_per_split: list[float]

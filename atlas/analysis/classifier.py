@@ -62,6 +62,13 @@ def forest(seed: int, n_jobs: int = 1) -> Pipeline:
     )
 
 
+def stratified_test_share(labels: np.ndarray, share: float = 0.1) -> float:
+    """`share`, or the smallest larger share that holds one network of every type: a stratified
+    split needs as many test networks as types (a small atlas has few networks per type)."""
+    labels = np.asarray(labels)
+    return max(share, len(np.unique(labels)) / len(labels))
+
+
 def type_predictor_kappa(
     features: np.ndarray,
     labels: np.ndarray,
@@ -69,13 +76,14 @@ def type_predictor_kappa(
     test_size: float = 0.1,
     seed: int = 0,
     n_jobs: int = 1,
+    min_members: int = MIN_MEMBERS,
 ) -> KappaResult:
     """Cohen's kappa of the type predictor over stratified shuffle splits (the paper's protocol).
 
     The scaler is fitted on each training split only; a forest's splits do not depend on a
     per-feature affine map, so this matches the paper's scaling of the whole matrix.
     """
-    x, y = counted_types(features, labels)
+    x, y = counted_types(features, labels, min_members)
     splits = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size, random_state=seed)
     kappas = []
     for i, (train, test) in enumerate(splits.split(x, y)):
