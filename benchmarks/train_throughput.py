@@ -9,7 +9,7 @@ Prints network-steps per second and the speed-up per configuration (a GPU row fo
 trainer when CUDA is present); the last line is one JSON object with the figures.
 
     .venv/bin/python benchmarks/train_throughput.py [--count 64] [--steps 10] [--threads N]
-        [--clock wall|process]
+        [--clock wall|process] [--glibc-allocator]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from atlas.allocator import tune_allocator
 from atlas.networks import RNNPopulation, to_state_dict, torch_network
 from atlas.tasks import get_task
 from atlas.training.adam import BatchedAdam
@@ -103,10 +104,16 @@ def main() -> None:
         help="time CPU runs by wall clock, or by this process's CPU time (with --threads 1: "
         "robust on a machine shared with other jobs)",
     )
+    parser.add_argument(
+        "--glibc-allocator",
+        action="store_true",
+        help="leave glibc's allocator as it comes (the trainer tunes it: atlas.allocator)",
+    )
     args = parser.parse_args()
     if args.clock == "process" and args.threads != 1:
         parser.error("--clock process measures one thread: use it with --threads 1")
     torch.set_num_threads(args.threads)
+    allocator_tuned = not args.glibc_allocator and tune_allocator()
     clock = time.process_time if args.clock == "process" else time.perf_counter
     train = get_task("delayed").training_set()
     index = minibatches(args.count, args.steps + 1, len(train), 32)
@@ -136,7 +143,8 @@ def main() -> None:
             rows.append((name, "cuda", network_steps / seq, network_steps / gpu, seq / gpu))
     print(f"K={args.count} networks, {args.steps} Adam steps each, batch 32, delayed task, "
           f"{args.threads} CPU thread(s), {args.clock} clock on the CPU (wall on a GPU); "
-          "sequential always on the CPU")  # fmt: skip
+          "sequential always on the CPU; allocator "
+          f"{'tuned (atlas.allocator)' if allocator_tuned else 'as glibc comes'}")  # fmt: skip
     print(f"{'config':<12}{'device':<8}{'sequential/s':>14}{'batched/s':>12}{'speed-up':>10}")
     for name, device, seq_rate, batch_rate, speedup in rows:
         print(f"{name:<12}{device:<8}{seq_rate:>14.1f}{batch_rate:>12.1f}{speedup:>9.1f}x")
@@ -145,6 +153,7 @@ def main() -> None:
         "steps": args.steps,
         "threads": args.threads,
         "clock": args.clock,
+        "allocator_tuned": allocator_tuned,
         **figures,
     }
     print(json.dumps(summary))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from atlas.allocator import tune_allocator
 from atlas.networks import RNNPopulation, to_state_dict
 from atlas.networks.population import PARAMETER_NAMES
 from atlas.tasks import TrialSet, TrialTask
@@ -29,7 +30,10 @@ DEFAULT_CONFIG = TrainingConfig()
 
 
 class PopulationTraining:
-    """The state of one batched training run; `run_epoch` advances it by one epoch."""
+    """The state of one batched training run; `run_epoch` advances it by one epoch.
+
+    Starting one tunes the process' allocator (atlas.allocator): training steps allocate and
+    free the same large tensors thousands of times."""
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class PopulationTraining:
             )
         if len(seeds) == 0:
             raise ValueError("at least one seed is needed")
+        tune_allocator()
         self.config = config
         self.seeds = [int(s) for s in seeds]
         device, dtype = config.torch_device(), config.torch_dtype()
