@@ -35,26 +35,12 @@ from atlas.analysis.compare import (
     comparison_matrix,
     graph_edit_distance,
 )
-from atlas.analysis.fixed_point_conditions import analyse_fixed_points
-from atlas.networks import from_state_dicts
-from atlas.tasks import get_task
 from tests.conftest import REFERENCES
+from tests.test_compare import summary_of
 
 
 def summaries() -> list[SolutionSummary]:
-    result = []
-    for net in REFERENCES:
-        if net.task != "reproduction":
-            continue
-        population = from_state_dicts([net.state_dict])
-        task = get_task(net.task)
-        (fixed,) = analyse_fixed_points(population, task)
-        result.append(
-            SolutionSummary.from_network(
-                population, 0, task, graph=net.graph, fixed_points=fixed.to_dict(), name=net.name
-            )
-        )
-    return result
+    return [summary_of(net) for net in REFERENCES if net.task == "reproduction"]
 
 
 def cpu_timed(function, *args):
