@@ -10,6 +10,7 @@ from atlas.networks.interop import (
     torch_network,
 )
 from atlas.networks.population import ARCHITECTURES, RNNPopulation, Run
+from atlas.networks.torch_module import read_weights, to_torch
 
 __all__ = [
     "ARCHITECTURES",
@@ -19,7 +20,9 @@ __all__ = [
     "from_state_dicts",
     "infer_shape",
     "load_state_dict",
+    "read_weights",
     "to_state_dict",
     "to_state_dicts",
+    "to_torch",
     "torch_network",
 ]
