@@ -1,6 +1,9 @@
-"""The life of a queued piece of work (a training job, a two-neuron study) as its row records
-it: queued -> running (one more attempt) -> succeeded | failed, or back to queued when it was
-stopped on purpose. Both tables carry the same columns for it."""
+"""Every transition of a work item's status (atlas.store.work_status has the diagram).
+
+Jobs, two-neuron studies and charts carry the same columns for it (`WorkRow`); these
+functions change them in memory and the caller's session flushes them. Nothing else assigns
+a work item's status.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from atlas.store.models.base import utcnow
+from atlas.store.work_status import FINISHED, WorkStatus, outcome_status
 
 ERROR_TEXT_LIMIT = 10_000
 
@@ -20,40 +24,90 @@ class WorkRow(Protocol):
     finished_at: datetime | None
 
 
+class AlreadyFinishedError(RuntimeError):
+    """The work item has finished: it cannot be cancelled (the API answers 409)."""
+
+    def __init__(self, status: str):
+        super().__init__(f"it has finished already ({status})")
+        self.status = status
+
+
+def is_finished(row: WorkRow) -> bool:
+    return row.status in FINISHED
+
+
 def mark_running(row: WorkRow) -> None:
     """A (re)start: running, one more attempt, started_at kept from the first."""
-    row.status = "running"
+    row.status = WorkStatus.RUNNING
     row.attempts += 1
     row.error = None
     row.finished_at = None
     row.started_at = row.started_at or utcnow()
 
 
-def mark_succeeded(row: WorkRow) -> None:
-    row.status = "succeeded"
+def _finish(row: WorkRow, status: WorkStatus) -> None:
+    row.status = status
     row.finished_at = utcnow()
+
+
+def mark_succeeded(row: WorkRow) -> None:
+    _finish(row, WorkStatus.SUCCEEDED)
 
 
 def mark_failed(row: WorkRow, error: str) -> None:
     """Failed, with a readable reason (long tracebacks cut to ERROR_TEXT_LIMIT)."""
-    row.status = "failed"
     row.error = error[:ERROR_TEXT_LIMIT]
-    row.finished_at = utcnow()
+    _finish(row, WorkStatus.FAILED)
+
+
+def mark_outcome(row: WorkRow, total: int, failed: int) -> WorkStatus:
+    """Finished with `total` networks of which `failed` failed: succeeded, partially
+    succeeded or failed (work_status.outcome_status). Returns the status set."""
+    status = outcome_status(total, failed)
+    if status is WorkStatus.FAILED and row.error is None:
+        row.error = f"all {total} networks failed" if total else "no network was trained"
+    _finish(row, status)
+    return status
+
+
+def mark_cancelled(row: WorkRow) -> None:
+    """Stopped on request; what had finished stays."""
+    _finish(row, WorkStatus.CANCELLED)
+
+
+def request_cancel(row: WorkRow) -> WorkStatus:
+    """A client asks to stop the work: queued work is cancelled at once, running work becomes
+    cancelling (its worker stops at its next check and marks it cancelled). Asking again
+    changes nothing. Raises AlreadyFinishedError for finished work."""
+    if row.status in FINISHED:
+        raise AlreadyFinishedError(row.status)
+    if row.status == WorkStatus.QUEUED:
+        mark_cancelled(row)
+    else:
+        row.status = WorkStatus.CANCELLING
+    return WorkStatus(row.status)
 
 
 def mark_requeued(row: WorkRow) -> None:
-    """Stopped on purpose: queued again, and the stopped attempt does not count towards the
-    worker's attempt limit."""
-    row.status = "queued"
+    """Stopped on purpose (the runner shuts down): queued again, and the stopped attempt does
+    not count towards the worker's attempt limit. Work being cancelled is cancelled instead."""
+    if row.status == WorkStatus.CANCELLING:
+        mark_cancelled(row)
+        return
+    row.status = WorkStatus.QUEUED
     row.attempts = max(0, row.attempts - 1)
 
 
 def start_attempt(row: WorkRow, max_attempts: int) -> bool:
     """A delivery of the work begins: True, and the row is running (one more attempt), when
-    there is work to do; False when it has finished already, or when `max_attempts` deliveries
-    did not finish it (its worker keeps dying), which marks it failed instead of trying forever.
+    there is work to do; False when it has finished already, when a cancel was asked for (it
+    is cancelled now), or when `max_attempts` deliveries did not finish it (its worker keeps
+    dying), which marks it failed instead of trying forever.
     """
-    if row.status in ("succeeded", "failed"):
+    if row.status in FINISHED:
+        return False
+    if row.status == WorkStatus.CANCELLING:
+        mark_cancelled(row)
         return False
     if row.attempts >= max_attempts:
         mark_failed(row, f"gave up after {row.attempts} attempts that did not finish")

@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from atlas.store.models.base import Base, utcnow
+from atlas.store.models.base import Base, Blob, utcnow
+from atlas.store.models.work import WorkColumns, work_status_check
+from atlas.store.work_status import WORK_STATUSES
 
 if TYPE_CHECKING:
     from atlas.store.models.network import Network
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+JOB_STATUSES = WORK_STATUSES
 
 
-class Job(Base):
+class Job(WorkColumns, Base):
     """A population request: `count` networks seeded `seed, seed + 1, ...` trained together.
 
     Progress fields are written by the worker while it trains (throttled), so that a client
@@ -25,7 +27,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint(f"status IN {JOB_STATUSES}", name="status"),
+        work_status_check(),
         CheckConstraint("units > 0 AND count > 0", name="sizes"),
         Index(None, "status", "id"),
     )
@@ -39,19 +41,13 @@ class Job(Base):
     seed: Mapped[int]
     training_config: Mapped[dict[str, Any]]
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
     epoch: Mapped[int] = mapped_column(default=0)
     max_epochs: Mapped[int] = mapped_column(default=0)
     n_active: Mapped[int] = mapped_column(default=0)
     n_converged: Mapped[int] = mapped_column(default=0)
     n_failed: Mapped[int] = mapped_column(default=0)
     n_saved: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
     networks: Mapped[list[Network]] = relationship(
         back_populates="job", order_by="Network.index_in_job", passive_deletes=True
@@ -60,3 +56,16 @@ class Job(Base):
     def network_seed(self, index: int) -> int:
         """The seed of the job's network `index`: the same job always trains the same networks."""
         return self.seed + index
+
+
+class TrainingSnapshot(Base):
+    """The whole state of a job's training run at the end of an epoch (atlas.training.snapshot
+    as an .npz blob): what a restarted or redelivered job continues from. One per job,
+    replaced every `resume_every` epochs, deleted when the job finishes."""
+
+    __tablename__ = "training_snapshots"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int]
+    payload: Mapped[bytes] = mapped_column(Blob)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

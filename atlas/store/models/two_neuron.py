@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from atlas.store.models.base import Base, utcnow
+from atlas.store.models.base import Base
+from atlas.store.models.work import WorkColumns, work_status_check
+from atlas.store.work_status import WORK_STATUSES
 
 TWO_NEURON_REGIMES = ("limit_cycle", "fixed_point", "stable_origin")
 DYNAMIC_REGIMES = (*TWO_NEURON_REGIMES, "undetermined")
-STUDY_STATUSES = ("queued", "running", "succeeded", "failed")
+STUDY_STATUSES = WORK_STATUSES
 
 
-class TwoNeuronStudy(Base):
+class TwoNeuronStudy(WorkColumns, Base):
     """One study run: `count` networks (seeds `seed`, `seed + 1`, ...) trained with one config
     on one task variant, then classified. A study is created queued and run by a worker, which
     records its status, attempts and progress here (like a job)."""
 
     __tablename__ = "two_neuron_studies"
-    __table_args__ = (CheckConstraint(f"status IN {STUDY_STATUSES}", name="status"),)
+    __table_args__ = (work_status_check(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
@@ -29,14 +30,8 @@ class TwoNeuronStudy(Base):
     training_config: Mapped[dict[str, Any]]
     count: Mapped[int]
     seed: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
     progress: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
     code_version: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
 
 class TwoNeuronNetwork(Base):
