@@ -10,6 +10,7 @@ from atlas.store.models.analysis import (
     ValidationResult,
 )
 from atlas.store.models.base import Base
+from atlas.store.models.chart import Chart, ChartChunk, ChartSetting
 from atlas.store.models.job import JOB_STATUSES, Job
 from atlas.store.models.network import (
     ANALYSIS_STATUSES,
@@ -41,6 +42,9 @@ __all__ = [
     "TWO_NEURON_REGIMES",
     "AnalysisRun",
     "Base",
+    "Chart",
+    "ChartChunk",
+    "ChartSetting",
     "Checkpoint",
     "ExtrapolationSignature",
     "Features",
