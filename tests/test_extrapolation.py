@@ -15,7 +15,8 @@ from atlas.analysis.extrapolation import (
     recurrence_period,
     signature_distance,
 )
-from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot, trajectory_plot
+from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot
+from atlas.analysis.plots_trajectories import FixedPointGroup, trajectory_plot
 from atlas.analysis.trial_runs import validation_states
 from atlas.cli import main
 from atlas.networks import from_state_dicts, to_state_dict
@@ -127,7 +128,8 @@ def test_plots_are_png(reference_networks, signatures):
         tp_plot(signatures["delayed_vanilla_20_i100"], get_task("delayed"))
     net = next(n for n in reference_networks if n.name == "reproduction_gru_30_i100")
     states = validation_states(from_state_dicts([net.state_dict]), rsg)[0]
-    picture = trajectory_plot(states, states[[0, -1], -1], [True, False])
+    points = FixedPointGroup("zero", states[[0, -1], -1], np.array([True, False]))
+    picture = trajectory_plot(states, [points])
     assert picture.startswith(PNG)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Query, Response
 
 from api.deps import SessionDep
@@ -19,7 +18,8 @@ from api.pictures import (
 from api.problems import Problem
 from api.solution_analyses import select_conditions, solution_states, stored_analysis, trial_task
 from atlas.analysis.extrapolation import Signature
-from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot, trajectory_plot
+from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot
+from atlas.analysis.plots_trajectories import FixedPointGroup, trajectory_plot
 from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
 from atlas.tasks import TrialTask
 
@@ -32,10 +32,12 @@ ALL_CONDITIONS = "all"
     response_class=Response,
     summary="Validation-set state trajectories in their top PCA plane, fixed points marked",
     description=(
-        "Every validation trial's state trajectory projected on the top two principal "
-        "components of all of them; the fixed points found under `condition` (default `zero`, "
-        "the autonomous dynamics; `all` for every condition) projected on the same plane, "
-        "filled when stable, open when not. Slow points are not drawn."
+        "Every validation trial's state trajectory, one line per trial coloured by the trial's "
+        "first variable (f1, t1 or ts), projected on the top two principal components of all "
+        "of them (the axes give each one's share of the variance); the fixed points found "
+        "under `condition` (default `zero`, the autonomous dynamics; `all` for every "
+        "condition) on the same plane, one colour per condition, filled when stable, open "
+        "when not. Slow points are not drawn."
     ),
     responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
 )
@@ -52,12 +54,15 @@ def trajectories_png(
     chosen = select_conditions(
         analysis.conditions, None if condition == ALL_CONDITIONS else condition
     )
-    states = solution_states(session, network, trial_task(network))
-    fixed = [c.points for c in chosen]
-    true_points = [p.fixed for p in fixed]
-    points = np.concatenate([p.states[f] for p, f in zip(fixed, true_points, strict=True)])
-    stable = np.concatenate([p.stable[f] for p, f in zip(fixed, true_points, strict=True)])
-    return png_response(trajectory_plot(states, points, stable))
+    task = trial_task(network)
+    states = solution_states(session, network, task)
+    groups = [
+        FixedPointGroup(c.label, c.points.states[c.points.fixed], c.points.stable[c.points.fixed])
+        for c in chosen
+    ]
+    conditions = task.validation_set().conditions
+    colour_by = next(iter(conditions.items()), None)
+    return png_response(trajectory_plot(states, groups, colour_by))
 
 
 SignaturePlot = Callable[[Signature, TrialTask], bytes]

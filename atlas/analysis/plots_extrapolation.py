@@ -4,17 +4,17 @@ Figures are built with matplotlib's object API and rendered by its Agg canvas, s
 and no global pyplot state are involved (safe in worker threads).
 
 - tp(ts) against the training range (`reproduction`);
-- decision maps over the probe grid (`delayed`, `interval`);
-- state trajectories in their top-2 PCA plane with fixed points marked by stability.
+- decision maps over the probe grid (`delayed`, `interval`), a discrete colour per answer.
+
+State trajectories with fixed points are in atlas.analysis.plots_trajectories.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -60,50 +60,46 @@ def tp_plot(signature: Signature, task: TrialTask) -> bytes:
     return png_bytes(figure)
 
 
+DECISION_COLOURS = {-1.0: "#2166ac", 0.0: "#ffd54f", 1.0: "#b2182b"}
+NO_TRIAL_COLOUR = "#bdbdbd"
+
+
 def decision_map_plot(signature: Signature, task: TrialTask) -> bytes:
-    """The decision sign over the probe grid, the training square outlined."""
+    """The decision sign over the probe grid as PNG bytes (see decision_map_figure)."""
+    return png_bytes(decision_map_figure(signature, task))
+
+
+def decision_map_figure(signature: Signature, task: TrialTask) -> Figure:
+    """The decision sign over the probe grid, the training square outlined.
+
+    The map holds -1, +1 (and 0 where the output stayed at zero): one flat colour each, and a
+    colour bar with one box per value drawn; cells without a trial (equal values) are grey.
+    """
     if "decision_map" not in signature.arrays:
         raise ValueError(f"a {signature.task!r} signature has no decision map; draw tp(ts)")
-    axis, grid = signature.arrays["axis"], signature.arrays["decision_map"]
+    axis, grid = signature.arrays["axis"], np.asarray(signature.arrays["decision_map"], float)
     low, high = training_range(task)
     step = float(np.diff(axis).min()) if len(axis) > 1 else 1.0
     extent = (axis[0] - step / 2, axis[-1] + step / 2, axis[0] - step / 2, axis[-1] + step / 2)
+    present = [v for v in DECISION_COLOURS if np.any(grid == v)] or [-1.0, 1.0]
+    colours = ListedColormap([DECISION_COLOURS[v] for v in present]).with_extremes(
+        bad=NO_TRIAL_COLOUR
+    )
+    ranks = np.full(grid.shape, np.nan)
+    for rank, value in enumerate(present):
+        ranks[grid == value] = rank
+    norm = BoundaryNorm(np.arange(len(present) + 1) - 0.5, len(present))
     figure, axes = new_axes((5, 4.5))
-    image = axes.imshow(grid, origin="lower", extent=extent, cmap="coolwarm", vmin=-1, vmax=1)
+    image = axes.imshow(ranks, origin="lower", extent=extent, cmap=colours, norm=norm)
     axes.add_patch(
         Rectangle((low, low), high - low, high - low, fill=False, edgecolor="k", linewidth=1.5)
     )
     names = task.input_names
     axes.set_xlabel(f"{names[1]} value")
     axes.set_ylabel(f"{names[0]} value")
-    figure.colorbar(image, ax=axes, label="decision (sign of output)")
-    return png_bytes(figure)
-
-
-def trajectory_plot(
-    states: np.ndarray,
-    fixed_states: np.ndarray | None = None,
-    fixed_stable: Sequence[bool] | None = None,
-) -> bytes:
-    """Trajectories (B, T, S) in their top-2 PCA plane; fixed points (P, S) projected on the
-    same plane, filled when stable, open when not."""
-    flat = states.reshape(-1, states.shape[-1])
-    centre = flat.mean(axis=0)
-    _, _, basis = np.linalg.svd(flat - centre, full_matrices=False)
-    plane = basis[:2].T
-    figure, axes = new_axes((5, 5))
-    colours = colormaps["viridis"](np.linspace(0, 1, len(states)))
-    for trajectory, colour in zip(states, colours, strict=True):
-        xy = (trajectory - centre) @ plane
-        axes.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=0.8, alpha=0.8)
-    if fixed_states is not None and len(fixed_states):
-        xy = (np.asarray(fixed_states) - centre) @ plane
-        stable = np.asarray(fixed_stable, dtype=bool)
-        axes.scatter(*xy[stable].T, s=60, color="k", zorder=3, label="stable")
-        axes.scatter(
-            *xy[~stable].T, s=60, facecolors="none", edgecolors="k", zorder=3, label="unstable"
-        )
-        axes.legend(loc="best", fontsize="small")
-    axes.set_xlabel("PC 1")
-    axes.set_ylabel("PC 2")
-    return png_bytes(figure)
+    bar = figure.colorbar(image, ax=axes, ticks=range(len(present)))
+    bar.set_ticklabels([f"{int(v):+d}" if v else "0" for v in present])
+    bar.set_label("decision (sign of output)")
+    if np.isnan(grid).any():
+        axes.set_title("grey: no trial (equal values); box: training range", fontsize="small")
+    return figure
