@@ -1,14 +1,28 @@
-"""Request-scoped dependencies: a database session and the app's settings."""
+"""Request-scoped dependencies (a database session, the app's settings) and the bounded
+parameter types every route shares.
+
+Ids are bounded to the store's integer columns: a path or query integer outside them is a 422
+before any query runs (SQLite cannot even bind an integer of 2^63 or more, and used to answer
+500 and drop the keep-alive connection). Free text is bounded in length and refused when it
+carries control characters (PostgreSQL cannot store NUL), so no input reaches the database in
+a shape it cannot take.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from atlas.config import Settings
+
+#: The largest id a row can have: the store's ids are 32-bit integer columns.
+MAX_ID = 2**31 - 1
+#: No control characters (NUL included): text that every backend stores and every log shows.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+MAX_TEXT = 255
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -26,3 +40,18 @@ def _settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+SolutionId = Annotated[int, Path(ge=1, le=MAX_ID, description="A solution id.")]
+CheckpointId = Annotated[int, Path(ge=1, le=MAX_ID, description="A checkpoint id.")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="A job id.")]
+TypeId = Annotated[int, Path(ge=1, le=MAX_ID, description="A solution type id.")]
+TaskName = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=PRINTABLE,
+        description="Short name, long name or alias.",
+        examples=["delayed"],
+    ),
+]

@@ -7,16 +7,18 @@ from typing import Annotated
 from fastapi import Query
 from sqlalchemy.orm import Session
 
+from api.deps import PRINTABLE, TaskName
 from api.problems import Problem
 from api.routes.tasks import resolve_task_name
 from atlas.store import VariantSummary, principal_variant, type_variants
 from atlas.tasks import DEFAULT_VARIANT
 
-TaskQuery = Annotated[str, Query(description="Short name, long name or alias.")]
+TaskQuery = TaskName
 VariantQuery = Annotated[
     str | None,
     Query(
         max_length=16,
+        pattern=PRINTABLE,
         description="A parameter set of the task (see `/types`' `variants`). Default: the "
         "task's own parameters where they have types, else the variant with the most typed "
         "networks.",

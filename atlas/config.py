@@ -6,10 +6,15 @@ on a thread inside the API process), CPU or the first GPU. Set `ATLAS_DATABASE_U
 
 `api_key`: writes (POST) require this key in the `X-API-Key` header. When it is unset, every
 write is refused with 403 -- a fresh install is read-only rather than open to anyone.
+
+Admission control (atlas.training.admission): a job whose estimated memory exceeds
+`max_job_memory_bytes` (default: half of this machine's memory) or whose estimated work exceeds
+`max_job_work` multiply-adds (default: a day of every core at `work_rate`) is refused.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +24,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _DATABASE_SCHEMES = ("sqlite", "postgresql")
+#: Multiply-adds per second one core trains at (benchmarks/admission.py measures it: 2.6e9 to
+#: 8.4e9 on this project's 2-core AMD EPYC development machine, on one thread).
+WORK_RATE = 2e9
+JOB_DAY_SECONDS = 24 * 3600
+
+
+def machine_memory_bytes() -> int:
+    """Physical memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _default_work_limit() -> int:
+    return int(WORK_RATE * (os.cpu_count() or 1) * JOB_DAY_SECONDS)
 
 
 class Settings(BaseSettings):
@@ -58,6 +76,26 @@ class Settings(BaseSettings):
             "CPU threads torch uses in each worker process; None keeps torch's default. Small "
             "networks train fastest on one thread, especially on a busy machine."
         ),
+    )
+
+    max_job_memory_bytes: int = Field(
+        default_factory=lambda: machine_memory_bytes() // 2,
+        gt=0,
+        description="Largest estimated peak memory of a job accepted (default: half the RAM).",
+    )
+    max_job_work: int = Field(
+        default_factory=_default_work_limit,
+        gt=0,
+        description=(
+            "Largest estimated work of a job accepted, in multiply-adds (default: a day of "
+            "every core at work_rate)."
+        ),
+    )
+    work_rate: float = Field(
+        default=WORK_RATE,
+        gt=0,
+        allow_inf_nan=False,
+        description="Multiply-adds per second of one core, to state an estimate as time.",
     )
 
     @field_validator("device")

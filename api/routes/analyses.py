@@ -11,7 +11,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SolutionId
 from api.npy import ArrayQuery, FormatQuery, npy_response, npy_responses, wants_npy
 from api.problems import Problem
 from api.schemas.analyses import (
@@ -77,7 +77,7 @@ def fixed_point_arrays(conditions: list[ConditionPoints]) -> dict[str, np.ndarra
     responses=npy_responses("The points as JSON, or one array as .npy."),
 )
 def read_fixed_points(
-    solution_id: int,
+    solution_id: SolutionId,
     request: Request,
     session: SessionDep,
     condition: ConditionQuery = None,
@@ -128,7 +128,7 @@ def _cycle_arrays(found: list[ConditionCycles], cycle: int | None) -> dict[str, 
     responses=npy_responses("The cycles as JSON, or one array as .npy."),
 )
 def read_limit_cycles(
-    solution_id: int,
+    solution_id: SolutionId,
     request: Request,
     session: SessionDep,
     states: Annotated[bool, Query(description="Include the states along each cycle.")] = True,
@@ -167,7 +167,7 @@ def read_limit_cycles(
     responses=npy_responses("The signature as JSON, or one array as .npy."),
 )
 def read_extrapolation(
-    solution_id: int,
+    solution_id: SolutionId,
     request: Request,
     session: SessionDep,
     format: FormatQuery = "json",
@@ -190,7 +190,7 @@ def read_extrapolation(
     ),
     responses={404: {"description": "No such solution, or its graph is not available."}},
 )
-def read_graph(solution_id: int, session: SessionDep) -> GraphOut:
+def read_graph(solution_id: SolutionId, session: SessionDep) -> GraphOut:
     _, solution_type, record = stored_analysis(session, solution_id, "graph", reduced_graph)
     return GraphOut(
         solution_id=solution_id,

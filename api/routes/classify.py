@@ -41,7 +41,12 @@ from api.schemas.classify import (
     TypeRef,
 )
 from api.solution_analyses import analysis_unavailable, require_solution, trial_task
-from api.uploads import MAX_IMPORT_BYTES, upload_task, uploaded_state_dict
+from api.uploads import (
+    MAX_IMPORT_BYTES,
+    upload_task,
+    uploaded_state_dict,
+    uploaded_validation_loss,
+)
 from api.variants import TaskQuery, VariantQuery, task_variant
 from atlas.analysis.classifier import TREES
 from atlas.analysis.features import neural_features
@@ -49,7 +54,6 @@ from atlas.analysis.graph import build_graph
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.store import load_population, network_features, network_solution_type
 from atlas.tasks import TrialTask, variant_key
-from atlas.training.evaluation import population_mse
 
 router = APIRouter(tags=["classify"])
 
@@ -168,7 +172,7 @@ def classify_upload(session: Session, task_name: str, payload: bytes) -> Classif
     task = upload_task(task_name)
     predictor = fit_task_predictor(session, task.name)
     population = from_state_dicts([uploaded_state_dict(payload, task)])
-    loss = float(population_mse(population, task.validation_set())[0])
+    loss = uploaded_validation_loss(population, task)
     actual = _actual_from_graph(session, population, task)
     features = _features(population, task)
     return _classification(task.name, predictor, features, actual, validation_loss=loss)

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep
+from api.deps import MAX_ID, SessionDep
 from api.problems import Problem
 from api.schemas.compare import ComparedSolution, ComparisonMatrixOut, ComparisonOut
 from api.solution_analyses import require_solution, solution_states, trial_task
@@ -90,8 +90,8 @@ _ERRORS = {
 )
 def compare(
     session: SessionDep,
-    a: Annotated[int, Query(description="A solution id.", examples=[4])],
-    b: Annotated[int, Query(description="Another solution id.", examples=[9])],
+    a: Annotated[int, Query(ge=1, le=MAX_ID, description="A solution id.", examples=[4])],
+    b: Annotated[int, Query(ge=1, le=MAX_ID, description="Another solution id.", examples=[9])],
 ) -> ComparisonOut:
     (described_a, summary_a), (described_b, summary_b) = (
         _stored_summary(session, a),
@@ -111,6 +111,8 @@ def _parse_ids(text: str) -> list[int]:
         ) from exc
     if len(ids) < 2:
         raise Problem(422, "invalid-ids", "a comparison matrix needs at least two ids")
+    if not all(1 <= i <= MAX_ID for i in ids):
+        raise Problem(422, "invalid-ids", f"solution ids lie between 1 and {MAX_ID}")
     if len(ids) > MAX_MATRIX_IDS:
         raise Problem(
             422,

@@ -13,14 +13,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import SessionDep, SettingsDep
+from api.deps import MAX_TEXT, PRINTABLE, SessionDep, SettingsDep
 from api.queueing import enqueue_or_503
 from api.routes.solutions import read_solution
 from api.schemas.solutions import SolutionDetail
-from api.uploads import MAX_IMPORT_BYTES, upload_task, uploaded_state_dict
+from api.uploads import (
+    MAX_IMPORT_BYTES,
+    upload_task,
+    uploaded_state_dict,
+    uploaded_validation_loss,
+)
 from atlas.networks import from_state_dicts
 from atlas.store import save_imported_network, set_analysis_status
-from atlas.training.evaluation import population_mse
 from worker.dispatch import enqueue_analysis
 
 router = APIRouter(prefix="/solutions", tags=["solutions"])
@@ -52,11 +56,13 @@ def import_solution(
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The state dict (`torch.save` format).")],
     task: Annotated[str, Form(description="Task name or alias.", examples=["delayed"])],
-    name: Annotated[str | None, Form(max_length=255, description="A label to keep.")] = None,
+    name: Annotated[
+        str | None, Form(max_length=MAX_TEXT, pattern=PRINTABLE, description="A label to keep.")
+    ] = None,
 ) -> SolutionDetail:
     trial_task = upload_task(task)
     state_dict = uploaded_state_dict(file.file.read(MAX_IMPORT_BYTES + 1), trial_task)
-    loss = float(population_mse(from_state_dicts([state_dict]), trial_task.validation_set())[0])
+    loss = uploaded_validation_loss(from_state_dicts([state_dict]), trial_task)
     info = {"filename": file.filename} if file.filename else {}
     network = save_imported_network(session, trial_task, state_dict, loss, name=name, info=info)
     session.commit()

@@ -6,22 +6,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
+from api.admission import admit_job
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import SessionDep, SettingsDep
+from api.deps import JobId, SessionDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
 from atlas.store import JobSpec, JobSpecError, create_job, fail_job
 from atlas.store.models import Job
 from atlas.store.queries import get_job, job_networks
-from atlas.tasks import get_task
+from atlas.store.task_records import resolve_task
 from atlas.training import TrainingConfig
 from worker.dispatch import enqueue_training
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 _ERRORS = {
     **AUTH_RESPONSES,
-    422: {"description": "Invalid request, or an Idempotency-Key reused for another request."},
+    422: {
+        "description": "Invalid request, an Idempotency-Key reused for another request, a GPU "
+        "asked for where there is none, or a job over the server's memory or work budget "
+        "(`over-budget`: the problem states the estimate and the limits)."
+    },
     503: {"description": "The queue is unreachable; the job is recorded as failed."},
 }
 
@@ -70,9 +75,9 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
     )
 
 
-def _same_request(job: Job, spec: JobSpec) -> bool:
+def _same_request(session: SessionDep, job: Job, spec: JobSpec) -> bool:
     """Whether a job created under an idempotency key was created for this very request."""
-    task = get_task(spec.task, **spec.task_parameters)
+    task = resolve_task(session, spec.task, **spec.task_parameters)
     asked = (
         task.name,
         spec.architecture,
@@ -127,7 +132,9 @@ def submit_job(
     except JobSpecError as exc:
         session.rollback()
         raise Problem(422, "invalid-job", str(exc)) from exc
-    if not created and not _same_request(job, spec):
+    if created:
+        admit_job(session, job, settings)
+    if not created and not _same_request(session, job, spec):
         raise Problem(
             422,
             "idempotency-key-reused",
@@ -154,7 +161,7 @@ def submit_job(
     summary="A job's status, progress and the networks it has stored",
     responses={404: {"description": "No such job."}},
 )
-def read_job(job_id: int, session: SessionDep) -> JobOut:
+def read_job(job_id: JobId, session: SessionDep) -> JobOut:
     job = get_job(session, job_id)
     if job is None:
         raise Problem(404, "job-not-found", f"no job with id {job_id}")

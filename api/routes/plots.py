@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SolutionId
 from api.pictures import (
     PNG_MEDIA_TYPE,
     SVG_MEDIA_TYPE,
@@ -42,7 +42,7 @@ ALL_CONDITIONS = "all"
     responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
 )
 def trajectories_png(
-    solution_id: int,
+    solution_id: SolutionId,
     session: SessionDep,
     condition: Annotated[
         str, Query(description="Input condition of the fixed points drawn, or `all`.")
@@ -74,7 +74,7 @@ def _signature_picture(
     """Route `GET /solutions/{id}/plots/{name}`: `plot` of the stored extrapolation signature,
     for the tasks whose signature has `array` (else 404 naming `other`, the plot that fits)."""
 
-    def picture(solution_id: int, session: SessionDep) -> Response:
+    def picture(solution_id: SolutionId, session: SessionDep) -> Response:
         network, _, signature = stored_analysis(
             session, solution_id, "extrapolation", extrapolation_signature
         )
@@ -131,7 +131,7 @@ _signature_picture(
     ),
     responses=picture_responses(SVG_MEDIA_TYPE, "An SVG image."),
 )
-def graph_svg_picture(solution_id: int, session: SessionDep) -> Response:
+def graph_svg_picture(solution_id: SolutionId, session: SessionDep) -> Response:
     network, solution_type, record = stored_analysis(session, solution_id, "graph", reduced_graph)
     title = f"solution {solution_id}" + (f" ({solution_type})" if solution_type else "")
     return graph_svg_response(record.compact, trial_task(network), title)

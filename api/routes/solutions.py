@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import torch
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import SessionDep
+from api.deps import MAX_ID, MAX_TEXT, PRINTABLE, CheckpointId, SessionDep, SolutionId
 from api.problems import Problem
 from api.routes.tasks import resolve_task_name
 from api.schemas.solutions import (
@@ -80,17 +80,27 @@ def _summary(fields: Mapping[str, Any], solution_type: str | None) -> SolutionSu
 def list_solutions_route(
     request: Request,
     session: SessionDep,
-    task: Annotated[str | None, Query(description="Short name, long name or alias.")] = None,
+    task: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, pattern=PRINTABLE, description="Short name or alias."),
+    ] = None,
     architecture: Architecture | None = None,
-    units: Annotated[int | None, Query(ge=1)] = None,
+    units: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: NetworkStatus | None = None,
     source: NetworkSource | None = None,
     solution_type: Annotated[
-        str | None, Query(alias="type", description="A solution type's name.")
+        str | None,
+        Query(alias="type", max_length=MAX_TEXT, pattern=PRINTABLE, description="A type's name."),
     ] = None,
-    min_loss: Annotated[float | None, Query(ge=0, description="Validation loss at least.")] = None,
-    max_loss: Annotated[float | None, Query(ge=0, description="Validation loss at most.")] = None,
-    job: Annotated[int | None, Query(ge=1, description="Networks trained by this job.")] = None,
+    min_loss: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Validation loss at least.")
+    ] = None,
+    max_loss: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Validation loss at most.")
+    ] = None,
+    job: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Networks trained by this job.")
+    ] = None,
     sort: SortKey = "created_at",
     order: Annotated[
         SortOrder | None, Query(description="Default: desc for created_at, else asc.")
@@ -162,7 +172,7 @@ def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
     summary="One solution: metadata, losses, analysis state and links",
     responses=_NOT_FOUND,
 )
-def read_solution(solution_id: int, session: SessionDep) -> SolutionDetail:
+def read_solution(solution_id: SolutionId, session: SessionDep) -> SolutionDetail:
     found = get_solution(session, solution_id)
     if found is None:
         raise _not_found(solution_id)
@@ -206,7 +216,7 @@ _WEIGHTS_RESPONSE: dict[int | str, dict[str, Any]] = {
     response_class=Response,
     responses=_WEIGHTS_RESPONSE,
 )
-def download_weights(solution_id: int, session: SessionDep) -> Response:
+def download_weights(solution_id: SolutionId, session: SessionDep) -> Response:
     try:
         state_dict = network_state_dict(session, solution_id)
     except LookupError as exc:
@@ -220,7 +230,7 @@ def download_weights(solution_id: int, session: SessionDep) -> Response:
     summary="Initial, intermediate and final weights recorded during training",
     responses=_NOT_FOUND,
 )
-def list_checkpoints(solution_id: int, session: SessionDep) -> list[CheckpointOut]:
+def list_checkpoints(solution_id: SolutionId, session: SessionDep) -> list[CheckpointOut]:
     if get_solution(session, solution_id) is None:
         raise _not_found(solution_id)
     base = f"/solutions/{solution_id}/checkpoints"
@@ -238,7 +248,9 @@ def list_checkpoints(solution_id: int, session: SessionDep) -> list[CheckpointOu
     response_class=Response,
     responses=_WEIGHTS_RESPONSE,
 )
-def download_checkpoint(solution_id: int, checkpoint_id: int, session: SessionDep) -> Response:
+def download_checkpoint(
+    solution_id: SolutionId, checkpoint_id: CheckpointId, session: SessionDep
+) -> Response:
     blob = checkpoint_weights(session, solution_id, checkpoint_id)
     if blob is None:
         raise Problem(

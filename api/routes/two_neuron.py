@@ -9,8 +9,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from api.admission import admit_study
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import SessionDep, SettingsDep
+from api.deps import MAX_ID, SessionDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.problems import Problem
 from api.queueing import enqueue_or_503
@@ -26,7 +27,8 @@ from worker.dispatch import enqueue_two_neuron_study
 
 router = APIRouter(prefix="/tasks/two_neuron", tags=["two-neuron"])
 StudyQuery = Annotated[
-    int | None, Query(ge=1, description="A study id; default: the latest finished study.")
+    int | None,
+    Query(ge=1, le=MAX_ID, description="A study id; default: the latest finished study."),
 ]
 
 
@@ -62,7 +64,10 @@ def _regimes_out(summary: RegimeSummary) -> RegimesOut:
     dependencies=[Depends(require_api_key)],
     responses={
         **AUTH_RESPONSES,
-        422: {"description": "Bad count, task parameters or training options."},
+        422: {
+            "description": "Bad count, task parameters or training options, or a study over "
+            "the server's memory or work budget (`over-budget`)."
+        },
         503: {"description": "The queue is unreachable (the study is recorded as failed)."},
     },
 )
@@ -74,6 +79,7 @@ def start_study(
     except StudySpecError as exc:
         session.rollback()
         raise Problem(422, "invalid-study", str(exc)) from exc
+    admit_study(session, study, settings)
     session.commit()
     enqueue_or_503(
         session,

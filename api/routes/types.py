@@ -11,14 +11,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import SessionDep
+from api.deps import SessionDep, TypeId
 from api.pictures import SVG_MEDIA_TYPE, graph_svg_response, picture_responses
 from api.problems import Problem
 from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut, VariantOut
 from api.variants import TaskQuery, VariantQuery, task_variant
 from atlas.store import TypeSummary, solution_type, type_members, type_table
 from atlas.store.models import SolutionType
-from atlas.tasks import get_task
+from atlas.store.task_records import resolve_task
 
 router = APIRouter(prefix="/types", tags=["types"])
 MAX_MEMBER_PAGE = 500
@@ -101,7 +101,7 @@ def _require_type(session: SessionDep, type_id: int) -> SolutionType:
     responses={**_NOT_FOUND, 400: {"description": "Invalid cursor."}},
 )
 def read_type(
-    type_id: int,
+    type_id: TypeId,
     request: Request,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_MEMBER_PAGE)] = 50,
@@ -144,7 +144,7 @@ def read_type(
     description="Nodes coloured by output label, edges by input type, the start state ringed.",
     responses=picture_responses(SVG_MEDIA_TYPE, "An SVG image."),
 )
-def type_graph_svg(type_id: int, session: SessionDep) -> Response:
+def type_graph_svg(type_id: TypeId, session: SessionDep) -> Response:
     found = _require_type(session, type_id)
-    task = get_task(found.task, **found.task_parameters)
+    task = resolve_task(session, found.task, **found.task_parameters)
     return graph_svg_response(found.graph, task, found.name)

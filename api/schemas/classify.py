@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.deps import MAX_ID
+
 
 class ClassifyById(BaseModel):
     """Classify a solution already in the atlas."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"network_id": 42}]})
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"network_id": 42}]}
+    )
 
-    network_id: int = Field(ge=1)
+    network_id: int = Field(ge=1, le=MAX_ID)
 
 
 class TypeRef(BaseModel):

@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from api.schemas.solutions import Architecture, UtcDatetime
 
 MAX_UNITS = 512
 MAX_COUNT = 1024
 MAX_SEED = 2_000_000_000
+MAX_EPOCHS = 100_000
+MAX_BATCH = 4096
+#: Task parameters are sizes, times and amplitudes: none needs more than this magnitude.
+MAX_PARAMETER = 1_000_000
+
+#: Strict: JSON numbers only (no booleans, no strings), finite, and within bounds.
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+Epochs = Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
+Rate = Annotated[float, Field(gt=0, le=1)]
+Loss = Annotated[float, Field(gt=0, le=1e6)]
+ParameterNumber = (
+    Annotated[int, Field(strict=True, ge=-MAX_PARAMETER, le=MAX_PARAMETER)]
+    | Annotated[float, Field(strict=True, ge=-MAX_PARAMETER, le=MAX_PARAMETER, allow_inf_nan=False)]
+)
+ParameterValue = ParameterNumber | Annotated[list[ParameterNumber], Field(max_length=16)]
+
+
+class TrainingIn(BaseModel):
+    """Overrides of the training recipe (atlas.training.TrainingConfig); unset fields keep the
+    recipe's defaults. Bounded so that no value can make the job meaningless; the job's
+    memory and work are then checked against the server's budget as a whole."""
+
+    model_config = STRICT
+
+    max_epochs: Epochs | None = None
+    batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH)] | None = None
+    learning_rate: Rate | None = None
+    second_phase_learning_rate: Rate | None = None
+    success_loss: Loss | None = None
+    failure_loss: Loss | None = None
+    stall_patience: Epochs | None = None
+    plateau_factor: Annotated[float, Field(gt=0, lt=1)] | None = None
+    plateau_patience: Epochs | None = None
+    checkpoint_every: Annotated[int, Field(ge=0, le=MAX_EPOCHS)] | None = Field(
+        default=None, description="Epochs between checkpoints; 0: none in between."
+    )
+    device: Literal["auto", "cpu", "cuda"] | None = Field(
+        default=None, description="`cuda` is refused (422) where the server has no GPU."
+    )
+    min_improvement: Annotated[float, Field(ge=0, lt=1)] | None = None
+    second_phase_loss: Loss | None = None
+    min_learning_rate: Rate | None = None
+    dtype: Literal["float32", "float64"] | None = None
 
 
 class JobIn(BaseModel):
     """Train `count` networks seeded `seed, seed + 1, ...` on `task` as one batched population."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT,
         json_schema_extra={
             "examples": [
                 {
@@ -42,18 +85,29 @@ class JobIn(BaseModel):
         },
     )
 
-    task: str = Field(description="A trial task (see /tasks): short name, long name or alias.")
+    task: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A trial task (see /tasks): short name, long name or alias.",
+    )
     architecture: Architecture
     units: int = Field(ge=1, le=MAX_UNITS, description=f"Hidden units, 1..{MAX_UNITS}.")
     count: int = Field(ge=1, le=MAX_COUNT, description=f"Networks to train, 1..{MAX_COUNT}.")
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the first network.")
-    task_parameters: dict[str, Any] = Field(
-        default_factory=dict, description="Overrides of the task's parameters (see /tasks)."
-    )
-    training: dict[str, Any] = Field(
+    task_parameters: dict[Annotated[str, Field(max_length=64)], ParameterValue] = Field(
         default_factory=dict,
+        max_length=32,
+        description="Overrides of the task's parameters (see /tasks).",
+    )
+    training: TrainingIn = Field(
+        default_factory=TrainingIn,
         description="Overrides of the training recipe (atlas.training.TrainingConfig fields).",
     )
+
+    @field_serializer("training")
+    def _only_given(self, training: TrainingIn) -> dict[str, Any]:
+        """The overrides the client gave, as the store's JobSpec takes them."""
+        return training.model_dump(exclude_none=True)
 
 
 class JobProgress(BaseModel):

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from api.schemas.jobs import MAX_SEED
+from api.deps import MAX_TEXT, PRINTABLE
+from api.schemas.jobs import MAX_SEED, STRICT, ParameterValue
 from atlas.store.two_neuron import DEFAULT_STUDY_SIZE, MAX_STUDY_SIZE
+
+
+class TwoNeuronTrainingIn(BaseModel):
+    """Overrides of atlas.training.TwoNeuronTrainingConfig; unset fields keep its defaults."""
+
+    model_config = STRICT
+
+    max_steps: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    learning_rate: Annotated[float, Field(gt=0, le=10)] | None = None
+    stop_loss: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    log_every: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    dtype: Literal["float32", "float64"] | None = None
 
 
 class StudyIn(BaseModel):
@@ -15,7 +28,7 @@ class StudyIn(BaseModel):
     network's regime two ways and draw the regime maps."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT,
         json_schema_extra={
             "examples": [
                 {"count": 10000, "seed": 0, "name": "paper"},
@@ -31,14 +44,21 @@ class StudyIn(BaseModel):
         description=f"Networks to train (the paper: {DEFAULT_STUDY_SIZE}).",
     )
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the first network.")
-    task_parameters: dict[str, Any] = Field(
-        default_factory=dict, description="Overrides of the two_neuron task's parameters."
-    )
-    training: dict[str, Any] = Field(
+    task_parameters: dict[Annotated[str, Field(max_length=64)], ParameterValue] = Field(
         default_factory=dict,
+        max_length=32,
+        description="Overrides of the two_neuron task's parameters.",
+    )
+    training: TwoNeuronTrainingIn = Field(
+        default_factory=TwoNeuronTrainingIn,
         description="Overrides of atlas.training.TwoNeuronTrainingConfig (max_steps, ...).",
     )
-    name: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=MAX_TEXT, pattern=PRINTABLE)
+
+    @field_serializer("training")
+    def _only_given(self, training: TwoNeuronTrainingIn) -> dict[str, Any]:
+        """The overrides the client gave, as the store takes them."""
+        return training.model_dump(exclude_none=True)
 
 
 class RegimeCountsOut(BaseModel):

@@ -99,6 +99,8 @@ class Task:
             raise ParameterError(
                 f"task {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}"
             )
+        for name, value in overrides.items():
+            _check_type(name, value, getattr(self, name))
         converted = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
         task = dataclasses.replace(self, **converted)
         task.validate()
@@ -155,6 +157,23 @@ class TrialTask(Task):
             for name, ev in self.input_events().items()
         }
         return {**super().describe(), "input_events": events}
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """An override has its parameter's kind: an integer where the default is one (never a
+    boolean or 2.0), a finite number where it is a float, a list as long as a tuple's."""
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or len(value) != len(default):
+            raise ParameterError(f"{name} must be a list of {len(default)} numbers")
+        for item, item_default in zip(value, default, strict=True):
+            _check_type(name, item, item_default)
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(f"{name} must be a number, not {value!r}")
+    if isinstance(default, int) and not isinstance(value, int):
+        raise ParameterError(f"{name} must be an integer, not {value!r}")
+    if not np.isfinite(value):
+        raise ParameterError(f"{name} must be finite, not {value!r}")
 
 
 def pulse_trials(
