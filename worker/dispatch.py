@@ -1,18 +1,25 @@
-"""Queue work: to Celery when a broker is configured, else to this process' job thread.
+"""Queue work: to Celery when a broker is configured, else to this process' threads.
 
-The embedded mode (no broker) runs the same task functions on ONE background thread, in
-submission order: training never competes with itself for the CPU, SQLite sees one writer
-besides the API, and the API stays responsive. Commit the job or network row before
-enqueueing it: the task reads it from the database.
+One enqueue for every kind of work (`enqueue(kind, id)`: a training job, a two-neuron study,
+a network's analysis); `enqueue_training` and friends name the kinds. Commit the work's row
+before enqueueing it: the task reads it from the database.
+
+The embedded mode (no broker) runs the same task functions on two lanes of threads, each a
+first-in first-out queue: training (jobs and studies; `Settings.training_slots` at once,
+default one per 4 cores) and analyses (imports' and trained networks'; one per 2 cores). An
+import's analysis never waits behind a long training, and trainings do not crowd the cores.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import torch
 from celery import Celery
@@ -26,7 +33,7 @@ from atlas.store import (
     unfinished_job_ids,
     unfinished_study_ids,
 )
-from worker import tasks
+from worker import charts, tasks
 from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_POPULATION, create_app
 from worker.database import bound_to
 from worker.two_neuron_study import run_two_neuron_study
@@ -34,33 +41,44 @@ from worker.two_neuron_study import run_two_neuron_study
 logger = logging.getLogger("atlas.worker")
 
 
+Kind = Literal["job", "study", "analysis"]
+Lane = Literal["training", "analysis"]
+Body = Callable[[int, Settings, Callable[[], bool]], None]
+
+
+@dataclass(frozen=True)
+class QueueTask:
+    """How one kind of work is run: the Celery message's name, and in the embedded mode the
+    body (work id, settings, "is the runner stopping?") and its lane."""
+
+    message: str
+    body: Body
+    lane: Lane
+
+
+def enqueue(kind: Kind, work_id: int, settings: Settings | None = None) -> None:
+    """Queue work item `work_id` of `kind` (its row committed) in either mode."""
+    settings = settings or get_settings()
+    queued = QUEUE_TASKS[kind]
+    if settings.embedded:
+        _embedded_runner(settings).submit(queued.lane, settings, queued.body, work_id)
+    else:
+        _send(settings, queued.message, work_id)
+
+
 def enqueue_training(job_id: int, settings: Settings | None = None) -> None:
     """Train job `job_id`; its networks' analyses are queued as each one is saved."""
-    settings = settings or get_settings()
-    if settings.embedded:
-        runner = _embedded_runner(settings)
-        runner.submit(settings, run_training, job_id, settings, runner.stopping.is_set)
-    else:
-        _send(settings, TRAIN_POPULATION, job_id)
+    enqueue("job", job_id, settings)
 
 
 def enqueue_analysis(network_id: int, settings: Settings | None = None) -> None:
     """Run the analysis steps on network `network_id` (trained or imported)."""
-    settings = settings or get_settings()
-    if settings.embedded:
-        _embedded_runner(settings).submit(settings, tasks.analyse_network, network_id)
-    else:
-        _send(settings, ANALYSE_NETWORK, network_id)
+    enqueue("analysis", network_id, settings)
 
 
 def enqueue_two_neuron_study(study_id: int, settings: Settings | None = None) -> None:
     """Train, classify and map the two-neuron study `study_id` (created queued in the store)."""
-    settings = settings or get_settings()
-    if settings.embedded:
-        runner = _embedded_runner(settings)
-        runner.submit(settings, run_two_neuron_study, study_id, runner.stopping.is_set)
-    else:
-        _send(settings, RUN_TWO_NEURON_STUDY, study_id)
+    enqueue("study", study_id, settings)
 
 
 def run_training(
@@ -68,13 +86,18 @@ def run_training(
     settings: Settings | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> None:
-    """The training task as both modes run it: train, and queue each saved network's analysis."""
+    """The training task as both modes run it: train, and queue each saved network's analysis;
+    then, unless the runner is stopping, advance the chart the job is a chunk of (if any)."""
     settings = settings or get_settings()
-    tasks.train_population(
-        job_id,
-        on_network_saved=lambda network_id: enqueue_analysis(network_id, settings),
-        should_stop=should_stop,
-    )
+    try:
+        tasks.train_population(
+            job_id,
+            on_network_saved=lambda network_id: enqueue_analysis(network_id, settings),
+            should_stop=should_stop,
+        )
+    finally:
+        if not (should_stop and should_stop()):
+            charts.chunk_ended(job_id, lambda chunk_id: enqueue_training(chunk_id, settings))
 
 
 def resume_unfinished(settings: Settings | None = None) -> int:
@@ -97,13 +120,30 @@ def resume_unfinished(settings: Settings | None = None) -> int:
         enqueue_analysis(network_id, settings)
     for study_id in studies:
         enqueue_two_neuron_study(study_id, settings)
-    return len(jobs) + len(networks) + len(studies)
+    with bound_to(settings):
+        chunks = charts.resume_charts(lambda chunk_id: enqueue_training(chunk_id, settings))
+    return len(jobs) + len(networks) + len(studies) + chunks
+
+
+QUEUE_TASKS: dict[Kind, QueueTask] = {
+    "job": QueueTask(TRAIN_POPULATION, run_training, "training"),
+    "study": QueueTask(
+        RUN_TWO_NEURON_STUDY,
+        lambda study_id, _settings, stopping: run_two_neuron_study(study_id, stopping),
+        "training",
+    ),
+    "analysis": QueueTask(
+        ANALYSE_NETWORK,
+        lambda network_id, _settings, _stopping: tasks.analyse_network(network_id),
+        "analysis",
+    ),
+}
 
 
 def shutdown(wait: bool = True) -> None:
-    """Stop the embedded job thread: queued work is dropped (resume_unfinished finds it next
-    time) and a running training stops after its current epoch (or step, for a two-neuron
-    study), queued again."""
+    """Stop the embedded threads: queued work is dropped (resume_unfinished finds it next
+    time), a running training stops before its next minibatch (or step, for a two-neuron
+    study), queued again to continue from its last snapshot; a running analysis finishes."""
     global _runner
     with _runner_lock:
         runner, _runner = _runner, None
@@ -111,24 +151,43 @@ def shutdown(wait: bool = True) -> None:
         runner.close(wait)
 
 
+def lane_sizes(settings: Settings) -> dict[Lane, int]:
+    """Threads per lane: training_slots (default one per 4 cores), analyses one per 2 cores;
+    at least one each."""
+    cores = os.cpu_count() or 1
+    return {
+        "training": settings.training_slots or max(1, cores // 4),
+        "analysis": max(1, cores // 2),
+    }
+
+
 class _EmbeddedRunner:
-    """One worker thread and the flag that asks its training to stop."""
+    """A thread pool per lane, and the flag that asks running trainings to stop."""
 
     def __init__(self, settings: Settings):
         self.stopping = threading.Event()
-        self.executor = ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix="atlas-jobs",
-            initializer=_init_thread,
-            initargs=(settings.torch_threads,),
-        )
+        self.lanes = {
+            lane: ThreadPoolExecutor(
+                max_workers=size,
+                thread_name_prefix=f"atlas-{lane}",
+                initializer=_init_thread,
+                initargs=(settings.torch_threads,),
+            )
+            for lane, size in lane_sizes(settings).items()
+        }
 
-    def submit(self, settings: Settings, function: Callable[..., None], *args: object) -> None:
-        self.executor.submit(_run_logged, settings, function, *args)
+    def submit(self, lane: Lane, settings: Settings, body: Body, work_id: int) -> None:
+        self.lanes[lane].submit(
+            _run_logged, settings, body, work_id, settings, self.stopping.is_set
+        )
 
     def close(self, wait: bool) -> None:
         self.stopping.set()
-        self.executor.shutdown(wait=wait, cancel_futures=True)
+        for executor in self.lanes.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+        if wait:
+            for executor in self.lanes.values():
+                executor.shutdown(wait=True)
 
 
 _runner_lock = threading.Lock()
