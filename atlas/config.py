@@ -98,6 +98,24 @@ class Settings(BaseSettings):
         description="Multiply-adds per second of one core, to state an estimate as time.",
     )
 
+    job_time_limit_s: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds a job or study may run, over all its attempts; None: no limit. At the "
+            "limit it stops within a minibatch and keeps the networks it had finished."
+        ),
+    )
+    training_slots: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Embedded mode: jobs and studies trained at once; None: one per 4 cores, at least "
+            "1. Analyses and imports have a lane of their own (one per 2 cores, at least 1)."
+        ),
+    )
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:

@@ -1,10 +1,13 @@
 """The task bodies: train a job's population into the atlas, analyse one network.
 
 Celery runs them in worker processes (worker.celery_tasks); the embedded mode runs the same
-functions on a thread (worker.dispatch). Both are idempotent, so a redelivered task only
+functions on threads (worker.dispatch). Both are idempotent, so a redelivered task only
 finishes what its first delivery did not:
-- a network is saved under (job, index); networks already stored are not trained again (a
-  network's weights and minibatches depend on its seed alone, so the rest come out the same);
+- a training run snapshots its whole state every `resume_every` epochs (atlas.training.snapshot,
+  stored per job); a redelivery or restart continues from the last snapshot and ends with the
+  same networks as an uninterrupted run;
+- a network is saved under (job, index); networks already stored are not saved twice (a
+  network's weights and minibatches depend on its seed alone, so they come out the same);
 - an analysis step that succeeded is skipped, one re-run replaces that step's rows.
 """
 
@@ -16,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
-from sqlalchemy.orm import Session
 
 from atlas.store import (
     fail_job,
@@ -24,31 +26,31 @@ from atlas.store import (
     finish_job,
     finish_step,
     record_progress,
-    requeue_job,
     save_trained_network,
+    save_training_snapshot,
     set_analysis_status,
     skip_step,
     start_job_attempt,
     start_step,
     step_done,
+    stop_job,
+    training_snapshot,
 )
 from atlas.store.models import Job, Network
-from atlas.tasks import get_task
-from atlas.training import NetworkOutcome, TrainingConfig, TrainingProgress
+from atlas.tasks import TrialTask, get_task
+from atlas.training import NetworkOutcome, TrainingConfig
 from atlas.training import train_population as train
+from atlas.training.batched import PopulationTraining
+from atlas.training.snapshot import SnapshotMismatchError, restore_training, take_snapshot
 from worker.database import current_settings, transaction
 from worker.steps import STEPS
+from worker.work import Pace, Watch, finished_or_stopped, progress_writer
 
 logger = logging.getLogger("atlas.worker")
 
-PROGRESS_INTERVAL_S = 2.0
 MAX_ATTEMPTS = 3
 
 NetworkSaved = Callable[[int], None]
-
-
-class Interrupted(Exception):
-    """Training was asked to stop (the embedded runner is shutting down); the job is requeued."""
 
 
 def train_population(
@@ -62,7 +64,8 @@ def train_population(
     "enqueue its analysis"); on a redelivery it is also called for the networks stored
     before whose analysis has not finished. A job delivered MAX_ATTEMPTS times without
     finishing (its worker keeps dying) is marked failed instead of being tried forever.
-    `should_stop()` is asked after every epoch: when true, the job goes back to queued.
+    Between minibatches the job stops (worker.work.Watch) when `should_stop()` says so (queued
+    again, resumed from its snapshot), when a client cancelled it, or at the time limit.
     """
     notify = on_network_saved or (lambda _network_id: None)
     with transaction() as session:
@@ -77,19 +80,22 @@ def train_population(
         seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]
         task_name, task_parameters, training = job.task, job.task_parameters, job.training_config
         shape, count, attempt = (job.architecture, job.units), job.count, job.attempts
+        snapshot = training_snapshot(session, job_id) if seeds else None
+        watch = Watch(Job, job_id, should_stop, job.run_seconds)
     logger.info(
         "job %d: training %d of %d %s networks of %d units on %s (attempt %d)",
         job_id, len(seeds), count, *shape, task_name, attempt,
     )  # fmt: skip
     for network_id in unanalysed:
         notify(network_id)
-    with recorded_outcome(
+    with finished_or_stopped(
         f"job {job_id}",
-        requeue=lambda session: requeue_job(session, job_id),
+        stop=lambda session, stopped: stop_job(session, job_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_job(session, job_id, error),
     ):
         task = get_task(task_name, **task_parameters)
         config = TrainingConfig.from_dict({**training, "device": _training_device()})
+        start = _resumed(job_id, task, *shape, config, snapshot)
         if seeds:
             train(
                 task,
@@ -97,36 +103,56 @@ def train_population(
                 seeds,
                 config,
                 on_progress=progress_writer(
-                    lambda session, progress: record_progress(session, job_id, progress),
-                    should_stop or (lambda: False),
+                    lambda session, progress, pace: record_progress(
+                        session, job_id, progress, pace
+                    ),
+                    watch,
+                    Pace(count, watch),
                     f"job {job_id}",
                 ),
                 on_network_done=lambda outcome: notify(_save(job_id, outcome)),
+                start=start,
+                on_epoch_end=_snapshotter(job_id, config.resume_every),
+                between_minibatches=watch.check,
             )
         with transaction() as session:
-            finish_job(session, job_id)
-        logger.info("job %d succeeded", job_id)
+            job = finish_job(session, job_id)
+        logger.info("job %d %s", job_id, job.status)
 
 
-@contextmanager
-def recorded_outcome(
-    what: str,
-    requeue: Callable[[Session], None],
-    fail: Callable[[Session, str], None],
-) -> Iterator[None]:
-    """The body of a queued task, its end recorded: stopped on purpose (Interrupted), the work
-    is queued again; on an error it is marked failed with the error, which propagates."""
+def _resumed(
+    job_id: int,
+    task: TrialTask,
+    architecture: str,
+    units: int,
+    config: TrainingConfig,
+    snapshot: tuple[int, dict] | None,
+) -> PopulationTraining | None:
+    """The run the job's snapshot holds, or None to start afresh (none, or one that does not
+    fit: a snapshot from another code version is worth less than a clean start)."""
+    if snapshot is None:
+        return None
+    epoch, arrays = snapshot
     try:
-        yield
-    except Interrupted:
+        run = restore_training(task, architecture, units, config, arrays)
+    except (SnapshotMismatchError, KeyError, ValueError) as exc:
+        logger.warning("job %d: snapshot after epoch %d not used: %s", job_id, epoch, exc)
+        return None
+    logger.info("job %d: resuming from its snapshot after epoch %d", job_id, epoch)
+    return run
+
+
+def _snapshotter(job_id: int, every: int) -> Callable[[PopulationTraining], None]:
+    """Store the run's snapshot after every `every`-th epoch (0: never) while networks train."""
+
+    def snapshot(run: PopulationTraining) -> None:
+        if not every or run.epoch % every or not len(run.active):
+            return
+        arrays = take_snapshot(run)
         with transaction() as session:
-            requeue(session)
-        logger.info("%s interrupted; queued again", what)
-    except Exception as exc:
-        logger.exception("%s failed", what)
-        with transaction() as session:
-            fail(session, f"{type(exc).__name__}: {exc}")
-        raise
+            save_training_snapshot(session, job_id, run.epoch, arrays)
+
+    return snapshot
 
 
 def _save(job_id: int, outcome: NetworkOutcome) -> int:
@@ -139,34 +165,6 @@ def _save(job_id: int, outcome: NetworkOutcome) -> int:
         job_id, network_id, outcome.seed, outcome.status, outcome.epochs, outcome.final_loss,
     )  # fmt: skip
     return network_id
-
-
-def progress_writer(
-    record: Callable[[Session, TrainingProgress], None],
-    should_stop: Callable[[], bool],
-    what: str,
-) -> Callable[[TrainingProgress], None]:
-    """Write progress (`record` in a transaction) at most every PROGRESS_INTERVAL_S and at
-    the end; raise Interrupted as soon as `should_stop()` says so."""
-    last = -float("inf")
-
-    def write(progress: TrainingProgress) -> None:
-        nonlocal last
-        if should_stop():
-            raise Interrupted
-        now = time.monotonic()
-        if now - last < PROGRESS_INTERVAL_S and progress.active:
-            return
-        last = now
-        with transaction() as session:
-            record(session, progress)
-        logger.info(
-            "%s: epoch %d/%d, %d active, %d converged, %d failed",
-            what, progress.epoch, progress.max_epochs,
-            progress.active, progress.converged, progress.failed,
-        )  # fmt: skip
-
-    return write
 
 
 def _training_device() -> str:

@@ -19,11 +19,11 @@ from atlas.store import (
     fail_study,
     finish_study,
     record_study_progress,
-    requeue_study,
     save_regime_maps,
     save_study_outcome,
     set_two_neuron_regimes,
     start_study_attempt,
+    stop_study,
     study_setup,
     study_weights,
 )
@@ -32,7 +32,8 @@ from atlas.store.two_neuron import stored_network_count
 from atlas.tasks import TwoNeuron
 from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
 from worker.database import transaction
-from worker.tasks import MAX_ATTEMPTS, progress_writer, recorded_outcome
+from worker.tasks import MAX_ATTEMPTS
+from worker.work import Pace, Watch, finished_or_stopped, progress_writer
 
 logger = logging.getLogger("atlas.worker")
 
@@ -40,8 +41,10 @@ logger = logging.getLogger("atlas.worker")
 def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None = None) -> None:
     """Train, classify and map study `study_id`; its status and progress are kept in SQL.
 
-    A study delivered MAX_ATTEMPTS times without finishing is marked failed. `should_stop()`
-    is asked after every training step: when true, the study goes back to queued.
+    A study delivered MAX_ATTEMPTS times without finishing is marked failed. After every
+    training step it stops (worker.work.Watch) when `should_stop()` says so (queued again),
+    when a client cancelled it, or at the time limit. It ends succeeded, partially succeeded
+    (some networks did not solve the task) or failed (none did).
     """
     with transaction() as session:
         study = session.get(TwoNeuronStudy, study_id)
@@ -53,14 +56,15 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         trained = stored_network_count(session, study_id) > 0
         seeds = list(range(study.seed, study.seed + study.count))
         parameters, training = study.task_parameters, study.training_config
-    with recorded_outcome(
+        watch = Watch(TwoNeuronStudy, study_id, should_stop, study.run_seconds)
+    with finished_or_stopped(
         f"study {study_id}",
-        requeue=lambda session: requeue_study(session, study_id),
+        stop=lambda session, stopped: stop_study(session, study_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_study(session, study_id, error),
     ):
         task, config = study_setup(parameters, training)
         if not trained:
-            _train(study_id, task, config, seeds, should_stop or (lambda: False))
+            _train(study_id, task, config, seeds, watch)
         with transaction() as session:
             weights = study_weights(session, study_id)
         by_eigenvalues = eigenvalue_regimes(weights.final_w)
@@ -69,8 +73,8 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         with transaction() as session:
             set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
             save_regime_maps(session, study_id, maps)
-            finish_study(session, study_id)
-        logger.info("study %d succeeded", study_id)
+            study = finish_study(session, study_id)
+        logger.info("study %d %s", study_id, study.status)
 
 
 def _train(
@@ -78,7 +82,7 @@ def _train(
     task: TwoNeuron,
     config: TwoNeuronTrainingConfig,
     seeds: list[int],
-    should_stop: Callable[[], bool],
+    watch: Watch,
 ) -> None:
     """Train the study's population and store it in one transaction."""
     started = time.perf_counter()
@@ -87,8 +91,11 @@ def _train(
         seeds,
         config,
         on_progress=progress_writer(
-            lambda session, progress: record_study_progress(session, study_id, progress),
-            should_stop,
+            lambda session, progress, pace: record_study_progress(
+                session, study_id, progress, pace
+            ),
+            watch,
+            Pace(len(seeds), watch),
             f"study {study_id}",
         ),
     )

@@ -16,6 +16,10 @@ before enqueueing work on it (worker.dispatch): the task reads it from the datab
     mark_job_running(session, job_id) / record_progress(session, job_id, progress)
     start_job_attempt(session, job_id, max_attempts) -> bool   (False: nothing to run)
     finish_job(session, job_id) / fail_job(session, job_id, error) / requeue_job(session, job_id)
+    cancel_job(session, job_id) / stop_job(session, job_id, reason: StopReason, detail)
+        the work lifecycle: atlas.store.work_status (WorkStatus), atlas.store.lifecycle
+    save_training_snapshot(session, job_id, epoch, arrays) / training_snapshot(session, job_id)
+    delete_training_snapshot(session, job_id)      (arrays from atlas.training.snapshot)
     unfinished_job_ids(session) / unanalysed_network_ids(session) -> list[int]
     save_trained_network(session, job, outcome: NetworkOutcome) -> Network   (idempotent)
     save_imported_network(session, task, state_dict, validation_loss, *, name=None, info=None)
@@ -52,7 +56,7 @@ Two-neuron studies (atlas.store.two_neuron writes, atlas.store.two_neuron_reads 
     create_two_neuron_study(session, count=10_000, *, seed=0, task_parameters=None,
                             training=None, name=None) -> TwoNeuronStudy   (StudySpecError)
     start_study_attempt(session, study_id, max_attempts) -> bool
-    record_study_progress / finish_study / fail_study / requeue_study
+    record_study_progress / finish_study / fail_study / requeue_study / cancel_study / stop_study
     save_study_outcome(session, study_id, outcome); study_weights(session, study_id)
     save_two_neuron_study(session, task, config, outcome, *, name=None) -> TwoNeuronStudy
     set_two_neuron_regimes(session, study_id, regimes, dynamic=None)
@@ -97,6 +101,7 @@ from atlas.store.database import make_engine, session_factory, session_scope
 from atlas.store.jobs import (
     JobSpec,
     JobSpecError,
+    cancel_job,
     create_job,
     fail_job,
     finish_job,
@@ -104,8 +109,10 @@ from atlas.store.jobs import (
     record_progress,
     requeue_job,
     start_job_attempt,
+    stop_job,
     unfinished_job_ids,
 )
+from atlas.store.lifecycle import AlreadyFinishedError, StopReason
 from atlas.store.networks import (
     load_population,
     network_state_dict,
@@ -119,6 +126,11 @@ from atlas.store.schema import (
     check_database_current,
     check_schema_current,
     migrate,
+)
+from atlas.store.snapshots import (
+    delete_training_snapshot,
+    save_training_snapshot,
+    training_snapshot,
 )
 from atlas.store.solution_types import (
     TypeSummary,
@@ -138,6 +150,7 @@ from atlas.store.two_neuron import (
     DEFAULT_STUDY_SIZE,
     StudySpecError,
     StudyWeights,
+    cancel_study,
     create_two_neuron_study,
     fail_study,
     finish_study,
@@ -148,14 +161,17 @@ from atlas.store.two_neuron import (
     save_two_neuron_study,
     set_two_neuron_regimes,
     start_study_attempt,
+    stop_study,
     study_setup,
     study_weights,
     unfinished_study_ids,
 )
 from atlas.store.two_neuron_reads import RegimeCounts, RegimeSummary, two_neuron_regime_summary
+from atlas.store.work_status import WorkStatus
 
 __all__ = [
     "DEFAULT_STUDY_SIZE",
+    "AlreadyFinishedError",
     "ConditionCycles",
     "FeatureTable",
     "GraphRecord",
@@ -164,17 +180,22 @@ __all__ = [
     "RegimeCounts",
     "RegimeSummary",
     "SchemaOutOfDateError",
+    "StopReason",
     "StudySpecError",
     "StudyWeights",
     "TypeSummary",
     "TypeTable",
     "VariantSummary",
+    "WorkStatus",
     "assign_solution_type",
+    "cancel_job",
+    "cancel_study",
     "check_database_current",
     "check_schema_current",
     "clear_solution_type",
     "create_job",
     "create_two_neuron_study",
+    "delete_training_snapshot",
     "extrapolation_signature",
     "fail_job",
     "fail_step",
@@ -208,6 +229,7 @@ __all__ = [
     "save_regime_maps",
     "save_study_outcome",
     "save_trained_network",
+    "save_training_snapshot",
     "save_two_neuron_study",
     "save_validation_result",
     "session_factory",
@@ -222,9 +244,12 @@ __all__ = [
     "start_study_attempt",
     "step_done",
     "step_succeeded",
+    "stop_job",
+    "stop_study",
     "study_setup",
     "study_weights",
     "trained_network",
+    "training_snapshot",
     "two_neuron_regime_summary",
     "type_members",
     "type_table",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,14 +12,20 @@ from sqlalchemy.orm import Session
 
 from atlas.networks import ARCHITECTURES
 from atlas.store.lifecycle import (
+    StopReason,
     mark_failed,
+    mark_outcome,
     mark_requeued,
     mark_running,
-    mark_succeeded,
+    mark_stopped,
+    record_pace,
+    request_cancel,
     start_attempt,
 )
 from atlas.store.models import Job, Network
+from atlas.store.snapshots import delete_training_snapshot
 from atlas.store.task_records import ensure_task
+from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
 from atlas.training import TrainingConfig, TrainingProgress
 
@@ -84,7 +91,7 @@ def create_job(
         seed=spec.seed,
         training_config=config.to_dict(),
         idempotency_key=idempotency_key,
-        status="queued",
+        status=WorkStatus.QUEUED,
     )
     try:
         with session.begin_nested():
@@ -125,13 +132,22 @@ def start_job_attempt(session: Session, job_id: int, max_attempts: int) -> bool:
     return started
 
 
-def record_progress(session: Session, job_id: int, progress: TrainingProgress) -> None:
+def record_progress(
+    session: Session,
+    job_id: int,
+    progress: TrainingProgress,
+    pace: tuple[float, datetime | None, float] | None = None,
+) -> None:
+    """The job's counts after an epoch and, when given, its pace: (share of the work done,
+    expected end, seconds run over all attempts)."""
     job = _job(session, job_id)
     job.epoch = progress.epoch
     job.max_epochs = progress.max_epochs
     job.n_active = progress.active
     job.n_converged = progress.converged
     job.n_failed = progress.failed
+    if pace is not None:
+        record_pace(job, *pace)
     session.flush()
 
 
@@ -139,13 +155,49 @@ def count_saved_networks(session: Session, job_id: int) -> int:
     return session.scalar(select(func.count()).where(Network.job_id == job_id)) or 0
 
 
+def _failed_networks(session: Session, job_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(Network.job_id == job_id, Network.status == "failed")
+        )
+        or 0
+    )
+
+
 def finish_job(session: Session, job_id: int) -> Job:
-    """Mark the job succeeded: every network it asked for is stored."""
+    """Every network the job asked for is stored: succeeded, partially succeeded (some
+    networks failed) or failed (all did). Its training snapshot goes."""
     job = _job(session, job_id)
     job.n_saved = count_saved_networks(session, job_id)
     if job.n_saved != job.count:
         raise RuntimeError(f"job {job_id} has {job.n_saved} of {job.count} networks stored")
-    mark_succeeded(job)
+    job.progress_fraction = 1.0
+    mark_outcome(job, job.count, _failed_networks(session, job_id))
+    delete_training_snapshot(session, job_id)
+    session.flush()
+    return job
+
+
+def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = "") -> Job:
+    """The worker stopped the job before its end (lifecycle.mark_stopped): networks stored
+    stay; the snapshot stays only for a job queued again."""
+    job = _job(session, job_id)
+    job.n_saved = count_saved_networks(session, job_id)
+    failed = _failed_networks(session, job_id) + job.count - job.n_saved
+    mark_stopped(job, reason, job.count, failed, detail)
+    if job.status in FINISHED:
+        delete_training_snapshot(session, job_id)
+    session.flush()
+    return job
+
+
+def cancel_job(session: Session, job_id: int) -> Job:
+    """A client's cancel (lifecycle.request_cancel): a queued job is cancelled now, a running
+    one is cancelling until its worker stops. Raises LookupError, AlreadyFinishedError."""
+    job = _job(session, job_id)
+    request_cancel(job)
+    if job.status in FINISHED:
+        delete_training_snapshot(session, job_id)
     session.flush()
     return job
 
@@ -155,6 +207,7 @@ def fail_job(session: Session, job_id: int, error: str) -> Job:
     job = _job(session, job_id)
     mark_failed(job, error)
     job.n_saved = count_saved_networks(session, job_id)
+    delete_training_snapshot(session, job_id)
     session.flush()
     return job
 
@@ -169,9 +222,8 @@ def requeue_job(session: Session, job_id: int) -> Job:
 
 
 def unfinished_job_ids(session: Session) -> list[int]:
-    """Jobs queued or running, oldest first: what a restarted embedded runner picks up again."""
+    """Jobs queued, running or cancelling, oldest first: what a restarted embedded runner
+    picks up again (a cancelling one is cancelled when its task starts)."""
     return list(
-        session.scalars(
-            select(Job.id).where(Job.status.in_(("queued", "running"))).order_by(Job.id)
-        )
+        session.scalars(select(Job.id).where(Job.status.in_(UNFINISHED)).order_by(Job.id))
     )

@@ -8,7 +8,11 @@ a work item's status.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from atlas.store.models.base import utcnow
 from atlas.store.work_status import FINISHED, WorkStatus, outcome_status
@@ -20,8 +24,19 @@ class WorkRow(Protocol):
     status: str
     attempts: int
     error: str | None
+    progress_fraction: float
+    eta_at: datetime | None
+    run_seconds: float
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class StopReason(StrEnum):
+    """Why a worker stopped work before its end."""
+
+    SHUTDOWN = "shutdown"  # the runner is going away: queued again, resumed later
+    CANCEL = "cancel"  # a client asked: cancelled
+    TIME_LIMIT = "time_limit"  # the per-job time limit: finished with what it has
 
 
 class AlreadyFinishedError(RuntimeError):
@@ -51,6 +66,7 @@ def _finish(row: WorkRow, status: WorkStatus) -> None:
 
 
 def mark_succeeded(row: WorkRow) -> None:
+    row.progress_fraction, row.eta_at = 1.0, None
     _finish(row, WorkStatus.SUCCEEDED)
 
 
@@ -64,6 +80,7 @@ def mark_outcome(row: WorkRow, total: int, failed: int) -> WorkStatus:
     """Finished with `total` networks of which `failed` failed: succeeded, partially
     succeeded or failed (work_status.outcome_status). Returns the status set."""
     status = outcome_status(total, failed)
+    row.eta_at = None
     if status is WorkStatus.FAILED and row.error is None:
         row.error = f"all {total} networks failed" if total else "no network was trained"
     _finish(row, status)
@@ -114,3 +131,30 @@ def start_attempt(row: WorkRow, max_attempts: int) -> bool:
         return False
     mark_running(row)
     return True
+
+
+def mark_stopped(row: WorkRow, reason: StopReason, total: int, failed: int, detail: str) -> None:
+    """Work stopped before its end, keeping what had finished: queued again (shutdown),
+    cancelled, or at the time limit finished by its networks, those not trained counted as
+    failed (`failed` includes them), with `detail` as the error."""
+    if reason is StopReason.SHUTDOWN:
+        mark_requeued(row)
+    elif reason is StopReason.CANCEL:
+        mark_cancelled(row)
+    else:
+        row.error = detail[:ERROR_TEXT_LIMIT]
+        mark_outcome(row, total, failed)
+
+
+def record_pace(row: WorkRow, fraction: float, eta_at: datetime | None, run_seconds: float) -> None:
+    """How far running work has got: share done (0..1), expected end, time run in total."""
+    row.progress_fraction = min(1.0, max(0.0, fraction))
+    row.eta_at = eta_at
+    row.run_seconds = run_seconds
+
+
+def status_of(session: Session, model: Any, work_id: int) -> WorkStatus | None:
+    """The status of work item `work_id` of `model` (Job, TwoNeuronStudy, Chart) as stored
+    now, None when there is no such row: how a worker notices a cancel."""
+    status = session.scalar(select(model.status).where(model.id == work_id))
+    return None if status is None else WorkStatus(status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,16 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from atlas.store.arrays import from_blob, to_blob
-from atlas.store.lifecycle import mark_failed, mark_requeued, mark_succeeded, start_attempt
+from atlas.store.lifecycle import (
+    StopReason,
+    mark_failed,
+    mark_outcome,
+    mark_requeued,
+    mark_stopped,
+    record_pace,
+    request_cancel,
+    start_attempt,
+)
 from atlas.store.models import (
     DYNAMIC_REGIMES,
     TWO_NEURON_REGIMES,
@@ -28,6 +38,7 @@ from atlas.store.models import (
 )
 from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
+from atlas.store.work_status import UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TwoNeuron, get_task
 from atlas.training import TrainingProgress, TwoNeuronTrainingConfig
 
@@ -75,7 +86,7 @@ def create_two_neuron_study(
         training_config=dataclasses.asdict(config),
         count=count,
         seed=seed,
-        status="queued",
+        status=WorkStatus.QUEUED,
         code_version=CODE_VERSION,
     )
     session.add(study)
@@ -108,18 +119,45 @@ def start_study_attempt(session: Session, study_id: int, max_attempts: int) -> b
     return started
 
 
-def record_study_progress(session: Session, study_id: int, progress: TrainingProgress) -> None:
-    _study(session, study_id).progress = {
+def record_study_progress(
+    session: Session,
+    study_id: int,
+    progress: TrainingProgress,
+    pace: tuple[float, datetime | None, float] | None = None,
+) -> None:
+    """The study's counts after a training step and, when given, its pace (see
+    atlas.store.jobs.record_progress)."""
+    study = _study(session, study_id)
+    study.progress = {
         "step": progress.epoch,
         "max_steps": progress.max_epochs,
         "active": progress.active,
         "solved": progress.converged,
     }
+    if pace is not None:
+        record_pace(study, *pace)
     session.flush()
 
 
+def _unsolved(session: Session, study_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                TwoNeuronNetwork.study_id == study_id, TwoNeuronNetwork.solved.is_(False)
+            )
+        )
+        or 0
+    )
+
+
 def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
-    return _change(session, study_id, mark_succeeded)
+    """Classified and mapped: succeeded, partially succeeded (some networks did not solve the
+    task) or failed (none did)."""
+    study = _study(session, study_id)
+    study.progress_fraction = 1.0
+    mark_outcome(study, study.count, _unsolved(session, study_id))
+    session.flush()
+    return study
 
 
 def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
@@ -131,11 +169,29 @@ def requeue_study(session: Session, study_id: int) -> TwoNeuronStudy:
     return _change(session, study_id, mark_requeued)
 
 
+def stop_study(
+    session: Session, study_id: int, reason: StopReason, detail: str = ""
+) -> TwoNeuronStudy:
+    """The worker stopped the study before its end (lifecycle.mark_stopped); a study stores
+    its networks all at once, so one stopped in training has none."""
+    study = _study(session, study_id)
+    stored = stored_network_count(session, study_id)
+    failed = _unsolved(session, study_id) + study.count - stored
+    mark_stopped(study, reason, study.count, failed, detail)
+    session.flush()
+    return study
+
+
+def cancel_study(session: Session, study_id: int) -> TwoNeuronStudy:
+    """A client's cancel (lifecycle.request_cancel). Raises LookupError, AlreadyFinishedError."""
+    return _change(session, study_id, request_cancel)
+
+
 def unfinished_study_ids(session: Session) -> list[int]:
     return list(
         session.scalars(
             select(TwoNeuronStudy.id)
-            .where(TwoNeuronStudy.status.in_(("queued", "running")))
+            .where(TwoNeuronStudy.status.in_(UNFINISHED))
             .order_by(TwoNeuronStudy.id)
         )
     )
@@ -185,7 +241,7 @@ def save_two_neuron_study(
         training_config=dataclasses.asdict(config),
         count=len(outcome.seeds),
         seed=int(outcome.seeds[0]),
-        status="succeeded",
+        status=WorkStatus.SUCCEEDED,
         code_version=CODE_VERSION,
         finished_at=utcnow(),
     )

@@ -16,6 +16,7 @@ from atlas.store.models import (
     TwoNeuronNetwork,
     TwoNeuronStudy,
 )
+from atlas.store.work_status import WorkStatus
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,10 @@ def _counts(rows: list, labels: tuple[str, ...]) -> RegimeCounts:
 
 
 def latest_study_id(session: Session) -> int | None:
-    """The newest study that finished, else the newest of any status."""
+    """The newest study that finished with networks classified, else the newest of any."""
+    with_results = (WorkStatus.SUCCEEDED, WorkStatus.PARTIALLY_SUCCEEDED)
     finished = session.scalar(
-        select(func.max(TwoNeuronStudy.id)).where(TwoNeuronStudy.status == "succeeded")
+        select(func.max(TwoNeuronStudy.id)).where(TwoNeuronStudy.status.in_(with_results))
     )
     return finished or session.scalar(select(func.max(TwoNeuronStudy.id)))
 

@@ -77,10 +77,17 @@ class PopulationTraining:
         self.checkpoints: list[list[Checkpoint]] = [[] for _ in self.seeds]
         self.counts = {"converged": 0, "failed": 0, "unfinished": 0}
 
-    def run_epoch(self) -> list[NetworkOutcome]:
-        """Train every active network for one epoch; returns the networks that finished."""
+    def run_epoch(
+        self, between_minibatches: Callable[[], None] | None = None
+    ) -> list[NetworkOutcome]:
+        """Train every active network for one epoch; returns the networks that finished.
+
+        `between_minibatches()` is called before each minibatch; it may raise to abandon the
+        epoch (a cancelled job), which leaves this run half-way through it: discard it."""
         self.epoch += 1
         for batch in self.order.epoch():
+            if between_minibatches is not None:
+                between_minibatches()
             batch = batch.to(self.inputs.device)
             training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
         losses = population_mse(self.population, self.training_set).double().cpu().numpy()
@@ -179,17 +186,24 @@ def train_population(
     on_progress: Callable[[TrainingProgress], None] | None = None,
     on_network_done: Callable[[NetworkOutcome], None] | None = None,
     progress_bar: bool = False,
+    start: PopulationTraining | None = None,
+    on_epoch_end: Callable[[PopulationTraining], None] | None = None,
+    between_minibatches: Callable[[], None] | None = None,
 ) -> list[NetworkOutcome]:
     """Train one network per seed (network k from seeds[k]) until each one is done.
 
     `on_network_done` is called as each network finishes, so that it can be stored at once;
-    `on_progress` after every epoch. Returns the outcomes in the order of `seeds`.
+    `on_progress` after every epoch, then `on_epoch_end(run)` (a worker snapshots the run
+    there, atlas.training.snapshot); `between_minibatches` see PopulationTraining.run_epoch.
+    `start`: a run to continue (restored from a snapshot) instead of a new one from `seeds`.
+    Returns the outcomes in the order of `seeds` (with `start`, those finished from there).
     """
-    run = PopulationTraining(task, architecture, units, seeds, config)
+    run = start or PopulationTraining(task, architecture, units, seeds, config)
     outcomes: list[NetworkOutcome] = []
     with tqdm(total=config.max_epochs, disable=not progress_bar, unit="epoch") as bar:
+        bar.update(run.epoch)
         while len(run.active):
-            for outcome in run.run_epoch():
+            for outcome in run.run_epoch(between_minibatches):
                 outcomes.append(outcome)
                 if on_network_done is not None:
                     on_network_done(outcome)
@@ -200,4 +214,6 @@ def train_population(
             )
             if on_progress is not None:
                 on_progress(progress)
+            if on_epoch_end is not None:
+                on_epoch_end(run)
     return sorted(outcomes, key=lambda o: o.index)

@@ -26,6 +26,8 @@ class TrainingConfig:
     so it stays in phase 1: smaller steps would only freeze it there.
     Training ends at `success_loss` (converged) or `max_epochs`; a network whose best loss is
     above `failure_loss` at its end has failed.
+    A worker snapshots the whole run every `resume_every` epochs (atlas.training.snapshot; 0:
+    never), so that an interrupted job repeats at most that many; it changes no result.
     """
 
     max_epochs: int = 2000
@@ -43,6 +45,7 @@ class TrainingConfig:
     second_phase_loss: float = 1e-3
     min_learning_rate: float = 1e-6
     dtype: str = "float32"
+    resume_every: int = 20
 
     def __post_init__(self) -> None:
         positive_ints = ("max_epochs", "batch_size", "stall_patience", "plateau_patience")
@@ -51,6 +54,8 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.checkpoint_every < 0:
             raise ValueError("checkpoint_every must be >= 0 (0: no intermediate checkpoints)")
+        if not isinstance(self.resume_every, int) or self.resume_every < 0:
+            raise ValueError("resume_every must be an integer >= 0 (0: no snapshots to resume)")
         rates = (
             "learning_rate",
             "second_phase_learning_rate",
