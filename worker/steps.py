@@ -23,10 +23,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import torch
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from atlas.analysis.extrapolation import SIGNATURES, Signature, extrapolation_signature
-from atlas.analysis.features import FEATURE_SETS, neural_features
+from atlas.analysis.extrapolation import Signature, extrapolation_signature, has_signature
+from atlas.analysis.features import has_features, neural_features
 from atlas.analysis.fixed_point_conditions import (
     FixedPointAnalysis,
     analyse_fixed_points,
@@ -50,7 +50,8 @@ from atlas.store import (
 )
 from atlas.store.analyses import json_number
 from atlas.store.models import Network
-from atlas.tasks import Task, TrialTask, get_task
+from atlas.store.task_records import resolve_task
+from atlas.tasks import Task, TrialTask
 
 # How far a recomputed validation loss may be from the recorded one (float32 vs float64,
 # CPU vs GPU summation order) before the stored weights are deemed not to be the trained ones.
@@ -63,8 +64,9 @@ Summary = dict[str, Any] | None
 
 
 def network_task(network: Network) -> Task:
-    """The task as the network was trained on it (its recorded parameters)."""
-    return get_task(network.task, **network.task_parameters)
+    """The task as the network was trained on it (its recorded parameters); a user's declared
+    task is read from the store through the network's session."""
+    return resolve_task(object_session(network), network.task, **network.task_parameters)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def signature(inputs: NetworkInputs) -> Signature:
 
 
 def needs_signature(network: Network) -> str | None:
-    if network.task not in SIGNATURES:
+    if not has_signature(network_task(network)):
         return f"no extrapolation signature is declared for task {network.task!r}"
     return needs_trials(network)
 
@@ -225,7 +227,7 @@ def save_feature_values(session: Session, network_id: int, result: FeatureValues
 
 
 def needs_feature_set(network: Network) -> str | None:
-    if network.task not in FEATURE_SETS:
+    if not has_features(network_task(network)):
         return f"no neural features are declared for task {network.task!r}"
     return needs_trials(network)
 

@@ -37,7 +37,8 @@ from atlas.store import (
     training_snapshot,
 )
 from atlas.store.models import Job, Network
-from atlas.tasks import TrialTask, get_task
+from atlas.store.task_records import resolve_task
+from atlas.tasks import TrialTask
 from atlas.training import NetworkOutcome, TrainingConfig
 from atlas.training import train_population as train
 from atlas.training.batched import PopulationTraining
@@ -93,7 +94,8 @@ def train_population(
         stop=lambda session, stopped: stop_job(session, job_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_job(session, job_id, error),
     ):
-        task = get_task(task_name, **task_parameters)
+        with transaction() as session:  # users' declared tasks are stored
+            task = resolve_task(session, task_name, **task_parameters)
         config = TrainingConfig.from_dict({**training, "device": _training_device()})
         start = _resumed(job_id, task, *shape, config, snapshot)
         if seeds:

@@ -1,34 +1,118 @@
-"""`/tasks`: the task declarations, so clients learn names, channels and parameters."""
+"""`/tasks`: the task declarations (built-in and users'), and `POST /tasks` to declare one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Any
 
+import yaml
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from api.auth import AUTH_RESPONSES, require_api_key
+from api.deps import SessionDep
 from api.problems import Problem
-from api.schemas.tasks import TaskOut
-from atlas.tasks import TASKS, UnknownTaskError, canonical_name, get_task
+from api.schemas.tasks import DECLARATION_EXAMPLE, TaskOut
+from atlas.store.task_records import (
+    TaskNameTaken,
+    add_declaration,
+    all_tasks,
+    resolve_task,
+    task_name,
+)
+from atlas.tasks import DeclarationError, UnknownTaskError, load_declaration
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
-def resolve_task_name(name: str) -> str:
-    """The canonical short name of a task (aliases accepted); 404 problem when unknown."""
+def resolve_task_name(name: str, session: SessionDep | None = None) -> str:
+    """The canonical short name of a task (aliases accepted; users' tasks where a session is
+    given); 404 problem when unknown."""
     try:
-        return canonical_name(name)
+        if session is None:
+            from atlas.tasks import canonical_name
+
+            return canonical_name(name)
+        return task_name(session, name)
     except UnknownTaskError as exc:
         raise Problem(404, "unknown-task", str(exc)) from exc
 
 
 @router.get("", response_model=list[TaskOut], summary="All tasks and their parameters")
-def list_tasks() -> list[dict]:
-    return [get_task(name).describe() for name in TASKS]
+def list_tasks(session: SessionDep) -> list[dict]:
+    return [task.describe() for task in all_tasks(session)]
 
 
 @router.get(
     "/{name}",
     response_model=TaskOut,
-    summary="One task by short name, long name or alias",
+    summary="One task by short name, long name or alias (a user's task at its latest version)",
     responses={404: {"description": "No such task."}},
 )
-def read_task(name: str) -> dict:
-    return get_task(resolve_task_name(name)).describe()
+def read_task(name: str, session: SessionDep) -> dict:
+    return resolve_task(session, resolve_task_name(name, session)).describe()
+
+
+def parse_body(content_type: str, body: bytes) -> Any:
+    """The declaration as data: JSON, or YAML for a YAML media type; 400 when it does not
+    parse. YAML is read with the safe loader (plain data, no Python objects)."""
+    media = content_type.split(";")[0].strip().lower()
+    try:
+        if media in YAML_TYPES:
+            return yaml.safe_load(body)
+        return json.loads(body)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "YAML" if media in YAML_TYPES else "JSON"
+        raise Problem(400, "malformed-body", f"the declaration is not valid {kind}: {exc}") from exc
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TaskOut,
+    summary="Declare a task (JSON or YAML): checked, then stored as its next version",
+    description=(
+        "The body is a task declaration (see docs/tasks.md), as JSON or, with "
+        "`Content-Type: application/yaml`, YAML. Every mistake is reported in one 422 "
+        "problem (`errors`: one message each) and nothing is stored. A declaration whose name "
+        "exists becomes that task's next version; the latest version declared again is "
+        "returned unchanged (200). Jobs, analyses and types then work on it by name."
+    ),
+    dependencies=[Depends(require_api_key)],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}, "example": DECLARATION_EXAMPLE},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+    responses={
+        **AUTH_RESPONSES,
+        200: {"description": "The same declaration is the task's latest version already."},
+        409: {"description": "The name or an alias is a built-in task's or another task's."},
+        422: {"description": "The declaration has mistakes: `errors` lists each."},
+    },
+)
+async def add_task(request: Request, response: Response, session: SessionDep) -> dict:
+    data = parse_body(request.headers.get("content-type", ""), await request.body())
+    try:
+        declaration = load_declaration(data)
+    except DeclarationError as exc:
+        raise Problem(
+            422,
+            "invalid-declaration",
+            f"the declaration has {len(exc.problems)} mistake(s): " + "; ".join(exc.problems),
+            errors=exc.problems,
+        ) from exc
+    try:
+        stored = add_declaration(session, declaration)
+    except TaskNameTaken as exc:
+        session.rollback()
+        raise Problem(409, "task-name-taken", str(exc)) from exc
+    session.commit()
+    if not stored.created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/tasks/{stored.task}"
+    return resolve_task(session, stored.task).describe()

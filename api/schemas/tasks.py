@@ -1,4 +1,4 @@
-"""What `/tasks` returns: each task's declaration as data."""
+"""What `/tasks` returns (each task's declaration as data) and an example of what it takes."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ class TaskOut(BaseModel):
     input_events: dict[str, InputEventOut] | None = Field(
         default=None, description="Pulses the reduced-dynamics graph applies (trial tasks)."
     )
+    version: int | None = Field(
+        default=None,
+        description="A user's task: the declaration's version (also its `version` parameter).",
+    )
+    declaration: dict[str, Any] | None = Field(
+        default=None,
+        description="The declaration (docs/tasks.md) for trial tasks: periods, sets, probes, ...",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -42,3 +50,21 @@ class TaskOut(BaseModel):
             ]
         }
     }
+
+
+DECLARATION_EXAMPLE: dict[str, Any] = {
+    "name": "cue_response",
+    "description": "A cue of sign +/-1, a delay, then answer the cue's sign.",
+    "inputs": ["cue"],
+    "outputs": ["response"],
+    "parameters": {"delay_max": 5},
+    "trial_length": 20,
+    "periods": [
+        {"name": "cue", "onset": 2, "duration": 2, "inputs": {"cue": "amplitude"}},
+        {"name": "wait", "duration": "delay"},
+        {"name": "response", "duration": 3, "targets": {"response": "sign(amplitude)"}},
+    ],
+    "training": {"grid": {"amplitude": [-1, 1], "delay": {"from": 1, "to": "delay_max"}}},
+    "validation": {"from_set": "training"},
+}
+"""The smallest useful declaration: trainable, with no graph, features or signature."""

@@ -25,7 +25,12 @@ import networkx as nx
 import numpy as np
 from scipy.spatial import procrustes
 
-from atlas.analysis.extrapolation import Signature, extrapolation_signature, signature_distance
+from atlas.analysis.extrapolation import (
+    Signature,
+    distance_scales,
+    extrapolation_signature,
+    signature_distance,
+)
 from atlas.analysis.graph.node_link import from_node_link
 from atlas.analysis.solution_types import START, same_type
 from atlas.analysis.trial_runs import validation_states
@@ -276,7 +281,7 @@ def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
         difference = count_difference(*counts)
     signatures = None
     if a.signature is not None and b.signature is not None:
-        signatures = signature_distance(a.signature, b.signature)
+        signatures = signature_distance(a.signature, b.signature, distance_scales(a.task))
     n = shared_components(a.geometry, b.geometry)
     pcs_a, pcs_b = a.geometry.coordinates[:, :n], b.geometry.coordinates[:, :n]
     return Comparison(

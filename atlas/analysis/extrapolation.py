@@ -1,24 +1,28 @@
 """Extrapolation signatures: what a network does outside its training range (science.md).
 
 Networks that behave identically on the training set differ out here, so the signature is the
-comparable record of that behaviour: per task, arrays over a wide probe grid (tp(ts) for
-`reproduction`, decisions over amplitudes and delays or over long intervals for the
-discrimination tasks) and what the network does long after its answer, plus summary scalars.
-Every network of a population is run on the task's `probes()` in one batched pass.
+comparable record of that behaviour: arrays over a wide probe grid and what the network does
+long after its answer, plus summary scalars. The task's declaration says which signature
+(`produced_interval`: tp(ts) as for `reproduction`; `decision`: decisions over two variables,
+as over amplitudes or long intervals for the discrimination tasks, optionally accuracy along a
+third such as the delay), on which probes, and the trained ranges. Every network of a
+population is run on the probes in one batched pass.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from atlas.analysis.trial_runs import run_trials
 from atlas.networks import RNNPopulation
-from atlas.tasks import TrialTask
+from atlas.tasks import DeclaredTask, Task, TrialSet
+from atlas.tasks.declaration import DecisionSignature, ProducedIntervalSignature
+from atlas.tasks.expressions import evaluate
 
 GO_THRESHOLD = 0.5
 TP_TOLERANCE = 0.1
@@ -38,6 +42,8 @@ class Signature:
     task: str
     arrays: dict[str, np.ndarray]
     summary: dict[str, float]
+    scales: dict[str, float | str] = field(default_factory=dict)
+    """How each array enters `signature_distance` (see `distance_scales`)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: arrays as nested lists, NaN as None."""
@@ -45,13 +51,15 @@ class Signature:
             "task": self.task,
             "summary": {k: _json_float(v) for k, v in self.summary.items()},
             "arrays": {k: _json_array(v) for k, v in self.arrays.items()},
+            "scales": self.scales,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Signature:
         arrays = {k: np.array(v, dtype=float) for k, v in data["arrays"].items()}
         summary = {k: math.nan if v is None else float(v) for k, v in data["summary"].items()}
-        return cls(task=data["task"], arrays=arrays, summary=summary)
+        scales = data.get("scales", {})
+        return cls(task=data["task"], arrays=arrays, summary=summary, scales=scales)
 
 
 def _json_float(value: float) -> float | None:
@@ -150,7 +158,7 @@ def _run(population: RNNPopulation, trials, keep_last: int = 0) -> tuple[np.ndar
     return run.outputs[..., 0].astype(np.float64), states
 
 
-# ---------------------------------------------------------------- reproduction
+# ---------------------------------------------------------------- produced interval
 
 
 def produced_intervals(outputs: np.ndarray, set_onset: np.ndarray) -> np.ndarray:
@@ -167,18 +175,28 @@ def produced_intervals(outputs: np.ndarray, set_onset: np.ndarray) -> np.ndarray
     return (first_index_from(edges.reshape(k * b, t), onset) - onset).reshape(k, b)
 
 
-def reproduction_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
+def onsets(task: DeclaredTask, period: str, trials: TrialSet) -> np.ndarray:
+    """Where a period starts in each trial, (B,)."""
+    return task.timing(trials.conditions)[period][0]
+
+
+def produced_interval_signature(
+    population: RNNPopulation, task: DeclaredTask, spec: ProducedIntervalSignature
+) -> list[Signature]:
+    """tp against the declared interval over a probe, and what follows the answer."""
     probes = task.probes()
-    sweep, long_run = probes["ts_sweep"], probes["long_run"]
-    ts = sweep.conditions["ts"].astype(float)
-    set_onset = task.ready_onset + sweep.conditions["ts"]
+    sweep, long_run = probes[spec.probe], probes[spec.long_run]
+    names = task.names()
+    trained = tuple(float(evaluate(x, names)) for x in spec.trained)
+    ts = sweep.conditions[spec.interval].astype(float)
+    set_onset = onsets(task, spec.from_period, sweep)
     outputs, _ = _run(population, sweep)
     tp = produced_intervals(outputs, set_onset)
     before_set = np.arange(sweep.trial_length) < set_onset[:, None]
     early_go = ((outputs > GO_THRESHOLD) & before_set).any(axis=-1).astype(float)
 
     long_out, tail = _run(population, long_run, keep_last=TAIL_STEPS)
-    long_set = task.ready_onset + long_run.conditions["ts"]
+    long_set = onsets(task, spec.from_period, long_run)
     go = produced_intervals(long_out, long_set) + long_set
     answer_end = np.where(np.isfinite(go), go + 1, long_run.trial_length).astype(int)
     signatures = []
@@ -186,26 +204,27 @@ def reproduction_signature(population: RNNPopulation, task: TrialTask) -> list[S
         runs = long_run_arrays(long_out[k], tail[k], answer_end[k])
         runs["events_after"][~np.isfinite(go[k])] = math.nan
         arrays = {
-            "ts": ts,
+            spec.interval: ts,
             "tp": tp[k],
             "early_go": early_go[k],
-            "long_run_ts": long_run.conditions["ts"].astype(float),
+            f"long_run_{spec.interval}": long_run.conditions[spec.interval].astype(float),
             **runs,
         }
-        summary = reproduction_summary(task, ts, tp[k], early_go[k])
+        summary = produced_interval_summary(trained, ts, tp[k], early_go[k])
         summary.update(long_run_summary(runs))
         answered = np.isfinite(runs["events_after"])
         summary["long_run_repeat_fraction"] = share(runs["events_after"] > 0, answered)
-        signatures.append(Signature(task.name, arrays, summary))
+        signatures.append(Signature(task.name, arrays, summary, distance_scales(task)))
     return signatures
 
 
-def reproduction_summary(
-    task: TrialTask, ts: np.ndarray, tp: np.ndarray, early_go: np.ndarray
+def produced_interval_summary(
+    trained: tuple[float, float], ts: np.ndarray, tp: np.ndarray, early_go: np.ndarray
 ) -> dict[str, float]:
     """Accuracy, Go rate and the tp(ts) line inside, below and above the training range."""
-    inside = (ts >= task.ts_min) & (ts <= task.ts_max)
-    below, above = ts < task.ts_min, ts > task.ts_max
+    low, high = trained
+    inside = (ts >= low) & (ts <= high)
+    below, above = ts < low, ts > high
     tolerance = np.maximum(TP_TOLERANCE_FLOOR, TP_TOLERANCE * ts)
     accurate = np.abs(tp - ts) <= tolerance
     has_go = np.isfinite(tp)
@@ -219,7 +238,7 @@ def reproduction_summary(
         "go_fraction_in_range": share(has_go, inside),
         "go_fraction_outside_range": share(has_go, ~inside),
         "early_go_fraction": float(early_go.mean()),
-        "extrapolation_limit": reach(ts[ts >= task.ts_max], accurate[ts >= task.ts_max]),
+        "extrapolation_limit": reach(ts[ts >= high], accurate[ts >= high]),
     }
     for name, where in (("in_range", inside), ("below_range", below), ("above_range", above)):
         slope, offset = line_fit(ts[where], tp[where])
@@ -237,13 +256,13 @@ def reach(x: np.ndarray, ok: np.ndarray) -> float:
     return float(x[order][last]) if last >= 0 else math.nan
 
 
-# ---------------------------------------------------------------- discrimination tasks
+# ---------------------------------------------------------------- decisions
 
 
-def decisions(outputs: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+def decisions(outputs: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Mean output in each trial's response window [start, start + length), (K, B)."""
     window = np.arange(outputs.shape[-1])
-    inside = (window >= start[:, None]) & (window < start[:, None] + length)
+    inside = (window >= start[:, None]) & (window < (start + length)[:, None])
     return (outputs * inside).sum(axis=-1) / length
 
 
@@ -255,34 +274,41 @@ def decision_grid(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: 
     return grid
 
 
-def discrimination_signature(
-    population: RNNPopulation,
-    task: TrialTask,
-    grid_probe: str,
-    names: tuple[str, str],
-    train_range: tuple[float, float],
-    response_start: Callable[[dict[str, np.ndarray]], np.ndarray],
-) -> tuple[list[dict], list[dict]]:
-    """Decision maps over the probe grid and long-run behaviour, shared by both tasks.
+def correct_decisions(
+    population: RNNPopulation, task: DeclaredTask, period: str, trials: TrialSet
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The decisions (K, B), whether their sign is the target's, and where each answer ends."""
+    onset, duration = task.timing(trials.conditions)[period]
+    outputs, _ = _run(population, trials)
+    response = decisions(outputs, onset, duration)
+    correct = np.sign(response) == np.sign(task.period_target(period, trials.conditions))
+    return response, correct, onset + duration
 
-    Returns per network the arrays and summary scalars; the caller adds task-specific parts.
-    """
-    probes = task.probes()
-    grid = probes[grid_probe]
-    a, b = (grid.conditions[n].astype(float) for n in names)
+
+def decision_signature(
+    population: RNNPopulation, task: DeclaredTask, spec: DecisionSignature
+) -> list[Signature]:
+    """Decision maps over the probe grid, accuracy inside and beyond the trained ranges (and
+    along `accuracy_by`), and long-run behaviour."""
+    probes, names = task.probes(), task.names()
+    grid = probes[spec.probe]
+    a, b = (grid.conditions[n].astype(float) for n in spec.axes)
     axis = np.unique(np.concatenate([a, b]))
-    outputs, _ = _run(population, grid)
-    response = decisions(outputs, response_start(grid.conditions), task.response_length)
-    correct = np.sign(response) == np.sign(a - b)
-    lo, hi = train_range
-    inside = (a >= lo) & (a <= hi) & (b >= lo) & (b <= hi)
-    beyond = (a > hi) | (b > hi)
-    below = (a < lo) | (b < lo)
+    response, correct, _ = correct_decisions(population, task, spec.response_period, grid)
+    inside, beyond, below = (np.ones(len(a), bool), np.zeros(len(a), bool), np.zeros(len(a), bool))
+    for variable, (low, high) in spec.trained.items():
+        values = grid.conditions[variable].astype(float)
+        lo, hi = evaluate(low, names), evaluate(high, names)
+        inside &= (values >= lo) & (values <= hi)
+        beyond |= values > hi
+        below |= values < lo
 
-    long_run = probes["long_run"]
+    long_run = probes[spec.long_run]
     long_out, tail = _run(population, long_run, keep_last=TAIL_STEPS)
-    answer_end = response_start(long_run.conditions) + task.response_length
-    all_arrays, all_summaries = [], []
+    onset, duration = task.timing(long_run.conditions)[spec.response_period]
+    answer_end = onset + duration
+    by = accuracy_by(population, task, spec) if spec.accuracy_by is not None else None
+    signatures = []
     for k in range(population.count):
         runs = long_run_arrays(long_out[k], tail[k], answer_end)
         arrays = {
@@ -298,86 +324,81 @@ def discrimination_signature(
             "accuracy_below_range": share(correct[k], below),
             **long_run_summary(runs),
         }
-        all_arrays.append(arrays)
-        all_summaries.append(summary)
-    return all_arrays, all_summaries
-
-
-def delayed_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
-    def start(conditions: dict[str, np.ndarray]) -> np.ndarray:
-        return task.response_onset + conditions["delay"].astype(int)
-
-    arrays, summaries = discrimination_signature(
-        population, task, "amplitude", ("f1", "f2"), (task.f_min, task.f_max), start
-    )
-    probe = task.probes()["long_delay"]
-    f1, f2, delay = (probe.conditions[n] for n in ("f1", "f2", "delay"))
-    outputs, _ = _run(population, probe)
-    correct = np.sign(decisions(outputs, start(probe.conditions), task.response_length)) == (
-        np.sign(f1 - f2)
-    )
-    delays = np.unique(delay)
-    by_delay = np.stack([correct[:, delay == d].mean(axis=1) for d in delays], axis=1)
-    signatures = []
-    for k in range(population.count):
-        arrays[k]["delays"] = delays.astype(float)
-        arrays[k]["accuracy_by_delay"] = by_delay[k]
-        summaries[k]["accuracy_training_delay"] = float(by_delay[k][delays == task.delay_max][0])
-        summaries[k]["accuracy_longest_delay"] = float(by_delay[k][-1])
-        summaries[k]["longest_reliable_delay"] = reach(delays, by_delay[k] >= RELIABLE_ACCURACY)
-        signatures.append(Signature(task.name, arrays[k], summaries[k]))
+        if by is not None:
+            by(k, arrays, summary)
+        signatures.append(Signature(task.name, arrays, summary, distance_scales(task)))
     return signatures
 
 
-def interval_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
-    def start(conditions: dict[str, np.ndarray]) -> np.ndarray:
-        return (conditions["t1"] + conditions["t2"]).astype(int) + task.response_delay
+def accuracy_by(
+    population: RNNPopulation, task: DeclaredTask, spec: DecisionSignature
+) -> Callable[[int, dict, dict], None]:
+    """Accuracy along one probe variable (say, delay), added to network k's signature."""
+    by = spec.accuracy_by
+    probe = task.probes()[by.probe]
+    _, correct, _ = correct_decisions(population, task, spec.response_period, probe)
+    variable = probe.conditions[by.variable]
+    values = np.unique(variable)
+    accuracy = np.stack([correct[:, variable == v].mean(axis=1) for v in values], axis=1)
+    trained = values == evaluate(by.trained, task.names())
+    name = by.variable
 
-    arrays, summaries = discrimination_signature(
-        population, task, "long_intervals", ("t1", "t2"), (task.t_min, task.t_max), start
-    )
-    return [Signature(task.name, a, s) for a, s in zip(arrays, summaries, strict=True)]
-
-
-SIGNATURES: dict[str, Callable[[RNNPopulation, TrialTask], list[Signature]]] = {
-    "reproduction": reproduction_signature,
-    "delayed": delayed_signature,
-    "interval": interval_signature,
-}
-
-# How each array enters the distance: its mismatch scale (a number, or the name of an array).
-DISTANCE_SCALES: dict[str, dict[str, float | str]] = {
-    "reproduction": {"tp": "ts", "early_go": 1.0, "events_after": 3.0, "settled": 1.0},
-    "delayed": {
-        "decision_map": 2.0,
-        "accuracy_by_delay": 1.0,
-        "late_output": 2.0,
-        "events_after": 3.0,
-        "settled": 1.0,
-    },
-    "interval": {"decision_map": 2.0, "late_output": 2.0, "events_after": 3.0, "settled": 1.0},
-}
-
-
-def extrapolation_signature(population: RNNPopulation, task: TrialTask) -> list[Signature]:
-    """The extrapolation signature of every network in the population, one per network (run
-    in batches of NETWORKS_PER_PASS networks)."""
-    if task.name not in SIGNATURES:
-        raise ValueError(
-            f"no extrapolation signature for task {task.name!r}; known: {sorted(SIGNATURES)}"
+    def add(k: int, arrays: dict, summary: dict) -> None:
+        arrays[f"{name}s"] = values.astype(float)
+        arrays[f"accuracy_by_{name}"] = accuracy[k]
+        summary[f"accuracy_training_{name}"] = (
+            float(accuracy[k][trained][0]) if trained.any() else math.nan
         )
+        summary[f"accuracy_longest_{name}"] = float(accuracy[k][-1])
+        summary[f"longest_reliable_{name}"] = reach(values, accuracy[k] >= RELIABLE_ACCURACY)
+
+    return add
+
+
+# ---------------------------------------------------------------- by declaration
+
+
+def has_signature(task: Task) -> bool:
+    """Whether the task declares an extrapolation signature."""
+    return isinstance(task, DeclaredTask) and task.declaration.signature is not None
+
+
+def distance_scales(task: DeclaredTask) -> dict[str, float | str]:
+    """How each signature array enters the distance: its mismatch scale (a number, or the name
+    of an array), from the kind of signature the task declares."""
+    spec = task.declaration.signature
+    if isinstance(spec, ProducedIntervalSignature):
+        scales: dict[str, float | str] = {"tp": spec.interval, "early_go": 1.0}
+    else:
+        scales = {"decision_map": 2.0}
+        if spec.accuracy_by is not None:
+            scales[f"accuracy_by_{spec.accuracy_by.variable}"] = 1.0
+        scales["late_output"] = 2.0
+    return {**scales, "events_after": 3.0, "settled": 1.0}
+
+
+def extrapolation_signature(population: RNNPopulation, task: Task) -> list[Signature]:
+    """The extrapolation signature of every network in the population, one per network (run
+    in batches of NETWORKS_PER_PASS networks), as the task's declaration describes it."""
+    if not has_signature(task):
+        raise ValueError(f"task {task.name!r} declares no extrapolation signature")
     if population.n_inputs != task.n_inputs or population.n_outputs != task.n_outputs:
         raise ValueError(
             f"networks with {population.n_inputs} inputs and {population.n_outputs} outputs "
             f"cannot run task {task.name!r} ({task.n_inputs} inputs, {task.n_outputs} outputs)"
         )
-    signature_of = SIGNATURES[task.name]
+    spec = task.declaration.signature
+    signature_of = (
+        produced_interval_signature
+        if isinstance(spec, ProducedIntervalSignature)
+        else decision_signature
+    )
     if population.count <= NETWORKS_PER_PASS:
-        return signature_of(population, task)
+        return signature_of(population, task, spec)
     signatures = []
     for start in range(0, population.count, NETWORKS_PER_PASS):
         index = range(start, min(start + NETWORKS_PER_PASS, population.count))
-        signatures += signature_of(population.select(index), task)
+        signatures += signature_of(population.select(index), task, spec)
     return signatures
 
 
@@ -393,15 +414,21 @@ def mismatch(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float) -> float:
     return float(diff.mean()) if diff.size else 0.0
 
 
-def signature_distance(a: Signature, b: Signature) -> float:
+def signature_distance(
+    a: Signature, b: Signature, scales: dict[str, float | str] | None = None
+) -> float:
     """Distance in [0, 1] between two signatures of one task: 0 for identical behaviour.
 
-    The mean over the task's arrays of their elementwise mismatch (see DISTANCE_SCALES).
+    The mean over the task's arrays of their elementwise mismatch, each at its scale
+    (`distance_scales` of the task; by default the scales the signature was recorded with).
     """
     if a.task != b.task:
         raise ValueError(f"signatures of different tasks ({a.task!r}, {b.task!r}) do not compare")
+    scales = scales or a.scales
+    if not scales:
+        raise ValueError("the signature carries no distance scales: pass the task's")
     parts = []
-    for name, scale in DISTANCE_SCALES[a.task].items():
+    for name, scale in scales.items():
         if a.arrays[name].shape != b.arrays[name].shape:
             raise ValueError(f"signature arrays {name!r} differ in shape: probes differ")
         if isinstance(scale, str):

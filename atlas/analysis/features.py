@@ -12,22 +12,15 @@ lists `speed_end` in its alphabetical place, but the data say otherwise: compute
 12 reference `reproduction` networks, the features equal the paper's rows for those networks
 column by column only with `speed_end` last; for `delayed`, `speed_end` equals the last column.)
 
-Epochs are chosen from the task's parameters the way the paper chose them for its defaults:
-- `reproduction`: epoch 1 is the Ready-Set wait of the longest ts (from 10 steps after Ready);
-  epoch 2 the Set-Go timing trajectories for every other ts inside the range (from 5 steps
-  after Set to Go).
-- `interval`: epoch 1 the wait before pulse 1 of the trial with the longest t1 (from step 8);
-  epoch 2 the waits after pulse 1 (from 8 steps in) for t1 in the middle of the range and every
-  other t2.
-- `delayed`: the delay epochs (from 5 steps after f1) for f2 = the highest amplitude and f1
-  below it; the answer epochs (last 10 steps) of the two extreme pairs.
+The epochs are the task's to declare (`features` in its declaration: which of the two feature
+sets, and its windows of the validation trials, atlas.tasks.windows); the paper's tasks declare
+the epochs the paper chose for its defaults (see atlas/tasks/declarations/*.yaml).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linprog
@@ -38,7 +31,8 @@ from sklearn.svm import SVC
 
 from atlas.analysis.trial_runs import validation_states
 from atlas.networks import RNNPopulation
-from atlas.tasks import TrialSet, TrialTask
+from atlas.tasks import DeclaredTask, Task
+from atlas.tasks.windows import Window, feature_windows
 
 EPOCH_FEATURES = (
     "angle",
@@ -178,68 +172,6 @@ def svm_margins(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([svm_margin(x, y) for x, y in zip(a, b, strict=True)])
 
 
-# ---------------------------------------------------------------- epochs
-
-
-def trial_index(trials: TrialSet, **values: int) -> int:
-    """The one validation trial with the given condition values."""
-    match = np.ones(len(trials), dtype=bool)
-    for name, value in values.items():
-        match &= trials.conditions[name] == value
-    found = np.flatnonzero(match)
-    if len(found) != 1:
-        raise ValueError(f"the validation set has {len(found)} trials with {values}, not one")
-    return int(found[0])
-
-
-@dataclass(frozen=True)
-class Window:
-    """Steps [start, stop) of one validation trial."""
-
-    trial: int
-    start: int
-    stop: int
-
-    def of(self, states: np.ndarray) -> np.ndarray:
-        """The window's states for every network, (K, stop - start, S)."""
-        return states[:, self.trial, self.start : self.stop]
-
-
-def reproduction_epochs(task: TrialTask, trials: TrialSet) -> tuple[Window, list[Window]]:
-    r, p = task.ready_onset, task.pulse_length
-    first = Window(trial_index(trials, ts=task.ts_max), r + p + 10, r + task.ts_max)
-    second = [
-        Window(trial_index(trials, ts=ts), r + ts + p + 5, r + 2 * ts)
-        for ts in range(task.ts_min + 2, task.ts_max, 2)
-    ]
-    return first, second
-
-
-def interval_epochs(task: TrialTask, trials: TrialSet) -> tuple[Window, list[Window]]:
-    first = Window(trial_index(trials, t1=task.t_max, t2=task.t_min), 8, task.t_max)
-    t1 = (task.t_min + task.t_max) // 2
-    second = [
-        Window(trial_index(trials, t1=t1, t2=t2), t1 + task.pulse_length - 1 + 8, t1 + t2)
-        for t2 in range(task.t_min + 2, task.t_max, 2)
-        if t2 != t1
-    ]
-    return first, second
-
-
-def delayed_epochs(task: TrialTask, trials: TrialSet) -> tuple[list[Window], list[Window]]:
-    wait = (task.f1_onset + task.pulse_length + 5, task.f2_onset + task.delay_max)
-    delays = [
-        Window(trial_index(trials, f1=f1, f2=task.f_max), *wait)
-        for f1 in range(task.f_min + 1, task.f_max)
-    ]
-    end = trials.trial_length
-    answers = [
-        Window(trial_index(trials, f1=task.f_min, f2=task.f_max), end - 10, end),
-        Window(trial_index(trials, f1=task.f_max, f2=task.f_min), end - 10, end),
-    ]
-    return delays, answers
-
-
 # ---------------------------------------------------------------- feature sets
 
 
@@ -254,13 +186,11 @@ def common_features(states: np.ndarray, timing: list[np.ndarray]) -> dict[str, n
     }
 
 
-def epoch_features(task: TrialTask, trials: TrialSet, states: np.ndarray) -> dict:
-    """The paper's features for `interval` and `reproduction`."""
-    first_window, second_windows = (
-        reproduction_epochs if task.name == "reproduction" else interval_epochs
-    )(task, trials)
+def epoch_features(windows: dict[str, list[Window]], states: np.ndarray) -> dict:
+    """The paper's features for a wait (`first`) and timing trajectories (`second`)."""
+    (first_window,) = windows["first"]
     first = first_window.of(states)
-    second = [w.of(states) for w in second_windows]
+    second = [w.of(states) for w in windows["second"]]
     first_direction = first[:, -1] - first[:, 0]
     second_direction = second[-1][:, -1] - second[-1][:, 0]
     curvature_min, curvature_max = log_curvature_range(first)
@@ -276,11 +206,10 @@ def epoch_features(task: TrialTask, trials: TrialSet, states: np.ndarray) -> dic
     }
 
 
-def delayed_features(task: TrialTask, trials: TrialSet, states: np.ndarray) -> dict:
-    """The paper's features for `delayed`."""
-    delay_windows, answer_windows = delayed_epochs(task, trials)
-    delays = [w.of(states) for w in delay_windows]
-    answers = [w.of(states) for w in answer_windows]
+def delayed_features(windows: dict[str, list[Window]], states: np.ndarray) -> dict:
+    """The paper's features for delays after a stimulus (`delay`) and two `answer`s."""
+    delays = [w.of(states) for w in windows["delay"]]
+    answers = [w.of(states) for w in windows["answer"]]
     curvature_min, curvature_max = log_curvature_range(delays[-2])
     minus_min, minus_max = log_curvature_range(answers[0])
     plus_min, plus_max = log_curvature_range(answers[-1])
@@ -301,29 +230,35 @@ def delayed_features(task: TrialTask, trials: TrialSet, states: np.ndarray) -> d
 
 
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], Callable[..., dict]]] = {
-    "reproduction": (EPOCH_FEATURES, epoch_features),
-    "interval": (EPOCH_FEATURES, epoch_features),
-    "delayed": (DELAYED_FEATURES, delayed_features),
+    "two_epochs": (EPOCH_FEATURES, epoch_features),
+    "delay_and_answers": (DELAYED_FEATURES, delayed_features),
 }
+"""The feature set a declaration's `features.kind` names: its columns and how to measure them."""
 
 
-def feature_names(task: TrialTask) -> tuple[str, ...]:
-    if task.name not in FEATURE_SETS:
-        raise ValueError(
-            f"no neural features for task {task.name!r}; known: {sorted(FEATURE_SETS)}"
-        )
-    return FEATURE_SETS[task.name][0]
+def has_features(task: Task) -> bool:
+    """Whether the task declares the windows its neural features are measured on."""
+    return isinstance(task, DeclaredTask) and task.declaration.features is not None
 
 
-def features_from_states(task: TrialTask, states: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+def feature_names(task: Task) -> tuple[str, ...]:
+    if not has_features(task):
+        raise ValueError(f"task {task.name!r} declares no neural features")
+    return FEATURE_SETS[task.declaration.features.kind][0]
+
+
+def features_from_states(
+    task: DeclaredTask, states: np.ndarray
+) -> tuple[tuple[str, ...], np.ndarray]:
     """Features (K, F) from validation-set states (K, B, T, S), columns in the paper's order."""
     names = feature_names(task)
-    values = FEATURE_SETS[task.name][1](task, task.validation_set(), states)
+    windows = feature_windows(task, task.validation_set())
+    values = FEATURE_SETS[task.declaration.features.kind][1](windows, states)
     return names, np.stack([np.asarray(values[n], dtype=float) for n in names], axis=1)
 
 
 def neural_features(
-    population: RNNPopulation, task: TrialTask
+    population: RNNPopulation, task: DeclaredTask
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """The neural features of every network (K, F), from one batched validation run."""
     feature_names(task)

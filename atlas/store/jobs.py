@@ -24,7 +24,7 @@ from atlas.store.lifecycle import (
 )
 from atlas.store.models import Job, Network
 from atlas.store.snapshots import delete_training_snapshot
-from atlas.store.task_records import ensure_task
+from atlas.store.task_records import ensure_task, resolve_task
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
 from atlas.training import TrainingConfig, TrainingProgress
@@ -47,9 +47,12 @@ class JobSpec:
     training: dict[str, Any] = field(default_factory=dict)
 
 
-def _resolved(spec: JobSpec) -> tuple[TrialTask, TrainingConfig]:
+def _resolved(spec: JobSpec, session: Session | None = None) -> tuple[TrialTask, TrainingConfig]:
     try:
-        task = get_task(spec.task, **spec.task_parameters)
+        if session is None:
+            task = get_task(spec.task, **spec.task_parameters)
+        else:  # users' stored tasks too
+            task = resolve_task(session, spec.task, **spec.task_parameters)
     except (UnknownTaskError, ParameterError) as exc:
         raise JobSpecError(str(exc)) from exc
     if not isinstance(task, TrialTask):
@@ -76,7 +79,7 @@ def create_job(
     Two concurrent requests with one key both end up with the same job: the loser of the
     insert race meets the unique constraint and reads the winner's row.
     """
-    task, config = _resolved(spec)
+    task, config = _resolved(spec, session)
     if idempotency_key is not None:
         existing = _job_by_key(session, idempotency_key)
         if existing is not None:

@@ -31,7 +31,8 @@ from atlas.analysis.solution_types import (
     type_name,
 )
 from atlas.store.models import Network, SolutionType, TaskRecord
-from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
+from atlas.store.task_records import resolve_task
+from atlas.tasks import DEFAULT_VARIANT, variant_key
 
 
 def _lock_task(session: Session, task: str) -> None:
@@ -60,7 +61,7 @@ def assign_solution_type(
     if network is None:
         raise LookupError(f"no network {network_id}")
     _lock_task(session, network.task)
-    task = get_task(network.task, **network.task_parameters)
+    task = resolve_task(session, network.task, **network.task_parameters)
     variant = variant_key(task)
     graph_hash = canonical_hash(graph)
     bucket = session.scalars(
@@ -184,7 +185,7 @@ def type_table(
             )
         )
     summaries.sort(key=lambda s: (-s.member_count, s.name))
-    parameters = types[0].task_parameters if types else get_task(task).parameters()
+    parameters = types[0].task_parameters if types else resolve_task(session, task).parameters()
     return TypeTable(
         task=task,
         variant=variant,

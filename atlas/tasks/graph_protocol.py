@@ -1,7 +1,8 @@
 """How a task asks for its reduced-dynamics graph: where it starts, which pulses go where.
 
 The graph builder (atlas.analysis.graph) is one algorithm; a task only declares a
-GraphProtocol. A lace is a run of the network from one state; a Stimulus applies one of the
+GraphProtocol (`protocol_from` builds it from the `graph` part of the task's declaration). A
+lace is a run of the network from one state; a Stimulus applies one of the
 task's InputEvents at chosen positions of a lace and follows the network from the state the
 pulse leaves, which starts a new lace joined to the old one by an edge of the event's type.
 
@@ -12,7 +13,15 @@ lace's output rises above its usual range (its spontaneous answer).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from atlas.tasks.expressions import evaluate
+
+if TYPE_CHECKING:
+    from atlas.tasks.base import InputEvent
+    from atlas.tasks.declaration import GraphSpec, StimulusSpec
 
 END = "end"
 BEFORE_RISE = "before_rise"
@@ -78,3 +87,37 @@ class GraphProtocol:
                 names.append(stimulus.event)
             pending.extend(stimulus.then)
         return tuple(names)
+
+
+def protocol_from(
+    spec: GraphSpec, names: Mapping[str, Any], events: Mapping[str, InputEvent]
+) -> GraphProtocol:
+    """The protocol a declaration's `graph` describes, its numbers evaluated with `names`."""
+    start: tuple[tuple[float, ...], ...] = ()
+    silent = (0.0,) * len(next(iter(events.values())).inputs[0]) if events else ()
+    for segment in spec.start:
+        if segment.event is not None:
+            start += events[segment.event].inputs
+        if segment.silent is not None:
+            start += (silent,) * int(evaluate(segment.silent, names))
+    lace = FREE_RUN_STEPS if spec.start_lace_steps is None else spec.start_lace_steps
+    return GraphProtocol(
+        start_inputs=start,
+        start_lace_steps=int(evaluate(lace, names)),
+        stimuli=tuple(_stimulus(s, names) for s in spec.stimuli),
+        response_events=tuple(spec.response_events),
+        in_trial=spec.in_trial,
+    )
+
+
+def _stimulus(spec: StimulusSpec, names: Mapping[str, Any]) -> Stimulus:
+    at = tuple(p if p in (END, BEFORE_RISE) else int(evaluate(p, names)) for p in spec.at)
+    lace = FREE_RUN_STEPS if spec.lace_steps is None else spec.lace_steps
+    return Stimulus(
+        spec.event,
+        at=at,
+        settle=int(evaluate(spec.settle, names)),
+        lace_steps=int(evaluate(lace, names)),
+        then=tuple(_stimulus(s, names) for s in spec.then),
+        unless_looping=spec.unless_looping,
+    )

@@ -1,21 +1,38 @@
-"""Tasks by short name, long names and aliases accepted."""
+"""Tasks by short name, long names and aliases accepted.
+
+The paper's three trial tasks are declarations (atlas/tasks/declarations/*.yaml) read at import;
+users' tasks are declarations too, stored in the database: the store resolves those and builds
+them here with `task_from_declaration` (this package knows no database).
+"""
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
+import yaml
+
 from atlas.tasks.base import Task
-from atlas.tasks.delayed import DelayedDiscrimination
-from atlas.tasks.interval import IntervalDiscrimination
-from atlas.tasks.reproduction import IntervalReproduction
+from atlas.tasks.checks import load_declaration
+from atlas.tasks.declaration import TaskDeclaration
+from atlas.tasks.declared import DeclaredTask
 from atlas.tasks.two_neuron import TwoNeuron
 
-TASKS: dict[str, type[Task]] = {
-    cls.name: cls
-    for cls in (DelayedDiscrimination, IntervalDiscrimination, IntervalReproduction, TwoNeuron)
+PAPER_TASKS = ("delayed", "interval", "reproduction")
+
+
+def paper_declaration(name: str) -> TaskDeclaration:
+    """The declaration of one of the paper's tasks, checked like any user's."""
+    text = (resources.files("atlas.tasks") / "declarations" / f"{name}.yaml").read_text()
+    return load_declaration(yaml.safe_load(text))
+
+
+TASKS: dict[str, Task] = {
+    **{name: DeclaredTask.from_declaration(paper_declaration(name)) for name in PAPER_TASKS},
+    TwoNeuron.name: TwoNeuron(),
 }
 _ALIASES: dict[str, str] = {
-    alias: cls.name for cls in TASKS.values() for alias in (cls.long_name, *cls.aliases)
+    alias: task.name for task in TASKS.values() for alias in (task.long_name, *task.aliases)
 }
 
 
@@ -25,7 +42,7 @@ class UnknownTaskError(KeyError):
 
 
 def canonical_name(name: str) -> str:
-    """The short name for a short name, long name or alias."""
+    """The short name for a short name, long name or alias of a built-in task."""
     key = name.strip().lower()
     if key in TASKS:
         return key
@@ -35,6 +52,14 @@ def canonical_name(name: str) -> str:
 
 
 def get_task(name: str, **overrides: Any) -> Task:
-    """The task with its default parameters, or with the given overrides applied."""
-    task = TASKS[canonical_name(name)]()
+    """A built-in task with its default parameters, or with the given overrides applied."""
+    task = TASKS[canonical_name(name)]
+    return task.with_overrides(**overrides) if overrides else task
+
+
+def task_from_declaration(
+    declaration: TaskDeclaration, version: int | None = None, **overrides: Any
+) -> DeclaredTask:
+    """A (stored, user's) declaration as a task, with the given parameter overrides."""
+    task = DeclaredTask.from_declaration(declaration, version)
     return task.with_overrides(**overrides) if overrides else task

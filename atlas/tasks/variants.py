@@ -13,6 +13,7 @@ import hashlib
 import json
 
 from atlas.tasks.base import Task
+from atlas.tasks.declared import DeclaredTask
 from atlas.tasks.registry import get_task
 
 DEFAULT_VARIANT = "default"
@@ -20,9 +21,14 @@ DIGEST_DIGITS = 8
 
 
 def variant_key(task: Task) -> str:
-    """`default`, or `p` followed by 8 hex digits of the parameters' canonical JSON."""
+    """`default`, or `p` followed by 8 hex digits of the parameters' canonical JSON.
+
+    A user's stored task is always keyed by its digest: its parameters include the
+    declaration's version, so the networks of two versions never share a variant.
+    """
     parameters = task.parameters()
-    if parameters == get_task(task.name).parameters():
+    stored = isinstance(task, DeclaredTask) and task.version is not None
+    if not stored and parameters == get_task(task.name).parameters():
         return DEFAULT_VARIANT
     canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"))
     return "p" + hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_DIGITS]

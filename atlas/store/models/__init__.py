@@ -21,7 +21,7 @@ from atlas.store.models.network import (
     Network,
 )
 from atlas.store.models.solution_type import SolutionType
-from atlas.store.models.task import TaskRecord
+from atlas.store.models.task import TaskDeclarationRow, TaskRecord
 from atlas.store.models.two_neuron import (
     DYNAMIC_REGIMES,
     STUDY_STATUSES,
@@ -54,6 +54,7 @@ __all__ = [
     "Network",
     "ReducedGraph",
     "SolutionType",
+    "TaskDeclarationRow",
     "TaskRecord",
     "TwoNeuronMap",
     "TwoNeuronNetwork",
