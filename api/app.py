@@ -15,11 +15,13 @@ from fastapi import FastAPI
 import atlas
 from api.body_limit import BodyLimitMiddleware
 from api.cursor import CursorSigner
-from api.problems import install_problem_handlers
+from api.problems import document_problems, install_problem_handlers
 from api.routes import (
     analyses,
+    charts,
     classify,
     compare,
+    datasets,
     health,
     imports,
     jobs,
@@ -29,6 +31,7 @@ from api.routes import (
     two_neuron,
     types,
 )
+from api.web import install_web
 from atlas.config import Settings, get_settings
 from atlas.store import check_schema_current, make_engine, session_factory
 from worker import dispatch
@@ -75,13 +78,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=atlas.__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,  # /docs and /redoc come from local assets (api.web)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.cursor_signer = CursorSigner(_cursor_secret(settings))
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-    routers = (health, tasks, imports, solutions, jobs)
-    analysis_routers = (analyses, plots, types, compare, classify, two_neuron)
+    routers = (health, tasks, imports, datasets, solutions, jobs)
+    analysis_routers = (analyses, plots, types, compare, classify, two_neuron, charts)
     for module in (*routers, *analysis_routers):
         app.include_router(module.router)
+    install_web(app)
+    document_problems(app)
     return app

@@ -8,7 +8,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from atlas.cli import CommandError
-from atlas.config import get_settings
+from atlas.cli.database import atlas_session
 
 if TYPE_CHECKING:
     from atlas.store import TypeTable, VariantSummary
@@ -30,40 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from atlas.store import (
-        SchemaOutOfDateError,
-        check_schema_current,
-        make_engine,
-        principal_variant,
-        session_factory,
-        session_scope,
-        type_table,
-        type_variants,
-    )
+    from atlas.store import principal_variant, type_table, type_variants
     from atlas.tasks import UnknownTaskError, canonical_name
 
     try:
         task = canonical_name(args.task)
     except UnknownTaskError as exc:
         raise CommandError(str(exc)) from exc
-    url = args.database_url or get_settings().database_url
-    try:
-        engine = make_engine(url)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
-    try:
-        check_schema_current(engine)
-        with session_scope(session_factory(engine)) as session:
-            variants = type_variants(session, task)
-            table = type_table(session, task, args.variant or principal_variant(variants))
-    except SchemaOutOfDateError as exc:
-        raise CommandError(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise CommandError(f"cannot read {url}: {str(exc).strip().splitlines()[0]}") from exc
-    finally:
-        engine.dispose()
+    with atlas_session(args.database_url) as session:
+        variants = type_variants(session, task)
+        table = type_table(session, task, args.variant or principal_variant(variants))
     print("\n".join(format_table(table) + format_variants(variants, table.variant)))
     return 0
 

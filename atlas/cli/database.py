@@ -1,0 +1,44 @@
+"""The atlas database for commands that read or write it: one session, schema checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from atlas.cli import CommandError
+from atlas.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+@contextmanager
+def atlas_session(url: str | None) -> Iterator[Session]:
+    """A session on the atlas database (its schema current) that commits at the end; database
+    problems become CommandErrors."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from atlas.store import (
+        SchemaOutOfDateError,
+        check_schema_current,
+        make_engine,
+        session_factory,
+        session_scope,
+    )
+
+    url = url or get_settings().database_url
+    try:
+        engine = make_engine(url)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        check_schema_current(engine)
+        with session_scope(session_factory(engine)) as session:
+            yield session
+    except SchemaOutOfDateError as exc:
+        raise CommandError(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise CommandError(f"database {url}: {str(exc).strip().splitlines()[0]}") from exc
+    finally:
+        engine.dispose()

@@ -1,0 +1,75 @@
+"""`atlas import DATASET`: load an exported dataset (folder, .zip, .tar or .tar.gz) into the
+atlas without retraining. Everything is checked first and written in one transaction: on any
+problem nothing is written and the command exits non-zero naming it. Networks already in the
+atlas (same content key) are not imported twice. Networks whose analysis the dataset leaves
+incomplete are queued for analysis (`--no-analysis` leaves them pending).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from atlas.cli import CommandError
+from atlas.cli.database import atlas_session
+from atlas.config import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import", help="load an exported dataset (folder or archive) into the atlas"
+    )
+    parser.add_argument("dataset", type=Path, help="dataset folder, .zip, .tar or .tar.gz")
+    parser.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="do not queue the analysis of networks the dataset brings unanalysed",
+    )
+    parser.add_argument(
+        "--database-url", help="atlas database (default: ATLAS_DATABASE_URL, else the SQLite file)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from atlas.datasets import DatasetError, parse_dataset, read_files
+    from atlas.store.datasets import import_dataset
+
+    started = time.perf_counter()
+    try:
+        dataset = parse_dataset(read_files(args.dataset))
+        with atlas_session(args.database_url) as session:
+            report = import_dataset(session, dataset)
+    except DatasetError as exc:
+        raise CommandError(f"{args.dataset}: {exc}; nothing was imported") from exc
+    seconds = time.perf_counter() - started
+    print(
+        f"{report.title}: {len(report.created)} networks imported, "
+        f"{len(report.existing)} already in the atlas, in {seconds:.1f} s"
+    )
+    for name, count in sorted(report.types.items(), key=lambda item: -item[1]):
+        print(f"  {name}: {count}")
+    if report.to_analyse and not args.no_analysis:
+        _queue_analyses(report.to_analyse, args.database_url)
+    return 0
+
+
+def _queue_analyses(network_ids: list[int], database_url: str | None) -> None:
+    """Queue the analyses to the workers where a broker is configured; without one, run
+    them in this process (an embedded `atlas serve` would also pick them up at start)."""
+    from worker import dispatch, tasks
+    from worker.database import bound_to
+
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    if not settings.embedded:
+        for network_id in network_ids:
+            dispatch.enqueue_analysis(network_id, settings)
+        print(f"queued the analysis of {len(network_ids)} networks")
+        return
+    print(f"analysing {len(network_ids)} networks the dataset brought unanalysed ...")
+    with bound_to(settings):
+        for network_id in network_ids:
+            tasks.analyse_network(network_id)

@@ -1,0 +1,424 @@
+"""Datasets: export then import into a fresh database (SQLite to PostgreSQL) gives the same
+weights byte for byte, the same analyses and the same types; a tampered or malicious dataset
+is refused with an error naming the problem, and nothing is written.
+
+The source atlas holds three of the paper's reference networks, imported and analysed by the
+real analysis steps, and two networks trained by the atlas (initial, intermediate and final
+weights, loss curves) left unanalysed, so that both import paths are exercised.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pickle
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load as load_tensors
+from safetensors.numpy import save as save_tensors
+from sqlalchemy import func, select
+from throwaway_databases import postgres_database, sqlite_url
+
+from atlas.cli import main as atlas_main
+from atlas.config import Settings
+from atlas.datasets import (
+    DatasetError,
+    Limits,
+    archive_bytes,
+    network_key,
+    parse_dataset,
+    read_files,
+)
+from atlas.datasets.files import manifest
+from atlas.datasets.layout import TABLES
+from atlas.networks import from_state_dicts, to_torch
+from atlas.store import (
+    JobSpec,
+    create_job,
+    extrapolation_signature,
+    fixed_point_analysis,
+    limit_cycles,
+    make_engine,
+    migrate,
+    network_features,
+    reduced_graph,
+    save_imported_network,
+    session_factory,
+    session_scope,
+)
+from atlas.store.arrays import arrays_from_blob
+from atlas.store.datasets import DATASET_STEPS, export_dataset, import_dataset
+from atlas.store.models import AnalysisRun, Checkpoint, Network, SolutionType, ValidationResult
+from atlas.tasks import get_task
+from atlas.training.evaluation import population_mse
+from worker import tasks
+from worker.database import bound_to
+from worker.steps import STEPS
+
+REFERENCES = ("delayed_vanilla_20_i100", "interval_vanilla_20_i100", "reproduction_lstm_20_i100")
+SMALL_DELAYED = {"f_max": 5, "delay_max": 2}
+SMALL_LIMITS = Limits(max_file_bytes=4 * 2**20)  # the bomb test need not inflate 128 MiB
+
+
+def _sessions(url: str):
+    return session_factory(make_engine(url))
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory, reference_networks) -> str:
+    """An SQLite atlas with three analysed reference networks and two trained, unanalysed."""
+    folder = tmp_path_factory.mktemp("source")
+    url = sqlite_url(folder)
+    migrate(url)
+    settings = Settings(database_url=url, data_dir=folder, device="cpu", torch_threads=1)
+    sessions = _sessions(url)
+    ids = []
+    for ref in (r for r in reference_networks if r.name in REFERENCES):
+        task = get_task(ref.task)
+        loss = float(population_mse(from_state_dicts([ref.state_dict]), task.validation_set())[0])
+        with session_scope(sessions) as session:
+            ids.append(save_imported_network(session, task, ref.state_dict, loss, name=ref.name).id)
+    spec = JobSpec("delayed", "vanilla", 8, count=2, seed=3, task_parameters=SMALL_DELAYED,
+                   training={"max_epochs": 25, "checkpoint_every": 10})  # fmt: skip
+    with session_scope(sessions) as session:
+        job_id = create_job(session, spec)[0].id
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with bound_to(settings):
+            tasks.train_population(job_id)
+            for network_id in ids:
+                tasks.analyse_network(network_id)
+    finally:
+        torch.set_num_threads(threads)
+    return url
+
+
+def _export(url: str, **options) -> dict[str, bytes]:
+    with session_scope(_sessions(url)) as session:
+        ids = list(session.scalars(select(Network.id).order_by(Network.id)))
+        return export_dataset(session, ids, title="test", selection={"kind": "query"}, **options)
+
+
+@pytest.fixture(scope="module")
+def exported(source) -> dict[str, bytes]:
+    return _export(source, checkpoints=True)
+
+
+def _weights(session, network: Network) -> list[tuple]:
+    return [
+        (c.kind, c.epoch, c.loss,
+         {k: (v.dtype, v.tobytes()) for k, v in arrays_from_blob(c.weights).items()})
+        for c in sorted(network.checkpoints, key=lambda c: (c.epoch, c.kind))
+    ]  # fmt: skip
+
+
+def _same_arrays(a, b, exact: bool = True) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if not exact:
+        return np.allclose(a, b, rtol=0, atol=1e-12)
+    return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+
+
+def contents(url: str) -> dict[str, dict]:
+    """Everything an atlas holds about its networks, keyed by each one's content key."""
+    out = {}
+    with session_scope(_sessions(url)) as session:
+        for network in session.scalars(select(Network)):
+            final = arrays_from_blob(
+                next(c for c in network.checkpoints if c.kind == "final").weights
+            )
+            key = network_key(network.task, network.task_parameters, network.architecture, final)
+            validation = session.scalars(
+                select(ValidationResult).where(ValidationResult.network_id == network.id)
+            ).one_or_none()
+            runs = {
+                r.step: (r.status, r.summary if r.step != "solution_type" else r.summary["type"])
+                for r in session.scalars(
+                    select(AnalysisRun).where(AnalysisRun.network_id == network.id))
+            }  # fmt: skip
+            solution_type = network.solution_type
+            out[key] = {
+                "record": (network.task, network.task_parameters, network.architecture,
+                           network.units, network.name, network.seed, network.status,
+                           network.epochs, network.steps, network.best_loss,
+                           network.final_loss, network.validation_loss, network.loss_curve,
+                           network.analysis_status),
+                "weights": _weights(session, network),
+                "validation": validation and (validation.loss, validation.trial_errors,
+                                              arrays_from_blob(validation.conditions)),
+                "runs": runs,
+                "fixed_points": fixed_point_analysis(session, network.id),
+                "cycles": limit_cycles(session, network.id),
+                "signature": extrapolation_signature(session, network.id),
+                "graph": reduced_graph(session, network.id),
+                "features": network_features(session, network.id),
+                "type": solution_type and (solution_type.name, solution_type.canonical_hash,
+                                           solution_type.graph, solution_type.member_count),
+            }  # fmt: skip
+    return out
+
+
+def assert_same_atlas(a: dict, b: dict, exact_jacobians: bool) -> None:
+    assert a.keys() == b.keys()
+    for key, x in a.items():
+        y = b[key]
+        for part in ("record", "weights", "runs", "graph", "type"):
+            assert x[part] == y[part], (key, part)
+        if x["validation"] is None:
+            assert y["validation"] is None
+        else:
+            assert x["validation"][:2] == y["validation"][:2]
+            assert x["validation"][2].keys() == y["validation"][2].keys()
+        assert (x["features"] is None) == (y["features"] is None)
+        if x["features"] is not None:
+            assert list(x["features"]) == list(y["features"])
+            assert _same_arrays(list(x["features"].values()), list(y["features"].values()))
+        assert (x["fixed_points"] is None) == (y["fixed_points"] is None)
+        points_x = x["fixed_points"].conditions if x["fixed_points"] else []
+        points_y = y["fixed_points"].conditions if y["fixed_points"] else []
+        for cx, cy in zip(points_x, points_y, strict=True):
+            assert cx.label == cy.label and _same_arrays(cx.inputs, cy.inputs)
+            for name in ("states", "q", "outputs", "eigenvalues", "stable", "kinds"):
+                assert _same_arrays(getattr(cx.points, name), getattr(cy.points, name)), name
+            assert _same_arrays(cx.points.jacobians, cy.points.jacobians, exact_jacobians)
+        for ex, ey in zip(x["cycles"] or [], y["cycles"] or [], strict=True):
+            assert (ex.condition, ex.inputs) == (ey.condition, ey.inputs)
+            for lx, ly in zip(ex.cycles, ey.cycles, strict=True):
+                assert (lx.period, lx.diameter, lx.closing_error) == (
+                    ly.period,
+                    ly.diameter,
+                    ly.closing_error,
+                )
+                assert _same_arrays(lx.states, ly.states) and _same_arrays(lx.outputs, ly.outputs)
+        assert (x["signature"] is None) == (y["signature"] is None)
+        if x["signature"] is not None:
+            sx, sy = x["signature"], y["signature"]
+            assert sx.arrays.keys() == sy.arrays.keys()
+            assert all(_same_arrays(sx.arrays[k], sy.arrays[k]) for k in sx.arrays)
+            assert sx.summary.keys() == sy.summary.keys()  # (JSONB keeps keys in its own order)
+            assert _same_arrays(
+                [sx.summary[k] for k in sx.summary], [sy.summary[k] for k in sx.summary]
+            )
+
+
+def test_analysis_steps_are_the_ones_a_dataset_carries():
+    assert tuple(step.name for step in STEPS) == DATASET_STEPS
+
+
+def test_export_then_import_into_fresh_postgres_reproduces_the_atlas(source, exported):
+    dataset = parse_dataset(exported)
+    assert len(dataset.tables["networks"]) == 5
+    with postgres_database() as url:
+        migrate(url)
+        with session_scope(_sessions(url)) as session:
+            report = import_dataset(session, dataset)
+        assert (len(report.created), report.existing) == (5, [])
+        assert len(report.to_analyse) == 2  # the trained ones came unanalysed
+        imported = contents(url)
+        original = contents(source)
+        for key in imported:  # the unanalysed pair stays pending, to be analysed here
+            if original[key]["record"][-1] == "pending":
+                assert imported[key]["record"][-1] == "pending"
+        assert_same_atlas(original, imported, exact_jacobians=False)
+        with session_scope(_sessions(url)) as session:
+            types = {t.name: t.member_count for t in session.scalars(select(SolutionType))}
+            intermediate = session.scalar(
+                select(func.count()).where(Checkpoint.kind == "intermediate")
+            )
+        assert len(types) == 3 and set(report.types) == set(types)
+        assert intermediate == 4  # two trained networks, checkpoints at epochs 10 and 20
+
+        # Importing it again (as an archive this time) duplicates nothing.
+        again = parse_dataset(read_files(archive_bytes(exported, "again", "tar.gz")))
+        with session_scope(_sessions(url)) as session:
+            second = import_dataset(session, again)
+            count = session.scalar(select(func.count()).select_from(Network))
+        assert (second.created, sorted(second.existing), count) == ([], sorted(report.created), 5)
+
+
+def test_jacobians_exported_come_back_exactly(source, tmp_path):
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    with session_scope(_sessions(url)) as session:
+        import_dataset(session, parse_dataset(_export(source, jacobians=True)))
+    original = contents(source)
+    imported = contents(url)
+    for entry in original.values():  # without --checkpoints: initial and final only
+        entry["weights"] = [w for w in entry["weights"] if w[0] != "intermediate"]
+    assert_same_atlas(original, imported, exact_jacobians=True)
+
+
+def test_a_reader_needs_only_pandas_style_json_and_safetensors(exported, reference_networks):
+    """The layout as documented: tables are JSON lists of flat rows, weights plain state
+    dicts that to_torch (or nn.RNN + nn.Linear) load."""
+    networks = json.loads(exported["networks.json"])
+    by_name = {row["name"]: row for row in networks}
+    reference = next(r for r in reference_networks if r.name == REFERENCES[0])
+    row = by_name[reference.name]
+    weights = load_tensors(exported[f"networks/{row['network']}/final.safetensors"])
+    for key, value in reference.state_dict.items():
+        assert np.array_equal(weights[key], value.numpy())
+    module = to_torch({k: torch.from_numpy(v) for k, v in weights.items()})
+    assert module.rnn.hidden_size == 20
+    readme = exported["README.md"].decode()
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
+    for table in TABLES:
+        assert table.file in readme and table.file in docs
+        for column in table.columns:
+            assert f"`{column.name}`" in docs, (table.name, column.name)
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def _resealed(files: dict[str, bytes], changes: dict[str, bytes | None]) -> dict[str, bytes]:
+    """The files with `changes` applied (None deletes) and the manifest rewritten to match:
+    what someone who edits a dataset on purpose would do."""
+    files = {**files}
+    for path, data in changes.items():
+        if data is None:
+            files.pop(path)
+        else:
+            files[path] = data
+    head = json.loads(files["dataset.json"])
+    head["files"] = manifest({p: d for p, d in files.items() if p != "dataset.json"})
+    files["dataset.json"] = json.dumps(head).encode()
+    return files
+
+
+def _first(exported: dict[str, bytes], name: str) -> dict:
+    return next(r for r in json.loads(exported["networks.json"]) if r["name"] == name)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('ran')",))
+
+
+def _tampered(exported: dict[str, bytes]) -> list[tuple[str, dict[str, bytes] | bytes, str]]:
+    row = _first(exported, REFERENCES[0])
+    final = f"networks/{row['network']}/final.safetensors"
+    analyses = f"networks/{row['network']}/analyses.safetensors"
+    weights = load_tensors(exported[final])
+    scaled = {k: v * np.float32(1.01) for k, v in weights.items()}
+    arrays = load_tensors(exported[analyses])
+    arrays["fixed_points.eigenvalues"] = arrays["fixed_points.eigenvalues"] * 1.5
+    rows = json.loads(exported["networks.json"])
+    rows[0]["key"] = network_key(row["task"], row["task_parameters"], row["architecture"], scaled)
+    rekeyed = [dict(r, key=network_key(r["task"], r["task_parameters"], r["architecture"], scaled))
+               if r["network"] == row["network"] else r for r in rows]  # fmt: skip
+    unknown_task = [dict(r, task="juggling") if r["network"] == row["network"] else r for r in rows]
+    pickled = io.BytesIO()
+    pickle.dump({"rnn.weight_ih_l0": _Exploit()}, pickled)
+    flipped = bytearray(exported[final])
+    flipped[-1] ^= 1
+    return [
+        ("a flipped bit", {**exported, final: bytes(flipped)}, "does not match its SHA-256"),
+        ("an added file", {**exported, "notes.txt": b"hi"}, "not in the manifest"),
+        ("a removed file", {k: v for k, v in exported.items() if k != final}, "missing"),
+        ("weights edited, manifest resealed",
+         _resealed(exported, {final: save_tensors(scaled)}), "content key"),
+        ("weights and key edited, resealed",
+         _resealed(exported, {final: save_tensors(scaled),
+                              "networks.json": json.dumps(rekeyed).encode()}),
+         "validation loss"),
+        ("eigenvalues edited, resealed",
+         _resealed(exported, {analyses: save_tensors(arrays)}), "eigenvalues"),
+        ("a pickle for weights", _resealed(exported, {final: pickled.getvalue()}), "safetensors"),
+        ("an unknown task",
+         _resealed(exported, {"networks.json": json.dumps(unknown_task).encode()}), "juggling"),
+        ("NaN in a table",
+         _resealed(exported, {"validation.json": b'[{"network": "n0001", "loss": NaN}]'}),
+         "not valid JSON"),
+        ("not a dataset", b"PK\x03\x04 garbage", "archive"),
+    ]  # fmt: skip
+
+
+def _malicious_archives(exported: dict[str, bytes]) -> list[tuple[str, bytes, str]]:
+    traversal = io.BytesIO()
+    with zipfile.ZipFile(traversal, "w") as archive:
+        for name, data in exported.items():
+            archive.writestr(f"d/{name}", data)
+        archive.writestr("d/../../evil.txt", b"outside")
+    link = io.BytesIO()
+    with tarfile.open(fileobj=link, mode="w") as archive:
+        for name, data in exported.items():
+            info = tarfile.TarInfo(f"d/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("d/networks/n0001/initial.safetensors")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(info)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("d/dataset.json", b"0" * (2 * SMALL_LIMITS.max_file_bytes))
+    return [
+        ("a path out of the dataset", traversal.getvalue(), "unsafe path"),
+        ("a symbolic link", link.getvalue(), "link"),
+        ("a decompression bomb", bomb.getvalue(), "larger than"),
+    ]
+
+
+def _network_count(url: str) -> int:
+    with session_scope(_sessions(url)) as session:
+        return session.scalar(select(func.count()).select_from(Network)) + session.scalar(
+            select(func.count()).select_from(SolutionType)
+        )
+
+
+def test_tampered_or_malicious_datasets_are_refused_and_nothing_is_written(
+    source, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    with session_scope(_sessions(source)) as session:  # two networks: quick to check
+        ids = [1, 4]
+        exported = export_dataset(session, ids, title="two", selection={"kind": "query"})
+    cases = _tampered(exported) + _malicious_archives(exported)
+    for what, files, message in cases:
+        payload = files if isinstance(files, bytes) else archive_bytes(files, "d", "zip")
+        with pytest.raises(DatasetError, match=message), session_scope(_sessions(url)) as session:
+            import_dataset(session, parse_dataset(read_files(payload, SMALL_LIMITS)))
+        assert _network_count(url) == 0, what
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path.parent / "evil.txt").exists()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_exports_a_query_and_imports_it_once(source, tmp_path, capsys):
+    out = tmp_path / "delayed"
+    code = atlas_main(["export", "--out", str(out), "--task", "delayed", "--status", "converged",
+                       "--archive", "zip", "--database-url", source])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    networks = json.loads((out / "networks.json").read_text())
+    assert [row["name"] for row in networks] == [REFERENCES[0]]
+    assert json.loads((out / "dataset.json").read_text())["selection"]["filters"] == {
+        "task": "delayed",
+        "status": "converged",
+    }
+    target = sqlite_url(tmp_path / "target")
+    assert atlas_main(["migrate", "--database-url", target]) == 0
+    assert atlas_main(["import", str(tmp_path / "delayed.zip"), "--database-url", target]) == 0
+    assert "1 networks imported" in capsys.readouterr().out
+    assert atlas_main(["import", str(out), "--database-url", target]) == 0
+    assert "0 networks imported, 1 already in the atlas" in capsys.readouterr().out
+
+    (out / "types.json").write_text("[]")
+    assert atlas_main(["import", str(out), "--database-url", target]) == 2
+    err = capsys.readouterr().err
+    assert "types.json does not match its SHA-256" in err and "nothing was imported" in err
+    assert atlas_main(["export", "--out", str(tmp_path / "none"), "--task", "interval",
+                       "--units", "999", "--database-url", source]) == 2  # fmt: skip
+    assert "no networks match" in capsys.readouterr().err
+    assert math.isfinite(networks[0]["validation_loss"])
