@@ -15,10 +15,9 @@ from fastapi import FastAPI
 import atlas
 from api.body_limit import BodyLimitMiddleware
 from api.cursor import CursorSigner
-from api.problems import document_problems, install_problem_handlers
+from api.problems import install_problem_handlers
 from api.routes import (
     analyses,
-    charts,
     classify,
     compare,
     datasets,
@@ -31,7 +30,6 @@ from api.routes import (
     two_neuron,
     types,
 )
-from api.web import install_web
 from atlas.config import Settings, get_settings
 from atlas.store import check_schema_current, make_engine, session_factory
 from worker import dispatch
@@ -78,17 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=atlas.__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
-        docs_url=None,  # /docs and /redoc come from local assets (api.web)
-        redoc_url=None,
     )
     app.state.settings = settings
     app.state.cursor_signer = CursorSigner(_cursor_secret(settings))
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     routers = (health, tasks, imports, datasets, solutions, jobs)
-    analysis_routers = (analyses, plots, types, compare, classify, two_neuron, charts)
+    analysis_routers = (analyses, plots, types, compare, classify, two_neuron)
     for module in (*routers, *analysis_routers):
         app.include_router(module.router)
-    install_web(app)
-    document_problems(app)
     return app
