@@ -96,7 +96,7 @@ def study(client) -> dict:
     deadline = time.monotonic() + ANALYSIS_TIMEOUT_S
     while time.monotonic() < deadline:
         body = client.get(location).json()
-        if body["status"] in ("succeeded", "failed"):
+        if body["status"] in ("succeeded", "partially_succeeded", "failed", "cancelled"):
             return body
         time.sleep(0.5)
     pytest.fail(f"two-neuron study {location} did not finish in {ANALYSIS_TIMEOUT_S} s")
@@ -473,7 +473,8 @@ def test_predictor_score_is_the_papers_kappa_over_stratified_splits(client, solu
 
 
 def test_two_neuron_regimes_count_the_study_and_serve_its_maps(client, study):
-    assert study["status"] == "succeeded", study
+    # Partially succeeded: some networks did not solve the task in 80 steps.
+    assert study["status"] in ("succeeded", "partially_succeeded"), study
     assert study["n"] == STUDY["count"]
     for rule in (study["eigenvalue_rule"], study["dynamics"]):
         assert sum(rule["regimes_all"].values()) <= study["n"]

@@ -121,7 +121,7 @@ def test_api_and_celery_worker_processes_train_a_job_into_postgres(redis_queue, 
                 "count": 2,
                 "seed": 5,
                 "task_parameters": SMALL_DELAYED,
-                "training": {"max_epochs": 15, "checkpoint_every": 5},
+                "training": {"max_epochs": 15, "checkpoint_every": 5, "failure_loss": 1.0},
             }
             response = http.post("/jobs", json=job, headers={"X-API-Key": API_KEY})
             assert response.status_code == 202, response.text

@@ -38,7 +38,9 @@ from atlas.store import (
     session_scope,
 )
 from atlas.store.models import AnalysisRun, Job, Network, ValidationResult
+from atlas.store.models.job import TrainingSnapshot
 from atlas.tasks import get_task
+from atlas.training import TrainingConfig, train_population
 from worker import dispatch, tasks
 from worker.database import bound_to
 from worker.steps import STEPS
@@ -82,7 +84,7 @@ def service_settings():
     client.close()
 
 
-def submit(settings: Settings, count: int, max_epochs: int, seed: int = 0) -> int:
+def submit(settings: Settings, count: int, max_epochs: int, seed: int = 0, **training) -> int:
     spec = JobSpec(
         task="delayed",
         architecture="vanilla",
@@ -92,7 +94,12 @@ def submit(settings: Settings, count: int, max_epochs: int, seed: int = 0) -> in
         task_parameters=SMALL_DELAYED,
         # A failure_loss no network stays above: the short runs end "unfinished", not failed,
         # so the job succeeds (a job whose networks all failed reads failed).
-        training={"max_epochs": max_epochs, "checkpoint_every": 10, "failure_loss": 1.0},
+        training={
+            "max_epochs": max_epochs,
+            "checkpoint_every": 10,
+            "failure_loss": 1.0,
+            **training,
+        },
     )
     with sessions_of(settings) as sessions, session_scope(sessions) as session:
         job_id = create_job(session, spec)[0].id
@@ -202,13 +209,15 @@ def test_live_worker_trains_and_analyses_into_postgres(postgres, service_setting
 def test_worker_killed_mid_job_is_redelivered_without_duplicates(
     postgres, service_settings, tmp_path
 ):
+    """...and continues from its last training snapshot: the same weights as an uninterrupted
+    run, no more than one snapshot interval (resume_every epochs) trained twice."""
     settings = service_settings(postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S)
     log = tmp_path / "workers.log"
-    job_id = submit(settings, count=3, max_epochs=150, seed=100)
+    job_id = submit(settings, count=3, max_epochs=150, seed=100, resume_every=10)
 
     def training_started() -> bool:
         job = job_state(settings, job_id)[0]
-        return job.status == "running" and job.epoch >= 1
+        return job.status == "running" and snapshot_epoch(settings, job_id) >= 10
 
     with worker_process([*celery_worker("doomed"), settings.queue], settings, log) as doomed:
         wait_for(training_started, "training to start", log)
@@ -226,6 +235,32 @@ def test_worker_killed_mid_job_is_redelivered_without_duplicates(
     job, networks = job_state(settings, job_id)
     assert (job.status, job.attempts, job.n_saved) == ("succeeded", 2, 3)
     assert_one_network_per_seed(job, networks)
+    assert "resuming from its snapshot after epoch" in log.read_text()
+    assert_same_as_uninterrupted(settings, job_id)
+
+
+def snapshot_epoch(settings: Settings, job_id: int) -> int:
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        row = session.get(TrainingSnapshot, job_id)
+        return -1 if row is None else row.epoch
+
+
+def assert_same_as_uninterrupted(settings: Settings, job_id: int) -> None:
+    """The job's stored networks equal, bit for bit, those of the same population trained in
+    one go here (same seeds, config, CPU and one thread)."""
+    job, networks = job_state(settings, job_id)
+    config = TrainingConfig.from_dict({**job.training_config, "device": "cpu"})
+    task = get_task(job.task, **job.task_parameters)
+    seeds = [job.network_seed(i) for i in range(job.count)]
+    reference = train_population(task, job.architecture, job.units, seeds, config)
+    with sessions_of(settings) as sessions, session_scope(sessions) as session:
+        for network, outcome in zip(
+            sorted(networks, key=lambda n: n.index_in_job), reference, strict=True
+        ):
+            assert network.epochs == outcome.epochs
+            stored = network_state_dict(session, network.id)
+            for key, tensor in outcome.final_state_dict.items():
+                assert torch.equal(stored[key], tensor), (network.index_in_job, key)
 
 
 def test_atlas_worker_refuses_without_broker_or_schema(tmp_path, monkeypatch, capsys):

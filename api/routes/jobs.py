@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Header, Response, status
 
 from api.admission import admit_job
 from api.auth import AUTH_RESPONSES, require_api_key
+from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES, cancel_or_problem
 from api.deps import JobId, SessionDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
-from atlas.store import JobSpec, JobSpecError, create_job, fail_job
+from atlas.store import JobSpec, JobSpecError, cancel_job, create_job, fail_job
 from atlas.store.models import Job
 from atlas.store.queries import get_job, job_networks
 from atlas.store.task_records import resolve_task
@@ -55,7 +56,9 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
             converged=job.n_converged,
             failed=job.n_failed,
             saved=len(networks),
-            fraction=len(networks) / job.count,
+            fraction=job.progress_fraction,
+            eta=job.eta_at,
+            run_seconds=job.run_seconds,
         ),
         networks=[
             JobNetwork(
@@ -166,3 +169,17 @@ def read_job(job_id: JobId, session: SessionDep) -> JobOut:
     if job is None:
         raise Problem(404, "job-not-found", f"no job with id {job_id}")
     return job_out(session, job)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    summary="Cancel a job",
+    description=CANCEL_DESCRIPTION,
+    dependencies=[Depends(require_api_key)],
+    responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
+)
+def cancel(job_id: JobId, session: SessionDep) -> JobOut:
+    cancel_or_problem(session, lambda: cancel_job(session, job_id), f"job {job_id}")
+    return read_job(job_id, session)

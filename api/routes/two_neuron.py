@@ -1,31 +1,38 @@
-"""`/tasks/two_neuron`: start a two-neuron study (`POST /studies`), and read which regime its
-networks end in (`/regimes`), counted by the eigenvalue rule and by the dynamics, with the
-regime maps drawn against the initial W."""
+"""Two-neuron studies: `/studies` (start one, follow and cancel it as a work item, like
+`/jobs`), and `/tasks/two_neuron/regimes`: which regime its networks end in, counted by the
+eigenvalue rule and by the dynamics, with the regime maps drawn against the initial W.
+`POST /tasks/two_neuron/studies` (the older way to start one) still works."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.admission import admit_study
 from api.auth import AUTH_RESPONSES, require_api_key
+from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES, cancel_or_problem
 from api.deps import MAX_ID, SessionDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.problems import Problem
 from api.queueing import enqueue_or_503
-from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn
+from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn, StudyOut, StudyProgress
 from atlas.store import (
     RegimeSummary,
     StudySpecError,
+    cancel_study,
     create_two_neuron_study,
     fail_study,
     two_neuron_regime_summary,
 )
+from atlas.store.models import TwoNeuronStudy
+from atlas.store.two_neuron_reads import two_neuron_study
 from worker.dispatch import enqueue_two_neuron_study
 
-router = APIRouter(prefix="/tasks/two_neuron", tags=["two-neuron"])
+PREFIX = "/tasks/two_neuron"
+router = APIRouter(tags=["two-neuron"])
+StudyId = Annotated[int, Path(ge=1, le=MAX_ID, description="A two-neuron study id.")]
 StudyQuery = Annotated[
     int | None,
     Query(ge=1, le=MAX_ID, description="A study id; default: the latest finished study."),
@@ -45,35 +52,25 @@ def _regimes_out(summary: RegimeSummary) -> RegimesOut:
     data["maps"] = [
         RegimeMapOut(
             name=name,
-            url=f"{router.prefix}/regimes/maps/{quote(name)}.png?study={summary.study_id}",
+            url=f"{PREFIX}/regimes/maps/{quote(name)}.png?study={summary.study_id}",
         )
         for name in data["maps"]
     ]
     return RegimesOut(**data)
 
 
-@router.post(
-    "/studies",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=RegimesOut,
-    summary="Start a two-neuron study",
-    description=(
-        "Queues the study and returns it at once (202; `Location` is its regimes URL, which "
-        "shows `status` until it has succeeded, then the counts and maps)."
-    ),
-    dependencies=[Depends(require_api_key)],
-    responses={
-        **AUTH_RESPONSES,
-        422: {
-            "description": "Bad count, task parameters or training options, or a study over "
-            "the server's memory or work budget (`over-budget`)."
-        },
-        503: {"description": "The queue is unreachable (the study is recorded as failed)."},
+_START_RESPONSES = {
+    **AUTH_RESPONSES,
+    422: {
+        "description": "Bad count, task parameters or training options, or a study over "
+        "the server's memory or work budget (`over-budget`)."
     },
-)
-def start_study(
-    body: StudyIn, response: Response, session: SessionDep, settings: SettingsDep
-) -> RegimesOut:
+    503: {"description": "The queue is unreachable (the study is recorded as failed)."},
+}
+
+
+def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) -> TwoNeuronStudy:
+    """Create, admit, commit and enqueue a study (both ways of starting one)."""
     try:
         study = create_two_neuron_study(session, **body.model_dump())
     except StudySpecError as exc:
@@ -86,14 +83,110 @@ def start_study(
         lambda: enqueue_two_neuron_study(study.id, settings),
         lambda reason: fail_study(session, study.id, reason),
         f"study {study.id}",
-        study=f"{router.prefix}/regimes?study={study.id}",
+        study=f"/studies/{study.id}",
     )
-    response.headers["Location"] = f"{router.prefix}/regimes?study={study.id}"
+    return study
+
+
+@router.post(
+    PREFIX + "/studies",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegimesOut,
+    summary="Start a two-neuron study (returning its regimes)",
+    description=(
+        "Queues the study and returns it at once (202; `Location` is its regimes URL, which "
+        "shows `status` until it has finished, then the counts and maps). `POST /studies` "
+        "does the same and returns the study as a work item."
+    ),
+    dependencies=[Depends(require_api_key)],
+    responses=_START_RESPONSES,
+)
+def start_study(
+    body: StudyIn, response: Response, session: SessionDep, settings: SettingsDep
+) -> RegimesOut:
+    study = _created_study(body, session, settings)
+    response.headers["Location"] = f"{PREFIX}/regimes?study={study.id}"
     return _regimes_out(_summary(session, study.id))
 
 
+def study_out(study: TwoNeuronStudy) -> StudyOut:
+    progress = study.progress or {}
+    return StudyOut(
+        id=study.id,
+        name=study.name,
+        status=study.status,
+        count=study.count,
+        seed=study.seed,
+        task_parameters=study.task_parameters,
+        training=study.training_config,
+        attempts=study.attempts,
+        error=study.error,
+        created_at=study.created_at,
+        started_at=study.started_at,
+        finished_at=study.finished_at,
+        progress=StudyProgress(
+            step=progress.get("step", 0),
+            max_steps=progress.get("max_steps", study.training_config.get("max_steps", 0)),
+            active=progress.get("active", 0),
+            solved=progress.get("solved", 0),
+            fraction=study.progress_fraction,
+            eta=study.eta_at,
+            run_seconds=study.run_seconds,
+        ),
+        links={
+            "self": f"/studies/{study.id}",
+            "cancel": f"/studies/{study.id}/cancel",
+            "regimes": f"{PREFIX}/regimes?study={study.id}",
+        },
+    )
+
+
+@router.post(
+    "/studies",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StudyOut,
+    summary="Start a two-neuron study",
+    description="Queues the study and returns it at once (202, `Location: /studies/{id}`).",
+    dependencies=[Depends(require_api_key)],
+    responses=_START_RESPONSES,
+)
+def submit_study(
+    body: StudyIn, response: Response, session: SessionDep, settings: SettingsDep
+) -> StudyOut:
+    study = _created_study(body, session, settings)
+    response.headers["Location"] = f"/studies/{study.id}"
+    return study_out(study)
+
+
 @router.get(
-    "/regimes",
+    "/studies/{study_id}",
+    response_model=StudyOut,
+    summary="A two-neuron study's status and progress",
+    responses={404: {"description": "No such study."}},
+)
+def read_study(study_id: StudyId, session: SessionDep) -> StudyOut:
+    study = two_neuron_study(session, study_id)
+    if study is None:
+        raise Problem(404, "study-not-found", f"no study {study_id}")
+    return study_out(study)
+
+
+@router.post(
+    "/studies/{study_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StudyOut,
+    summary="Cancel a two-neuron study",
+    description=CANCEL_DESCRIPTION,
+    dependencies=[Depends(require_api_key)],
+    responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
+)
+def cancel(study_id: StudyId, session: SessionDep) -> StudyOut:
+    cancel_or_problem(session, lambda: cancel_study(session, study_id), f"study {study_id}")
+    return read_study(study_id, session)
+
+
+@router.get(
+    PREFIX + "/regimes",
     response_model=RegimesOut,
     summary="Regime counts of a two-neuron study (solved and all) and its regime maps",
     responses={404: {"description": "No such study (or none at all)."}},
@@ -103,7 +196,7 @@ def read_regimes(session: SessionDep, study: StudyQuery = None) -> RegimesOut:
 
 
 @router.get(
-    "/regimes/maps/{name}.png",
+    PREFIX + "/regimes/maps/{name}.png",
     response_class=Response,
     summary="One regime map of a two-neuron study",
     responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),

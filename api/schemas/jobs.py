@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from api.schemas.solutions import Architecture, UtcDatetime
+from api.schemas.work import Eta, Fraction, RunSeconds, StatusField
 
 MAX_UNITS = 512
 MAX_COUNT = 1024
@@ -54,6 +55,9 @@ class TrainingIn(BaseModel):
     second_phase_loss: Loss | None = None
     min_learning_rate: Rate | None = None
     dtype: Literal["float32", "float64"] | None = None
+    resume_every: Annotated[int, Field(ge=0, le=MAX_EPOCHS)] | None = Field(
+        default=None, description="Epochs between snapshots a restarted job resumes from."
+    )
 
 
 class JobIn(BaseModel):
@@ -116,8 +120,10 @@ class JobProgress(BaseModel):
     active: int = Field(description="Networks still training.")
     converged: int
     failed: int
-    saved: int = Field(description="Networks stored in the atlas so far.")
-    fraction: float = Field(description="Share of the job's networks stored, 0..1.")
+    saved: int = Field(description="Networks stored in the atlas so far (finished).")
+    fraction: Fraction
+    eta: Eta
+    run_seconds: RunSeconds
 
 
 class JobNetwork(BaseModel):
@@ -134,7 +140,7 @@ class JobNetwork(BaseModel):
 
 class JobOut(BaseModel):
     id: int
-    status: str = Field(description="queued, running, succeeded or failed.")
+    status: StatusField
     task: str
     task_parameters: dict[str, Any]
     architecture: str

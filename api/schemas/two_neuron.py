@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from api.deps import MAX_TEXT, PRINTABLE
 from api.schemas.jobs import MAX_SEED, STRICT, ParameterValue
+from api.schemas.solutions import UtcDatetime
+from api.schemas.work import Eta, Fraction, RunSeconds, StatusField
 from atlas.store.two_neuron import DEFAULT_STUDY_SIZE, MAX_STUDY_SIZE
 
 
@@ -74,7 +76,7 @@ class RegimeMapOut(BaseModel):
 class RegimesOut(BaseModel):
     study_id: int
     name: str | None
-    status: str = Field(description="`queued`, `running`, `succeeded` or `failed`.")
+    status: StatusField
     n: int = Field(description="Networks in the study.")
     solved: int
     eigenvalue_rule: RegimeCountsOut = Field(
@@ -137,3 +139,33 @@ class RegimesOut(BaseModel):
             ]
         }
     }
+
+
+class StudyProgress(BaseModel):
+    step: int = Field(description="Training steps done (0 before it starts).")
+    max_steps: int
+    active: int = Field(description="Networks still training.")
+    solved: int = Field(description="Networks that reached the loss criterion so far.")
+    fraction: Fraction
+    eta: Eta
+    run_seconds: RunSeconds
+
+
+class StudyOut(BaseModel):
+    """A two-neuron study as a work item (`/studies/{id}`, like `/jobs/{id}`); its results
+    are at `links.regimes`."""
+
+    id: int
+    name: str | None
+    status: StatusField
+    count: int
+    seed: int
+    task_parameters: dict[str, Any]
+    training: dict[str, Any] = Field(description="The full training configuration used.")
+    attempts: int
+    error: str | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    progress: StudyProgress
+    links: dict[str, str]

@@ -121,3 +121,8 @@ def two_neuron_regime_summary(
         agreement=agree / both if both else None,
         maps=dict(maps),
     )
+
+
+def two_neuron_study(session: Session, study_id: int) -> TwoNeuronStudy | None:
+    """The study row (status, progress, settings), None when there is none."""
+    return session.get(TwoNeuronStudy, study_id)
