@@ -27,7 +27,10 @@ class TrainingConfig:
     Training ends at `success_loss` (converged) or `max_epochs`; a network whose best loss is
     above `failure_loss` at its end has failed.
     A worker snapshots the whole run every `resume_every` epochs (atlas.training.snapshot; 0:
-    never), so that an interrupted job repeats at most that many; it changes no result.
+    never), so that an interrupted job repeats at most that many; it changes no result. A
+    snapshot costs about 16 ms (the demo's 8 vanilla-40 networks, 0.3 MB, SQLite) against
+    320 ms per epoch: 0.3% at 20 epochs; larger populations pay less (32 GRU-50 on
+    reproduction: 0.19 s per 4.4 MB snapshot against 12 s per epoch, under 0.1%).
     """
 
     max_epochs: int = 2000
