@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from migrated_app import migrated_app_client
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 from sqlalchemy import func, select
@@ -54,7 +55,14 @@ from atlas.store import (
 )
 from atlas.store.arrays import arrays_from_blob
 from atlas.store.datasets import DATASET_STEPS, export_dataset, import_dataset
-from atlas.store.models import AnalysisRun, Checkpoint, Network, SolutionType, ValidationResult
+from atlas.store.models import (
+    AnalysisRun,
+    Chart,
+    Checkpoint,
+    Network,
+    SolutionType,
+    ValidationResult,
+)
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
 from worker import tasks
@@ -100,9 +108,9 @@ def source(tmp_path_factory, reference_networks) -> str:
     return url
 
 
-def _export(url: str, **options) -> dict[str, bytes]:
+def _export(url: str, ids: list[int] | None = None, **options) -> dict[str, bytes]:
     with session_scope(_sessions(url)) as session:
-        ids = list(session.scalars(select(Network.id).order_by(Network.id)))
+        ids = ids or list(session.scalars(select(Network.id).order_by(Network.id)))
         return export_dataset(session, ids, title="test", selection={"kind": "query"}, **options)
 
 
@@ -381,9 +389,7 @@ def test_tampered_or_malicious_datasets_are_refused_and_nothing_is_written(
     monkeypatch.chdir(tmp_path)
     url = sqlite_url(tmp_path)
     migrate(url)
-    with session_scope(_sessions(source)) as session:  # two networks: quick to check
-        ids = [1, 4]
-        exported = export_dataset(session, ids, title="two", selection={"kind": "query"})
+    exported = _export(source, [1, 4])  # two networks: quick to check
     cases = _tampered(exported) + _malicious_archives(exported)
     for what, files, message in cases:
         payload = files if isinstance(files, bytes) else archive_bytes(files, "d", "zip")
@@ -422,3 +428,86 @@ def test_cli_exports_a_query_and_imports_it_once(source, tmp_path, capsys):
                        "--units", "999", "--database-url", source]) == 2  # fmt: skip
     assert "no networks match" in capsys.readouterr().err
     assert math.isfinite(networks[0]["validation_loss"])
+
+
+# --------------------------------------------------------------------------- API
+
+API_KEY = "datasets-key-0123456789"
+
+
+def test_api_imports_an_archive_once_and_refuses_bad_ones(source, tmp_path):
+    archive = archive_bytes(_export(source, [1, 2]), "two", "zip")
+    with migrated_app_client("sqlite", tmp_path, API_KEY) as client:
+
+        def post(payload: bytes, key: str | None = API_KEY):
+            headers = {"X-API-Key": key} if key else {}
+            files = {"file": ("two.zip", payload, "application/zip")}
+            return client.post("/datasets/import", files=files, headers=headers)
+
+        assert post(archive, key=None).status_code == 401
+        first = post(archive)
+        assert first.status_code == 201, first.text
+        body = first.json()
+        assert (body["networks"], len(body["created"]), body["existing"]) == (2, 2, [])
+        assert body["analysing"] == [] and sum(body["types"].values()) == 2
+        solution = client.get(body["solutions"]["n0001"]).json()
+        assert solution["analysis_status"] == "done" and solution["solution_type"] in body["types"]
+        assert solution["source"] == "imported"
+
+        again = post(archive)
+        assert again.status_code == 200 and again.json()["existing"] == body["created"]
+
+        files = dict(read_files(archive))
+        files["types.json"] = b"[]"
+        for payload, status, words in [
+            (archive_bytes(files, "two", "zip"), 422, "types.json does not match its SHA-256"),
+            (b"not an archive at all", 422, "not a readable"),
+            (b"0" * (16 * 2**20 + 1), 413, "limited to"),
+        ]:
+            refused = post(payload)
+            assert refused.status_code == status, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert words in refused.json()["detail"]
+        listed = client.get("/solutions").json()["items"]
+        assert sorted(s["id"] for s in listed) == sorted(body["created"])
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def test_a_charts_dataset_recreates_the_chart_once(source, tmp_path, capsys):
+    from atlas.store.charts import (
+        ChartSpec,
+        SettingSpec,
+        attach_networks,
+        chart_record,
+        complete_chart,
+        create_chart,
+    )
+
+    with session_scope(_sessions(source)) as session:
+        spec = ChartSpec("delayed", (SettingSpec("vanilla", 20),), networks_per_setting=1)
+        chart, _ = create_chart(session, spec, idempotency_key="datasets-test-chart")
+        delayed = session.scalar(select(Network.id).where(Network.name == REFERENCES[0]))
+        if chart.status == "running":
+            attach_networks(session, chart.id, 0, [delayed])
+            complete_chart(session, chart.id)
+        chart_id = chart.id
+        original = chart_record(session, chart_id)
+    out = tmp_path / "chart"
+    assert atlas_main(["export", "--chart", str(chart_id), "--out", str(out),
+                       "--database-url", source]) == 0  # fmt: skip
+    document = json.loads((out / "chart.json").read_text())
+    assert document["members"] == {"n0001": 0} and document["chart"]["task"] == "delayed"
+    target = sqlite_url(tmp_path / "target")
+    migrate(target)
+    for _ in range(2):
+        with session_scope(_sessions(target)) as session:
+            report = import_dataset(session, parse_dataset(read_files(out)))
+    with session_scope(_sessions(target)) as session:
+        copy = chart_record(session, report.chart_id)
+        charts = session.scalar(select(func.count()).select_from(Chart))
+    assert charts == 1 and copy.status == original.status == "succeeded"
+    progress = [(s.architecture, s.units, s.accepted, s.typed) for s in copy.settings]
+    assert progress == [(s.architecture, s.units, s.accepted, s.typed) for s in original.settings]
+    assert progress == [("vanilla", 20, 1, 1)]

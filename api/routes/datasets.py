@@ -83,4 +83,5 @@ def import_dataset_route(
         types=report.types,
         analysing=report.to_analyse,
         solutions={key: f"/solutions/{network_id}" for key, network_id in report.ids.items()},
+        chart=None if report.chart_id is None else f"/charts/{report.chart_id}",
     )

@@ -22,6 +22,9 @@ class DatasetImport(BaseModel):
     solutions: dict[str, str] = Field(
         description="Each dataset network id (n0001, ...) and its solution's URL here."
     )
+    chart: str | None = Field(
+        default=None, description="The chart re-created from a chart's dataset (its URL)."
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -34,6 +37,7 @@ class DatasetImport(BaseModel):
                     "types": {"delayed-d8539873": 2},
                     "analysing": [],
                     "solutions": {"n0001": "/solutions/41", "n0002": "/solutions/42"},
+                    "chart": None,
                 }
             ]
         }

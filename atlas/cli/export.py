@@ -121,12 +121,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _title(selection: dict[str, Any]) -> str:
     if selection["kind"] == "chart":
-        return f"chart {selection['chart_id']}"
+        return f"atlas chart {selection['chart_id']}"
     filters = selection["filters"]
     described = ", ".join(f"{k}={v}" for k, v in filters.items()) or "all networks"
     return f"atlas networks ({described})"
 
 
 def _chart_selection(session: Session, chart_id: int) -> tuple[list[int], dict[str, Any], Any]:
-    """A chart's networks, the selection naming it, and its chart.json document."""
-    raise CommandError("exporting a chart needs atlas.store.charts, which is not there yet")
+    """A chart's accepted networks, the selection naming it, and its chart.json document."""
+    from atlas.store.datasets import chart_export
+
+    try:
+        network_ids, document = chart_export(session, chart_id)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from exc
+    return network_ids, {"kind": "chart", "chart_id": chart_id}, document

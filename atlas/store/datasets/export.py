@@ -66,7 +66,8 @@ def export_dataset(
 ) -> dict[str, bytes]:
     """The dataset of these networks as {path: bytes}: initial and final weights (and the
     intermediate checkpoints with `checkpoints`), loss curves, analyses (the fixed points'
-    Jacobians with `jacobians`; else they are recomputed on import) and types."""
+    Jacobians with `jacobians`; else they are recomputed on import) and types; with `chart`
+    (atlas.store.datasets.charts.chart_export), the chart's chart.json."""
     tables: dict[str, list[dict[str, Any]]] = {"networks": [], "types": []}
     tensors: dict[str, dict[str, np.ndarray]] = {}
     types: dict[int, dict[str, Any]] = {}
@@ -74,7 +75,7 @@ def export_dataset(
         network = session.get(Network, network_id)
         if network is None:
             raise LookupError(f"no network {network_id}")
-        key = f"n{number:04d}"
+        key = f"n{number:04d}"  # the same numbering names a chart's members below
         folder = f"{NETWORKS_FOLDER}/{key}"
         stored = [c for c in network.checkpoints if checkpoints or c.kind != "intermediate"]
         finals = [c for c in stored if c.kind == "final"]
@@ -110,7 +111,11 @@ def export_dataset(
         "options": {"checkpoints": checkpoints, "jacobians": jacobians},
         "counts": {"networks": len(tables["networks"]), "types": len(tables["types"])},
     }
-    documents = {CHART_FILE: chart} if chart is not None else None
+    documents = None
+    if chart is not None:  # its members by atlas id become members by dataset id
+        keys = {network_id: f"n{number:04d}" for number, network_id in enumerate(network_ids, 1)}
+        members = {keys[network_id]: position for network_id, position in chart["members"].items()}
+        documents = {CHART_FILE: {**chart, "members": members}}
     return dataset_files(description, tables, tensors, documents)
 
 

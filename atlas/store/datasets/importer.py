@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atlas.datasets import Dataset, DatasetError, network_key
-from atlas.datasets.layout import ANALYSES_FILE, NETWORKS_FOLDER, TRAINING_FILE
+from atlas.datasets.layout import ANALYSES_FILE, CHART_FILE, NETWORKS_FOLDER, TRAINING_FILE
 from atlas.networks import ARCHITECTURES, StateDictError, from_state_dicts, infer_shape
 from atlas.store.arrays import arrays_from_blob, arrays_to_blob, to_blob
 from atlas.store.datasets.analyses import (
@@ -41,6 +41,7 @@ from atlas.store.datasets.analyses import (
     limit_cycles_saver,
     validation_saver,
 )
+from atlas.store.datasets.charts import check_chart, recreate_chart
 from atlas.store.models import (
     ANALYSIS_STATUSES,
     CHECKPOINT_KINDS,
@@ -74,6 +75,7 @@ class ImportReport:
     types: dict[str, int]
     to_analyse: list[int]
     ids: dict[str, int] = field(default_factory=dict)
+    chart_id: int | None = None
 
 
 @dataclass
@@ -342,6 +344,9 @@ def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
         _evaluate(networks)
         for net in networks:
             _plan_analyses(dataset, net, rows_by_network[net.row["network"]])
+        chart = dataset.document(CHART_FILE)
+        if chart is not None:
+            check_chart(chart, {row["network"]: row for row in records})
     except DatasetError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -365,4 +370,7 @@ def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
         network = session.get(Network, network_id)
         if network.solution_type is not None:
             types[network.solution_type.name] += 1
-    return ImportReport(title, len(networks), created, existing, dict(types), to_analyse, ids)
+    chart_id = None if chart is None else recreate_chart(session, chart, ids)
+    return ImportReport(
+        title, len(networks), created, existing, dict(types), to_analyse, ids, chart_id
+    )
