@@ -18,6 +18,7 @@ from api.cursor import CursorSigner
 from api.problems import install_problem_handlers
 from api.routes import (
     analyses,
+    charts,
     classify,
     compare,
     datasets,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     routers = (health, tasks, imports, datasets, solutions, jobs)
-    analysis_routers = (analyses, plots, types, compare, classify, two_neuron)
+    analysis_routers = (analyses, plots, types, compare, classify, two_neuron, charts)
     for module in (*routers, *analysis_routers):
         app.include_router(module.router)
     return app

@@ -16,7 +16,7 @@ Public functions (a Session from the caller, who commits; records out, not ORM r
     create_chart(session, spec: ChartSpec, idempotency_key=None) -> (Chart, created: bool)
         ChartSpecError for a request that cannot be charted. The chart is running; call
         advance_chart in the same transaction to spawn its first chunks.
-    same_request(chart, spec) -> bool    whether an idempotent replay asks for this chart
+    same_request(session, chart, spec) -> bool    whether an idempotent replay asks for this chart
     attach_networks(session, chart_id, position, network_ids) -> int (the chunk's job id)
         stored networks (e.g. imported ones) become a finished chunk of setting `position`:
         a succeeded job owns them, the setting's next seeds are marked used.
@@ -25,6 +25,7 @@ Public functions (a Session from the caller, who commits; records out, not ORM r
         create_chart, attach_networks per setting, complete_chart).
     advance_chart(session, chart_id) -> list[int]   new chunk jobs to enqueue after commit
     request_chart_cancel(session, chart_id) -> WorkStatus   (AlreadyFinishedError, LookupError)
+    fail_chart(session, chart_id, error)    the chart and its unfinished chunks failed
     chart_record(session, chart_id) -> ChartRecord | None   progress per setting
     list_charts(session, *, after_id=0, limit=50) -> list[ChartRecord]   newest first
     chart_networks(session, chart_id, *, accepted_only=True) -> list[ChartNetwork]
@@ -66,9 +67,9 @@ from atlas.store.lifecycle import (
     request_cancel,
 )
 from atlas.store.models import Chart, ChartChunk, ChartSetting, Features, Job, Network, SolutionType
-from atlas.store.task_records import ensure_task
+from atlas.store.task_records import ensure_task, resolve_task
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
-from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task, variant_key
+from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, variant_key
 from atlas.training import TrainingConfig
 
 ACCEPTANCE_LOSS = 2e-4
@@ -108,9 +109,9 @@ class ChartSpec:
         return self.seed_budget or BUDGET_FACTOR * self.networks_per_setting
 
 
-def _checked(spec: ChartSpec) -> tuple[TrialTask, TrainingConfig]:
+def _checked(session: Session, spec: ChartSpec) -> tuple[TrialTask, TrainingConfig]:
     try:
-        task = get_task(spec.task, **spec.task_parameters)
+        task = resolve_task(session, spec.task, **spec.task_parameters)
     except (UnknownTaskError, ParameterError) as exc:
         raise ChartSpecError(str(exc)) from exc
     if not isinstance(task, TrialTask):
@@ -144,7 +145,7 @@ def create_chart(
     """The chart for `spec` and whether it was created now (an idempotency key that names a
     chart already returns it, False). A new chart is running: call advance_chart to spawn its
     first chunks in the same transaction."""
-    task, config = _checked(spec)
+    task, config = _checked(session, spec)
     if idempotency_key is not None:
         existing = _chart_by_key(session, idempotency_key)
         if existing is not None:
@@ -179,9 +180,9 @@ def create_chart(
     return chart, True
 
 
-def same_request(chart: Chart, spec: ChartSpec) -> bool:
+def same_request(session: Session, chart: Chart, spec: ChartSpec) -> bool:
     """Whether `chart` (found by an idempotency key) was created for this very request."""
-    task, config = _checked(spec)
+    task, config = _checked(session, spec)
     asked = (
         task.name,
         task.parameters(),
@@ -405,6 +406,21 @@ def _finish(chart: Chart, counts: Sequence[_Counts]) -> None:
     mark_outcome(chart, n * len(counts), missing)
 
 
+def fail_chart(session: Session, chart_id: int, error: str) -> None:
+    """Mark the chart and its unfinished chunks failed with a readable reason (e.g. its chunks
+    could not be queued); networks stored stay."""
+    chart = _locked_chart(session, chart_id)
+    jobs = session.scalars(
+        select(Job)
+        .join(ChartChunk, ChartChunk.job_id == Job.id)
+        .where(ChartChunk.chart_id == chart_id, Job.status.in_([s.value for s in UNFINISHED]))
+    ).all()
+    for job in jobs:
+        mark_failed(job, error)
+    mark_failed(chart, error)
+    session.flush()
+
+
 def complete_chart(session: Session, chart_id: int) -> WorkStatus:
     """Finish the chart from the networks it has, spawning nothing: succeeded when every
     setting has its count, else partially succeeded (or failed with none accepted)."""
@@ -449,6 +465,18 @@ def attach_networks(
         raise LookupError(f"chart {chart_id} has no setting {position}")
     if not network_ids:
         raise ValueError("no networks to attach")
+    networks = session.scalars(select(Network).where(Network.id.in_(network_ids))).all()
+    wrong = [
+        n.id
+        for n in networks
+        if (n.task, n.task_parameters, n.architecture, n.units)
+        != (chart.task, chart.task_parameters, setting.architecture, setting.units)
+    ]
+    if wrong or len(networks) != len(set(network_ids)):
+        raise ValueError(
+            f"networks {wrong or sorted(set(network_ids) - {n.id for n in networks})} are "
+            f"missing or not {setting.architecture} {setting.units} networks of the chart's task"
+        )
     job = Job(
         task=chart.task,
         task_parameters=chart.task_parameters,
