@@ -1,0 +1,177 @@
+"""Train the paper's settings (task x architecture x size) with the paper's recipe, in parallel
+processes, each population until it is done or a wall-clock deadline passes.
+
+Made for a lent machine (many cores, a GPU): every population runs in its own process, on the
+CPU (one thread) or the GPU, so that the launch-bound small-network steps of different
+populations overlap. Each population writes `<out>/<name>/networks.npz` (the final weights of
+every finished network, stacked by parameter name, float32; initial weights follow from the
+seeds), `<out>/<name>/outcomes.json` (per network: seed, status, epochs, best and validation
+loss; per population: device, wall time, epochs run, networks still training at the deadline
+with their best loss) and, when the deadline stopped it, `<out>/<name>/snapshot.npz`
+(atlas.training.snapshot: `--resume` continues exactly there, on this or another machine).
+Only science modules are imported (no database, no web).
+
+    python benchmarks/paper_settings.py --out runs/paper --deadline 300 \
+        --population delayed:vanilla:20:0:64:cpu:8 ...
+A population is TASK:ARCH:UNITS:SEED:COUNT:DEVICE[:PROCESSES] (PROCESSES splits its seeds
+over that many processes). The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def train_one(
+    task_name: str, arch: str, units: int, seeds: list[int], device: str, deadline: float, out: Path
+) -> None:
+    """Train (or resume) one population until it is done or `deadline` (epoch seconds)."""
+    import torch
+
+    from atlas.tasks import get_task
+    from atlas.training.batched import PopulationTraining
+    from atlas.training.config import TrainingConfig
+    from atlas.training.snapshot import restore_training, take_snapshot
+
+    torch.set_num_threads(1)
+    out.mkdir(parents=True, exist_ok=True)
+    task = get_task(task_name)
+    config = TrainingConfig(device=device, checkpoint_every=0)
+    snapshot = out / "snapshot.npz"
+    summary_path = out / "outcomes.json"
+    previous = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    if snapshot.exists():
+        with np.load(snapshot) as arrays:
+            run = restore_training(task, arch, units, config, dict(arrays))
+    else:
+        run = PopulationTraining(task, arch, units, seeds, config)
+    started, first_epoch = time.time(), run.epoch
+    finished = []
+    while len(run.active) and time.time() < deadline:
+        finished.extend(run.run_epoch())
+    if device == "cuda":
+        torch.cuda.synchronize()
+    wall = time.time() - started
+    for o in finished:
+        np.savez_compressed(
+            out / f"network_{o.seed:06d}.npz",
+            loss_curve=o.loss_curve.astype(np.float32),
+            **{key: t.float().numpy() for key, t in o.final_state_dict.items()},
+        )
+    if len(run.active):
+        np.savez_compressed(snapshot, **take_snapshot(run))
+    elif snapshot.exists():
+        snapshot.unlink()
+    networks = (previous or {}).get("networks", []) + [
+        {
+            "seed": o.seed,
+            "status": o.status,
+            "epochs": o.epochs,
+            "best_loss": o.best_loss,
+            "validation_loss": o.final_loss,
+            "file": f"network_{o.seed:06d}.npz",
+        }
+        for o in finished
+    ]
+    epochs = run.epoch - first_epoch
+    summary = {
+        "task": task_name,
+        "task_parameters": task.parameters(),
+        "architecture": arch,
+        "units": units,
+        "device": device,
+        "seeds": run.seeds,
+        "config": config.to_dict(),
+        "sessions": [
+            *(previous or {}).get("sessions", []),
+            {
+                "device": device,
+                "wall_s": round(wall, 1),
+                "epochs": epochs,
+                "seconds_per_epoch": round(wall / max(epochs, 1), 4),
+            },
+        ],
+        "epochs_run": run.epoch,
+        "networks": sorted(networks, key=lambda n: n["seed"]),
+        "still_training": [int(run.seeds[k]) for k in run.active],
+        "still_training_best_loss": [float(b) for b in run.recipe.best],
+    }
+    summary_path.write_text(json.dumps(summary, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--deadline", type=float, required=True, help="seconds from now")
+    parser.add_argument("--population", action="append", default=[])
+    parser.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        task, arch, units, seeds, device, deadline, out = args.worker
+        train_one(task, arch, int(units), json.loads(seeds), device, float(deadline), Path(out))
+        return
+    deadline = time.time() + args.deadline
+    args.out.mkdir(parents=True, exist_ok=True)
+    processes = []
+    for spec in args.population:
+        task, arch, units, seed, count, device, *split = spec.split(":")
+        parts = int(split[0]) if split else 1
+        seeds = list(range(int(seed), int(seed) + int(count)))
+        for p in range(parts):
+            chunk = seeds[p::parts]
+            name = f"{task}_{arch}_{units}_{device}_s{chunk[0]}_p{p}"
+            command = [
+                sys.executable,
+                __file__,
+                "--out",
+                str(args.out),
+                "--deadline",
+                "0",
+                "--worker",
+                task,
+                arch,
+                units,
+                json.dumps(chunk),
+                device,
+                str(deadline),
+                str(args.out / name),
+            ]
+            log = open(args.out / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+            processes.append((name, subprocess.Popen(command, stdout=log, stderr=log), log))
+    for _, process, log in processes:
+        process.wait()
+        log.close()
+    figures = {}
+    for name, process, _ in processes:
+        path = args.out / name / "outcomes.json"
+        if process.returncode or not path.exists():
+            figures[name] = {"error": process.returncode}
+            continue
+        s = json.loads(path.read_text())
+        losses = [n["validation_loss"] for n in s["networks"]]
+        last = s["sessions"][-1]
+        figures[name] = {
+            "wall_s": last["wall_s"],
+            "epochs": s["epochs_run"],
+            "s_per_epoch": last["seconds_per_epoch"],
+            "finished": len(losses),
+            "accepted": sum(v < 2e-4 for v in losses),
+            "still_training": len(s["still_training"]),
+        }
+        print(
+            f"{name:42s} {last['wall_s']:7.1f} s  {s['epochs_run']:5d} epochs "
+            f"{last['seconds_per_epoch']:.3f} s/epoch  finished {len(losses):3d}  "
+            f"accepted {figures[name]['accepted']:3d}  training {len(s['still_training']):3d}"
+        )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
