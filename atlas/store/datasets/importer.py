@@ -8,8 +8,9 @@ and checked (atlas.store.datasets.analyses). Then the networks, their checkpoint
 analysis records are written through the store's own writers, and each typed network gets its
 type from its compact graph (assign_solution_type), so types are the atlas' own.
 
-A network already in the atlas (same content key) is not written again: importing a dataset
-twice changes nothing. On any error a DatasetError names the problem; the caller rolls back.
+A network already in the atlas (same content key) is not written again, nor checked beyond its
+weights and key: importing a dataset twice changes nothing and the second time is quick.
+On any error a DatasetError names the problem; the caller rolls back.
 """
 
 from __future__ import annotations
@@ -341,8 +342,12 @@ def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
         raise DatasetError(f"analyses of networks that networks.json does not list: {unknown[:5]}")
     try:
         networks = [_checked_network(dataset, row) for row in records]
-        _evaluate(networks)
-        for net in networks:
+        found = {net.row["network"]: _existing(session, net) for net in networks}
+        # Networks already here are not written again, so only the new ones need checking
+        # further: a dataset imported before (bash scripts/run at every start) costs little.
+        fresh = [net for net in networks if found[net.row["network"]] is None]
+        _evaluate(fresh)
+        for net in fresh:
             _plan_analyses(dataset, net, rows_by_network[net.row["network"]])
         chart = dataset.document(CHART_FILE)
         if chart is not None:
@@ -355,10 +360,9 @@ def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
         raise DatasetError(f"malformed dataset: {exc!r}") from exc
     created, existing, to_analyse, ids = [], [], [], {}
     for net in networks:
-        found = _existing(session, net)
-        if found is not None:
-            existing.append(found)
-            ids[net.row["network"]] = found
+        if found[net.row["network"]] is not None:
+            existing.append(found[net.row["network"]])
+            ids[net.row["network"]] = found[net.row["network"]]
             continue
         network = _write_network(session, net, title)
         ids[net.row["network"]] = network.id
