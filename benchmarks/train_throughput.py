@@ -1,15 +1,23 @@
-"""Training throughput: K networks trained batched vs one after another, on `delayed`.
+"""Training throughput: whole epochs of PopulationTraining against the loop a user would write.
 
-Both ways run the same networks (same initial weights) for the same number of Adam steps on
-the same minibatches (each network's own shuffle of the delayed training set):
-  batched     one RNNPopulation of K networks, atlas' training step (per-network Adam);
-  sequential  what users do today: per network an nn.RNN/GRU/LSTM + nn.Linear with
-              torch.optim.Adam, trained one network after another.
-Prints network-steps per second and the speed-up per configuration (a GPU row for the batched
-trainer when CUDA is present); the last line is one JSON object with the figures.
+For vanilla 20 on `delayed` and GRU 50 and LSTM 50 on `reproduction`, and each population
+size K, both ways train networks from the same initial weights on the same training set, batch
+size and number of minibatches per epoch:
+  population  whole epochs of atlas' PopulationTraining for K networks: every minibatch's
+              batched step (hand-written BPTT, atlas.networks.fused; per-network Adam) plus
+              the epoch's full-training-set loss, the recipe's verdicts and bookkeeping;
+  user loop   per network one nn.RNN/GRU/LSTM + nn.Linear trained by torch.optim.Adam on its
+              own shuffle of the training set, one network after another, training steps only.
+The user loop's rate does not depend on K (each network runs alone), so it is measured on
+`--sample` networks and reported per network-step. GFLOP/s count the matrix products (a
+training step is three times its forward products; the epoch loss one forward over the
+training set) beside the device's measured matrix-product peak (float32 n x n, best of 5).
+Runs on the CPU at one thread and all threads, or on CUDA (`--device cuda`, the user loop
+there too, through cuDNN). Prints a table; the last line is one JSON object.
 
-    .venv/bin/python benchmarks/train_throughput.py [--count 64] [--steps 10] [--threads N]
-        [--clock wall|process] [--glibc-allocator]
+    PYTHONPATH=. python benchmarks/train_throughput.py [--device cpu|cuda] [--counts 16,64,256]
+        [--threads 1,all] [--epochs 1] [--sample 4] [--clock wall|process]
+        [--criterion-epochs 2000]
 """
 
 from __future__ import annotations
@@ -17,145 +25,196 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
-from atlas.allocator import tune_allocator
-from atlas.networks import RNNPopulation, to_state_dict, torch_network
-from atlas.tasks import get_task
-from atlas.training.adam import BatchedAdam
-from atlas.training.minibatches import MinibatchOrder
-from atlas.training.step import population_parameters, training_step
+from atlas.networks import torch_network
+from atlas.tasks import TrialSet, get_task
+from atlas.training.batched import PopulationTraining
+from atlas.training.config import TrainingConfig
 
-CONFIGURATIONS = (("vanilla", 20), ("gru", 50), ("lstm", 50))
-LEARNING_RATE = 1e-3
-
-
-def minibatches(count: int, steps: int, n_trials: int, batch_size: int) -> torch.Tensor:
-    """(steps, K, batch) trial indices: each network's own shuffles, as in training."""
-    order = MinibatchOrder(range(count), n_trials, batch_size)
-    batches: list[torch.Tensor] = []
-    while len(batches) < steps:
-        batches.extend(b for b in order.epoch() if b.shape[1] == batch_size)
-    return torch.stack(batches[:steps])
+CONFIGURATIONS = (
+    ("vanilla", 20, "delayed"),
+    ("gru", 50, "reproduction"),
+    ("lstm", 50, "reproduction"),
+)
+GATES = {"vanilla": 1, "gru": 3, "lstm": 4}
+BATCH = 32
 
 
-def _synchronise(device: torch.device) -> None:
+@dataclass(frozen=True)
+class Work:
+    """Matrix-product FLOPs of one network: a training step and an epoch's loss pass."""
+
+    step_flops: float
+    loss_flops: float
+    steps_per_epoch: int
+
+
+def work_of(architecture: str, units: int, train: TrialSet) -> Work:
+    n_trials, steps, n_inputs = train.inputs.shape
+    n_outputs = train.targets.shape[2]
+    rows = GATES[architecture] * units
+    per_trial_step = 2 * rows * (units + n_inputs) + 2 * units * n_outputs
+    return Work(
+        step_flops=3 * BATCH * steps * per_trial_step,
+        loss_flops=n_trials * steps * per_trial_step,
+        steps_per_epoch=-(-n_trials // BATCH),
+    )
+
+
+def synchronise(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def batched(population, inputs, targets, index, device, clock) -> tuple[float, RNNPopulation]:
-    population = population.select(range(population.count)).to(device)
-    adam = BatchedAdam(
-        population_parameters(population), torch.full((population.count,), LEARNING_RATE)
-    )
-    inputs, targets, index = inputs.to(device), targets.to(device), index.to(device)
-    training_step(population, adam, inputs[index[0]], targets[index[0]])  # warm-up
-    _synchronise(device)
-    start = clock()
-    for batch in index[1:]:
-        training_step(population, adam, inputs[batch], targets[batch])
-    _synchronise(device)
-    return clock() - start, population
-
-
-def _plain_step(net, optimiser, inputs: torch.Tensor, targets: torch.Tensor) -> None:
-    optimiser.zero_grad()
-    (net(inputs) - targets).pow(2).mean().backward()
-    optimiser.step()
-
-
-def sequential(population, inputs, targets, index, clock) -> tuple[float, list[dict]]:
-    elapsed, finals = 0.0, []
-    for k in range(population.count):
-        net = torch_network(to_state_dict(population, k))
-        optimiser = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-        batch = index[0, k]
-        _plain_step(net, optimiser, inputs[batch], targets[batch])  # warm-up, as batched
+def matmul_peak(device: torch.device, clock: Callable[[], float], n: int = 1024) -> float:
+    """GFLOP/s of float32 n x n products on this device and thread count, best of 5."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    repeats = 50 if device.type == "cuda" else 3
+    best = float("inf")
+    for _ in range(5):
+        synchronise(device)
         start = clock()
-        for batch in index[1:, k]:
-            _plain_step(net, optimiser, inputs[batch], targets[batch])
+        for _ in range(repeats):
+            a @ b
+        synchronise(device)
+        best = min(best, (clock() - start) / repeats)
+    return 2 * n**3 / best / 1e9
+
+
+def population_epochs(
+    task, architecture, units, count, epochs, device, clock
+) -> tuple[float, PopulationTraining]:
+    """Seconds for `epochs` whole epochs (after one warm-up epoch) of K networks."""
+    config = TrainingConfig(max_epochs=epochs + 10, checkpoint_every=0, device=device.type)
+    run = PopulationTraining(task, architecture, units, list(range(count)), config)
+    run.run_epoch()  # warm-up: allocator, kernels
+    synchronise(device)
+    start = clock()
+    for _ in range(epochs):
+        run.run_epoch()
+    synchronise(device)
+    return clock() - start, run
+
+
+def user_epoch(net, optimiser, inputs, targets, generator) -> None:
+    """One epoch of the plain loop: the network's own shuffle, minibatches of BATCH."""
+    order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
+    for batch in order.split(BATCH):
+        optimiser.zero_grad()
+        (net(inputs[batch]) - targets[batch]).pow(2).mean().backward()
+        optimiser.step()
+
+
+def user_loop(run: PopulationTraining, sample: int, epochs: int, device, clock) -> float:
+    """Seconds per network for `epochs` epochs of plain PyTorch, one network at a time."""
+    elapsed = 0.0
+    for k in range(sample):
+        net = torch_network(run.initial[k]).to(device)
+        optimiser = torch.optim.Adam(net.parameters(), lr=run.config.learning_rate)
+        data = (run.inputs, run.targets, torch.Generator().manual_seed(k))
+        user_epoch(net, optimiser, *data)  # warm-up, as the population's
+        synchronise(device)
+        start = clock()
+        for _ in range(epochs):
+            user_epoch(net, optimiser, *data)
+        synchronise(device)
         elapsed += clock() - start
-        finals.append(net.state_dict())
-    return elapsed, finals
+    return elapsed / sample
 
 
-def largest_difference(population: RNNPopulation, finals: list[dict]) -> float:
-    """Largest relative parameter difference between the two ways (they should agree)."""
-    worst = 0.0
-    for k, final in enumerate(finals):
-        mine = to_state_dict(population, k)
-        worst = max(worst, *(float((mine[n] - final[n]).norm() / final[n].norm()) for n in final))
-    return worst
+def measure(
+    args, device: torch.device, threads: int, clock: Callable[[], float]
+) -> tuple[list[tuple], dict]:
+    peak = matmul_peak(device, clock)
+    rows, figures = [], {"matmul_peak_gflops": peak}
+    for architecture, units, task_name in CONFIGURATIONS:
+        task = get_task(task_name)
+        work = work_of(architecture, units, task.training_set())
+        for count in args.counts:
+            seconds, run = population_epochs(
+                task, architecture, units, count, args.epochs, device, clock
+            )
+            per_network = user_loop(run, min(args.sample, count), args.epochs, device, clock)
+            network_steps = count * work.steps_per_epoch * args.epochs
+            flops = count * args.epochs * (work.steps_per_epoch * work.step_flops + work.loss_flops)
+            name = f"{architecture}_{units}_K{count}"
+            figures[name] = {
+                "task": task_name,
+                "epoch_s": seconds / args.epochs,
+                "population_network_steps_per_s": network_steps / seconds,
+                "user_loop_network_steps_per_s": work.steps_per_epoch * args.epochs / per_network,
+                "speedup": per_network * count / seconds,
+                "population_gflops": flops / seconds / 1e9,
+            }
+            rows.append((name, figures[name]))
+    return rows, figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=64, help="networks K")
-    parser.add_argument("--steps", type=int, default=10, help="timed Adam steps per network")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--counts", default="16,64,256", help="population sizes K")
     parser.add_argument(
-        "--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads"
+        "--threads", default="1,all", help="CPU thread counts to run at ('all': every core)"
     )
+    parser.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement")
+    parser.add_argument("--sample", type=int, default=4, help="networks the user loop trains")
     parser.add_argument(
         "--clock",
         choices=("wall", "process"),
         default="wall",
-        help="time CPU runs by wall clock, or by this process's CPU time (with --threads 1: "
-        "robust on a machine shared with other jobs)",
+        help="CPU runs by wall clock or by this process's CPU time (one thread only: robust "
+        "on a machine shared with other jobs); CUDA always by wall clock",
     )
     parser.add_argument(
-        "--glibc-allocator",
-        action="store_true",
-        help="leave glibc's allocator as it comes (the trainer tunes it: atlas.allocator)",
+        "--criterion-epochs",
+        type=int,
+        default=TrainingConfig().max_epochs,
+        help="epochs a 64-network vanilla 20 population on `delayed` runs to the criterion "
+        "(default max_epochs: an upper bound, networks that finish earlier leave the batch)",
     )
     args = parser.parse_args()
-    if args.clock == "process" and args.threads != 1:
-        parser.error("--clock process measures one thread: use it with --threads 1")
-    torch.set_num_threads(args.threads)
-    allocator_tuned = not args.glibc_allocator and tune_allocator()
-    clock = time.process_time if args.clock == "process" else time.perf_counter
-    train = get_task("delayed").training_set()
-    index = minibatches(args.count, args.steps + 1, len(train), 32)
-    network_steps = args.count * args.steps
-    rows, figures = [], {}
-    for architecture, units in CONFIGURATIONS:
-        population = RNNPopulation.initialise(architecture, units, range(args.count))
-        cpu, trained = batched(
-            population, train.inputs, train.targets, index, torch.device("cpu"), clock
+    args.counts = [int(c) for c in args.counts.split(",")]
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device here")
+    all_threads = torch.get_num_threads()
+    thread_counts = [all_threads if t == "all" else int(t) for t in args.threads.split(",")]
+    if device.type == "cuda":
+        thread_counts = thread_counts[:1]
+    summary: dict = {"device": args.device, "epochs": args.epochs, "sample": args.sample}
+    if device.type == "cuda":
+        summary["gpu"] = torch.cuda.get_device_name()
+    for threads in thread_counts:
+        if args.clock == "process" and threads != 1 and device.type == "cpu":
+            continue
+        torch.set_num_threads(threads)
+        clock = (
+            time.process_time
+            if args.clock == "process" and device.type == "cpu"
+            else time.perf_counter
         )
-        seq, finals = sequential(population, train.inputs, train.targets, index, clock)
-        name = f"{architecture}_{units}"
-        figures[name] = {
-            "batched_network_steps_per_s": network_steps / cpu,
-            "sequential_network_steps_per_s": network_steps / seq,
-            "speedup": seq / cpu,
-            "max_relative_parameter_difference": largest_difference(trained, finals),
-        }
-        rows.append((name, "cpu", network_steps / seq, network_steps / cpu, seq / cpu))
-        if torch.cuda.is_available():
-            gpu, _ = batched(
-                population, train.inputs, train.targets, index, torch.device("cuda"),
-                time.perf_counter,
-            )  # fmt: skip
-            figures[name]["gpu_batched_network_steps_per_s"] = network_steps / gpu
-            figures[name]["gpu_speedup_vs_cpu_sequential"] = seq / gpu
-            rows.append((name, "cuda", network_steps / seq, network_steps / gpu, seq / gpu))
-    print(f"K={args.count} networks, {args.steps} Adam steps each, batch 32, delayed task, "
-          f"{args.threads} CPU thread(s), {args.clock} clock on the CPU (wall on a GPU); "
-          "sequential always on the CPU; allocator "
-          f"{'tuned (atlas.allocator)' if allocator_tuned else 'as glibc comes'}")  # fmt: skip
-    print(f"{'config':<12}{'device':<8}{'sequential/s':>14}{'batched/s':>12}{'speed-up':>10}")
-    for name, device, seq_rate, batch_rate, speedup in rows:
-        print(f"{name:<12}{device:<8}{seq_rate:>14.1f}{batch_rate:>12.1f}{speedup:>9.1f}x")
-    summary = {
-        "count": args.count,
-        "steps": args.steps,
-        "threads": args.threads,
-        "clock": args.clock,
-        "allocator_tuned": allocator_tuned,
-        **figures,
-    }
+        rows, figures = measure(args, device, threads, clock)
+        label = f"{args.device}, {threads} thread(s)"
+        print(f"{label}: matmul peak {figures['matmul_peak_gflops']:.1f} GFLOP/s")
+        print(f"{'config':<18}{'epoch s':>9}{'population/s':>14}{'user loop/s':>13}"
+              f"{'speed-up':>10}{'GFLOP/s':>9}")  # fmt: skip
+        for name, f in rows:
+            print(f"{name:<18}{f['epoch_s']:>9.3f}{f['population_network_steps_per_s']:>14.1f}"
+                  f"{f['user_loop_network_steps_per_s']:>13.1f}{f['speedup']:>9.1f}x"
+                  f"{f['population_gflops']:>9.1f}")  # fmt: skip
+        summary[f"threads_{threads}" if device.type == "cpu" else "cuda"] = figures
+        k64 = figures.get("vanilla_20_K64")
+        if k64 is not None:
+            hours = k64["epoch_s"] * args.criterion_epochs / 3600
+            figures["vanilla_20_K64_hours_to_criterion_estimate"] = hours
+            print(f"64 vanilla 20 networks on delayed to the criterion: <= {hours:.2f} h "
+                  f"(estimate: {args.criterion_epochs} epochs x epoch time)")  # fmt: skip
     print(json.dumps(summary))
 
 

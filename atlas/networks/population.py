@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from atlas.networks.cells import GATES, STATE_FACTOR, STEPS
+from atlas.networks.fused import sweep
 
 ARCHITECTURES = tuple(GATES)
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "fc_weight", "fc_bias")
@@ -146,21 +147,37 @@ class RNNPopulation(nn.Module):
         return STEPS[self.architecture](states, xproj, self.weight_hh.transpose(1, 2), self.bias_hh)
 
     def forward(self, inputs: torch.Tensor, initial_state: torch.Tensor | None = None) -> Run:
-        """Run trials (B, T, I), shared by all networks, or (K, B, T, I), one set per network."""
-        inputs = self._per_network(inputs.to(self.weight_hh.dtype))
-        batch = inputs.shape[1]
-        xproj = self.input_projection(inputs)
+        """Run trials (B, T, I), shared by all networks, or (K, B, T, I), one set per network.
+
+        The sweep through time is atlas.networks.fused (explicit BPTT under autograd); it runs
+        time-major, and `Run` holds (K, B, T, ...) views of its (K, T, B, ...) results.
+        """
+        hidden, cells = self.hidden_states(inputs, initial_state)
+        outputs = self.readout(hidden).transpose(1, 2)
+        states = hidden if cells is None else torch.cat([hidden, cells], dim=-1)
+        return Run(outputs=outputs, states=states.transpose(1, 2))
+
+    def hidden_states(
+        self, inputs: torch.Tensor, initial_state: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Time-major hidden states (K, T, B, H) and an LSTM's cell states (else None)."""
+        inputs = inputs.to(self.weight_hh.dtype)
+        if inputs.dim() == 4 and inputs.shape[0] != self.count:
+            raise ValueError(f"per-network inputs for {inputs.shape[0]} networks, not {self.count}")
+        batch = inputs.shape[-3]
         state = self.zero_state(batch) if initial_state is None else initial_state
-        weight_hh_t = self.weight_hh.transpose(1, 2)
-        step = STEPS[self.architecture]
-        states = []
-        # unbind, not xproj[:, :, t]: indexing's backward would add a full-size zero tensor
-        # per step (quadratic in the trial length); unbind's backward stacks once.
-        for xproj_t in xproj.unbind(dim=2):
-            state = step(state, xproj_t, weight_hh_t, self.bias_hh)
-            states.append(state)
-        stacked = torch.stack(states, dim=2)
-        return Run(outputs=self.readout(stacked), states=stacked)
+        time_major = inputs.transpose(-3, -2)
+        if time_major.dim() == 3:
+            time_major = time_major.unsqueeze(0)
+        return sweep(
+            self.architecture,
+            time_major,
+            state,
+            self.weight_ih,
+            self.weight_hh,
+            self.bias_ih,
+            self.bias_hh,
+        )
 
     def mse(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean squared error per network, (K,), over every trial, step and output."""

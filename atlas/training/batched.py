@@ -85,10 +85,11 @@ class PopulationTraining:
         `between_minibatches()` is called before each minibatch; it may raise to abandon the
         epoch (a cancelled job), which leaves this run half-way through it: discard it."""
         self.epoch += 1
-        for batch in self.order.epoch():
+        # The epoch's minibatch indices reach the device in one copy, not one per minibatch.
+        batches = torch.cat(self.order.epoch(), dim=1).to(self.inputs.device)
+        for batch in batches.split(self.config.batch_size, dim=1):
             if between_minibatches is not None:
                 between_minibatches()
-            batch = batch.to(self.inputs.device)
             training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
         losses = population_mse(self.population, self.training_set).double().cpu().numpy()
         if self.epoch > self.curves.shape[1]:  # grow by doubling: few runs need max_epochs

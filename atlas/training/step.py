@@ -22,7 +22,9 @@ def training_step(
     The per-network losses are summed for backward: the networks' parameters are disjoint, so
     each network's gradient is exactly the gradient of its own loss.
     """
-    losses = (population(inputs).outputs - targets).pow(2).flatten(1).mean(dim=1)
+    hidden, _ = population.hidden_states(inputs)  # time-major; an LSTM's cells unused
+    errors = population.readout(hidden) - targets.transpose(1, 2)
+    losses = errors.pow(2).flatten(1).mean(dim=1)
     for param in adam.params:
         param.grad = None
     losses.sum().backward()

@@ -1,0 +1,234 @@
+"""Whole trials of K networks at once, forward and backward through time written out by hand.
+
+Autograd through `cells.py` records a dozen small operations per time step, replays them
+backwards one by one, and makes each step's weight gradient a separate small product. Here a
+trial's sweep is one `torch.autograd.Function`:
+  forward   the input projection of all steps up front (one product per gate), then per step
+            one batched product per gate (h W_g^T) and the gates' elementwise work;
+  backward  the explicit BPTT sweep, per step one batched product per gate (dG_g W_g) plus
+            the elementwise work, then the weight gradients of all steps at once: per gate ONE
+            product over K x (T*B) rows, the biases as one sum each.
+Layout: every per-gate buffer is (K, T, B, H), network-major then time then trial. A step's
+slice [:, t] is K blocks of B*H contiguous numbers (elementwise ops run at full speed; column
+slices of a (K, B, G*H) tensor would run 3x slower, measured), and network k's rows over all
+steps are contiguous, so the after-sweep products need no copy.
+PyTorch's conventions as in cells.py: GRU (r, z, n) with b_hn inside r * (W_hn h + b_hn),
+LSTM (i, f, g, o) with state [h, c]. The sweep is dtype- and device-generic.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_tanh_grad = torch.ops.aten.tanh_backward.grad_input
+_sigmoid_grad = torch.ops.aten.sigmoid_backward.grad_input
+
+GATES = {"vanilla": 1, "gru": 3, "lstm": 4}
+
+
+def _blocks(weight: torch.Tensor, gates: int) -> list[torch.Tensor]:
+    """(K, G*H, X) -> G contiguous tensors (K, H, X), each gate's rows: MKL's batched
+    product copies an operand whose batch stride is not its matrix size, at every call."""
+    return [w.contiguous() for w in weight.chunk(gates, dim=1)]
+
+
+def _input_projection(rows, weight_ih, bias, gates):
+    """Per gate x W_g^T + b_g for rows (K, T*B, I): G tensors (K, T*B, H)."""
+    weights = _blocks(weight_ih, gates)
+    biases = bias.chunk(gates, dim=1)
+    return [
+        torch.baddbmm(b.unsqueeze(1), rows, w.transpose(1, 2))
+        for w, b in zip(weights, biases, strict=True)
+    ]
+
+
+def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep):
+    """States (K, T, B, H) [and cells for an LSTM] and, if `keep`, what backward needs."""
+    gates = GATES[arch]
+    k, units, b = weight_hh.shape[0], weight_hh.shape[2], h0.shape[1]
+    bias = bias_ih + bias_hh if arch != "gru" else bias_ih.clone()
+    if arch == "gru":  # b_hr, b_hz join the input side; b_hn stays inside r * (...)
+        bias[:, : 2 * units] += bias_hh[:, : 2 * units]
+    xg = [x.view(k, steps, b, units) for x in _input_projection(rows, weight_ih, bias, gates)]
+    w_t = [w.transpose(1, 2).contiguous() for w in weight_hh.chunk(gates, dim=1)]
+    hs = h0.new_empty(k, steps, b, units)
+    slots = steps if keep else 1
+
+    def buffer():
+        return h0.new_empty(k, slots, b, units)
+
+    # A batched product writes into a contiguous scratch: into a strided slice of a buffer
+    # it would fall back to one small product per network (measured 2x slower).
+    sc = h0.new_empty(k, b, units)
+    h = h0[..., :units]
+    if arch == "vanilla":
+        for t in range(steps):
+            torch.baddbmm(xg[0][:, t], h, w_t[0], out=sc)
+            h = torch.tanh(sc, out=hs[:, t])
+        return (hs, None), (hs,)
+    if arch == "gru":
+        r_buf, z_buf, n_buf, hn_buf = buffer(), buffer(), buffer(), buffer()
+        b_hn = bias_hh[:, 2 * units :].unsqueeze(1)
+        for t in range(steps):
+            s = t if keep else 0
+            r, z, n, hn = r_buf[:, s], z_buf[:, s], n_buf[:, s], hn_buf[:, s]
+            torch.sigmoid(torch.baddbmm(xg[0][:, t], h, w_t[0], out=sc), out=r)
+            torch.sigmoid(torch.baddbmm(xg[1][:, t], h, w_t[1], out=sc), out=z)
+            hn.copy_(torch.baddbmm(b_hn, h, w_t[2], out=sc))
+            torch.tanh(torch.addcmul(xg[2][:, t], r, sc, out=sc), out=n)
+            h = torch.lerp(n, h, z, out=hs[:, t])
+        return (hs, None), (hs, r_buf, z_buf, n_buf, hn_buf)
+    cs = h0.new_empty(k, steps, b, units)
+    i_buf, f_buf, g_buf, o_buf, tc_buf = buffer(), buffer(), buffer(), buffer(), buffer()
+    c = h0[..., units:]
+    for t in range(steps):
+        s = t if keep else 0
+        i, f, g, o, tc = i_buf[:, s], f_buf[:, s], g_buf[:, s], o_buf[:, s], tc_buf[:, s]
+        torch.sigmoid(torch.baddbmm(xg[0][:, t], h, w_t[0], out=sc), out=i)
+        torch.sigmoid(torch.baddbmm(xg[1][:, t], h, w_t[1], out=sc), out=f)
+        torch.tanh(torch.baddbmm(xg[2][:, t], h, w_t[2], out=sc), out=g)
+        torch.sigmoid(torch.baddbmm(xg[3][:, t], h, w_t[3], out=sc), out=o)
+        c = torch.mul(f, c, out=cs[:, t]).addcmul_(i, g)
+        torch.tanh(c, out=tc)
+        h = torch.mul(o, tc, out=hs[:, t])
+    return (hs, cs), (hs, cs, i_buf, f_buf, g_buf, o_buf, tc_buf)
+
+
+def _vanilla_backward(grad_hs, grad_cs, saved, h0, w):
+    (hs,) = saved
+    steps = hs.shape[1]
+    d = torch.empty_like(hs)
+    carry = grad_hs[:, steps - 1]
+    for t in range(steps - 1, -1, -1):
+        _tanh_grad(carry, hs[:, t], grad_input=d[:, t])
+        carry = torch.baddbmm(grad_hs[:, t - 1], d[:, t], w[0]) if t else d[:, 0] @ w[0]
+    return [d], [d], carry
+
+
+def _gru_backward(grad_hs, grad_cs, saved, h0, w):
+    hs, r_buf, z_buf, n_buf, hn_buf = saved
+    k, steps, b, units = hs.shape
+    d_r, d_z, d_n, d_hn = (torch.empty_like(hs) for _ in range(4))
+    tmp, direct = hs.new_empty(k, b, units), hs.new_empty(k, b, units)
+    carry = grad_hs[:, steps - 1]
+    for t in range(steps - 1, -1, -1):
+        h_prev = hs[:, t - 1] if t else h0
+        r, z, n = r_buf[:, t], z_buf[:, t], n_buf[:, t]
+        torch.sub(h_prev, n, out=tmp).mul_(carry)
+        _sigmoid_grad(tmp, z, grad_input=d_z[:, t])
+        torch.mul(carry, z, out=direct)
+        torch.sub(carry, direct, out=tmp)
+        _tanh_grad(tmp, n, grad_input=d_n[:, t])
+        torch.mul(d_n[:, t], r, out=d_hn[:, t])
+        torch.mul(d_n[:, t], hn_buf[:, t], out=tmp)
+        _sigmoid_grad(tmp, r, grad_input=d_r[:, t])
+        if t:
+            direct += grad_hs[:, t - 1]
+        carry = torch.baddbmm(direct, d_r[:, t], w[0])
+        carry.baddbmm_(d_z[:, t], w[1]).baddbmm_(d_hn[:, t], w[2])
+    return [d_r, d_z, d_n], [d_r, d_z, d_hn], carry
+
+
+def _lstm_backward(grad_hs, grad_cs, saved, h0, w):
+    hs, cs, i_buf, f_buf, g_buf, o_buf, tc_buf = saved
+    k, steps, b, units = hs.shape
+    d_i, d_f, d_g, d_o = (torch.empty_like(hs) for _ in range(4))
+    tmp = hs.new_empty(k, b, units)
+    d_h = grad_hs[:, steps - 1]
+    d_c = hs.new_zeros(k, b, units) if grad_cs is None else grad_cs[:, steps - 1].clone()
+    for t in range(steps - 1, -1, -1):
+        c_prev = cs[:, t - 1] if t else h0[..., units:]
+        i, f, g, o, tc = i_buf[:, t], f_buf[:, t], g_buf[:, t], o_buf[:, t], tc_buf[:, t]
+        torch.mul(d_h, tc, out=tmp)
+        _sigmoid_grad(tmp, o, grad_input=d_o[:, t])
+        torch.mul(d_h, o, out=tmp)
+        d_c += _tanh_grad(tmp, tc, grad_input=tmp)
+        torch.mul(d_c, g, out=tmp)
+        _sigmoid_grad(tmp, i, grad_input=d_i[:, t])
+        torch.mul(d_c, i, out=tmp)
+        _tanh_grad(tmp, g, grad_input=d_g[:, t])
+        torch.mul(d_c, c_prev, out=tmp)
+        _sigmoid_grad(tmp, f, grad_input=d_f[:, t])
+        d_c.mul_(f)
+        if t and grad_cs is not None:
+            d_c += grad_cs[:, t - 1]
+        d_h = torch.baddbmm(grad_hs[:, t - 1], d_i[:, t], w[0]) if t else d_i[:, 0] @ w[0]
+        d_h.baddbmm_(d_f[:, t], w[1]).baddbmm_(d_g[:, t], w[2]).baddbmm_(d_o[:, t], w[3])
+    d = [d_i, d_f, d_g, d_o]
+    return d, d, torch.cat([d_h, d_c], dim=-1)
+
+
+_BACKWARD = {"vanilla": _vanilla_backward, "gru": _gru_backward, "lstm": _lstm_backward}
+
+
+def _weight_gradient(d: torch.Tensor, hs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """sum over steps and trials of d_t^T h_{t-1}, (K, H, H): one product over all steps."""
+    k, steps, b, units = d.shape
+    first = torch.bmm(d[:, 0].transpose(1, 2), h0[..., :units])
+    if steps == 1:
+        return first
+    later = d[:, 1:].reshape(k, (steps - 1) * b, units)
+    previous = hs[:, :-1].reshape(k, (steps - 1) * b, units)
+    return first.baddbmm_(later.transpose(1, 2), previous)
+
+
+class _FusedSweep(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh):
+        ctx.set_materialize_grads(False)
+        (hs, cs), saved = _forward(
+            arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep=True
+        )
+        ctx.arch = arch
+        ctx.save_for_backward(rows, h0, weight_ih, weight_hh, *saved)
+        return hs if cs is None else (hs, cs)
+
+    @staticmethod
+    def backward(ctx, grad_hs, *grad_cs):
+        rows, h0, weight_ih, weight_hh, *saved = ctx.saved_tensors
+        hs = saved[0]
+        k, steps, b, units = hs.shape
+        gates = GATES[ctx.arch]
+        grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs.contiguous()
+        grad_c = grad_cs[0] if grad_cs else None
+        grad_c = None if grad_c is None else grad_c.contiguous()
+        d_x, d_rec, d_h0 = _BACKWARD[ctx.arch](
+            grad_hs, grad_c, saved, h0, _blocks(weight_hh, gates)
+        )
+        flat_x = [d.view(k, steps * b, units) for d in d_x]
+        d_weight_hh = torch.cat([_weight_gradient(d, hs, h0) for d in d_rec], dim=1)
+        d_bias_hh = torch.cat([d.sum(dim=(1, 2)) for d in d_rec], dim=1)
+        # rows^T d, not d^T rows: MKL's product with 2 output columns is 4x slower (measured)
+        d_weight_ih = torch.cat([torch.bmm(rows.mT, d).mT for d in flat_x], dim=1)
+        d_bias_ih = torch.cat([d.sum(dim=1) for d in flat_x], dim=1)
+        d_rows = None
+        if ctx.needs_input_grad[2]:
+            blocks = _blocks(weight_ih, gates)
+            d_rows = sum(torch.bmm(d, w) for d, w in zip(flat_x, blocks, strict=True))
+        d_h0 = d_h0 if ctx.needs_input_grad[3] else None
+        return None, None, d_rows, d_h0, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh
+
+
+def sweep(
+    arch: str,
+    inputs: torch.Tensor,
+    h0: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor,
+    bias_hh: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Hidden states (K, T, B, H) and, for an LSTM, cell states (K, T, B, H) of K networks.
+
+    `inputs` (K or 1, T, B, I) are time-major trials (1: shared by all networks); h0 is
+    (K, B, S). Differentiable in the inputs, h0, all four recurrent parameters and through
+    every state; without autograd nothing but the states is kept.
+    """
+    k, steps = weight_hh.shape[0], inputs.shape[1]
+    rows = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1]).expand(k, -1, -1)
+    params = (rows, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in params):
+        out = _FusedSweep.apply(arch, steps, *params)
+        return (out, None) if arch != "lstm" else out
+    with torch.no_grad():
+        return _forward(arch, *params, steps, keep=False)[0]
