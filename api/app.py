@@ -15,7 +15,7 @@ from fastapi import FastAPI
 import atlas
 from api.body_limit import BodyLimitMiddleware
 from api.cursor import CursorSigner
-from api.problems import install_problem_handlers
+from api.problems import document_problems, install_problem_handlers
 from api.routes import (
     analyses,
     charts,
@@ -86,4 +86,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     analysis_routers = (analyses, plots, types, compare, classify, two_neuron, charts)
     for module in (*routers, *analysis_routers):
         app.include_router(module.router)
+    document_problems(app)
     return app

@@ -2,7 +2,10 @@
 
 Routes raise `Problem`; the handlers installed by `install_problem_handlers` turn it, FastAPI's
 validation errors, Starlette's HTTP errors and anything unexpected into the same shape, so a
-client needs one error parser.
+client needs one error parser. `document_problems` makes the OpenAPI say so: every error
+response of every operation is `application/problem+json` with the `Problem` schema, and the
+errors any operation can meet are listed (422 for its parameters, 400 malformed JSON and 413 for
+a body), so that schemathesis finds no undocumented status or content type.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -94,3 +98,70 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; some problems add members of their own.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "What went wrong, for a person."},
+        "instance": {"type": "string", "description": "The request path."},
+        "errors": {
+            "type": "array",
+            "description": "Each mistake found (for a validation error: where (`loc`), what "
+            "(`msg`) and its `type`).",
+        },
+    },
+    "additionalProperties": True,
+}
+_REF = {"$ref": "#/components/schemas/Problem"}
+_BODY_ERRORS = {
+    "400": "The body is not valid JSON, or not a valid multipart form.",
+    "413": "The body is larger than the server accepts.",
+}
+_PARAMETER_ERROR = "A parameter or the body does not satisfy the schema."
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _document_operation(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    if operation.get("parameters") or operation.get("requestBody"):
+        responses.setdefault("422", {"description": _PARAMETER_ERROR})
+    if operation.get("requestBody"):
+        for status, description in _BODY_ERRORS.items():
+            responses.setdefault(status, {"description": description})
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _REF}}
+            if response.get("description") == "Validation Error":
+                response["description"] = _PARAMETER_ERROR
+
+
+def problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with every error response documented as a problem."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                _document_operation(operation)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in _FASTAPI_VALIDATION_SCHEMAS:
+            components.pop(name, None)
+        components["Problem"] = PROBLEM_SCHEMA
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def document_problems(app: FastAPI) -> None:
+    """Serve `problem_openapi(app)` as the app's OpenAPI document."""
+    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]

@@ -5,6 +5,7 @@ is a 4xx problem+json, and the connection stays usable."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import io
 import json
@@ -19,9 +20,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
+from api.schemas.jobs import TrainingIn
+from api.schemas.two_neuron import TwoNeuronTrainingIn
 from atlas.config import Settings
 from atlas.store import migrate
 from atlas.store.models import Job, TwoNeuronStudy
+from atlas.training import TrainingConfig, TwoNeuronTrainingConfig
 
 API_KEY = "hardening-key-0123456789"
 WRITE = {"X-API-Key": API_KEY}
@@ -266,3 +270,11 @@ def test_a_job_inside_the_budget_is_accepted(client):
     job = {**JOB, "task_parameters": {"f_max": 4, "delay_max": 1}, "training": {"max_epochs": 1}}
     response = client.post("/jobs", json=job, headers=WRITE)
     assert response.status_code == 202, response.text
+
+
+def test_the_training_schema_covers_the_training_config_exactly():
+    """Every TrainingConfig option is bounded in the API schema, and nothing else is offered."""
+    assert set(TrainingIn.model_fields) == {f.name for f in dataclasses.fields(TrainingConfig)}
+    assert set(TwoNeuronTrainingIn.model_fields) == {
+        f.name for f in dataclasses.fields(TwoNeuronTrainingConfig)
+    }
