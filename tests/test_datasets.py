@@ -429,6 +429,16 @@ def test_cli_exports_a_query_and_imports_it_once(source, tmp_path, capsys):
     assert "no networks match" in capsys.readouterr().err
     assert math.isfinite(networks[0]["validation_loss"])
 
+    # The trained pair comes unanalysed: without a broker the command analyses it itself.
+    trained = tmp_path / "trained"
+    assert atlas_main(["export", "--out", str(trained), "--source", "trained",
+                       "--database-url", source]) == 0  # fmt: skip
+    assert atlas_main(["import", str(trained), str(tmp_path / "delayed.zip"),
+                       "--database-url", target]) == 0  # fmt: skip
+    with session_scope(_sessions(target)) as session:
+        states = session.scalars(select(Network.analysis_status).order_by(Network.id)).all()
+    assert states == ["done", "done", "done"]
+
 
 # --------------------------------------------------------------------------- API
 

@@ -1,4 +1,4 @@
-"""`atlas import DATASET`: load an exported dataset (folder, .zip, .tar or .tar.gz) into the
+"""`atlas import DATASET...`: load exported datasets (folder, .zip, .tar or .tar.gz) into the
 atlas without retraining. Everything is checked first and written in one transaction: on any
 problem nothing is written and the command exits non-zero naming it. Networks already in the
 atlas (same content key) are not imported twice. Networks whose analysis the dataset leaves
@@ -20,7 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "import", help="load an exported dataset (folder or archive) into the atlas"
     )
-    parser.add_argument("dataset", type=Path, help="dataset folder, .zip, .tar or .tar.gz")
+    parser.add_argument(
+        "datasets",
+        type=Path,
+        nargs="+",
+        metavar="DATASET",
+        help="dataset folder, .zip, .tar or .tar.gz (several: each in its own transaction)",
+    )
     parser.add_argument(
         "--no-analysis",
         action="store_true",
@@ -33,30 +39,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    to_analyse = []
+    for path in args.datasets:
+        to_analyse += _import(path, args.database_url)
+    if to_analyse and not args.no_analysis:
+        _queue_analyses(to_analyse, args.database_url)
+    return 0
+
+
+def _import(path: Path, database_url: str | None) -> list[int]:
+    """Import one dataset; the new networks whose analysis it leaves incomplete."""
     from atlas.datasets import DatasetError, parse_dataset, read_files
     from atlas.store.datasets import import_dataset
     from worker.tasks import one_torch_thread
 
     started = time.perf_counter()
     try:
-        dataset = parse_dataset(read_files(args.dataset))
+        dataset = parse_dataset(read_files(path))
         # Checking runs many small networks: one torch thread is ~3x faster on a busy machine.
-        with one_torch_thread(), atlas_session(args.database_url) as session:
+        with one_torch_thread(), atlas_session(database_url) as session:
             report = import_dataset(session, dataset)
     except DatasetError as exc:
-        raise CommandError(f"{args.dataset}: {exc}; nothing was imported") from exc
+        raise CommandError(f"{path}: {exc}; nothing was imported from it") from exc
     seconds = time.perf_counter() - started
     print(
-        f"{report.title}: {len(report.created)} networks imported, "
+        f"{path}: {report.title}: {len(report.created)} networks imported, "
         f"{len(report.existing)} already in the atlas, in {seconds:.1f} s"
     )
     for name, count in sorted(report.types.items(), key=lambda item: -item[1]):
         print(f"  {name}: {count}")
     if report.chart_id is not None:
-        print(f"chart {report.chart_id} (atlas chart show {report.chart_id})")
-    if report.to_analyse and not args.no_analysis:
-        _queue_analyses(report.to_analyse, args.database_url)
-    return 0
+        print(f"  chart {report.chart_id} (atlas chart show {report.chart_id})")
+    return report.to_analyse
 
 
 def _queue_analyses(network_ids: list[int], database_url: str | None) -> None:
