@@ -14,21 +14,27 @@ from __future__ import annotations
 import math
 
 import torch
+from sqlalchemy.orm import Session
 
 from api.problems import Problem
 from api.routes.tasks import resolve_task_name
 from api.schemas.jobs import MAX_UNITS
 from atlas.networks import RNNPopulation, StateDictError, infer_shape, load_state_dict
+from atlas.store.task_records import resolve_task
 from atlas.tasks import TrialTask, get_task
 from atlas.training.evaluation import population_mse
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 
-def upload_task(name: str) -> TrialTask:
-    """The named task with its default parameters; 422 when unknown or without networks."""
+def upload_task(name: str, session: Session | None = None) -> TrialTask:
+    """The named task with its default parameters (a user's stored task at its latest version
+    where a session is given); 422 when unknown or without networks."""
     try:
-        task = get_task(resolve_task_name(name))
+        if session is None:
+            task = get_task(resolve_task_name(name))
+        else:
+            task = resolve_task(session, resolve_task_name(name, session))
     except Problem as exc:
         raise Problem(422, "unknown-task", exc.detail) from exc
     if not isinstance(task, TrialTask):

@@ -33,7 +33,7 @@ def task_variant(
     every variant of the task with types; 422 problem for an unknown task, 404 for a variant
     without types (the default always answers, with no types)."""
     try:
-        name = resolve_task_name(task)
+        name = resolve_task_name(task, session)
     except Problem as exc:
         raise Problem(422, "unknown-task", exc.detail) from exc
     variants = type_variants(session, name)

@@ -169,7 +169,7 @@ def _actual_from_graph(session: Session, population: RNNPopulation, task: TrialT
 def classify_upload(session: Session, task_name: str, payload: bytes) -> ClassificationOut:
     """A network from elsewhere, on the task's default parameters: features and graph computed
     here, the graph matched against the task's stored types. Nothing is stored."""
-    task = upload_task(task_name)
+    task = upload_task(task_name, session)
     predictor = fit_task_predictor(session, task.name)
     population = from_state_dicts([uploaded_state_dict(payload, task)])
     loss = uploaded_validation_loss(population, task)

@@ -60,7 +60,7 @@ def import_solution(
         str | None, Form(max_length=MAX_TEXT, pattern=PRINTABLE, description="A label to keep.")
     ] = None,
 ) -> SolutionDetail:
-    trial_task = upload_task(task)
+    trial_task = upload_task(task, session)
     state_dict = uploaded_state_dict(file.file.read(MAX_IMPORT_BYTES + 1), trial_task)
     loss = uploaded_validation_loss(from_state_dicts([state_dict]), trial_task)
     info = {"filename": file.filename} if file.filename else {}

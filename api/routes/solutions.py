@@ -110,7 +110,7 @@ def list_solutions_route(
 ) -> SolutionPage:
     if task is not None:
         try:
-            task = resolve_task_name(task)
+            task = resolve_task_name(task, session)
         except Problem as exc:
             raise Problem(422, "unknown-task", exc.detail) from exc
     filters = SolutionFilters(

@@ -29,6 +29,7 @@ from atlas.tasks.trial_sets import (
     STANDARD_SETS,
     period_timing,
     set_columns,
+    set_spec,
     set_trial_length,
 )
 
@@ -268,8 +269,15 @@ def _reference_problems(declaration: TaskDeclaration) -> list[str]:
 def trial_problems(task: DeclaredTask) -> list[str]:
     """Sets that are empty or too large, periods outside a trial or overlapping another."""
     declaration, names = task.declaration, task.names()
-    problems = []
+    problems: list[str] = []
+    failed: set[str] = set()
+    period_messages: dict[str, str] = {}
     for name in (*STANDARD_SETS, *declaration.probes):
+        source = set_spec(declaration, name).from_set
+        if source in failed:  # said once, for the set it comes from
+            failed.add(name)
+            continue
+        failed.add(name)
         try:
             columns = set_columns(declaration, name, names)
             count = len(next(iter(columns.values()))) if columns else 0
@@ -280,6 +288,7 @@ def trial_problems(task: DeclaredTask) -> list[str]:
         if count == 0:
             problems.append(f"{name}: the set has no trials")
             continue
+        failed.discard(name)
         if name == "training" and (
             count > MAX_TRAINING_TRIALS or count * length > MAX_TRAINING_STEPS
         ):
@@ -287,56 +296,60 @@ def trial_problems(task: DeclaredTask) -> list[str]:
                 f"training: the grid is too large to train: {count} trials of {length} steps; "
                 f"at most {MAX_TRAINING_TRIALS} trials and {MAX_TRAINING_STEPS} trial steps"
             )
+            failed.add(name)
         if name not in STANDARD_SETS and count * length > MAX_PROBE_STEPS:
             problems.append(
                 f"{name}: the probe is too large: {count} trials of {length} steps; "
                 f"at most {MAX_PROBE_STEPS} trial steps"
             )
+        if count * length > MAX_PROBE_STEPS:
+            continue  # too large to look at trial by trial
         if name in STANDARD_SETS:
-            problems += _period_problems(task, name, columns, count, length)
-    return problems
+            for key, message in _period_problems(task, name, columns, count, length):
+                period_messages.setdefault(key, message)
+    return problems + list(period_messages.values())
 
 
 def _period_problems(
     task: DeclaredTask, name: str, columns: dict, count: int, length: int
-) -> list[str]:
+) -> list[tuple[str, str]]:
+    """(what, message) per mistake in the set's period timing; `what` lets a mistake found in
+    both the training and the validation set be said once."""
     try:
         timing = period_timing(task.declaration.periods, columns, task.names(), count)
     except (ArithmeticError, ExpressionError, TypeError, ValueError) as error:
-        return [f"{name}: cannot time its periods ({error})"]
+        return [("timing", f"{name}: cannot time its periods ({error})")]
 
     def example(index: np.ndarray) -> str:
         first = int(np.flatnonzero(index)[0])
         values = ", ".join(f"{k}={v[first]}" for k, v in columns.items())
         return f" (e.g. the trial with {values})" if values else ""
 
-    problems = []
+    problems: list[tuple[str, str]] = []
     periods = task.declaration.periods
     for p in periods:
         onset, duration = timing[p.name]
         what = "target" if p.targets else "period"
         if (duration < 1).any():
-            problems.append(
-                f"{name}: period {p.name!r} lasts less than one step" + example(duration < 1)
-            )
+            message = f"{name}: period {p.name!r} lasts less than one step"
+            problems.append((f"short {p.name}", message + example(duration < 1)))
         if (onset < 0).any():
-            problems.append(
-                f"{name}: {what} {p.name!r} starts before the trial" + example(onset < 0)
-            )
+            message = f"{name}: {what} {p.name!r} starts before the trial"
+            problems.append((f"early {p.name}", message + example(onset < 0)))
         late = onset + duration > length
         if late.any():
-            problems.append(
+            message = (
                 f"{name}: {what} {p.name!r} ends after the trial's {length} steps (at step "
-                f"{int((onset + duration).max())}){example(late)}"
+                f"{int((onset + duration).max())})"
             )
+            problems.append((f"late {p.name}", message + example(late)))
     for i, a in enumerate(periods):
         for b in periods[i + 1 :]:
             (a0, ad), (b0, bd) = timing[a.name], timing[b.name]
             overlap = (a0 < b0 + bd) & (b0 < a0 + ad) & (ad > 0) & (bd > 0)
             if overlap.any():
-                problems.append(
-                    f"{name}: periods {a.name!r} and {b.name!r} overlap{example(overlap)}"
-                )
+                message = f"{name}: periods {a.name!r} and {b.name!r} overlap"
+                problems.append((f"overlap {a.name} {b.name}", message + example(overlap)))
     return problems
 
 

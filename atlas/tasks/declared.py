@@ -181,7 +181,9 @@ class DeclaredTask(TrialTask):
         return {
             **super().describe(),
             "version": self.version,
-            "declaration": self.declaration.model_dump(mode="json", by_alias=True),
+            "declaration": self.declaration.model_dump(
+                mode="json", by_alias=True, exclude_defaults=True
+            ),
         }
 
 

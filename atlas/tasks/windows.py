@@ -58,7 +58,7 @@ def feature_windows(task: DeclaredTask, trials: TrialSet) -> dict[str, list[Wind
             columns = keep_where(grid_columns(spec.select, names), spec.where, names)
             count = len(next(iter(columns.values()))) if columns else 0
             for i in range(count):
-                row = {name: values[i] for name, values in columns.items()}
+                row = {name: values[i].item() for name, values in columns.items()}
                 scope = {**names, **row}
                 start, stop = int(evaluate(spec.start, scope)), int(evaluate(spec.stop, scope))
                 if not 0 <= start < stop <= trials.trial_length:
