@@ -134,7 +134,7 @@ QUEUE_TASKS: dict[Kind, QueueTask] = {
     ),
     "analysis": QueueTask(
         ANALYSE_NETWORK,
-        lambda network_id, _settings, _stopping: tasks.analyse_network(network_id),
+        lambda network_id, _settings, stopping: tasks.analyse_network(network_id, stopping),
         "analysis",
     ),
 }
@@ -143,7 +143,8 @@ QUEUE_TASKS: dict[Kind, QueueTask] = {
 def shutdown(wait: bool = True) -> None:
     """Stop the embedded threads: queued work is dropped (resume_unfinished finds it next
     time), a running training stops before its next minibatch (or step, for a two-neuron
-    study), queued again to continue from its last snapshot; a running analysis finishes."""
+    study), queued again to continue from its last snapshot; a running analysis stops after
+    its current step."""
     global _runner
     with _runner_lock:
         runner, _runner = _runner, None

@@ -190,16 +190,20 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def analyse_network(network_id: int) -> None:
+def analyse_network(network_id: int, should_stop: Callable[[], bool] | None = None) -> None:
     """Run the registered analysis steps in order, skipping those already done.
 
     A step that does not apply to the network is recorded as skipped. Each other step loads
     its inputs in one short transaction, computes with none open, and saves its results with
     its "succeeded" mark, its summary and its compute time in another. A failing step is
     recorded (its error on the step, "failed" on the network) and ends the analysis: later
-    steps may build on its results.
+    steps may build on its results. When `should_stop()` says so (the embedded runner shuts
+    down) it returns between steps; the network stays unanalysed and is picked up again.
     """
     for step in STEPS:
+        if should_stop is not None and should_stop():
+            logger.info("network %d: analysis stopped before step %s", network_id, step.name)
+            return
         with transaction() as session:
             network = session.get(Network, network_id)
             if network is None:
