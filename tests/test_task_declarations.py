@@ -273,3 +273,18 @@ def test_expressions_refuse_everything_but_arithmetic(text):
 def test_unknown_names_are_reported():
     with pytest.raises(ExpressionError, match="unknown name 'b'"):
         evaluate("a + b", {"a": 1})
+
+
+def test_the_neurogym_example_in_the_docs_is_a_valid_task():
+    """docs/tasks.md's NeuroGym-style declaration: fixation on until the decision, the cue
+    channel of the trial's type in the stimulus period, the signed answer in the decision."""
+    text = (Path(__file__).parents[1] / "docs" / "tasks.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    trials = task_from_declaration(load_declaration(yaml.safe_load(block))).training_set()
+    go = int(np.flatnonzero(trials.conditions["trial_go"] == 1)[0])
+    inputs, targets = trials.inputs[go].numpy(), trials.targets[go, :, 0].numpy()
+    assert inputs.shape == (18, 3)
+    assert np.flatnonzero(inputs[:, 0]).tolist() == list(range(13))
+    assert np.flatnonzero(inputs[:, 1]).tolist() == [3, 4, 5, 6, 7] and not inputs[:, 2].any()
+    assert targets.tolist() == [0.0] * 13 + [1.0] * 5
+    assert trials.targets[1 - go, 13:, 0].tolist() == [-1.0] * 5
