@@ -35,6 +35,12 @@ def machine_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def default_data_dir() -> Path:
+    """The user's data folder for the atlas: absolute, the same from any working directory."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "atlas"
+
+
 def _default_work_limit() -> int:
     return int(WORK_RATE * (os.cpu_count() or 1) * JOB_DAY_SECONDS)
 
@@ -45,7 +51,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATLAS_", extra="ignore")
 
     data_dir: Path = Field(
-        default=Path(".atlas"), description="Folder for the SQLite file and other local state."
+        default_factory=lambda: default_data_dir(),
+        description=(
+            "Folder for the SQLite file and other local state (default: $XDG_DATA_HOME/atlas, "
+            "else ~/.local/share/atlas; never a folder of wherever a command happens to run). "
+            "A relative path is taken from the working directory once, when read."
+        ),
     )
     database_url: str = Field(
         default="",
@@ -122,6 +133,11 @@ class Settings(BaseSettings):
         if not _DEVICE.match(value):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {value!r}")
         return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
 
     @field_validator("broker_url", "api_key")
     @classmethod

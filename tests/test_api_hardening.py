@@ -9,6 +9,7 @@ import dataclasses
 import http.client
 import io
 import json
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.schemas.jobs import TrainingIn
 from api.schemas.two_neuron import TwoNeuronTrainingIn
-from atlas.config import Settings
+from atlas.cli import main as cli_main
+from atlas.cli.serve import stored_api_key
+from atlas.config import Settings, get_settings
 from atlas.store import migrate
 from atlas.store.models import Job, TwoNeuronStudy
 from atlas.training import TrainingConfig, TwoNeuronTrainingConfig
@@ -278,3 +281,51 @@ def test_the_training_schema_covers_the_training_config_exactly():
     assert set(TwoNeuronTrainingIn.model_fields) == {
         f.name for f in dataclasses.fields(TwoNeuronTrainingConfig)
     }
+
+
+def test_the_generated_key_is_kept_across_restarts(tmp_path):
+    """`bash scripts/run` printed a new key at every start; now the first one is kept, 0600."""
+    first, path = stored_api_key(tmp_path / "data")
+    again, same_path = stored_api_key(tmp_path / "data")
+    assert first == again and path == same_path == tmp_path / "data" / "api_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) >= 20
+
+
+def test_the_environment_key_wins_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATLAS_API_KEY", "from-the-environment")
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path))
+    assert Settings().api_key == "from-the-environment"
+    assert not (tmp_path / "api_key").exists()
+
+
+def test_the_cli_never_creates_a_database_where_it_runs(tmp_path, monkeypatch, capsys):
+    """`atlas types` outside the project created ./.atlas/atlas.db; now it reads the
+    configured data folder, says which database it uses, and refuses a missing one."""
+    elsewhere, data = tmp_path / "elsewhere", tmp_path / "data"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("ATLAS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    try:
+        assert cli_main(["types", "--task", "delayed"]) == 2
+        refused = capsys.readouterr().err
+        assert f"no atlas database at {data / 'atlas.db'}" in refused
+        assert not any(elsewhere.iterdir()) and not data.exists()
+        assert cli_main(["migrate"]) == 0
+        assert cli_main(["types", "--task", "delayed"]) == 0
+        assert f"atlas database: sqlite:///{data / 'atlas.db'}" in capsys.readouterr().err
+        assert not any(elsewhere.iterdir()) and (data / "atlas.db").exists()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_default_data_folder_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("ATLAS_DATA_DIR", raising=False)
+    monkeypatch.delenv("ATLAS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.data_dir == tmp_path / "xdg" / "atlas"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'xdg' / 'atlas' / 'atlas.db'}"

@@ -93,8 +93,3 @@ def live_app(reference_networks) -> Iterator[None]:
 )
 def test_every_operation_conforms(case):
     case.call_and_validate(headers={"X-API-Key": API_KEY}, checks=CHECKS)
-
-
-def test_seed_is_fixed():
-    """`derandomize` makes the examples a function of the test alone; SEED documents the run."""
-    assert SEED and EXAMPLES <= 20

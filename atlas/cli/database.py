@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atlas.cli import CommandError
 from atlas.config import get_settings
+
+SQLITE_PREFIX = "sqlite:///"
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -28,6 +32,13 @@ def atlas_session(url: str | None) -> Iterator[Session]:
     )
 
     url = url or get_settings().database_url
+    missing = sqlite_file_missing(url)
+    if missing is not None:
+        raise CommandError(
+            f"no atlas database at {missing} (set ATLAS_DATA_DIR or ATLAS_DATABASE_URL, or "
+            "create it with `atlas migrate`)"
+        )
+    print(f"atlas database: {url}", file=sys.stderr)
     try:
         engine = make_engine(url)
     except ValueError as exc:
@@ -42,3 +53,11 @@ def atlas_session(url: str | None) -> Iterator[Session]:
         raise CommandError(f"database {url}: {str(exc).strip().splitlines()[0]}") from exc
     finally:
         engine.dispose()
+
+
+def sqlite_file_missing(url: str) -> Path | None:
+    """The SQLite file `url` names when it does not exist (connecting would create it)."""
+    if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX + ":memory:":
+        return None
+    path = Path(url.removeprefix(SQLITE_PREFIX).split("?", 1)[0])
+    return None if path.exists() else path

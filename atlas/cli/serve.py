@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import sys
+from pathlib import Path
 
 from atlas.cli import CommandError
 from atlas.config import Settings, get_settings
+
+API_KEY_FILE = "api_key"
 
 # The demo must show solved, analysed networks within minutes on 2 CPU cores. On the full
 # `delayed` task none of 8 networks got below a validation loss of 2e-4 in 5 minutes of CPU
@@ -96,6 +100,25 @@ def submit_demo_job(settings: Settings) -> int:
     return job_id
 
 
+def stored_api_key(data_dir: Path) -> tuple[str, Path]:
+    """The key the embedded service generated once and keeps in `data_dir/api_key` (mode
+    0600), so that clients holding it keep working across restarts; made on first use."""
+    path = data_dir / API_KEY_FILE
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key, path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(18)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    os.chmod(path, 0o600)  # O_CREAT's mode applies only to a file it creates
+    return key, path
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -113,8 +136,10 @@ def serve(args: argparse.Namespace) -> int:
         # On 2 busy cores, torch's default (a thread per core) made epochs 20x slower.
         settings = settings.model_copy(update={"torch_threads": 1})
     if args.demo and settings.api_key is None:
-        settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(18)})
-        print(f"ATLAS_API_KEY is not set; writes use this run's key: {settings.api_key}")
+        key, path = stored_api_key(settings.data_dir)
+        settings = settings.model_copy(update={"api_key": key})
+        print(f"ATLAS_API_KEY is not set; writes use this run's key: {key}")
+        print(f"  (kept in {path}, mode 0600: the same at every start; delete it for a new one)")
     if args.demo:
         job_id = submit_demo_job(settings)
         print(f"demo job {job_id}: {DEMO_DESCRIPTION}")
