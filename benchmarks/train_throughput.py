@@ -16,7 +16,8 @@ Runs on the CPU at one thread and all threads, or on CUDA (`--device cuda`, the 
 there too, through cuDNN). Prints a table; the last line is one JSON object.
 
     PYTHONPATH=. python benchmarks/train_throughput.py [--device cpu|cuda] [--counts 16,64,256]
-        [--threads 1,all] [--epochs 1] [--sample 4] [--clock wall|process]
+        [--threads 1,all] [--configs vanilla_20,gru_50,lstm_50] [--epochs 1] [--sample 4]
+        [--clock wall|process]
         [--criterion-epochs 2000]
 """
 
@@ -130,9 +131,11 @@ def user_loop(run: PopulationTraining, sample: int, epochs: int, device, clock) 
 def measure(
     args, device: torch.device, threads: int, clock: Callable[[], float]
 ) -> tuple[list[tuple], dict]:
-    peak = matmul_peak(device, clock)
+    peak = matmul_peak(device, clock, n=4096 if device.type == "cuda" else 1024)
     rows, figures = [], {"matmul_peak_gflops": peak}
     for architecture, units, task_name in CONFIGURATIONS:
+        if f"{architecture}_{units}" not in args.configs:
+            continue
         task = get_task(task_name)
         work = work_of(architecture, units, task.training_set())
         for count in args.counts:
@@ -162,6 +165,9 @@ def main() -> None:
     parser.add_argument(
         "--threads", default="1,all", help="CPU thread counts to run at ('all': every core)"
     )
+    parser.add_argument(
+        "--configs", default="vanilla_20,gru_50,lstm_50", help="which configurations to run"
+    )
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement")
     parser.add_argument("--sample", type=int, default=4, help="networks the user loop trains")
     parser.add_argument(
@@ -180,6 +186,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.counts = [int(c) for c in args.counts.split(",")]
+    args.configs = args.configs.split(",")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device here")

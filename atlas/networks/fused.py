@@ -61,7 +61,7 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     # it would fall back to one small product per network (measured 2x slower).
     sc = h0.new_empty(k, b, units)
     h = h0[..., :units]
-    if arch == "vanilla":
+    if arch == "vanilla":  # one product per step: its strided operand is copied once anyway
         for t in range(steps):
             torch.baddbmm(xg[0][:, t], h, w_t[0], out=sc)
             h = torch.tanh(sc, out=hs[:, t])
@@ -69,6 +69,7 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     if arch == "gru":
         r_buf, z_buf, n_buf, hn_buf = buffer(), buffer(), buffer(), buffer()
         b_hn = bias_hh[:, 2 * units :].unsqueeze(1)
+        h = h.clone()  # contiguous: a strided operand would be copied by each gate's product
         for t in range(steps):
             s = t if keep else 0
             r, z, n, hn = r_buf[:, s], z_buf[:, s], n_buf[:, s], hn_buf[:, s]
@@ -76,11 +77,12 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
             torch.sigmoid(torch.baddbmm(xg[1][:, t], h, w_t[1], out=sc), out=z)
             hn.copy_(torch.baddbmm(b_hn, h, w_t[2], out=sc))
             torch.tanh(torch.addcmul(xg[2][:, t], r, sc, out=sc), out=n)
-            h = torch.lerp(n, h, z, out=hs[:, t])
+            hs[:, t].copy_(torch.lerp(n, h, z, out=h))
         return (hs, None), (hs, r_buf, z_buf, n_buf, hn_buf)
     cs = h0.new_empty(k, steps, b, units)
     i_buf, f_buf, g_buf, o_buf, tc_buf = buffer(), buffer(), buffer(), buffer(), buffer()
     c = h0[..., units:]
+    h = h.clone()  # contiguous: a strided operand would be copied by each gate's product
     for t in range(steps):
         s = t if keep else 0
         i, f, g, o, tc = i_buf[:, s], f_buf[:, s], g_buf[:, s], o_buf[:, s], tc_buf[:, s]
@@ -90,7 +92,7 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
         torch.sigmoid(torch.baddbmm(xg[3][:, t], h, w_t[3], out=sc), out=o)
         c = torch.mul(f, c, out=cs[:, t]).addcmul_(i, g)
         torch.tanh(c, out=tc)
-        h = torch.mul(o, tc, out=hs[:, t])
+        hs[:, t].copy_(torch.mul(o, tc, out=h))
     return (hs, cs), (hs, cs, i_buf, f_buf, g_buf, o_buf, tc_buf)
 
 

@@ -1,0 +1,85 @@
+"""The fast training paths keep the results: the epoch's loss pass, and CUDA against the CPU.
+
+CUDA tests run where a GPU exists and are reported as skipped (with the reason) elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from atlas.networks import from_state_dicts, torch_network
+from atlas.tasks import get_task
+from atlas.training import TrainingConfig, evaluation, train_population
+from atlas.training.adam import BatchedAdam
+from atlas.training.batched import PopulationTraining
+from atlas.training.step import population_parameters, training_step
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+SMALL = {"f_max": 5, "delay_max": 1}
+
+
+def test_epoch_loss_equals_pytorch_modules_over_the_training_set(reference_networks, monkeypatch):
+    """population_mse over several chunks = nn.RNN/GRU/LSTM's float64 loss on the whole set."""
+    names = ("delayed_vanilla_20_i100", "reproduction_gru_20_i100", "reproduction_lstm_20_i100")
+    for ref in (r for r in reference_networks if r.name in names):
+        train = get_task(ref.task).training_set()
+        net = torch_network(ref.state_dict).double()
+        with torch.no_grad():
+            expected = (net(train.inputs.double()) - train.targets.double()).pow(2).mean()
+        population = from_state_dicts([ref.state_dict, ref.state_dict])
+        per_trial = 2 * train.inputs.shape[1] * population.state_size
+        # chunks of 23 trials, the last one shorter
+        monkeypatch.setattr(evaluation, "STATE_ELEMENTS_PER_CHUNK", per_trial * 23)
+        for dtype, rtol in ((torch.float64, 1e-12), (torch.float32, 1e-4)):
+            losses = evaluation.population_mse(population.to(dtype), train)
+            assert losses.dtype == dtype
+            np.testing.assert_allclose(losses.double().numpy(), float(expected), rtol=rtol)
+
+
+@needs_cuda
+@pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
+def test_training_on_cuda_equals_the_cpu(architecture):
+    """Through phase changes and networks leaving the batch, float64: same outcomes."""
+    task = get_task("delayed", **SMALL)
+    common = {
+        "max_epochs": 5,
+        "batch_size": 8,
+        "learning_rate": 3e-2,
+        "stall_patience": 1,
+        "plateau_patience": 1,
+        "checkpoint_every": 1,
+        "dtype": "float64",
+    }
+    runs = [
+        train_population(task, architecture, 6, [1, 2, 3], TrainingConfig(**common, device=d))
+        for d in ("cpu", "cuda")
+    ]
+    for cpu, gpu in zip(*runs, strict=True):
+        assert (cpu.status, cpu.epochs) == (gpu.status, gpu.epochs)
+        # as batched == alone in test_training: float64 sums in another order, through Adam
+        np.testing.assert_allclose(gpu.loss_curve, cpu.loss_curve, rtol=1e-6)
+        for key, value in cpu.final_state_dict.items():
+            difference = (gpu.final_state_dict[key].cpu() - value).norm() / value.norm()
+            assert difference < 1e-6, (architecture, key, float(difference))
+
+
+@needs_cuda
+def test_training_steps_never_wait_for_the_gpu():
+    """An epoch's minibatch steps on CUDA make no host synchronisation (sync debug mode)."""
+    run = PopulationTraining(
+        get_task("delayed", **SMALL), "gru", 8, [1, 2, 3], TrainingConfig(device="cuda")
+    )
+    adam = BatchedAdam(population_parameters(run.population), run.adam.lr)
+    batches = torch.cat(run.order.epoch(), dim=1).to("cuda")
+    training_step(run.population, adam, run.inputs[batches[:, :8]], run.targets[batches[:, :8]])
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for batch in batches.split(8, dim=1):
+            training_step(run.population, adam, run.inputs[batch], run.targets[batch])
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
