@@ -288,3 +288,14 @@ def test_the_neurogym_example_in_the_docs_is_a_valid_task():
     assert np.flatnonzero(inputs[:, 1]).tolist() == [3, 4, 5, 6, 7] and not inputs[:, 2].any()
     assert targets.tolist() == [0.0] * 13 + [1.0] * 5
     assert trials.targets[1 - go, 13:, 0].tolist() == [-1.0] * 5
+
+
+def test_cli_commands_take_a_declaration_file():
+    from atlas.cli import CommandError
+    from atlas.cli.loading import resolve_task
+
+    task = resolve_task(str(GO_NO_GO), ["delay_max=8"])
+    assert (task.name, task.delay_max) == ("go_no_go_delay", 8)
+    assert task.training_set().trial_length == 20
+    with pytest.raises(CommandError, match="bad task parameters"):
+        resolve_task(str(GO_NO_GO), ["delay_min=0"])

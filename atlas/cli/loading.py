@@ -19,7 +19,11 @@ from atlas.cli import CommandError
 
 def add_task_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:
     """--task, --weights and repeatable --param NAME=VALUE overrides."""
-    parser.add_argument("--task", required=True, help="task key or alias")
+    parser.add_argument(
+        "--task",
+        required=True,
+        help="task key or alias, or a declaration file (.yaml, .json; docs/tasks.md)",
+    )
     parser.add_argument("--weights", required=True, help=weights_help)
     add_task_parameter_argument(parser)
 
@@ -48,6 +52,11 @@ def resolve_task(name: str, params: list[str]) -> Any:
         except json.JSONDecodeError:
             overrides[key.strip()] = value
     try:
+        if name.endswith((".yaml", ".yml", ".json")):  # a declaration file (docs/tasks.md)
+            from atlas.cli.task import checked
+            from atlas.tasks import task_from_declaration
+
+            return task_from_declaration(checked(Path(name)), **overrides)
         return get_task(name, **overrides)
     except UnknownTaskError as exc:
         raise CommandError(str(exc)) from exc
