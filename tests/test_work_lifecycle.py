@@ -143,6 +143,8 @@ def test_studies_are_work_items(tmp_path):
             headers=HEADERS,
         )  # fmt: skip
         assert old.status_code == 202 and old.json()["status"] in ("queued", "running")
+        study = client.get(f"/studies/{old.json()['study_id']}").json()
+        assert study["links"]["regimes"] == f"/tasks/two_neuron/regimes?study={study['id']}"
 
 
 @pytest.fixture

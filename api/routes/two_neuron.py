@@ -109,6 +109,13 @@ def start_study(
     return _regimes_out(_summary(session, study.id))
 
 
+def _finished(study: TwoNeuronStudy) -> int:
+    """Networks done training: all once the study is complete, else those out of the batch."""
+    if study.progress_fraction >= 1:
+        return study.count
+    return study.count - study.progress["active"] if study.progress else 0
+
+
 def study_out(study: TwoNeuronStudy) -> StudyOut:
     progress = study.progress or {}
     return StudyOut(
@@ -128,6 +135,7 @@ def study_out(study: TwoNeuronStudy) -> StudyOut:
             step=progress.get("step", 0),
             max_steps=progress.get("max_steps", study.training_config.get("max_steps", 0)),
             active=progress.get("active", 0),
+            finished=_finished(study),
             solved=progress.get("solved", 0),
             fraction=study.progress_fraction,
             eta=study.eta_at,

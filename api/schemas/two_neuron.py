@@ -145,6 +145,7 @@ class StudyProgress(BaseModel):
     step: int = Field(description="Training steps done (0 before it starts).")
     max_steps: int
     active: int = Field(description="Networks still training.")
+    finished: int = Field(description="Networks done training (solved or out of steps).")
     solved: int = Field(description="Networks that reached the loss criterion so far.")
     fraction: Fraction
     eta: Eta
