@@ -208,6 +208,13 @@ MISTAKES = {
         "features.windows.answer.0.select.delay", 7, "0 trials with {'cue': -1, 'delay': 7}"),
     "broken constraint": ("parameters.delay_min", 0, "need 1 <= delay_min <= delay_max"),
     "missing field": ("inputs", KeyError, "inputs: Field required"),
+    # sizes that would exhaust the server before any other check could run
+    "unbounded exponent": ("periods.0.duration", "9 ** 9 ** 9", "exponents above 64"),
+    "range of 10^15 values": (
+        "training.grid.delay", {"from": 1, "to": 10**15}, "values; at most 2000000"),
+    "pulse of 10^12 steps": ("events.signal.duration", 10**12, "steps up to 100000"),
+    "deeply nested expression": (
+        "periods.0.duration", "(" * 300 + "1" + ")" * 300, "at most 400 characters"),
     "bad name": ("name", "Go No Go", "name: String should match pattern"),
 }  # fmt: skip
 

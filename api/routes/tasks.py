@@ -61,7 +61,7 @@ def parse_body(content_type: str, body: bytes) -> Any:
         if media in YAML_TYPES:
             return yaml.safe_load(body)
         return json.loads(body)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, RecursionError, yaml.YAMLError) as exc:
         kind = "YAML" if media in YAML_TYPES else "JSON"
         raise Problem(400, "malformed-body", f"the declaration is not valid {kind}: {exc}") from exc
 

@@ -297,9 +297,9 @@ def trial_problems(task: DeclaredTask) -> list[str]:
                 f"at most {MAX_TRAINING_TRIALS} trials and {MAX_TRAINING_STEPS} trial steps"
             )
             failed.add(name)
-        if name not in STANDARD_SETS and count * length > MAX_PROBE_STEPS:
+        if name != "training" and count * length > MAX_PROBE_STEPS:
             problems.append(
-                f"{name}: the probe is too large: {count} trials of {length} steps; "
+                f"{name}: the set is too large: {count} trials of {length} steps; "
                 f"at most {MAX_PROBE_STEPS} trial steps"
             )
         if count * length > MAX_PROBE_STEPS:
@@ -369,7 +369,7 @@ def _constraint_problems(task: DeclaredTask) -> list[str]:
     for i, constraint in enumerate(task.declaration.constraints):
         try:
             held = bool(evaluate(constraint.require, task.names()))
-        except (ArithmeticError, ExpressionError, TypeError) as error:
+        except (ArithmeticError, ExpressionError, TypeError, ValueError) as error:
             problems.append(f"constraints[{i}]: {error}")
             continue
         if not held:
@@ -406,7 +406,7 @@ def declaration_problems(declaration: TaskDeclaration) -> list[str]:
     if declaration.features is not None:
         problems += _window_problems(task)
     problems += _guarded(lambda: _builds(task.input_events), "events")
-    if declaration.graph is not None:
+    if declaration.graph is not None and not problems:  # the graph applies the events
         problems += _guarded(lambda: _builds(task.graph_protocol), "graph")
     return problems
 

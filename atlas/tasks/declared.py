@@ -17,7 +17,7 @@ import numpy as np
 from atlas.tasks.base import InputEvent, ParameterError, TrialSet, TrialTask
 from atlas.tasks.declaration import TaskDeclaration
 from atlas.tasks.expressions import evaluate
-from atlas.tasks.graph_protocol import GraphProtocol, protocol_from
+from atlas.tasks.graph_protocol import GraphProtocol, declared_steps, protocol_from
 from atlas.tasks.trial_sets import (
     build_trials,
     period_timing,
@@ -161,9 +161,8 @@ class DeclaredTask(TrialTask):
                 float(evaluate(spec.inputs[channel], names)) if channel in spec.inputs else 0.0
                 for channel in self.declaration.inputs
             )
-            events[name] = InputEvent(
-                name, spec.edge_type, (step,) * evaluate(spec.duration, names)
-            )
+            duration = declared_steps(spec.duration, names, f"events.{name}.duration")
+            events[name] = InputEvent(name, spec.edge_type, (step,) * duration)
         return events
 
     def output_label(self, output: np.ndarray) -> np.ndarray:

@@ -20,6 +20,18 @@ import numpy as np
 Value = Any  # a Python number or a numpy array of them
 Expression = int | float | str
 
+MAX_LENGTH = 400
+"""Characters an expression may have: a declaration's numbers are short formulas."""
+MAX_EXPONENT = 64
+
+
+def _power(base: Value, exponent: Value) -> Value:
+    """base ** exponent, refused for exponents that would make numbers of unbounded size."""
+    if np.any(np.abs(exponent) > MAX_EXPONENT):
+        raise ExpressionError(f"exponents above {MAX_EXPONENT} are not allowed")
+    return operator.pow(base, exponent)
+
+
 _BINARY: dict[type[ast.operator], Callable[[Value, Value], Value]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -27,7 +39,7 @@ _BINARY: dict[type[ast.operator], Callable[[Value, Value], Value]] = {
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+    ast.Pow: _power,
 }
 _COMPARE: dict[type[ast.cmpop], Callable[[Value, Value], Value]] = {
     ast.Lt: operator.lt,
@@ -69,10 +81,13 @@ class ExpressionError(ValueError):
 @lru_cache(maxsize=4096)
 def parse(text: str) -> ast.expr:
     """The checked syntax tree of an expression; ExpressionError says what is not allowed."""
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"an expression has at most {MAX_LENGTH} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as error:
-        raise ExpressionError(f"{text!r} is not an expression ({error.msg})") from None
+    except (SyntaxError, RecursionError, MemoryError) as error:
+        reason = error.msg if isinstance(error, SyntaxError) else "nested too deeply"
+        raise ExpressionError(f"{text!r} is not an expression ({reason})") from None
     for node in ast.walk(tree):
         allowed = _allowed(node)
         if not allowed:

@@ -27,6 +27,17 @@ END = "end"
 BEFORE_RISE = "before_rise"
 FREE_RUN_STEPS = 500
 """A free-running lace lasts far beyond a trial, so long-wait behaviour belongs to the graph."""
+MAX_DECLARED_STEPS = 100_000
+"""The most steps a declaration may ask for in one place (a lace, a silent stretch, a pulse)."""
+
+
+def declared_steps(expression: Any, names: Mapping[str, Any], what: str) -> int:
+    """A number of steps from a declaration, checked to be 0..MAX_DECLARED_STEPS."""
+    value = evaluate(expression, names)
+    if not 0 <= value <= MAX_DECLARED_STEPS or int(value) != value:
+        raise ValueError(f"{what} must be a whole number of steps up to {MAX_DECLARED_STEPS}")
+    return int(value)
+
 
 Position = int | str
 
@@ -99,11 +110,11 @@ def protocol_from(
         if segment.event is not None:
             start += events[segment.event].inputs
         if segment.silent is not None:
-            start += (silent,) * int(evaluate(segment.silent, names))
+            start += (silent,) * declared_steps(segment.silent, names, "graph.start.silent")
     lace = FREE_RUN_STEPS if spec.start_lace_steps is None else spec.start_lace_steps
     return GraphProtocol(
         start_inputs=start,
-        start_lace_steps=int(evaluate(lace, names)),
+        start_lace_steps=declared_steps(lace, names, "graph.start_lace_steps"),
         stimuli=tuple(_stimulus(s, names) for s in spec.stimuli),
         response_events=tuple(spec.response_events),
         in_trial=spec.in_trial,
@@ -111,13 +122,16 @@ def protocol_from(
 
 
 def _stimulus(spec: StimulusSpec, names: Mapping[str, Any]) -> Stimulus:
-    at = tuple(p if p in (END, BEFORE_RISE) else int(evaluate(p, names)) for p in spec.at)
+    at = tuple(
+        p if p in (END, BEFORE_RISE) else declared_steps(p, names, f"{spec.event}.at")
+        for p in spec.at
+    )
     lace = FREE_RUN_STEPS if spec.lace_steps is None else spec.lace_steps
     return Stimulus(
         spec.event,
         at=at,
-        settle=int(evaluate(spec.settle, names)),
-        lace_steps=int(evaluate(lace, names)),
+        settle=declared_steps(spec.settle, names, f"{spec.event}.settle"),
+        lace_steps=declared_steps(lace, names, f"{spec.event}.lace_steps"),
         then=tuple(_stimulus(s, names) for s in spec.then),
         unless_looping=spec.unless_looping,
     )

@@ -27,6 +27,15 @@ from atlas.tasks.expressions import evaluate
 
 Names = Mapping[str, Any]
 STANDARD_SETS = ("training", "validation")
+MAX_TRIALS = 2_000_000
+"""Trials any set may hold (values of a range, combinations of a grid, draws of a sample):
+a guard against declarations that would exhaust memory before their size is even checked."""
+
+
+def _count(count: Any, what: str) -> int:
+    if not _integral(count) or not 0 <= count <= MAX_TRIALS:
+        raise ValueError(f"{what} of {count} values; at most {MAX_TRIALS}")
+    return int(count)
 
 
 def _integral(value: Any) -> bool:
@@ -39,6 +48,7 @@ def value_array(spec: VariableValues, names: Names) -> np.ndarray:
         start, stop, step = (evaluate(x, names) for x in (spec.from_, spec.to, spec.step))
         if not step > 0:
             raise ValueError(f"a range needs a positive step, not {step}")
+        _count(max(0, int((stop - start) // step) + 1), "a range")
         if all(_integral(x) for x in (start, stop, step)):
             values = np.arange(start, stop + 1, step)
         else:
@@ -55,6 +65,7 @@ def value_array(spec: VariableValues, names: Names) -> np.ndarray:
 def grid_columns(grid: Mapping[str, VariableValues], names: Names) -> dict[str, np.ndarray]:
     """Every combination of the variables' values, the first varying slowest."""
     axes = [value_array(spec, names) for spec in grid.values()]
+    _count(int(np.prod([len(a) for a in axes], dtype=float)), "a grid")
     mesh = np.meshgrid(*axes, indexing="ij") if axes else []
     return {name: m.ravel() for name, m in zip(grid, mesh, strict=True)}
 
@@ -88,7 +99,7 @@ def set_columns(
         columns = grid_columns(spec.grid, names)
     elif spec.sample is not None:
         rng = np.random.default_rng(evaluate(spec.sample.seed, names))
-        count = evaluate(spec.sample.count, names)
+        count = _count(evaluate(spec.sample.count, names), "a sample")
         columns = {
             variable: rng.integers(evaluate(r.from_, names), evaluate(r.to, names) + 1, count)
             for variable, r in spec.sample.draw.items()
