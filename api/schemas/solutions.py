@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from atlas.network_status import STATUSES
+
 SortKey = Literal["created_at", "validation_loss", "units"]
 SortOrder = Literal["asc", "desc"]
 Architecture = Literal["vanilla", "gru", "lstm"]
-NetworkStatus = Literal["converged", "failed", "unfinished"]
+NetworkStatus = Literal[STATUSES]  # atlas.training.NetworkStatus
 NetworkSource = Literal["trained", "imported"]
 #: SQLite hands back naive datetimes; every stored time is UTC, so say so in the response.
 UtcDatetime = Annotated[
@@ -25,7 +27,7 @@ class SolutionSummary(BaseModel):
     units: int
     source: str = Field(description="`trained` by the atlas or `imported` from a state dict.")
     name: str | None = Field(description="A name given on import, if any.")
-    status: str = Field(description="`converged`, `failed` or `unfinished` training.")
+    status: NetworkStatus = Field(description="`converged`, `failed` or `unfinished` training.")
     analysis_status: str = Field(description="`pending`, `running`, `done` or `failed`.")
     solution_type: str | None = Field(description="The type's name once the graph is analysed.")
     seed: int | None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from atlas.cli import CommandError
 from atlas.cli.database import atlas_session
+from atlas.network_status import STATUSES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", help="task name or alias")
     parser.add_argument("--architecture", "--arch", choices=("vanilla", "gru", "lstm"))
     parser.add_argument("--units", type=int)
-    parser.add_argument("--status", choices=("converged", "failed", "unfinished"))
+    parser.add_argument("--status", choices=STATUSES)
     parser.add_argument("--source", choices=("trained", "imported"))
     parser.add_argument("--type", help="a solution type's name")
     parser.add_argument("--min-loss", type=float, help="validation loss at least")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-STATUSES = ("converged", "failed", "unfinished")
+from atlas.network_status import STATUSES as STATUSES  # NetworkStatus's values, in order
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from atlas.network_status import STATUSES
 from atlas.store.models.base import Base, utcnow
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from atlas.store.models.solution_type import SolutionType
 
 NETWORK_SOURCES = ("trained", "imported")
-NETWORK_STATUSES = ("converged", "failed", "unfinished")
+NETWORK_STATUSES = STATUSES  # atlas.training.NetworkStatus
 ANALYSIS_STATUSES = ("pending", "running", "done", "failed")
 CHECKPOINT_KINDS = ("initial", "intermediate", "final")
 
