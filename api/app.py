@@ -31,6 +31,7 @@ from api.routes import (
     two_neuron,
     types,
 )
+from api.web import install_web
 from atlas.config import Settings, get_settings
 from atlas.store import check_schema_current, make_engine, session_factory
 from worker import dispatch
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=atlas.__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,  # /docs and /redoc come from local assets (api.web)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.cursor_signer = CursorSigner(_cursor_secret(settings))
@@ -86,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     analysis_routers = (analyses, plots, types, compare, classify, two_neuron, charts)
     for module in (*routers, *analysis_routers):
         app.include_router(module.router)
+    install_web(app)
     document_problems(app)
     return app

@@ -25,8 +25,15 @@ def png_response(png: bytes) -> Response:
     return Response(png, media_type=PNG_MEDIA_TYPE)
 
 
+def graph_picture(
+    node_link: dict[str, Any], task: TrialTask, title: str, id_prefix: str = "g"
+) -> str:
+    """A compact graph as SVG text, its task's input-event names in the legend (`id_prefix`
+    keeps the ids of several graphs inlined in one page apart)."""
+    names = {event.edge_type: event.name for event in task.input_events().values()}
+    return graph_svg(from_node_link(node_link), edge_names=names, title=title, id_prefix=id_prefix)
+
+
 def graph_svg_response(node_link: dict[str, Any], task: TrialTask, title: str) -> Response:
     """A compact graph drawn with its task's input-event names in the legend."""
-    names = {event.edge_type: event.name for event in task.input_events().values()}
-    svg = graph_svg(from_node_link(node_link), edge_names=names, title=title)
-    return Response(svg, media_type=SVG_MEDIA_TYPE)
+    return Response(graph_picture(node_link, task, title), media_type=SVG_MEDIA_TYPE)

@@ -148,8 +148,8 @@ def test_decision_map_colour_bar_is_discrete(reference_networks):
     (signature,) = extrapolation_signature(population, task)
     figure = decision_map_figure(signature, task)
     image = figure.axes[0].images[0]
-    present = sorted(set(np.unique(signature.arrays["decision_map"])) - {np.nan})
-    present = [v for v in present if np.isfinite(v)]
+    values = np.unique(signature.arrays["decision_map"])
+    present = sorted(float(v) for v in values if np.isfinite(v))
     assert isinstance(image.cmap, ListedColormap) and len(present) == image.cmap.N
     labels = [t.get_text() for t in figure.axes[1].get_yticklabels()]
     assert labels == [f"{int(v):+d}" if v else "0" for v in present]

@@ -1,0 +1,182 @@
+"""Pages of the atlas' overview: home (tasks and recent work), a task's solution types by
+setting (the paper's figure), and one type (graph, members, spread of their features)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import SessionDep, TypeId
+from api.pictures import graph_picture
+from api.routes.types import list_types, read_type
+from api.schemas.types import TypeOut, TypeTableOut
+from api.variants import VariantQuery
+from api.web.page_route import page_router
+from api.web.templating import render
+from atlas.store import solution_type
+from atlas.store.explorer_reads import TaskCounts, member_spread, recent_work, task_counts
+from atlas.store.queries import SolutionFilters, list_solutions
+from atlas.tasks import TASKS, get_task
+
+router = page_router()
+EXAMPLES_PER_TYPE = 3
+RECENT_WORK = 10
+
+
+@router.get("/atlas", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> HTMLResponse:
+    counts = task_counts(session)
+    tasks = [(get_task(name), counts.get(name, TaskCounts())) for name in TASKS]
+    return render(
+        request,
+        "home.html",
+        title="Home",
+        tasks=tasks,
+        work=recent_work(session, RECENT_WORK),
+    )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One (architecture, size) column of the type-share table."""
+
+    architecture: str
+    units: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.architecture} {self.units}"
+
+
+@dataclass(frozen=True)
+class TypeRow:
+    """A type on the task page: its counts per shown setting, graph and example members."""
+
+    type: TypeOut
+    counts: list[int]
+    members: int
+    graph_svg: str
+    examples: list
+
+
+def _settings(table: TypeTableOut, architecture: str | None, units: int | None) -> list[Setting]:
+    found = {
+        Setting(arch, int(size))
+        for kind in table.types
+        for arch, sizes in kind.by_architecture_units.items()
+        for size in sizes
+    }
+    chosen = [
+        s
+        for s in found
+        if (architecture is None or s.architecture == architecture)
+        and (units is None or s.units == units)
+    ]
+    return sorted(chosen, key=lambda s: (s.architecture, s.units))
+
+
+def _count(kind: TypeOut, setting: Setting) -> int:
+    return kind.by_architecture_units.get(setting.architecture, {}).get(setting.units, 0)
+
+
+@router.get("/atlas/tasks/{name}", response_class=HTMLResponse)
+def task_page(
+    request: Request,
+    session: SessionDep,
+    name: str,
+    variant: VariantQuery = None,
+    architecture: Annotated[str | None, Query(max_length=16)] = None,
+    units: Annotated[str | None, Query(max_length=8)] = None,
+) -> HTMLResponse:
+    architecture = architecture or None
+    size = int(units) if units and units.isdigit() else None
+    table = list_types(session, task=name, variant=variant or None)
+    task = get_task(table.task, **table.task_parameters)
+    every_setting = _settings(table, None, None)
+    settings = _settings(table, architecture, size)
+    totals = [sum(_count(t, s) for t in table.types) for s in settings]
+    rows = []
+    for kind in table.types:
+        counts = [_count(kind, s) for s in settings]
+        if not sum(counts) and (architecture or size):
+            continue
+        filters = SolutionFilters(
+            task=table.task, solution_type=kind.name, architecture=architecture, units=size
+        )
+        examples = list_solutions(
+            session, filters, sort="validation_loss", descending=False, limit=EXAMPLES_PER_TYPE
+        )
+        picture = graph_picture(kind.graph.model_dump(), task, kind.name, f"type{kind.id}")
+        rows.append(TypeRow(kind, counts, sum(counts), picture, examples))
+    return render(
+        request,
+        "task.html",
+        title=f"Task {table.task}",
+        task=task,
+        table=table,
+        settings=settings,
+        totals=totals,
+        rows=rows,
+        architectures=sorted({s.architecture for s in every_setting}),
+        sizes=sorted({s.units for s in every_setting}),
+        architecture=architecture,
+        size=size,
+    )
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Quantiles of one feature or signature scalar over a type's members."""
+
+    name: str
+    count: int
+    quantiles: list[float]
+
+
+def _spreads(names: list[str], values: np.ndarray) -> list[Spread]:
+    spreads = []
+    for index, name in enumerate(names):
+        column = values[:, index]
+        column = column[np.isfinite(column)]
+        if not len(column):
+            spreads.append(Spread(name, 0, []))
+            continue
+        quantiles = np.quantile(column, [0, 0.25, 0.5, 0.75, 1])
+        spreads.append(Spread(name, len(column), [float(q) for q in quantiles]))
+    return spreads
+
+
+@router.get("/atlas/types/{type_id}", response_class=HTMLResponse)
+def type_page(
+    request: Request,
+    session: SessionDep,
+    type_id: TypeId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> HTMLResponse:
+    detail = read_type(
+        type_id=type_id, request=request, session=session, limit=limit, cursor=cursor
+    )
+    row = solution_type(session, type_id)
+    task = get_task(row.task, **row.task_parameters)
+    spread = member_spread(session, type_id)
+    signature_names = sorted(spread.signatures)
+    signature_values = (
+        np.stack([spread.signatures[n] for n in signature_names], axis=1)
+        if signature_names
+        else np.zeros((0, 0))
+    )
+    return render(
+        request,
+        "type.html",
+        title=f"Type {detail.name}",
+        kind=detail,
+        graph_svg=graph_picture(detail.graph.model_dump(), task, detail.name, "type"),
+        sampled=spread.sampled,
+        features=_spreads(spread.feature_names, spread.features),
+        signatures=_spreads(signature_names, signature_values),
+    )

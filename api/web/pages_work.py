@@ -1,0 +1,184 @@
+"""Pages that start and follow work: train a population (form, live progress, cancel), import a
+state dict and see its type, and the two-neuron study's regimes.
+
+The forms post to these pages, which call the API's own route functions (same checks, same
+key), so they work without JavaScript; atlas.js instead posts to the JSON API with the key it
+keeps in sessionStorage and follows progress by polling it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from api.auth import require_api_key
+from api.deps import JobId, SessionDep, SettingsDep
+from api.problems import Problem
+from api.routes.imports import import_solution
+from api.routes.jobs import read_job, submit_job
+from api.routes.two_neuron import read_regimes
+from api.schemas.jobs import JobIn
+from api.web.page_route import page_router
+from api.web.templating import render
+from atlas.store.explorer_reads import recent_work
+from atlas.store.work_status import UNFINISHED
+from atlas.tasks import TASKS, get_task
+
+router = page_router()
+TRIAL_TASKS = [name for name in TASKS if name != "two_neuron"]
+ARCHITECTURES = ("vanilla", "gru", "lstm")
+Field = Annotated[str, Form(max_length=4096)]
+
+
+def _check_key(request: Request, key: str) -> None:
+    """The form's API key, checked exactly as a write's header is (401/403 problems)."""
+    require_api_key(request, header_key=key or None, bearer=None)
+
+
+def _work_page(request: Request, session: SessionDep, status_code: int = 200, **form: Any):
+    return render(
+        request,
+        "work.html",
+        status_code=status_code,
+        title="Work",
+        tasks=TRIAL_TASKS,
+        architectures=ARCHITECTURES,
+        work=recent_work(session, 20),
+        form=form,
+    )
+
+
+@router.get("/atlas/work", response_class=HTMLResponse)
+def work_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return _work_page(request, session)
+
+
+def _job_body(form: dict[str, str]) -> JobIn:
+    """The JSON API's request body from the form's text fields (422 problem if invalid)."""
+    try:
+        parameters = json.loads(form.get("task_parameters") or "{}")
+        body: dict[str, Any] = {
+            "task": form["task"],
+            "architecture": form["architecture"],
+            "units": int(form["units"]),
+            "count": int(form["count"]),
+            "seed": int(form.get("seed") or 0),
+            "task_parameters": parameters,
+        }
+        if form.get("max_epochs"):
+            body["training"] = {"max_epochs": int(form["max_epochs"])}
+        return JobIn.model_validate(body)
+    except (ValueError, KeyError, ValidationError) as exc:
+        raise Problem(422, "invalid-job", f"the job form is not valid: {exc}") from exc
+
+
+@router.post("/atlas/work/jobs", response_class=HTMLResponse)
+def submit_job_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    task: Field,
+    architecture: Field,
+    units: Field,
+    count: Field,
+    api_key: Field = "",
+    seed: Field = "0",
+    max_epochs: Field = "",
+    task_parameters: Field = "",
+) -> Response:
+    form = {
+        "task": task,
+        "architecture": architecture,
+        "units": units,
+        "count": count,
+        "seed": seed,
+        "max_epochs": max_epochs,
+        "task_parameters": task_parameters,
+    }
+    try:
+        _check_key(request, api_key)
+        job = submit_job(
+            body=_job_body(form),
+            response=Response(),
+            session=session,
+            settings=settings,
+            idempotency_key=None,
+        )
+    except Problem as problem:
+        return _work_page(request, session, problem.status, error=problem.detail, **form)
+    return RedirectResponse(f"/atlas/work/jobs/{job.id}", status_code=303)
+
+
+@router.get("/atlas/work/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, session: SessionDep, job_id: JobId) -> HTMLResponse:
+    job = read_job(job_id=job_id, session=session)
+    return render(
+        request,
+        "job.html",
+        title=f"Job {job.id}",
+        job=job,
+        unfinished=job.status in UNFINISHED,
+    )
+
+
+@router.get("/atlas/import", response_class=HTMLResponse)
+def import_page(request: Request) -> HTMLResponse:
+    return render(request, "import.html", title="Import a network", tasks=TRIAL_TASKS, form={})
+
+
+@router.post("/atlas/import", response_class=HTMLResponse)
+def import_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+    task: Field,
+    api_key: Field = "",
+    name: Field = "",
+) -> Response:
+    try:
+        _check_key(request, api_key)
+        solution = import_solution(
+            response=Response(),
+            session=session,
+            settings=settings,
+            file=file,
+            task=task,
+            name=name or None,
+        )
+    except Problem as problem:
+        form = {"task": task, "name": name, "error": problem.detail}
+        return render(
+            request,
+            "import.html",
+            status_code=problem.status,
+            title="Import a network",
+            tasks=TRIAL_TASKS,
+            form=form,
+        )
+    return RedirectResponse(f"/atlas/solutions/{solution.id}", status_code=303)
+
+
+@router.get("/atlas/two-neuron", response_class=HTMLResponse)
+def two_neuron_page(
+    request: Request,
+    session: SessionDep,
+    study: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> HTMLResponse:
+    try:
+        regimes = read_regimes(session=session, study=study)
+    except Problem as problem:
+        if problem.status != 404 or study is not None:
+            raise
+        regimes = None
+    return render(
+        request,
+        "two_neuron.html",
+        title="Two-neuron study",
+        regimes=regimes,
+        task=get_task("two_neuron"),
+    )

@@ -1,0 +1,373 @@
+"""The explorer in a real browser: headless Chromium (Debian's `chromium`, driven by Playwright)
+on a live server (uvicorn, SQLite, in-process worker) holding real data: reference networks
+imported and analysed through the API, and a tiny job trained by a test.
+
+Every page loads with no console error, no failed request, no request to another host, and no
+serious accessibility violation (axe-core, as bundled by `axe-playwright-python`); the main
+flows work (browse, open, compare; submit a job and watch it finish; import and see its type);
+the pages work without JavaScript. Screenshots go to tests/artifacts/web/ for a person to see.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from conftest import ROOT, reference_dir
+
+from api.app import create_app
+from atlas.config import Settings
+from atlas.store import migrate
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+API_KEY = "web-test-key"
+ARTIFACTS = ROOT / "tests" / "artifacts" / "web"
+IMPORTED = {
+    "delayed_vanilla_40_i100": "delayed",
+    "delayed_vanilla_30_i100": "delayed",
+}
+UPLOADED = ("interval_vanilla_30_i100", "interval")
+TINY_JOB = {"task_parameters": '{"f_max": 5, "delay_max": 2}', "units": "8", "count": "2"}
+WAIT_S = 180
+#: axe-core rules whose failure fails a page (impacts "serious" and "critical" all count).
+FAILING_IMPACTS = {"serious", "critical"}
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(condition, what: str, timeout: float = WAIT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def live_atlas(tmp_path_factory) -> Iterator[dict]:
+    """The app served by uvicorn on a free port, three reference networks imported and
+    analysed; yields the base URL and the imported solutions' ids by name."""
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'atlas.db'}"
+    migrate(url)
+    settings = Settings(
+        database_url=url, api_key=API_KEY, data_dir=folder, torch_threads=1, device="cpu"
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=60) as http:
+
+        def up() -> bool:
+            try:
+                return http.get("/health").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        _wait(up, "the server")
+        ids = {}
+        for name, task in IMPORTED.items():
+            with (reference_dir() / "networks" / name / "weights.pt").open("rb") as weights:
+                response = http.post(
+                    "/solutions/import",
+                    files={"file": (f"{name}.pt", weights)},
+                    data={"task": task, "name": name},
+                    headers={"X-API-Key": API_KEY},
+                )
+            assert response.status_code == 201, response.text
+            ids[name] = response.json()["id"]
+
+        def analysed() -> bool:
+            states = [http.get(f"/solutions/{i}").json()["analysis_status"] for i in ids.values()]
+            assert "failed" not in states
+            return all(state == "done" for state in states)
+
+        _wait(analysed, "the imported networks' analyses")
+        yield {"base": base, "ids": ids, "http": http}
+    server.should_exit = True
+    thread.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: scripts/setup installs Debian's chromium as root")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Watched:
+    """A browser page whose console errors, failed requests, error responses and hosts are
+    recorded; `check()` asserts there were none (and only the server's host was asked)."""
+
+    def __init__(self, context, base: str):
+        self.page = context.new_page()
+        self.base = base
+        self.problems: list[str] = []
+        self.hosts: set[str] = set()
+        self.expected_status: set[int] = set()
+        page = self.page
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        page.on("request", self._request)
+        page.on("response", self._response)
+
+    def _request(self, request) -> None:
+        url = urlsplit(request.url)
+        if url.scheme not in ("data", "blob"):
+            self.hosts.add(url.netloc)
+
+    def _console(self, message) -> None:
+        if message.type == "error" and not self._expected(message.text):
+            self.problems.append(f"console: {message.text}")
+
+    def _expected(self, text: str) -> bool:
+        return any(f"status of {status}" in text for status in self.expected_status)
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and response.status not in self.expected_status:
+            self.problems.append(f"{response.status}: {response.url}")
+
+    def goto(self, path: str):
+        response = self.page.goto(self.base + path)
+        self.page.wait_for_load_state("networkidle")
+        return response
+
+    def check(self) -> None:
+        assert not self.problems, self.problems
+        assert self.hosts <= {urlsplit(self.base).netloc}, self.hosts
+        self.problems.clear()
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def watched(browser, live_atlas) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield Watched(context, live_atlas["base"])
+    context.close()
+
+
+def _axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    script = Path(str(files("axe_playwright_python") / "axe.min.js")).read_text()
+    page.evaluate(script)
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
+def _pages(live_atlas) -> dict[str, str]:
+    ids = live_atlas["ids"]
+    first, second = ids["delayed_vanilla_40_i100"], ids["delayed_vanilla_30_i100"]
+    type_link = live_atlas["http"].get("/types", params={"task": "delayed"}).json()["types"][0]
+    return {
+        "home": "/atlas",
+        "browse": "/atlas/solutions?task=delayed&sort=validation_loss",
+        "solution_delayed": f"/atlas/solutions/{first}",
+        "task": "/atlas/tasks/delayed",
+        "type": f"/atlas/types/{type_link['id']}",
+        "compare": f"/atlas/compare?ids={first},{second}",
+        "compare_form": "/atlas/compare",
+        "work": "/atlas/work",
+        "import": "/atlas/import",
+        "two_neuron": "/atlas/two-neuron",
+    }
+
+
+def test_every_page_loads_cleanly_from_this_host_and_passes_axe(watched, live_atlas):
+    failures = {}
+    for name, path in _pages(live_atlas).items():
+        response = watched.goto(path)
+        assert response.status == 200, (path, response.status)
+        assert watched.page.locator("main h1").count() == 1, path
+        watched.screenshot(name)
+        violations = _axe_violations(watched.page)
+        if violations:
+            failures[path] = violations
+        watched.check()
+    assert not failures, failures
+    for docs, ready in (("/docs", ".swagger-ui .info"), ("/redoc", ".api-info")):
+        watched.goto(docs)
+        watched.page.wait_for_selector(ready, timeout=30000)
+        watched.page.screenshot(path=str(ARTIFACTS / f"{docs.strip('/')}.png"))
+        watched.check()
+
+
+def test_browse_sorts_and_pages_then_opens_a_solution_and_compares_two(watched, live_atlas):
+    page = watched.page
+    watched.goto("/atlas/solutions")
+    page.select_option("#f-task", "delayed")
+    page.select_option("#f-limit", "20")
+    page.click("form.filters button[type=submit] >> nth=0")
+    page.wait_for_load_state("networkidle")
+    ids = [int(t) for t in page.locator("tbody tr td:first-child a").all_inner_texts()]
+    assert sorted(ids) == sorted(i for n, i in live_atlas["ids"].items() if n.startswith("delayed"))
+    page.click("th >> text=validation loss")
+    page.wait_for_load_state("networkidle")
+    assert "sort=validation_loss" in page.url
+    http = live_atlas["http"]
+    losses = {i: http.get(f"/solutions/{i}").json()["validation_loss"] for i in ids}
+    shown = [int(t) for t in page.locator("tbody tr td:first-child a").all_inner_texts()]
+    assert shown == sorted(ids, key=losses.get)
+    watched.goto("/atlas/solutions?task=delayed&limit=1&sort=validation_loss")
+    first_page = page.locator("tbody tr td:first-child a").inner_text()
+    page.click("a[rel=next]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("tbody tr td:first-child a").inner_text() != first_page
+    page.click("tbody tr td:first-child a")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text().startswith("Solution ")
+    # the graph lights a node's edges on hover; the trajectory picture zooms
+    node = page.locator("svg.graph .node").first
+    node.hover()
+    assert page.locator("svg.graph .edge.lit").count() >= 1
+    assert "start" in page.locator("figure.graph-figure .graph-info").inner_text()
+    page.click("figure.zoomable >> nth=0 >> button[aria-label='Zoom in']")
+    assert "scale(1.5)" in page.locator("figure.zoomable img").first.get_attribute("style")
+    page.click("#compare ~ form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/atlas/compare" in page.url
+    assert page.locator("table caption").first.inner_text().startswith("Solution ")
+    assert page.locator("th:has-text('Procrustes similarity')").count() == 1
+    watched.screenshot("flow_compare")
+    watched.check()
+
+
+def test_submit_a_job_from_the_form_and_watch_it_finish(watched):
+    page = watched.page
+    watched.goto("/atlas/work")
+    page.select_option("#j-task", "delayed")
+    page.select_option("#j-arch", "vanilla")
+    page.fill("#j-units", TINY_JOB["units"])
+    page.fill("#j-count", TINY_JOB["count"])
+    page.fill("#j-epochs", "15")
+    page.fill("#j-params", TINY_JOB["task_parameters"])
+    page.fill("#j-key", API_KEY)
+    page.click("form[data-api-form=job] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/atlas/work/jobs/\d+$"))
+    assert page.evaluate("sessionStorage.getItem('atlas-api-key')") == API_KEY
+    page.wait_for_function(
+        "document.getElementById('job').dataset.unfinished === 'false'", timeout=WAIT_S * 1000
+    )
+    finished = page.locator("[data-field=status]").inner_text().strip()
+    assert finished in ("succeeded", "partially succeeded", "failed"), finished
+    assert page.locator("[data-field=networks] tr").count() == 2
+    assert "2 of 2 saved" in page.locator("[data-field=progress-text]").inner_text()
+    watched.screenshot("flow_job_finished")
+    watched.goto("/atlas/work")
+    assert page.locator("[data-key-field]").is_hidden(), "the key is asked once per tab"
+    assert page.locator("[data-key-known]").is_visible()
+    watched.check()
+
+
+def test_import_a_network_and_see_its_type(watched, tmp_path):
+    name, task = UPLOADED
+    weights = tmp_path / f"{name}.pt"
+    shutil.copy(reference_dir() / "networks" / name / "weights.pt", weights)
+    page = watched.page
+    watched.goto("/atlas/import")
+    page.set_input_files("#i-file", str(weights))
+    page.select_option("#i-task", task)
+    page.fill("#i-name", name)
+    page.fill("#i-key", API_KEY)
+    page.click("form[data-api-form=import] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/atlas/solutions/\d+$"))
+    page.wait_for_function(
+        "document.querySelector('#solution-type').textContent.trim() !== 'none yet'",
+        timeout=WAIT_S * 1000,
+    )
+    assert page.locator("#solution-type a").count() == 1
+    assert page.locator("svg.graph").count() == 1
+    watched.screenshot("flow_import_typed")
+    watched.check()
+
+
+def test_pages_work_without_javascript(browser, live_atlas):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        watched = Watched(context, live_atlas["base"])
+        watched.expected_status = {403}
+        page = watched.page
+        watched.goto("/atlas/solutions?task=delayed&sort=units&order=desc")
+        units = [int(u) for u in page.locator("tbody tr td:nth-child(4)").all_inner_texts()]
+        assert len(units) >= 2 and units == sorted(units, reverse=True)
+        watched.goto("/atlas/work")
+        page.fill("#j-units", "8")
+        page.fill("#j-key", "not-the-key")
+        page.click("form[data-api-form=job] button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "API key is not valid" in page.locator("#form-problem").inner_text()
+        watched.expected_status = {403, 404}
+        watched.goto("/atlas/solutions/999999")
+        assert "no solution with id 999999" in page.locator("main").inner_text()
+        watched.check()
+    finally:
+        context.close()
+
+
+def _own_urls(text: str) -> set[str]:
+    return set(re.findall(r"""(?:src|href|action)=["']([^"']+)["']""", text))
+
+
+EXTERNAL = re.compile(r"(?:https?:)?//(?!127\.0\.0\.1|localhost|www\.w3\.org/)[\w.-]+\.[a-z]{2,}")
+
+
+def test_no_page_or_asset_refers_to_an_external_host(live_atlas):
+    http = live_atlas["http"]
+    seen, assets = set(), set()
+    for path in [*_pages(live_atlas).values(), "/docs", "/redoc"]:
+        body = http.get(path).text
+        assert not EXTERNAL.findall(body), (path, EXTERNAL.findall(body))
+        for url in _own_urls(body):
+            if url.startswith("/static/"):
+                assets.add(url.split("?")[0])
+        seen.add(path)
+    assert {"/static/atlas.css", "/static/atlas.js"} <= assets
+    assert {"/static/docs/swagger-ui-bundle.js", "/static/redoc/redoc.standalone.js"} <= assets
+    for asset in assets:
+        response = http.get(asset)
+        assert response.status_code == 200, asset
+        if "/docs/" not in asset and "/redoc/" not in asset:  # ours; vendor bundles load
+            assert not EXTERNAL.findall(response.text), (asset, EXTERNAL.findall(response.text))
