@@ -35,6 +35,7 @@ MARGIN = 30.0 + LOOP_REACH
 LEGEND_WIDTH = 150.0
 TITLE_HEIGHT = 28.0
 TITLE_CHAR = 7.5
+LEGEND_TOP = 30.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def graph_svg(
     state, is ringed and labelled "start".
     """
     names = {0: "autonomous", **(edge_names or {})}
+    edge_types = [t for _, _, t in graph.edges(data="edge_type")]
+    outputs = dict(graph.nodes(data="output"))
     cells = layered_layout(graph)
     widest = max(
         (sum(1 for c in cells.values() if c[0] == r) for r, _ in cells.values()), default=1
@@ -98,16 +101,15 @@ def graph_svg(
     rows = 1 + max((r for r, _ in cells.values()), default=0)
     plot_width = max(widest - 1, 0) * COLUMN_GAP + 2 * MARGIN + 2 * RADIUS
     width = max(plot_width + LEGEND_WIDTH, len(title or "") * TITLE_CHAR + 16)
-    top = (TITLE_HEIGHT if title else 0.0) + MARGIN
-    height = top + (rows - 1) * ROW_GAP + RADIUS + MARGIN
+    top = (TITLE_HEIGHT if title else 8.0) + RADIUS + 12
+    legend_rows = len(set(edge_types)) + len(set(outputs.values()))
+    height = max(top + (rows - 1) * ROW_GAP + RADIUS + 16, LEGEND_TOP + 18 * legend_rows)
     centres = {}
     for node, (row, index) in cells.items():
         in_row = sum(1 for r, _ in cells.values() if r == row)
         offset = (index - (in_row - 1) / 2) * COLUMN_GAP
         centres[node] = Point(plot_width / 2 + offset, top + row * ROW_GAP)
-    edge_types = [t for _, _, t in graph.edges(data="edge_type")]
     colours = _edge_colours(edge_types)
-    outputs = dict(graph.nodes(data="output"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" role="img" '
         f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -268,7 +270,7 @@ def _legend(
     names: Mapping[int, str],
 ) -> str:
     rows = []
-    y = 30.0
+    y = LEGEND_TOP
     for edge_type in sorted(set(edge_types)):
         rows.append(
             f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{left + 24:.1f}" y2="{y:.1f}" '
