@@ -14,8 +14,14 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available())"
 DEPS=/tmp/atlas_gpu_deps
 if ! python3 -c "import pydantic, yaml, safetensors, pytest" 2>/dev/null; then
-    python3 -m pip install -q --no-index --find-links "$WHEELS" --target "$DEPS" \
-        pydantic pyyaml safetensors pytest 2>&1 | tail -3
+    # A wheel unpacked onto the path is installed as far as imports go; no pip needed.
+    tag=$(python3 -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
+    mkdir -p "$DEPS"
+    for wheel in "$WHEELS"/*.whl; do
+        case "$wheel" in
+            *-py3-none-any.whl | *-abi3-* | *-"$tag"-"$tag"-*) python3 -m zipfile -e "$wheel" "$DEPS" ;;
+        esac
+    done
 fi
 export PYTHONPATH=".:$DEPS"
 export ATLAS_REFERENCE_DIR=${ATLAS_REFERENCE_DIR:-build/gpu_reference}
