@@ -154,6 +154,11 @@ def test_an_imported_network_gets_every_analysis(postgres_url, analysed, referen
             assert np.all(p.q[p.fixed] < 1e-10)
             magnitudes = np.abs(p.eigenvalues).max(axis=1) if len(p) else np.zeros(0)
             np.testing.assert_array_equal(p.stable, magnitudes < 1)
+        # ... and the run keeps how each condition's state space was covered.
+        summary = next(r.summary for r in runs if r.step == "fixed_points")
+        for entry, p in zip(summary["conditions"], found, strict=True):
+            assert entry["coverage"]["saturation"][-1][1] == len(p)
+            assert entry["coverage"]["starts"]["free_run"] > 0
 
         # Limit cycles of the autonomous runs: one period of states, outputs along it.
         (zero,) = limit_cycles(session, network_id)

@@ -16,6 +16,7 @@ from atlas.analysis.fixed_point_conditions import (
     constant_inputs,
     sample_initial_states,
 )
+from atlas.analysis.fixed_point_coverage import START_KINDS
 from atlas.analysis.fixed_point_search import CACHE_ELEMENTS, FixedPointConfig, minimise_speed
 from atlas.analysis.fixed_points import (
     DynamicalSystem,
@@ -23,6 +24,7 @@ from atlas.analysis.fixed_points import (
     find_two_neuron_fixed_points,
     solve_fixed_points,
 )
+from atlas.analysis.state_bounds import fixed_point_box
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.networks.cells import GATES
 from atlas.tasks import get_task
@@ -328,3 +330,191 @@ def test_fixed_points_command_on_a_two_neuron_w_and_bad_files(tmp_path, capsys):
     assert main(["fixed-points", "--task", "delayed", "--weights", str(bad)]) == 2
     assert "state dict" in capsys.readouterr().err
     assert main(["fixed-points", "--task", "delayed", "--weights", str(tmp_path / "no.pt")]) == 2
+
+
+# ------------------------------------------------------------------ coverage of the state space
+
+PLAIN = {"vanilla": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+FREE_RUN_STATES, FREE_RUN_STEPS, CELL_RANGE = 1000, 400, 8.0
+"""Ground truth: 1,000 random states (h uniform in (-1, 1)^N; an LSTM's c uniform in +-8, past
+the |c| < 3.3 the reference networks visit) run freely for 400 steps by plain torch.nn modules."""
+
+
+def plain_rnn(ref, dtype=torch.float64) -> torch.nn.Module:
+    """The reference network's recurrent layer as a plain nn.RNN / nn.GRU / nn.LSTM."""
+    rnn = PLAIN[ref.architecture](2, ref.units, batch_first=True)
+    rnn.load_state_dict({k[4:]: v for k, v in ref.state_dict.items() if k.startswith("rnn.")})
+    return rnn.to(dtype).requires_grad_(False)
+
+
+def plain_step(rnn: torch.nn.Module, architecture: str, inputs: torch.Tensor):
+    """One step of the plain module on flat states (B, S) (an LSTM's [h, c]) under `inputs`."""
+
+    def step(states: torch.Tensor) -> torch.Tensor:
+        u = inputs.to(states.dtype).expand(states.shape[0], 1, -1)
+        if architecture != "lstm":
+            return rnn(u, states[None])[1][0]
+        h, c = states.chunk(2, dim=-1)
+        _, (h, c) = rnn(u, (h[None].contiguous(), c[None].contiguous()))
+        return torch.cat([h[0], c[0]], -1)
+
+    return step
+
+
+def plain_jacobian(step, states: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """dF/dh of the plain module at states (R, S) by central differences, all in one call."""
+    count, size = states.shape
+    shift = eps * torch.eye(size, dtype=states.dtype)
+    plus = (states[:, None, :] + shift).reshape(-1, size)
+    minus = (states[:, None, :] - shift).reshape(-1, size)
+    with torch.no_grad():
+        diff = (step(plus) - step(minus)).reshape(count, size, size) / (2 * eps)
+    return diff.mT
+
+
+def plain_q(step, states: torch.Tensor) -> torch.Tensor:
+    """q of the plain module at states (..., S)."""
+    flat = states.reshape(-1, states.shape[-1])
+    with torch.no_grad():
+        return 0.5 * (step(flat) - flat).pow(2).sum(-1).reshape(states.shape[:-1])
+
+
+def newton_roots(step, states: torch.Tensor, iterations: int = 40):
+    """Fixed points of `step` from states (R, S), Newton's method in float64 on the plain module
+    with the best of a few step fractions: the points and their q."""
+    x = states.double().clone()
+    fractions = torch.tensor([1.0, 0.5, 0.25, 0.1, 0.01], dtype=x.dtype)
+    rows = torch.arange(len(x))
+    for _ in range(iterations):
+        with torch.no_grad():
+            r = step(x) - x
+        a = plain_jacobian(step, x) - torch.eye(x.shape[1], dtype=x.dtype)
+        dx = torch.linalg.lstsq(a, -r.unsqueeze(-1)).solution.squeeze(-1)
+        trials = x[:, None] + fractions[:, None] * dx[:, None]
+        q = plain_q(step, trials)
+        best = q.argmin(1)
+        better = q[rows, best] < plain_q(step, x)
+        x = torch.where(better[:, None], trials[rows, best], x)
+        if (plain_q(step, x) < 1e-28).all():
+            break
+    return x, plain_q(step, x)
+
+
+def free_run_attractors(ref) -> list[np.ndarray]:
+    """The stable fixed points that long zero-input free runs from random states settle at:
+    ends still moving less than 1e-3 per step, grouped, polished by Newton on the plain float64
+    module, kept where the point is stable and the run ended within 0.05 of it."""
+    gen = torch.Generator().manual_seed(7)
+    rnn = plain_rnn(ref, torch.float32)
+    h = 2 * torch.rand(1, FREE_RUN_STATES, ref.units, generator=gen) - 1
+    state = h
+    if ref.architecture == "lstm":
+        c = CELL_RANGE * (2 * torch.rand(1, FREE_RUN_STATES, ref.units, generator=gen) - 1)
+        state = (h, c)
+    silence = torch.zeros(FREE_RUN_STATES, FREE_RUN_STEPS // 5, 2)
+    with torch.no_grad():
+        for _ in range(5):
+            _, state = rnn(silence, state)
+    flat = torch.cat([s[0] for s in state], -1) if isinstance(state, tuple) else state[0]
+    step32 = plain_step(rnn, ref.architecture, torch.zeros(2))
+    with torch.no_grad():
+        settled = flat[(step32(flat) - flat).norm(dim=-1) < 1e-3].double()
+    step = plain_step(plain_rnn(ref), ref.architecture, torch.zeros(2, dtype=torch.float64))
+    groups = []
+    while len(settled):
+        near = (settled - settled[0]).norm(dim=-1) < 0.1
+        groups.append(settled[near])
+        settled = settled[~near]
+    if not groups:
+        return []
+    points, q = newton_roots(step, torch.stack([g[0] for g in groups]))
+    radius = torch.linalg.eigvals(plain_jacobian(step, points)).abs().amax(-1)
+    return [
+        point.numpy()
+        for point, qp, rho, group in zip(points, q, radius, groups, strict=True)
+        if qp < 1e-24 and rho < 1 and (group - point).norm(dim=-1).min() < 0.05
+    ]
+
+
+def test_every_stable_point_that_free_runs_reach_is_found(reference_analyses):
+    """Zero-input free runs from 1,000 random states: every stable fixed point they settle at
+    is among the stable fixed points the analysis reports (the LSTMs' far attractors too)."""
+    reached = {}
+    for ref, _, analysis in reference_analyses:
+        zero = analysis.conditions[0]
+        assert zero.label == "zero"
+        stable = zero.points.states[zero.points.fixed & zero.points.stable]
+        for attractor in free_run_attractors(ref):
+            gap = np.abs(stable - attractor).max(-1).min() if len(stable) else np.inf
+            assert gap < 1e-7, f"{ref.name}: a stable point {gap:.3g} from every reported one"
+            reached[ref.name] = reached.get(ref.name, 0) + 1
+    assert reached.get("reproduction_lstm_40_i100") and reached.get("reproduction_lstm_50_i100")
+    assert len(reached) >= 10
+
+
+def test_reported_points_pass_an_independent_float64_check(reference_analyses):
+    """q of every reported point recomputed by the plain nn.RNN / nn.GRU / nn.LSTM in float64:
+    true fixed points below fixed_tol, slow points below slow_tol."""
+    config = FixedPointConfig()
+    for ref, _, analysis in reference_analyses:
+        rnn = plain_rnn(ref)
+        for condition in analysis.conditions:
+            points = condition.points
+            if len(points) == 0:
+                continue
+            step = plain_step(rnn, ref.architecture, torch.from_numpy(condition.inputs))
+            states = torch.from_numpy(points.states)
+            with torch.no_grad():
+                q = 0.5 * (step(states) - states).pow(2).sum(-1).numpy()
+            assert (q[points.fixed] < config.fixed_tol).all(), (ref.name, condition.label)
+            assert (q[~points.fixed] < config.slow_tol).all(), (ref.name, condition.label)
+
+
+def cell_bound(ref, inputs: np.ndarray) -> np.ndarray:
+    """|c| <= max|i g| / (1 - max f) per unit over |h| < 1: the LSTM cell's reachable box."""
+    sd = {k: v.double().numpy() for k, v in ref.state_dict.items()}
+    constant = sd["rnn.weight_ih_l0"] @ inputs + sd["rnn.bias_ih_l0"] + sd["rnn.bias_hh_l0"]
+    spread = np.abs(sd["rnn.weight_hh_l0"]).sum(1)
+    low, high = np.split(constant - spread, 4), np.split(constant + spread, 4)
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    drive = sigmoid(high[0]) * np.tanh(np.maximum(np.abs(low[2]), np.abs(high[2])))
+    return drive / (1 - sigmoid(high[1]))
+
+
+def test_gated_networks_report_points_inside_the_states_the_cell_can_reach(reference_analyses):
+    """GRU h and LSTM h lie in (-1, 1), LSTM c within the cell's bound, and every point inside
+    the box the search covered."""
+    checked = 0
+    for ref, population, analysis in reference_analyses:
+        if ref.architecture == "vanilla":
+            continue
+        for condition in analysis.conditions:
+            states = condition.points.states
+            assert (np.abs(states[:, : ref.units]) < 1).all(), (ref.name, condition.label)
+            if ref.architecture == "lstm":
+                bound = cell_bound(ref, condition.inputs)
+                assert (np.abs(states[:, ref.units :]) <= bound).all(), ref.name
+            box = fixed_point_box(
+                population.select([0]).double(), torch.from_numpy(condition.inputs)
+            )
+            assert box.contains(torch.from_numpy(states)[None], slack=1e-9).all(), ref.name
+            checked += len(states)
+    assert checked >= 20
+
+
+def test_each_condition_keeps_its_coverage_record(reference_analyses):
+    """Starts by kind, what each kind reached, and a saturation curve ending at every point."""
+    for ref, _, analysis in reference_analyses:
+        for condition in analysis.conditions:
+            record = condition.coverage.to_dict()
+            assert set(record["starts"]) == set(START_KINDS)
+            assert record["starts"]["trajectory"] == 64 and record["starts"]["free_run"] >= 256
+            curve = np.array(record["saturation"])
+            assert curve[-1, 0] == sum(record["starts"].values())
+            assert (np.diff(curve[:, 0]) > 0).all() and (np.diff(curve[:, 1]) >= 0).all()
+            assert curve[-1, 1] == len(condition.points), (ref.name, condition.label)
+            assert curve[-1, 2] == int(condition.points.fixed.sum())
+            assert max(record["reached"].values(), default=0) <= len(condition.points)

@@ -2,7 +2,9 @@
 
 The conditions are zero input plus every distinct non-zero input vector of the task's training
 set (delayed: each f1 level on channel 0 and each f2 level on channel 1; interval and
-reproduction: the pulses). All networks x all conditions go through one batched search.
+reproduction: the pulses). All networks x all conditions go through one batched search that
+covers each condition's reachable state space (`fixed_point_coverage`), and each condition
+keeps the record of how it was covered.
 """
 
 from __future__ import annotations
@@ -13,28 +15,34 @@ from typing import Any
 import numpy as np
 import torch
 
+from atlas.analysis.fixed_point_coverage import Coverage, CoverageConfig, covering_search
 from atlas.analysis.fixed_point_search import FixedPointConfig
-from atlas.analysis.fixed_points import FixedPointSet, find_fixed_points
+from atlas.analysis.fixed_points import FixedPointSet
 from atlas.networks import RNNPopulation
 from atlas.tasks import TrialTask
 
 
 @dataclass
 class ConditionPoints:
-    """The fixed and slow points of one network under one constant input."""
+    """The fixed and slow points of one network under one constant input, and how the search
+    covered its state space (None where the points came from given starts only)."""
 
     label: str
     inputs: np.ndarray
     points: FixedPointSet
+    coverage: Coverage | None = None
 
     def to_dict(
         self, include_states: bool = True, include_jacobians: bool = False
     ) -> dict[str, Any]:
-        return {
+        out = {
             "condition": self.label,
             "inputs": self.inputs.tolist(),
             **self.points.to_dict(include_states, include_jacobians),
         }
+        if self.coverage is not None:
+            out["coverage"] = self.coverage.to_dict()
+        return out
 
 
 @dataclass
@@ -90,8 +98,10 @@ def analyse_fixed_points(
     noise: float = 0.05,
     config: FixedPointConfig | None = None,
     seed: int = 0,
+    coverage: CoverageConfig | None = None,
 ) -> list[FixedPointAnalysis]:
-    """Per network, its fixed and slow points under zero input and each task input level."""
+    """Per network, its fixed and slow points under zero input and each task input level, from
+    `n_initial` trajectory starts per condition plus the starts `coverage` adds."""
     if population.n_inputs != task.n_inputs:
         raise ValueError(
             f"networks take {population.n_inputs} inputs; task {task.name!r} gives {task.n_inputs}"
@@ -101,11 +111,18 @@ def analyse_fixed_points(
     starts = sample_initial_states(population, task, n_initial, noise, seed)
     network_of = torch.arange(count).repeat_interleave(n_conditions)
     inputs = torch.stack([vector for _, vector in conditions]).repeat(count, 1)
-    sets = find_fixed_points(population.select(network_of), inputs, starts[network_of], config)
+    found = covering_search(
+        population.select(network_of),
+        inputs.to(starts.dtype),
+        starts[network_of],
+        network_of,
+        config or FixedPointConfig(),
+        coverage or CoverageConfig(seed=seed),
+    )
     return [
         FixedPointAnalysis(
             [
-                ConditionPoints(label, vector.numpy(), sets[k * n_conditions + c])
+                ConditionPoints(label, vector.numpy(), *found[k * n_conditions + c])
                 for c, (label, vector) in enumerate(conditions)
             ]
         )

@@ -32,7 +32,10 @@ class FixedPointConfig:
     then takes true fixed points to round-off (q ~ 1e-30), hence the tight `fixed_tol`. A slow
     point is a point with q below `slow_tol` where q is stationary: the residual r is nearly
     orthogonal to the range of the residual's Jacobian A, ||A^T r|| < `stationary_tol` * ||A||
-    * ||r||. Points closer than `dedupe_tol` are one point.
+    * ||r||. Points closer than `dedupe_tol` are one point; before polishing, points closer
+    than `start_merge_tol` (default: `dedupe_tol`) are already one: the ends of free runs crowd
+    around the attractors they approach, and polishing each of them would repeat one Newton
+    iteration hundreds of times.
     """
 
     adam_steps: int = 200
@@ -43,6 +46,7 @@ class FixedPointConfig:
     slow_tol: float = 1e-6
     stationary_tol: float = 1e-3
     dedupe_tol: float = 1e-4
+    start_merge_tol: float | None = None
 
     def __post_init__(self) -> None:
         if self.adam_steps < 0 or self.polish_steps < 0:
@@ -53,6 +57,8 @@ class FixedPointConfig:
             raise ValueError("need 0 < fixed_tol <= slow_tol")
         if self.stationary_tol <= 0 or self.dedupe_tol <= 0:
             raise ValueError("stationary_tol and dedupe_tol must be positive")
+        if self.start_merge_tol is not None and self.start_merge_tol < self.dedupe_tol:
+            raise ValueError("start_merge_tol must be at least dedupe_tol")
 
 
 def speed(residual: StateMap, states: torch.Tensor) -> torch.Tensor:
@@ -214,12 +220,14 @@ def polish(
     steps: int,
     give_up_above: float,
     dedupe_tol: float = 0.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Newton's method on the residual, Levenberg-Marquardt where it fails, for the included
     points (K, N) of states (K, N, S), in the states' dtype: the new states (the other points
-    unchanged) and which included points remain, those found within `dedupe_tol` of a point
+    unchanged), which included points remain, those found within `dedupe_tol` of a point
     with lower q along the way being dropped (left behind, they could pass for points of
-    their own once the one they duplicate has moved on).
+    their own once the one they duplicate has moved on), and for every point the index of
+    the remaining point that stands for it (-1 for points not included), see
+    `duplicate_owners`.
 
     Newton's step solves A dx = -r, A the residual's Jacobian (J - I for a map), with one LU
     factorisation: quadratically convergent near a true fixed point and, whatever A, a descent
@@ -239,11 +247,13 @@ def polish(
     mu = torch.full_like(q, FIRST_DAMPING)
     newton = torch.ones_like(q, dtype=torch.bool)
     kept = include.clone()
+    owner = torch.where(include, torch.arange(include.shape[1]), -1)
     moving = kept.flatten() & (q > 0)
     eps = torch.finfo(x.dtype).eps
     for step in range(steps):
         if step in (3, 6, 10) and dedupe_tol > 0:
-            kept = first_of_duplicates(x, q.view(kept.shape), kept, dedupe_tol)
+            now = duplicate_owners(x, q.view(kept.shape), kept, dedupe_tol)
+            owner, kept = follow(owner, now), now == torch.arange(kept.shape[1])
             moving &= kept.flatten()
         if not (moving & (mu < 1e6)).any():
             break
@@ -269,7 +279,30 @@ def polish(
                 trial.residual[accept],
                 trial.q[accept],
             )
-    return x, kept
+    return x, kept, owner
+
+
+def duplicate_owners(
+    states: torch.Tensor, order_key: torch.Tensor, keep: torch.Tensor, tol: float
+) -> torch.Tensor:
+    """Per point (K, N), the index of the point that stands for it, -1 where not `keep`: points
+    closer than `tol` form chains, each point pointing at the closest-ranked (smallest
+    `order_key`, q) kept point near it, and a chain's first point stands for all of it."""
+    count, points = keep.shape
+    order = torch.argsort(torch.where(keep, order_key, torch.inf), dim=1)
+    ranked = torch.gather(states, 1, order[..., None].expand_as(states))
+    ranked_keep = torch.gather(keep, 1, order)
+    earlier = torch.ones(points, points, dtype=torch.bool).triu(diagonal=1)
+    shadow = (torch.cdist(ranked, ranked) < tol) & earlier & ranked_keep[:, :, None]
+    rank = torch.arange(points).expand(count, -1)
+    parent = torch.where(shadow.any(1), shadow.to(torch.int8).argmax(1), rank)
+    while True:
+        root = torch.gather(parent, 1, parent)
+        if torch.equal(root, parent):
+            break
+        parent = root
+    owner_ranked = torch.where(ranked_keep, torch.gather(order, 1, parent), -1)
+    return torch.empty_like(owner_ranked).scatter_(1, order, owner_ranked)
 
 
 def first_of_duplicates(
@@ -277,14 +310,15 @@ def first_of_duplicates(
 ) -> torch.Tensor:
     """Mask (K, N) of the points to keep: among `keep` points closer than `tol`, the one with the
     smallest `order_key` (q) stands for the group."""
-    order = torch.argsort(torch.where(keep, order_key, torch.inf), dim=1)
-    ranked = torch.gather(states, 1, order[..., None].expand_as(states))
-    ranked_keep = torch.gather(keep, 1, order)
-    close = torch.cdist(ranked, ranked) < tol
-    earlier = torch.ones_like(close[0]).triu(diagonal=1)
-    shadowed = (close & earlier & ranked_keep[:, :, None]).any(dim=1)
-    unique_ranked = ranked_keep & ~shadowed
-    return torch.zeros_like(keep).scatter(1, order, unique_ranked)
+    owner = duplicate_owners(states, order_key, keep, tol)
+    return owner == torch.arange(keep.shape[1])
+
+
+def follow(owner: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
+    """Owners composed: where each point's owner (K, N) ended up under `then` (K, N), -1
+    staying -1."""
+    moved = torch.gather(then, 1, owner.clamp(min=0))
+    return torch.where(owner >= 0, moved, -1)
 
 
 def front_indices(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -298,9 +332,3 @@ def front_indices(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def gather_points(states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """states (K, N, S) at index (K, P): (K, P, S)."""
     return torch.gather(states, 1, index[..., None].expand(-1, -1, states.shape[-1]))
-
-
-def compact(states: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each system's kept points moved to the front: states (K, P, S) and validity (K, P)."""
-    index, valid = front_indices(keep)
-    return gather_points(states, index), valid

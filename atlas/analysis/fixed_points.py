@@ -8,7 +8,7 @@ description of each point (Jacobian, eigenvalues, stability) in float64.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,10 @@ import torch
 from atlas.analysis.fixed_point_search import (
     FixedPointConfig,
     StateMap,
-    compact,
-    first_of_duplicates,
+    duplicate_owners,
+    follow,
+    front_indices,
+    gather_points,
     minimise_speed,
     polish,
     speed,
@@ -48,6 +50,7 @@ class FixedPointSet:
     stable: np.ndarray
     kinds: np.ndarray
     continuous: bool = False
+    destinations: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.q)
@@ -120,16 +123,26 @@ def solve_fixed_points(
     rough_system = system_in(initial_states.dtype)
     rough = minimise_speed(rough_system.residual, initial_states, config)
     rough_q = speed(rough_system.residual, rough)
-    keep = first_of_duplicates(rough, rough_q, torch.isfinite(rough_q), config.dedupe_tol)
+    merge_tol = config.start_merge_tol or config.dedupe_tol
+    owner = duplicate_owners(rough, rough_q, torch.isfinite(rough_q), merge_tol)
+    everyone = torch.arange(owner.shape[1])
 
     system = system_in(torch.float64)
-    points, kept = polish(
-        system, rough.double(), keep, config.polish_steps, config.slow_tol, config.dedupe_tol
+    points, kept, polished_owner = polish(
+        system,
+        rough.double(),
+        owner == everyone,
+        config.polish_steps,
+        config.slow_tol,
+        config.dedupe_tol,
     )
+    owner = follow(owner, polished_owner)
     residual = system.residual(points)
     q = 0.5 * residual.pow(2).sum(-1)
-    unique = first_of_duplicates(points, q, kept & (q < config.slow_tol), config.dedupe_tol)
-    points, valid = compact(points, unique)
+    unique_owner = duplicate_owners(points, q, kept & (q < config.slow_tol), config.dedupe_tol)
+    owner = follow(owner, unique_owner)
+    index, valid = front_indices(unique_owner == everyone)
+    points = gather_points(points, index)
     residual = system.residual(points)
     q = 0.5 * residual.pow(2).sum(-1)
 
@@ -154,9 +167,70 @@ def solve_fixed_points(
             },
             valid[k],
             system.continuous,
+            _destinations(owner[k], index[k], valid[k], q[k]),
         )
         for k in range(points.shape[0])
     ]
+
+
+def _destinations(
+    owner: torch.Tensor, index: torch.Tensor, valid: torch.Tensor, q: torch.Tensor
+) -> np.ndarray:
+    """Per starting state, the position of its point in the set `_point_set` builds (valid
+    points of the compacted ones, sorted by q), -1 where its point was rejected: owner (N,) in
+    start indices, index (P,) the start index behind each compacted point."""
+    kept = torch.nonzero(valid).squeeze(1)
+    kept = kept[torch.argsort(q[kept], stable=True)]
+    position = torch.full((len(owner) + 1,), -1, dtype=torch.long)
+    position[index[kept]] = torch.arange(len(kept))
+    return position[torch.where(owner >= 0, owner, len(owner))].numpy()
+
+
+POINT_FIELDS = ("states", "q", "outputs", "jacobians", "eigenvalues", "stable", "kinds")
+
+
+def merge_point_sets(
+    sets: Sequence[FixedPointSet], dedupe_tol: float
+) -> tuple[FixedPointSet, list[np.ndarray]]:
+    """One system's points from several searches as one set, sorted by q: of points closer
+    than `dedupe_tol`, the one with the lowest q stands for them. Also, per input set, where
+    each of its points went in the merged set; the merged set's destinations are the input
+    sets' destinations, in order, mapped there."""
+    joined = {name: np.concatenate([getattr(s, name) for s in sets]) for name in POINT_FIELDS}
+    count = len(joined["q"])
+    states = torch.from_numpy(joined["states"].reshape(count, -1))[None]
+    q = torch.from_numpy(joined["q"])[None]
+    owner = duplicate_owners(states, q, torch.ones_like(q, dtype=torch.bool), dedupe_tol)[0]
+    kept = torch.nonzero(owner == torch.arange(count)).squeeze(1)
+    kept = kept[torch.argsort(q[0, kept], stable=True)]
+    position = torch.full((count,), -1, dtype=torch.long)
+    position[kept] = torch.arange(len(kept))
+    moved = position[owner].numpy()
+    offsets = np.cumsum([0] + [len(s) for s in sets])
+    maps = [moved[offsets[i] : offsets[i + 1]] for i in range(len(sets))]
+    destinations = [
+        np.append(where, -1)[np.where(s.destinations >= 0, s.destinations, len(where))]
+        for s, where in zip(sets, maps, strict=True)
+        if s.destinations is not None
+    ]
+    picked = {name: value[kept.numpy()] for name, value in joined.items()}
+    merged = FixedPointSet(
+        **picked,
+        continuous=sets[0].continuous,
+        destinations=np.concatenate(destinations) if destinations else None,
+    )
+    return merged, maps
+
+
+def keep_points(points: FixedPointSet, keep: np.ndarray) -> FixedPointSet:
+    """The points where keep (P,) holds, destinations remapped (-1 for the dropped ones)."""
+    position = np.full(len(points) + 1, -1)
+    position[np.nonzero(keep)[0]] = np.arange(int(keep.sum()))
+    destinations = points.destinations
+    if destinations is not None:
+        destinations = position[np.where(destinations >= 0, destinations, len(points))]
+    picked = {name: getattr(points, name)[keep] for name in POINT_FIELDS}
+    return FixedPointSet(**picked, continuous=points.continuous, destinations=destinations)
 
 
 def _on(mask: torch.Tensor, function: StateMap, values: torch.Tensor) -> torch.Tensor:
@@ -184,14 +258,17 @@ def _stationary(
 
 
 def _point_set(
-    arrays: dict[str, torch.Tensor], valid: torch.Tensor, continuous: bool
+    arrays: dict[str, torch.Tensor],
+    valid: torch.Tensor,
+    continuous: bool,
+    destinations: np.ndarray | None = None,
 ) -> FixedPointSet:
     """One system's valid points as numpy arrays, sorted by q."""
     index = torch.nonzero(valid).squeeze(1)
-    index = index[torch.argsort(arrays["q"][index])]
+    index = index[torch.argsort(arrays["q"][index], stable=True)]
     picked = {name: value[index].detach().cpu().numpy() for name, value in arrays.items()}
     kinds = np.where(picked.pop("fixed"), "fixed", "slow")
-    return FixedPointSet(**picked, kinds=kinds, continuous=continuous)
+    return FixedPointSet(**picked, kinds=kinds, continuous=continuous, destinations=destinations)
 
 
 def _rnn_system(frozen: RNNPopulation, inputs: torch.Tensor) -> DynamicalSystem:

@@ -46,7 +46,8 @@ def save_fixed_points(
     session: Session, network_id: int, analysis: FixedPointAnalysis
 ) -> dict[str, Any]:
     """One row per point; the summary lists every condition in order, with its counts (a
-    condition where nothing was found is kept there)."""
+    condition where nothing was found is kept there) and the record of how the search covered
+    its state space (starts by kind, saturation curve), which the step's run keeps."""
     rows, conditions = [], []
     for condition in analysis.conditions:
         points = condition.points
@@ -65,15 +66,16 @@ def save_fixed_points(
             )
             for p in range(len(points))
         ]
-        conditions.append(
-            {
-                "condition": condition.label,
-                "inputs": inputs,
-                "fixed": int(points.fixed.sum()),
-                "slow": int((~points.fixed).sum()),
-                "stable_fixed": int((points.fixed & points.stable).sum()),
-            }
-        )
+        summary = {
+            "condition": condition.label,
+            "inputs": inputs,
+            "fixed": int(points.fixed.sum()),
+            "slow": int((~points.fixed).sum()),
+            "stable_fixed": int((points.fixed & points.stable).sum()),
+        }
+        if condition.coverage is not None:
+            summary["coverage"] = condition.coverage.to_dict()
+        conditions.append(summary)
     replace_rows(session, FixedPoint, network_id, rows)
     return {"conditions": conditions}
 
