@@ -235,3 +235,22 @@ def test_import_analysis_does_not_wait_behind_training(embedded, reference_netwo
         assert job_row(embedded, job_id).status == "running"
     finally:
         engine.dispose()
+
+
+def test_a_long_job_yields_the_training_lane(embedded, monkeypatch, caplog):
+    """A job that has had its turn while another waits snapshots, lets it run, and then
+    continues from its snapshot (its attempt not counted again)."""
+    monkeypatch.setattr(dispatch, "TRAINING_TURN_S", 0.5)
+    caplog.set_level("INFO", logger="atlas.worker")
+    long = stored_job(embedded, 2, 3, max_epochs=3000, success_loss=1e-9, resume_every=50)
+    short = stored_job(embedded, 2, 5, max_epochs=3, failure_loss=1.0)
+    dispatch.enqueue_training(long, embedded)
+    wait_until(lambda: job_row(embedded, long).epoch >= 1, "the long job to train")
+    dispatch.enqueue_training(short, embedded)
+    wait_until(lambda: job_row(embedded, short).status == "succeeded", "the short job")
+    wait_until(
+        lambda: f"job {long}: resuming from its snapshot" in caplog.text, "the long job's turn"
+    )
+    job = job_row(embedded, long)
+    assert job.status == "running" and job.attempts == 1
+    assert f"job {long} stopped (yield)" in caplog.text

@@ -8,6 +8,9 @@ The embedded mode (no broker) runs the same task functions on two lanes of threa
 first-in first-out queue: training (jobs and studies; `Settings.training_slots` at once,
 default one per 4 cores) and analyses (imports' and trained networks'; one per 2 cores). An
 import's analysis never waits behind a long training, and trainings do not crowd the cores.
+Turns keep the training lane fair: a job that has trained for TRAINING_TURN_S while other
+work waits snapshots at its epoch's end and goes to the back of the lane, to continue from
+there (the same networks as without the pause: atlas.training.snapshot).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from celery import Celery
 
 from atlas.config import Settings, get_settings
 from atlas.store import (
+    StopReason,
     make_engine,
     session_factory,
     session_scope,
@@ -43,13 +48,32 @@ logger = logging.getLogger("atlas.worker")
 
 Kind = Literal["job", "study", "analysis"]
 Lane = Literal["training", "analysis"]
-Body = Callable[[int, Settings, Callable[[], bool]], None]
+TRAINING_TURN_S = 60.0
+"""How long a training job runs before it yields the lane to waiting work (embedded mode)."""
+
+
+class Turn:
+    """A task's turn on its embedded lane: whether the runner is stopping, and whether the
+    turn is over (it has run TRAINING_TURN_S and other work waits for the lane)."""
+
+    def __init__(self, runner: _EmbeddedRunner, lane: Lane):
+        self.runner, self.lane, self.started = runner, lane, time.monotonic()
+
+    def stopping(self) -> bool:
+        return self.runner.stopping.is_set()
+
+    def over(self) -> bool:
+        ran = time.monotonic() - self.started
+        return ran >= TRAINING_TURN_S and self.runner.waiting(self.lane) > 0
+
+
+Body = Callable[[int, Settings, Turn], None]
 
 
 @dataclass(frozen=True)
 class QueueTask:
     """How one kind of work is run: the Celery message's name, and in the embedded mode the
-    body (work id, settings, "is the runner stopping?") and its lane."""
+    body (work id, settings, its Turn) and its lane."""
 
     message: str
     body: Body
@@ -85,16 +109,21 @@ def run_training(
     job_id: int,
     settings: Settings | None = None,
     should_stop: Callable[[], bool] | None = None,
+    turn_over: Callable[[], bool] | None = None,
 ) -> None:
-    """The training task as both modes run it: train, and queue each saved network's analysis;
-    then, unless the runner is stopping, advance the chart the job is a chunk of (if any)."""
+    """The training task as both modes run it: train, and queue each saved network's analysis
+    (a job that yielded its turn is queued again, at the back); then, unless the runner is
+    stopping, advance the chart the job is a chunk of (if any)."""
     settings = settings or get_settings()
     try:
-        tasks.train_population(
+        ended = tasks.train_population(
             job_id,
             on_network_saved=lambda network_id: enqueue_analysis(network_id, settings),
             should_stop=should_stop,
+            turn_over=turn_over,
         )
+        if ended is StopReason.YIELD and not (should_stop and should_stop()):
+            enqueue_training(job_id, settings)
     finally:
         if not (should_stop and should_stop()):
             charts.chunk_ended(job_id, lambda chunk_id: enqueue_training(chunk_id, settings))
@@ -126,15 +155,19 @@ def resume_unfinished(settings: Settings | None = None) -> int:
 
 
 QUEUE_TASKS: dict[Kind, QueueTask] = {
-    "job": QueueTask(TRAIN_POPULATION, run_training, "training"),
+    "job": QueueTask(
+        TRAIN_POPULATION,
+        lambda job_id, settings, turn: run_training(job_id, settings, turn.stopping, turn.over),
+        "training",
+    ),
     "study": QueueTask(
         RUN_TWO_NEURON_STUDY,
-        lambda study_id, _settings, stopping: run_two_neuron_study(study_id, stopping),
+        lambda study_id, _settings, turn: run_two_neuron_study(study_id, turn.stopping),
         "training",
     ),
     "analysis": QueueTask(
         ANALYSE_NETWORK,
-        lambda network_id, _settings, stopping: tasks.analyse_network(network_id, stopping),
+        lambda network_id, _settings, turn: tasks.analyse_network(network_id, turn.stopping),
         "analysis",
     ),
 }
@@ -167,6 +200,8 @@ class _EmbeddedRunner:
 
     def __init__(self, settings: Settings):
         self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting: dict[Lane, int] = dict.fromkeys(lane_sizes(settings), 0)
         self.lanes = {
             lane: ThreadPoolExecutor(
                 max_workers=size,
@@ -178,9 +213,18 @@ class _EmbeddedRunner:
         }
 
     def submit(self, lane: Lane, settings: Settings, body: Body, work_id: int) -> None:
-        self.lanes[lane].submit(
-            _run_logged, settings, body, work_id, settings, self.stopping.is_set
-        )
+        with self._lock:
+            self._waiting[lane] += 1
+        self.lanes[lane].submit(self._run, lane, settings, body, work_id)
+
+    def waiting(self, lane: Lane) -> int:
+        """Tasks queued on `lane` that have not started."""
+        return self._waiting[lane]
+
+    def _run(self, lane: Lane, settings: Settings, body: Body, work_id: int) -> None:
+        with self._lock:
+            self._waiting[lane] -= 1
+        _run_logged(settings, body, work_id, settings, Turn(self, lane))
 
     def close(self, wait: bool) -> None:
         self.stopping.set()

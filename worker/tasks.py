@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import torch
 
 from atlas.store import (
+    StopReason,
     fail_job,
     fail_step,
     finish_job,
@@ -45,7 +46,7 @@ from atlas.training.batched import PopulationTraining
 from atlas.training.snapshot import SnapshotMismatchError, restore_training, take_snapshot
 from worker.database import current_settings, transaction
 from worker.steps import STEPS
-from worker.work import Pace, Watch, finished_or_stopped, progress_writer
+from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
 logger = logging.getLogger("atlas.worker")
 
@@ -58,7 +59,8 @@ def train_population(
     job_id: int,
     on_network_saved: NetworkSaved | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> None:
+    turn_over: Callable[[], bool] | None = None,
+) -> StopReason | None:
     """Train the job's networks that are not stored yet, saving each as it finishes.
 
     `on_network_saved(network_id)` is called once a network is committed (dispatch passes
@@ -66,7 +68,9 @@ def train_population(
     before whose analysis has not finished. A job delivered MAX_ATTEMPTS times without
     finishing (its worker keeps dying) is marked failed instead of being tried forever.
     Between minibatches the job stops (worker.work.Watch) when `should_stop()` says so (queued
-    again, resumed from its snapshot), when a client cancelled it, or at the time limit.
+    again, resumed from its snapshot), when a client cancelled it, or at the time limit. After
+    an epoch where `turn_over()` says so (others wait for the embedded training lane), it
+    snapshots and yields: queued again, to continue from there. Returns why it stopped early.
     """
     notify = on_network_saved or (lambda _network_id: None)
     with transaction() as session:
@@ -75,7 +79,7 @@ def train_population(
             raise LookupError(f"no job {job_id}")
         if not start_job_attempt(session, job_id, MAX_ATTEMPTS):
             logger.info("job %d is %s: nothing to train", job_id, job.status)
-            return
+            return None
         stored = {n.index_in_job: n for n in job.networks}
         unanalysed = [n.id for n in stored.values() if n.analysis_status != "done"]
         seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]
@@ -93,7 +97,7 @@ def train_population(
         f"job {job_id}",
         stop=lambda session, stopped: stop_job(session, job_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_job(session, job_id, error),
-    ):
+    ) as ending:
         with transaction() as session:  # users' declared tasks are stored
             task = resolve_task(session, task_name, **task_parameters)
         config = TrainingConfig.from_dict({**training, "device": _training_device()})
@@ -114,12 +118,13 @@ def train_population(
                 ),
                 on_network_done=lambda outcome: notify(_save(job_id, outcome)),
                 start=start,
-                on_epoch_end=_snapshotter(job_id, config.resume_every),
+                on_epoch_end=_snapshotter(job_id, config.resume_every, turn_over),
                 between_minibatches=watch.check,
             )
         with transaction() as session:
             job = finish_job(session, job_id)
         logger.info("job %d %s", job_id, job.status)
+    return ending.reason
 
 
 def _resumed(
@@ -144,15 +149,23 @@ def _resumed(
     return run
 
 
-def _snapshotter(job_id: int, every: int) -> Callable[[PopulationTraining], None]:
-    """Store the run's snapshot after every `every`-th epoch (0: never) while networks train."""
+def _snapshotter(
+    job_id: int, every: int, turn_over: Callable[[], bool] | None
+) -> Callable[[PopulationTraining], None]:
+    """Store the run's snapshot after every `every`-th epoch (0: never) while networks train;
+    when `turn_over()` says so, snapshot now and yield (Stopped), unless snapshots are off."""
 
     def snapshot(run: PopulationTraining) -> None:
-        if not every or run.epoch % every or not len(run.active):
+        if not every or not len(run.active):
+            return
+        yielding = turn_over is not None and turn_over()
+        if run.epoch % every and not yielding:
             return
         arrays = take_snapshot(run)
         with transaction() as session:
             save_training_snapshot(session, job_id, run.epoch, arrays)
+        if yielding:
+            raise Stopped(StopReason.YIELD, f"yields its turn after epoch {run.epoch}")
 
     return snapshot
 

@@ -132,18 +132,26 @@ def progress_writer(
     return write
 
 
+class Ending:
+    """How a task body ended: `reason` is None when it ran to its end."""
+
+    reason: StopReason | None = None
+
+
 @contextmanager
 def finished_or_stopped(
     what: str,
     stop: Callable[[Session, Stopped], None],
     fail: Callable[[Session, str], None],
-) -> Iterator[None]:
+) -> Iterator[Ending]:
     """The body of a queued task, its end recorded: stopped (Stopped) -> `stop` records it
-    (queued again, cancelled or at the time limit); an error -> `fail` marks the work failed
-    with it, and it propagates."""
+    (queued again, cancelled or at the time limit) and the Ending says why; an error -> `fail`
+    marks the work failed with it, and it propagates."""
+    ending = Ending()
     try:
-        yield
+        yield ending
     except Stopped as stopped:
+        ending.reason = stopped.reason
         with transaction() as session:
             stop(session, stopped)
         logger.info("%s stopped (%s): %s", what, stopped.reason, stopped.detail)

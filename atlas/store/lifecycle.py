@@ -35,6 +35,7 @@ class StopReason(StrEnum):
     """Why a worker stopped work before its end."""
 
     SHUTDOWN = "shutdown"  # the runner is going away: queued again, resumed later
+    YIELD = "yield"  # its turn is over (embedded fair queue): queued again behind the others
     CANCEL = "cancel"  # a client asked: cancelled
     TIME_LIMIT = "time_limit"  # the per-job time limit: finished with what it has
 
@@ -134,10 +135,10 @@ def start_attempt(row: WorkRow, max_attempts: int) -> bool:
 
 
 def mark_stopped(row: WorkRow, reason: StopReason, total: int, failed: int, detail: str) -> None:
-    """Work stopped before its end, keeping what had finished: queued again (shutdown),
+    """Work stopped before its end, keeping what had finished: queued again (shutdown, yield),
     cancelled, or at the time limit finished by its networks, those not trained counted as
     failed (`failed` includes them), with `detail` as the error."""
-    if reason is StopReason.SHUTDOWN:
+    if reason in (StopReason.SHUTDOWN, StopReason.YIELD):
         mark_requeued(row)
     elif reason is StopReason.CANCEL:
         mark_cancelled(row)
