@@ -23,9 +23,16 @@ Everything that names these states derives from `WorkStatus`: the database CHECK
     mark_running(row) / start_attempt(row, max_attempts) -> bool
     request_cancel(row) -> WorkStatus     queued -> cancelled, running -> cancelling;
                                           raises AlreadyFinishedError when it has finished
-    mark_cancelled(row) / mark_requeued(row)
+    mark_cancelled(row) / mark_requeued(row)   (requeued work being cancelled is cancelled)
     mark_outcome(row, total, failed)      succeeded | partially_succeeded | failed by counts
     mark_succeeded(row) / mark_failed(row, error)
+    mark_stopped(row, StopReason, total, failed, detail)   shutdown/yield -> queued,
+                                          cancel -> cancelled, time_limit -> by counts
+    record_pace(row, fraction, eta_at, run_seconds) / status_of(session, Model, id)
+
+Rows carry the columns of atlas.store.models.work.WorkColumns. A worker notices a cancel by
+polling status_of (worker.work.Watch); API routes answer 409 on AlreadyFinishedError
+(api.cancelling).
 
 The names in this module and those are stable: the charts (atlas.store.charts) use them too.
 """
