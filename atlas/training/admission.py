@@ -12,9 +12,10 @@ Pure functions from a job's shape to a `WorkEstimate`; nothing is trained:
 
 Memory is the peak of the training process' own allocations, in bytes: the trial sets, per
 network the parameters with their gradient, Adam's two moments, the best and the initial
-weights, the checkpoints kept until the network finishes and the loss curve, and the larger of
-one training step's activations (saved for backward: K x B x T x units x gates x 4 bytes, times
-a per-architecture factor measured from the saved tensors) and one full-set evaluation.
+weights, the checkpoints kept until the network finishes and the loss curve, and one
+training step's activations (saved for backward: K x B x T x units x 4 bytes, times a
+per-architecture factor set from measurements) plus one full-set evaluation: the freed memory
+of the one is kept by the allocator, not returned, while the other runs.
 Work is in multiply-adds, counted for every network training to `max_epochs` (an upper bound:
 most stop earlier): forward and backward of each minibatch (3x the forward) plus the
 per-epoch evaluation of the training set (1x). `benchmarks/admission.py` sets the estimate
@@ -31,18 +32,22 @@ from atlas.tasks import TrialTask, TwoNeuron
 from atlas.training.config import TrainingConfig
 from atlas.training.two_neuron import TwoNeuronTrainingConfig
 
-#: Bytes a training step keeps per network, trial, step and unit, over the dtype's size:
-#: measured from the tensors autograd saves (vanilla 2, GRU 9, LSTM 9) plus the gradients of
-#: the input projection and of the states that backward holds at once (gates + state factor).
+#: Bytes a training step keeps per network, trial, step and unit, over the dtype's size: the
+#: tensors autograd saves plus the gradients of the input projection and of the states that
+#: backward holds at once (gates + state factor). The saved part is set from the peak resident
+#: memory benchmarks/admission.py measures (per unit and step: vanilla about 7, GRU 10.6,
+#: LSTM 12.5 in all), above the count of saved tensors (1, 7, 7 with the fused sweep).
 ACTIVATION_FACTOR = {
     arch: saved + GATES[arch] + STATE_FACTOR[arch]
-    for arch, saved in {"vanilla": 2, "gru": 9, "lstm": 9}.items()
+    for arch, saved in {"vanilla": 5, "gru": 9, "lstm": 9}.items()
 }
 #: Copies of the parameters a network holds while training: the parameters, their gradient,
 #: Adam's two moments, the best weights and the initial state dict.
 PARAMETER_COPIES = 6
-#: population_mse keeps a chunk's state under this many elements (atlas.training.evaluation).
+#: population_mse keeps a chunk's state under this many elements (atlas.training.evaluation);
+#: a step of it holds about 2 x (gates + 3) such tensors (measured: 135 MiB for vanilla).
 EVALUATION_STATE_ELEMENTS = 1 << 22
+EVALUATION_TENSORS = {arch: 2 * (gates + 3) for arch, gates in GATES.items()}
 #: Multiply-adds of one RK4 step of one two-neuron network with its 2 x 4 sensitivity: four
 #: derivatives of the (2, 5) state, each a 2 x 2 product per column and its elementwise terms.
 TWO_NEURON_STEP_WORK = 4 * (2 * 2 * 5 + 5 * 2 * 3)
@@ -137,13 +142,15 @@ def estimate_population(shape: PopulationShape) -> WorkEstimate:
     set_copies = 1 + (config.dtype != "float32")
     checkpoints = config.max_epochs // config.checkpoint_every if config.checkpoint_every else 0
     activations = count * batch * steps * (units * ACTIVATION_FACTOR[architecture] + n_in + n_out)
-    evaluation = max(EVALUATION_STATE_ELEMENTS, count * state) * (gates + 3)
+    evaluation = max(EVALUATION_STATE_ELEMENTS, count * state) * EVALUATION_TENSORS[architecture]
     parts = {
         "trial_sets": (n_train + n_valid) * steps * (n_in + n_out) * 4 * set_copies,
         "parameters": count * params * size * PARAMETER_COPIES,
         "checkpoints": count * checkpoints * params * size,
         "loss_curves": 3 * count * config.max_epochs * 8,  # grown by doubling, float64
-        "activations": max(activations, evaluation) * size,
+        # both: the tuned allocator (atlas.allocator) keeps a step's freed memory for reuse
+        "activations": activations * size,
+        "evaluation": evaluation * size,
     }
     per_step = gates * units * (units + n_in) + units * n_out
     work = 4 * count * config.max_epochs * n_train * steps * per_step
