@@ -14,6 +14,7 @@ import json
 import math
 import pickle
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -63,6 +64,7 @@ from atlas.store.models import (
     SolutionType,
     ValidationResult,
 )
+from atlas.store.task_records import ensure_task
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
 from worker import tasks
@@ -521,3 +523,31 @@ def test_a_charts_dataset_recreates_the_chart_once(source, tmp_path, capsys):
     progress = [(s.architecture, s.units, s.accepted, s.typed) for s in copy.settings]
     assert progress == [(s.architecture, s.units, s.accepted, s.typed) for s in original.settings]
     assert progress == [("vanilla", 20, 1, 1)]
+
+
+def test_two_imports_of_one_dataset_at_once_write_it_once(source):
+    """PostgreSQL: each import finds the other's networks only after it commits; the per-task
+    lock makes the second wait, then find them, rather than write them again."""
+    dataset = parse_dataset(_export(source, [2, 4]))
+    with postgres_database() as url:
+        migrate(url)
+        sessions = _sessions(url)
+        with session_scope(sessions) as session:  # task rows there: no insert to wait on
+            for task in ("interval", "delayed"):
+                ensure_task(session, get_task(task))
+        barrier = threading.Barrier(2)
+        reports = []
+
+        def run() -> None:
+            barrier.wait()
+            with session_scope(sessions) as session:
+                reports.append(import_dataset(session, dataset))
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with session_scope(sessions) as session:
+            count = session.scalar(select(func.count()).select_from(Network))
+        assert count == 2 and sorted(len(r.created) for r in reports) == [0, 2]

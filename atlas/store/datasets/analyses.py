@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from atlas.analysis.extrapolation import Signature
 from atlas.analysis.features import feature_names
 from atlas.analysis.fixed_point_conditions import ConditionPoints, FixedPointAnalysis
-from atlas.analysis.fixed_points import KINDS, FixedPointSet, population_system
+from atlas.analysis.fixed_points import KINDS, FixedPointSet
 from atlas.analysis.graph import GraphFormatError, ReducedGraph, from_node_link
+from atlas.analysis.jacobian import step_jacobian
 from atlas.analysis.limit_cycles import LimitCycle
 from atlas.analysis.solution_types import canonical_hash
 from atlas.datasets import DatasetError
@@ -256,57 +257,63 @@ def fixed_points_saver(context: NetworkContext, summary: Any) -> Saver:
     pairs = context.array("fixed_points.eigenvalues", (count, size, 2))
     eigenvalues = pairs[..., 0] + 1j * pairs[..., 1]
     given = "fixed_points.jacobians" in context.arrays
+    by_label = dict(conditions)
+    if any(r["condition"] not in by_label for r in rows):
+        raise DatasetError(f"network {context.key}: a fixed point's condition was not searched")
+    if any(r["kind"] not in KINDS or r["q"] < 0 for r in rows):
+        raise DatasetError(f"network {context.key}: a fixed point has a bad kind or q")
+    inputs = np.array([by_label[r["condition"]] for r in rows], dtype=np.float64)
+    recomputed = _jacobians(context.population, inputs, states)
+    _check_eigenvalues(context.key, eigenvalues, recomputed)
     jacobians = context.array("fixed_points.jacobians", (count, size, size)) if given else None
-    labels = {label for label, _ in conditions}
     analysis = FixedPointAnalysis()
-    for label, inputs in conditions:
+    for label, condition_inputs in conditions:
         picked = [r["index"] for r in rows if r["condition"] == label]
-        if any(r["kind"] not in KINDS or r["q"] < 0 for r in rows if r["condition"] == label):
-            raise DatasetError(f"network {context.key}: a fixed point has a bad kind or q")
-        recomputed = _jacobians(context.population, inputs, states[picked])
-        _check_eigenvalues(context.key, label, eigenvalues[picked], recomputed)
         analysis.conditions.append(
             ConditionPoints(
                 label=label,
-                inputs=np.asarray(inputs, dtype=np.float64),
+                inputs=np.asarray(condition_inputs, dtype=np.float64),
                 points=FixedPointSet(
                     states=states[picked],
                     q=np.array([rows[i]["q"] for i in picked], dtype=np.float64),
                     outputs=outputs[picked],
-                    jacobians=recomputed if jacobians is None else jacobians[picked],
+                    jacobians=(recomputed if jacobians is None else jacobians)[picked],
                     eigenvalues=eigenvalues[picked],
                     stable=np.array([rows[i]["stable"] for i in picked], dtype=bool),
                     kinds=np.array([rows[i]["kind"] for i in picked], dtype=str),
                 ),
             )
         )
-    if any(r["condition"] not in labels for r in rows):
-        raise DatasetError(f"network {context.key}: a fixed point's condition was not searched")
     return lambda session, nid: save_fixed_points(session, nid, analysis)
 
 
-def _jacobians(population: RNNPopulation, inputs: list[float], states: np.ndarray) -> np.ndarray:
-    """dF/dh at `states` (P, S) under the constant `inputs`, in float64, as the analysis does."""
+def _jacobians(population: RNNPopulation, inputs: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """dF/dh at `states` (P, S) under constant `inputs` (P, I), in float64, by the function
+    the fixed-point analysis computes them with."""
     if not len(states):
         return np.zeros((0, states.shape[1], states.shape[1]))
-    system = population_system(population, torch.tensor(inputs, dtype=torch.float64))
     with torch.no_grad():
-        jacobians = system(torch.float64).jacobian(torch.from_numpy(states)[None])
+        frozen = population.select([0]).to(torch.float64)  # a copy; the caller's stays float32
+        jacobians = step_jacobian(
+            frozen, torch.from_numpy(states)[None], torch.from_numpy(inputs)[None]
+        )
     return jacobians[0].numpy()
 
 
-def _check_eigenvalues(key: str, label: str, recorded: np.ndarray, jacobians: np.ndarray) -> None:
-    """Each point's recorded eigenvalues are those of its Jacobian (as multisets)."""
+def _check_eigenvalues(key: str, recorded: np.ndarray, jacobians: np.ndarray) -> None:
+    """Each point's recorded eigenvalues are those of its Jacobian (as multisets, to a
+    tolerance relative to the spectrum's size)."""
     if not len(jacobians):
         return
-    for p, eigenvalues in enumerate(np.linalg.eigvals(jacobians)):
-        distance = np.abs(recorded[p][:, None] - eigenvalues[None, :])
-        scale = EIGENVALUE_ATOL * max(1.0, float(np.abs(eigenvalues).max()))
-        if distance.min(axis=1).max() > scale or distance.min(axis=0).max() > scale:
-            raise DatasetError(
-                f"network {key}: fixed point {p} of condition {label!r} has eigenvalues that "
-                "its weights do not give"
-            )
+    eigenvalues = np.linalg.eigvals(jacobians)  # (P, S)
+    distance = np.abs(recorded[:, :, None] - eigenvalues[:, None, :])  # (P, S, S)
+    scale = EIGENVALUE_ATOL * np.maximum(1.0, np.abs(eigenvalues).max(axis=1))
+    worst = np.maximum(distance.min(axis=2).max(axis=1), distance.min(axis=1).max(axis=1))
+    bad = np.flatnonzero(worst > scale)
+    if len(bad):
+        raise DatasetError(
+            f"network {key}: fixed point {int(bad[0])} has eigenvalues that its weights do not give"
+        )
 
 
 def limit_cycles_saver(context: NetworkContext, summary: Any) -> Saver:

@@ -53,6 +53,7 @@ from atlas.store.models import (
 )
 from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
+from atlas.store.solution_types import _lock_task as lock_task
 from atlas.store.solution_types import assign_solution_type
 from atlas.store.task_records import ensure_task
 from atlas.tasks import TrialTask, UnknownTaskError, get_task
@@ -296,6 +297,24 @@ def _write_network(session: Session, net: _Network, title: str) -> Network:
     return network
 
 
+def agrees(written: Any, recorded: Any) -> bool:
+    """Whether everything in `written` (a summary as the writer returns it) is in `recorded`
+    with the same value; `recorded` may hold more."""
+    if isinstance(written, dict):
+        return isinstance(recorded, dict) and all(
+            key in recorded and agrees(value, recorded[key]) for key, value in written.items()
+        )
+    if isinstance(written, list):
+        return (
+            isinstance(recorded, list)
+            and len(written) == len(recorded)
+            and all(agrees(w, r) for w, r in zip(written, recorded, strict=True))
+        )
+    if isinstance(written, float) and isinstance(recorded, int | float):
+        return math.isclose(written, recorded, rel_tol=1e-12, abs_tol=0.0)
+    return written == recorded
+
+
 def _write_analyses(session: Session, net: _Network, network_id: int) -> bool:
     """Save the planned steps with their run records; True when every step is recorded."""
     for step, run, saver in net.savers:
@@ -304,7 +323,13 @@ def _write_analyses(session: Session, net: _Network, network_id: int) -> bool:
             assigned = assign_solution_type(session, network_id, net.compact)
             summary = {"type": assigned.name, "type_id": assigned.id}
         elif saver is not None:
-            summary = saver(session, network_id)
+            written = saver(session, network_id)
+            if not agrees(written, summary):
+                raise DatasetError(
+                    f"network {net.row['network']}: its {step} record is not what its rows give"
+                )
+            # The recorded summary is kept: it may hold what rows cannot tell (how a search
+            # covered the state space), and what they can tell it agrees with.
         now = utcnow()
         session.add(
             AnalysisRun(network_id=network_id, step=step, status=status,
@@ -342,6 +367,11 @@ def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
         raise DatasetError(f"analyses of networks that networks.json does not list: {unknown[:5]}")
     try:
         networks = [_checked_network(dataset, row) for row in records]
+        # One import at a time per task (the lock types are assigned under), so two imports
+        # of one dataset cannot both find its networks missing and write them twice.
+        for task in {net.task.name: net.task for net in networks}.values():
+            ensure_task(session, task)
+            lock_task(session, task.name)
         found = {net.row["network"]: _existing(session, net) for net in networks}
         # Networks already here are not written again, so only the new ones need checking
         # further: a dataset imported before (bash scripts/run at every start) costs little.
