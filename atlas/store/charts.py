@@ -379,6 +379,9 @@ def advance_chart(session: Session, chart_id: int) -> list[int]:
     if errors:
         mark_failed(chart, "; ".join(errors))
         return []
+    n = chart.networks_per_setting
+    accepted = sum(min(counts[s.id].accepted, n) for s in chart.settings)
+    chart.progress_fraction = accepted / (n * len(chart.settings))
     spawned = []
     for setting in chart.settings:
         wanted = _seeds_wanted(chart, setting, counts[setting.id])
