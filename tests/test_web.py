@@ -297,8 +297,43 @@ def test_submit_a_job_from_the_form_and_watch_it_finish(watched):
     assert "2 of 2 saved" in page.locator("[data-field=progress-text]").inner_text()
     watched.screenshot("flow_job_finished")
     watched.goto("/atlas/work")
-    assert page.locator("[data-key-field]").is_hidden(), "the key is asked once per tab"
-    assert page.locator("[data-key-known]").is_visible()
+    fields, notes = page.locator("[data-key-field]"), page.locator("[data-key-known]")
+    assert fields.count() == notes.count() == 2
+    for index in range(2):
+        assert fields.nth(index).is_hidden(), "the key is asked once per tab"
+        assert notes.nth(index).is_visible()
+    watched.check()
+
+
+def test_chart_a_task_from_the_form_and_see_its_settings_and_shares(watched):
+    """A tiny chart (untrained networks accepted at any loss): the page follows it to its end
+    and shows each setting's progress and the type-share section; it passes axe."""
+    page = watched.page
+    watched.goto("/atlas/work")
+    page.select_option("#c-task", "delayed")
+    page.fill("#c-settings", "vanilla 8")
+    page.fill("#c-count", "2")
+    page.fill("#c-budget", "2")
+    page.fill("#c-chunk", "2")
+    page.fill("#c-epochs", "10")
+    page.fill("#c-loss", "1000")
+    page.fill("#c-params", TINY_JOB["task_parameters"])
+    page.fill("#c-key", API_KEY)
+    page.click("form[data-api-form=chart] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/atlas/charts/\d+$"))
+    page.wait_for_function(
+        "document.getElementById('chart').dataset.unfinished === 'false'", timeout=WAIT_S * 1000
+    )
+    assert page.locator("[data-field=status]").inner_text().strip() == "succeeded"
+    row = page.locator("#settings ~ .table-wrap tbody tr").first
+    assert row.locator("th").inner_text() == "vanilla 8"
+    assert "reached" in row.inner_text()
+    assert page.locator("#shares").count() == 1
+    watched.screenshot("flow_chart")
+    assert not _axe_violations(page)
+    watched.goto("/atlas/charts")
+    assert page.locator("tbody tr").count() >= 1
+    assert not _axe_violations(page)
     watched.check()
 
 

@@ -15,46 +15,25 @@ from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api.auth import require_api_key
 from api.deps import JobId, SessionDep, SettingsDep
 from api.problems import Problem
 from api.routes.imports import import_solution
-from api.routes.jobs import read_job, submit_job
+from api.routes.jobs import cancel, read_job, submit_job
 from api.routes.two_neuron import read_regimes
 from api.schemas.jobs import JobIn
+from api.web.forms import TRIAL_TASKS, check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
-from atlas.store.explorer_reads import recent_work
 from atlas.store.work_status import UNFINISHED
-from atlas.tasks import TASKS, get_task
+from atlas.tasks import get_task
 
 router = page_router()
-TRIAL_TASKS = [name for name in TASKS if name != "two_neuron"]
-ARCHITECTURES = ("vanilla", "gru", "lstm")
 Field = Annotated[str, Form(max_length=4096)]
 
 
-def _check_key(request: Request, key: str) -> None:
-    """The form's API key, checked exactly as a write's header is (401/403 problems)."""
-    require_api_key(request, header_key=key or None, bearer=None)
-
-
-def _work_page(request: Request, session: SessionDep, status_code: int = 200, **form: Any):
-    return render(
-        request,
-        "work.html",
-        status_code=status_code,
-        title="Work",
-        tasks=TRIAL_TASKS,
-        architectures=ARCHITECTURES,
-        work=recent_work(session, 20),
-        form=form,
-    )
-
-
 @router.get("/atlas/work", response_class=HTMLResponse)
-def work_page(request: Request, session: SessionDep) -> HTMLResponse:
-    return _work_page(request, session)
+def work(request: Request, session: SessionDep) -> HTMLResponse:
+    return work_page(request, session)
 
 
 def _job_body(form: dict[str, str]) -> JobIn:
@@ -100,7 +79,7 @@ def submit_job_form(
         "task_parameters": task_parameters,
     }
     try:
-        _check_key(request, api_key)
+        check_key(request, api_key)
         job = submit_job(
             body=_job_body(form),
             response=Response(),
@@ -109,7 +88,7 @@ def submit_job_form(
             idempotency_key=None,
         )
     except Problem as problem:
-        return _work_page(request, session, problem.status, error=problem.detail, **form)
+        return work_page(request, session, problem.status, error=problem.detail, **form)
     return RedirectResponse(f"/atlas/work/jobs/{job.id}", status_code=303)
 
 
@@ -123,6 +102,15 @@ def job_page(request: Request, session: SessionDep, job_id: JobId) -> HTMLRespon
         job=job,
         unfinished=job.status in UNFINISHED,
     )
+
+
+@router.post("/atlas/work/jobs/{job_id}/cancel", response_class=HTMLResponse)
+def cancel_job_form(
+    request: Request, session: SessionDep, job_id: JobId, api_key: Field = ""
+) -> Response:
+    check_key(request, api_key)
+    cancel(job_id=job_id, session=session)
+    return RedirectResponse(f"/atlas/work/jobs/{job_id}", status_code=303)
 
 
 @router.get("/atlas/import", response_class=HTMLResponse)
@@ -141,7 +129,7 @@ def import_form(
     name: Field = "",
 ) -> Response:
     try:
-        _check_key(request, api_key)
+        check_key(request, api_key)
         solution = import_solution(
             response=Response(),
             session=session,

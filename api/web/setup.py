@@ -11,7 +11,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.web import pages_overview, pages_solutions, pages_work
+from api.web import pages_charts, pages_overview, pages_solutions, pages_work
 from api.web.templating import HERE
 
 STATIC = "/static"
@@ -68,7 +68,7 @@ def install_web(app: FastAPI) -> None:
     """The explorer's pages, its static files and the local API docs."""
     install_docs(app)  # before /static: its mount would take /static/docs otherwise
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages_overview, pages_solutions, pages_work):
+    for module in (pages_overview, pages_solutions, pages_work, pages_charts):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -30,8 +30,8 @@
     return "The server answered " + response.status + " " + response.statusText;
   }
 
-  function showProblem(text) {
-    const region = document.getElementById("form-problem");
+  function showProblem(text, form) {
+    const region = document.getElementById((form && form.dataset.problem) || "form-problem");
     if (!region) return;
     region.innerHTML = "";
     if (!text) return;
@@ -67,6 +67,29 @@
     return body;
   }
 
+  function chartBody(form) {
+    const data = new FormData(form);
+    const settings = String(data.get("settings")).split(/[,;]/).map((part) => part.trim())
+      .filter(Boolean).map((part) => {
+        const [architecture, units] = part.replace(":", " ").split(/\s+/);
+        return { architecture, units: Number(units) };
+      });
+    const body = {
+      task: data.get("task"),
+      settings,
+      networks_per_setting: Number(data.get("networks_per_setting")),
+      task_parameters: data.get("task_parameters") ? JSON.parse(data.get("task_parameters")) : {},
+    };
+    ["seed_budget", "chunk_size"].forEach((name) => {
+      if (data.get(name)) body[name] = Number(data.get(name));
+    });
+    if (data.get("max_epochs")) body.training = { max_epochs: Number(data.get("max_epochs")) };
+    if (data.get("max_validation_loss")) {
+      body.acceptance = { max_validation_loss: Number(data.get("max_validation_loss")) };
+    }
+    return body;
+  }
+
   const submitters = {
     async job(form, key) {
       const job = await sendJson("/jobs", {
@@ -75,6 +98,20 @@
         body: JSON.stringify(jobBody(form)),
       });
       window.location.assign("/atlas/work/jobs/" + job.id);
+    },
+    async chart(form, key) {
+      const chart = await sendJson("/charts", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": key },
+        body: JSON.stringify(chartBody(form)),
+      });
+      window.location.assign("/atlas/charts/" + chart.id);
+    },
+    async "cancel-chart"(form, key) {
+      await sendJson("/charts/" + form.dataset.chart + "/cancel", {
+        method: "POST", headers: { "X-API-Key": key },
+      });
+      pollChart(true);
     },
     async import(form, key) {
       const data = new FormData(form);
@@ -99,17 +136,17 @@
         event.preventDefault();
         const field = form.querySelector("input[name=api_key]");
         const key = storedKey() || (field && field.value);
-        if (!key) { showProblem("Give the server's API key first."); return; }
+        if (!key) { showProblem("Give the server's API key first.", form); return; }
         storeKey(key);
         if (field) field.value = "";
         showKeyState();
         const button = form.querySelector("button[type=submit]");
         if (button) button.disabled = true;
-        showProblem("");
+        showProblem("", form);
         try {
           await submitters[form.dataset.apiForm](form, key);
         } catch (error) {
-          showProblem(error.message);
+          showProblem(error.message, form);
         } finally {
           if (button) button.disabled = false;
         }
@@ -191,6 +228,28 @@
       jobTimer = setTimeout(tick, 1000);
     };
     jobTimer = setTimeout(tick, now ? 0 : 1000);
+  }
+
+  let chartTimer = null;
+  function pollChart(now) {
+    const root = document.getElementById("chart");
+    if (!root || root.dataset.unfinished !== "true") return;
+    clearTimeout(chartTimer);
+    const field = (name) => root.querySelector("[data-field=" + name + "]");
+    const tick = async () => {
+      try {
+        const chart = await sendJson("/charts/" + root.dataset.chart, {});
+        if (FINISHED.includes(chart.status)) { window.location.reload(); return; }
+        field("status").replaceChildren(statusBadge(chart.status));
+        const p = chart.progress;
+        field("progress").value = p.fraction;
+        field("progress-text").textContent = p.accepted + " accepted, " + p.trained + " trained, " +
+          p.failed + " failed, " + p.analysed + " analysed";
+        field("live").textContent = "Live: updated " + new Date().toLocaleTimeString() + ".";
+      } catch (error) { /* transient */ }
+      chartTimer = setTimeout(tick, 2000);
+    };
+    chartTimer = setTimeout(tick, now ? 0 : 2000);
   }
 
   function pollAnalysis() {
@@ -308,6 +367,7 @@
     enhanceZoom();
     enhanceGraphs();
     pollJob(false);
+    pollChart(false);
     pollAnalysis();
   });
 })();

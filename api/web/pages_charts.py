@@ -1,0 +1,145 @@
+"""Pages of charts: the list, one chart (progress per setting, type shares per setting, the
+shares figure, cancel), and a chart submitted from a form.
+
+A chart page reads what `GET /charts/{id}` returns (api.routes.charts.chart_out over the
+store's chart_result), so the page and the JSON agree; atlas.js polls the JSON while the chart
+runs and reloads the page when it has finished.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from api.deps import MAX_ID, SessionDep, SettingsDep
+from api.problems import Problem
+from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
+from api.schemas.charts import ChartIn
+from api.web.forms import check_key, work_page
+from api.web.page_route import page_router
+from api.web.templating import render
+from atlas.store.charts import chart_result
+from atlas.store.work_status import UNFINISHED
+
+router = page_router()
+Field = Annotated[str, Form(max_length=4096)]
+
+
+@router.get("/atlas/charts", response_class=HTMLResponse)
+def charts_page(
+    request: Request,
+    session: SessionDep,
+    after: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> HTMLResponse:
+    page = read_charts(session=session, after=after, limit=50)
+    return render(request, "charts.html", title="Charts", page=page)
+
+
+@router.get("/atlas/charts/{chart_id}", response_class=HTMLResponse)
+def chart_page(request: Request, session: SessionDep, chart_id: ChartId) -> HTMLResponse:
+    result = chart_result(session, chart_id, kappa=False)
+    if result is None:
+        raise Problem(404, "chart-not-found", f"no chart with id {chart_id}")
+    chart = chart_out(result.record, result)
+    found = [t for s in chart.settings if s.types for t in s.types.types]
+    type_links = {t.name: t.link.replace("/types/", "/atlas/types/", 1) for t in found}
+    shares = {
+        (s.architecture, s.units): {t.name: t for t in s.types.types} if s.types else {}
+        for s in chart.settings
+    }
+    return render(
+        request,
+        "chart.html",
+        title=f"Chart {chart.id}",
+        chart=chart,
+        type_links=type_links,
+        shares=shares,
+        unfinished=chart.status in UNFINISHED,
+    )
+
+
+def _settings(text: str) -> list[dict[str, Any]]:
+    """`vanilla 20, gru 30` (or `vanilla:20`) as the API's settings list."""
+    settings = []
+    for part in text.replace(";", ",").split(","):
+        words = part.replace(":", " ").split()
+        if not words:
+            continue
+        if len(words) != 2 or not words[1].isdigit():
+            raise ValueError(f"a setting is an architecture and a size, got {part.strip()!r}")
+        settings.append({"architecture": words[0], "units": int(words[1])})
+    return settings
+
+
+def chart_body(form: dict[str, str]) -> ChartIn:
+    """The JSON API's request body from the chart form's fields (422 problem if invalid)."""
+    try:
+        body: dict[str, Any] = {
+            "task": form["task"],
+            "task_parameters": json.loads(form.get("task_parameters") or "{}"),
+            "settings": _settings(form["settings"]),
+            "networks_per_setting": int(form["networks_per_setting"]),
+        }
+        for name in ("seed_budget", "chunk_size"):
+            if form.get(name):
+                body[name] = int(form[name])
+        if form.get("max_epochs"):
+            body["training"] = {"max_epochs": int(form["max_epochs"])}
+        if form.get("max_validation_loss"):
+            body["acceptance"] = {"max_validation_loss": float(form["max_validation_loss"])}
+        return ChartIn.model_validate(body)
+    except (ValueError, KeyError, ValidationError) as exc:
+        raise Problem(422, "invalid-chart", f"the chart form is not valid: {exc}") from exc
+
+
+@router.post("/atlas/work/charts", response_class=HTMLResponse)
+def submit_chart_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    task: Field,
+    chart_settings: Annotated[str, Form(alias="settings", max_length=4096)],
+    networks_per_setting: Field,
+    api_key: Field = "",
+    seed_budget: Field = "",
+    chunk_size: Field = "",
+    max_epochs: Field = "",
+    max_validation_loss: Field = "",
+    task_parameters: Field = "",
+) -> Response:
+    form = {
+        "task": task,
+        "settings": chart_settings,
+        "networks_per_setting": networks_per_setting,
+        "seed_budget": seed_budget,
+        "chunk_size": chunk_size,
+        "max_epochs": max_epochs,
+        "max_validation_loss": max_validation_loss,
+        "task_parameters": task_parameters,
+    }
+    try:
+        check_key(request, api_key)
+        chart = submit_chart(
+            body=chart_body(form),
+            response=Response(),
+            session=session,
+            settings=settings,
+            idempotency_key=None,
+        )
+    except Problem as problem:
+        chart_form = {f"chart_{k}": v for k, v in form.items()}
+        return work_page(request, session, problem.status, chart_error=problem.detail, **chart_form)
+    return RedirectResponse(f"/atlas/charts/{chart.id}", status_code=303)
+
+
+@router.post("/atlas/charts/{chart_id}/cancel", response_class=HTMLResponse)
+def cancel_chart_form(
+    request: Request, session: SessionDep, chart_id: ChartId, api_key: Field = ""
+) -> Response:
+    check_key(request, api_key)
+    cancel_chart(chart_id=chart_id, session=session)
+    return RedirectResponse(f"/atlas/charts/{chart_id}", status_code=303)
