@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from atlas.networks import torch_network
+from atlas.networks.cells import GATES
 from atlas.tasks import TrialSet, get_task
 from atlas.training.batched import PopulationTraining
 from atlas.training.config import TrainingConfig
@@ -41,7 +42,6 @@ CONFIGURATIONS = (
     ("gru", 50, "reproduction"),
     ("lstm", 50, "reproduction"),
 )
-GATES = {"vanilla": 1, "gru": 3, "lstm": 4}
 BATCH = 32
 
 

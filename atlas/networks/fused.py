@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import torch
 
+from atlas.networks.cells import GATES
+
 _tanh_grad = torch.ops.aten.tanh_backward.grad_input
 _sigmoid_grad = torch.ops.aten.sigmoid_backward.grad_input
-
-GATES = {"vanilla": 1, "gru": 3, "lstm": 4}
 
 
 def _blocks(weight: torch.Tensor, gates: int) -> list[torch.Tensor]:
