@@ -23,12 +23,26 @@ from test_worker import (
 from throwaway_databases import sqlite_url
 
 from atlas.config import Settings
-from atlas.store import migrate
+from atlas.store import (
+    create_two_neuron_study,
+    make_engine,
+    migrate,
+    session_factory,
+    session_scope,
+    study_weights,
+)
 from atlas.store.arrays import arrays_from_blob, arrays_to_blob
+from atlas.store.models import TwoNeuronStudy
+from atlas.store.models.two_neuron import TwoNeuronSnapshot
 from atlas.tasks import get_task
-from atlas.training import TrainingConfig, train_population
+from atlas.training import (
+    TrainingConfig,
+    TwoNeuronTrainingConfig,
+    train_population,
+    train_two_neuron,
+)
 from atlas.training.snapshot import restore_training, take_snapshot
-from worker import dispatch
+from worker import dispatch, two_neuron_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
@@ -123,3 +137,53 @@ def test_embedded_server_killed_mid_training_resumes_from_its_snapshot(
     assert (job.status, job.attempts) == ("succeeded", 2)
     assert_same_as_uninterrupted(settings, job_id)
     print(f"resumed from epoch {resumed_from} in {time.monotonic() - started:.1f} s")
+
+
+def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog, monkeypatch):
+    """A two-neuron study interrupted by a shutdown resumes from its snapshot and ends with
+    the W an uninterrupted run gives, bit for bit."""
+    settings = Settings(database_url=sqlite_url(tmp_path), broker_url=None, torch_threads=1)
+    migrate(settings.database_url)
+    caplog.set_level("INFO", logger="atlas.worker")
+    training = {"max_steps": 12}
+    monkeypatch.setattr(two_neuron_study, "STUDY_SNAPSHOT_EVERY", 3)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            study_id = create_two_neuron_study(session, 4, seed=5, training=training).id
+
+        def snapshot_step() -> int:
+            with session_scope(session_factory(engine)) as session:
+                row = session.get(TwoNeuronSnapshot, study_id)
+                return -1 if row is None else row.step
+
+        dispatch.enqueue_two_neuron_study(study_id, settings)
+        wait_for(lambda: snapshot_step() >= 3, "a study snapshot")
+        dispatch.shutdown()
+        with session_scope(session_factory(engine)) as session:
+            assert session.get(TwoNeuronStudy, study_id).status == "queued"
+        resumed_from = snapshot_step()
+        try:
+            dispatch.resume_unfinished(settings)
+            wait_for(
+                lambda: (
+                    f"study {study_id} succeeded" in caplog.text
+                    or f"study {study_id} partially_succeeded" in caplog.text
+                    or f"study {study_id} failed" in caplog.text
+                ),
+                "the resumed study",
+            )
+        finally:
+            dispatch.shutdown()
+        assert f"study {study_id}: resuming from its snapshot after step {resumed_from}" in (
+            caplog.text
+        )
+        with session_scope(session_factory(engine)) as session:
+            stored = study_weights(session, study_id)
+            assert session.get(TwoNeuronSnapshot, study_id) is None
+    finally:
+        engine.dispose()
+    task, config = get_task("two_neuron"), TwoNeuronTrainingConfig(**training)
+    whole = train_two_neuron(task, range(5, 9), config)
+    np.testing.assert_array_equal(stored.final_w, whole.final_w)
+    np.testing.assert_array_equal(stored.initial_w, whole.initial_w)

@@ -38,7 +38,8 @@ from atlas.store.models import (
 )
 from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
-from atlas.store.work_status import UNFINISHED, WorkStatus
+from atlas.store.snapshots import delete_snapshot
+from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TwoNeuron, get_task
 from atlas.training import TrainingProgress, TwoNeuronTrainingConfig
 
@@ -161,6 +162,7 @@ def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
 
 
 def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
+    delete_snapshot(session, "study", study_id)
     return _change(session, study_id, lambda study: mark_failed(study, error))
 
 
@@ -178,13 +180,18 @@ def stop_study(
     stored = stored_network_count(session, study_id)
     failed = _unsolved(session, study_id) + study.count - stored
     mark_stopped(study, reason, study.count, failed, detail)
+    if study.status in FINISHED:
+        delete_snapshot(session, "study", study_id)
     session.flush()
     return study
 
 
 def cancel_study(session: Session, study_id: int) -> TwoNeuronStudy:
     """A client's cancel (lifecycle.request_cancel). Raises LookupError, AlreadyFinishedError."""
-    return _change(session, study_id, request_cancel)
+    study = _change(session, study_id, request_cancel)
+    if study.status in FINISHED:
+        delete_snapshot(session, "study", study_id)
+    return study
 
 
 def unfinished_study_ids(session: Session) -> list[int]:
@@ -205,6 +212,7 @@ def save_study_outcome(session: Session, study_id: int, outcome: TwoNeuronOutcom
     """Store the study's trained networks, all at once; a study that has them already (a
     redelivered task) keeps its own."""
     study = _study(session, study_id)
+    delete_snapshot(session, "study", study_id)
     if stored_network_count(session, study_id):
         return
     count = len(outcome.seeds)

@@ -9,7 +9,8 @@ have: same minibatches, same arithmetic on the same population, hence the same w
 (bit for bit on the same device and thread count).
 
 The arrays are plain numbers (a storage layer writes them as an .npz, never a pickle). The
-initial weights are not kept: they follow from the seeds.
+initial weights are not kept: they follow from the seeds. Two-neuron runs (TwoNeuronRun)
+have their own pair: take_two_neuron_snapshot, restore_two_neuron.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from atlas.training.batched import PopulationTraining
 from atlas.training.config import TrainingConfig
 from atlas.training.outcome import STATUSES, Checkpoint
 from atlas.training.step import population_parameters
+from atlas.training.two_neuron import TwoNeuronRun
 
 FORMAT_VERSION = 1
 Arrays = dict[str, np.ndarray]
@@ -137,3 +139,41 @@ def _checkpoints(arrays: Mapping[str, np.ndarray], k: int) -> list[Checkpoint]:
         )
         for i in range(len(epochs))
     ]
+
+
+def take_two_neuron_snapshot(run: TwoNeuronRun) -> Arrays:
+    """A two-neuron run's state after a step (its initial W follows from the seeds)."""
+    return {
+        "format": np.array(FORMAT_VERSION),
+        "step": np.array(run.step),
+        "w": _numpy(run.w),
+        "adam.lr": _numpy(run.adam.lr),
+        "adam.steps": _numpy(run.adam.steps),
+        "adam.exp_avg": _numpy(run.adam.exp_avg[0]),
+        "adam.exp_avg_sq": _numpy(run.adam.exp_avg_sq[0]),
+        "active": run.active.astype(np.int64),
+        "final_w": run.final_w.copy(),
+        "loss": run.loss.copy(),
+        "curves": run.curves.copy(),
+    }
+
+
+def restore_two_neuron(arrays: Mapping[str, np.ndarray], count: int) -> TwoNeuronRun:
+    """The run `take_two_neuron_snapshot` saw, for train_two_neuron(start=...). Raises
+    SnapshotMismatchError when it is not a snapshot of `count` networks."""
+    if int(arrays.get("format", -1)) != FORMAT_VERSION or len(arrays["loss"]) != count:
+        raise SnapshotMismatchError(f"not a two-neuron snapshot of {count} networks")
+    w = torch.from_numpy(np.array(arrays["w"]))
+    adam = BatchedAdam([w], torch.from_numpy(np.array(arrays["adam.lr"])))
+    adam.steps = torch.from_numpy(np.array(arrays["adam.steps"]))
+    adam.exp_avg = [torch.from_numpy(np.array(arrays["adam.exp_avg"]))]
+    adam.exp_avg_sq = [torch.from_numpy(np.array(arrays["adam.exp_avg_sq"]))]
+    return TwoNeuronRun(
+        step=int(arrays["step"]),
+        w=w,
+        adam=adam,
+        active=np.array(arrays["active"], dtype=np.int64),
+        final_w=np.array(arrays["final_w"]),
+        loss=np.array(arrays["loss"]),
+        curves=np.array(arrays["curves"]),
+    )

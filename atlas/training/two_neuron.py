@@ -63,6 +63,21 @@ class TwoNeuronOutcome:
     loss_curves: np.ndarray
 
 
+@dataclass
+class TwoNeuronRun:
+    """A two-neuron training run between steps: the next `step` to take, W and Adam of the
+    networks still training (`active` rows), and every network's last W, loss and loss curve
+    (atlas.training.snapshot saves and restores it)."""
+
+    step: int
+    w: torch.Tensor
+    adam: BatchedAdam
+    active: np.ndarray
+    final_w: np.ndarray
+    loss: np.ndarray
+    curves: np.ndarray
+
+
 def train_two_neuron(
     task: TwoNeuron,
     seeds: Sequence[int],
@@ -70,11 +85,15 @@ def train_two_neuron(
     *,
     on_progress: Callable[[TrainingProgress], None] | None = None,
     progress_bar: bool = False,
+    start: TwoNeuronRun | None = None,
+    on_step_end: Callable[[TwoNeuronRun], None] | None = None,
 ) -> TwoNeuronOutcome:
     """Train one network per seed (W drawn by `initial_weights`), with numpy on the CPU.
 
     `on_progress` receives, after every step, the networks still training (`active`) and those
     already below the solved loss (`converged`); `failed` stays 0 until the verdict at the end.
+    `on_step_end(run)` follows it (a worker snapshots the run there); `start` continues a run
+    restored from a snapshot instead of starting from the initial W.
     """
     if not isinstance(task, TwoNeuron):
         raise TypeError(f"train_two_neuron trains the two_neuron task, not {task.name!r}")
@@ -82,46 +101,60 @@ def train_two_neuron(
     if len(seeds) == 0:
         raise ValueError("at least one seed is needed")
     initial = initial_weights(seeds.tolist(), task).numpy()
-    w = torch.from_numpy(initial.copy())
-    adam = BatchedAdam([w], torch.full((len(seeds),), config.learning_rate, dtype=w.dtype))
-    active = np.arange(len(seeds))
-    final_w, loss = initial.copy(), np.full(len(seeds), np.inf)
-    curves = np.full((len(seeds), config.max_steps // config.log_every + 1), np.nan)
+    run = start or _first_run(initial, config)
     with tqdm(total=config.max_steps, disable=not progress_bar, unit="step") as bar:
-        for step in range(config.max_steps + 1):
-            step_loss, grad = loss_and_gradient(w.numpy().astype(config.dtype), task)
+        bar.update(run.step)
+        for step in range(run.step, config.max_steps + 1):
+            step_loss, grad = loss_and_gradient(run.w.numpy().astype(config.dtype), task)
             step_loss, grad = step_loss.astype(np.float64), grad.astype(np.float64)
-            final_w[active], loss[active] = w.numpy(), step_loss
+            run.final_w[run.active], run.loss[run.active] = run.w.numpy(), step_loss
             if step % config.log_every == 0:
-                curves[active, step // config.log_every] = step_loss
+                run.curves[run.active, step // config.log_every] = step_loss
             keep = np.flatnonzero(step_loss >= config.stop_loss)
             if step == config.max_steps or len(keep) == 0:
                 break
-            if len(keep) < len(active):
+            if len(keep) < len(run.active):
                 index = torch.from_numpy(keep)
-                w = w[index]
-                adam.keep(index, [w])
-                active, grad = active[keep], grad[keep]
-            w.grad = torch.from_numpy(grad)
-            adam.step()
+                run.w = run.w[index]
+                run.adam.keep(index, [run.w])
+                run.active, grad = run.active[keep], grad[keep]
+            run.w.grad = torch.from_numpy(grad)
+            run.adam.step()
+            run.step = step + 1
             bar.update(1)
             if on_progress is not None:
                 on_progress(
                     TrainingProgress(
                         epoch=step + 1,
                         max_epochs=config.max_steps,
-                        active=len(active),
-                        converged=int((loss < task.solved_loss).sum()),
+                        active=len(run.active),
+                        converged=int((run.loss < task.solved_loss).sum()),
                         failed=0,
                     )
                 )
+            if on_step_end is not None:
+                on_step_end(run)
     return TwoNeuronOutcome(
         seeds=seeds,
         initial_w=initial,
-        final_w=final_w,
-        loss=loss,
-        solved=loss < task.solved_loss,
-        loss_curves=_held(curves),
+        final_w=run.final_w,
+        loss=run.loss,
+        solved=run.loss < task.solved_loss,
+        loss_curves=_held(run.curves),
+    )
+
+
+def _first_run(initial: np.ndarray, config: TwoNeuronTrainingConfig) -> TwoNeuronRun:
+    w = torch.from_numpy(initial.copy())
+    count = len(initial)
+    return TwoNeuronRun(
+        step=0,
+        w=w,
+        adam=BatchedAdam([w], torch.full((count,), config.learning_rate, dtype=w.dtype)),
+        active=np.arange(count),
+        final_w=initial.copy(),
+        loss=np.full(count, np.inf),
+        curves=np.full((count, config.max_steps // config.log_every + 1), np.nan),
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from atlas.store.models.base import Base
+from atlas.store.models.base import Base, utcnow
 from atlas.store.models.work import WorkColumns, work_status_check
 from atlas.store.work_status import WORK_STATUSES
 
@@ -71,3 +72,17 @@ class TwoNeuronMap(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("two_neuron_studies.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     png: Mapped[bytes]
+
+
+class TwoNeuronSnapshot(Base):
+    """A study's training run after a step (atlas.training.snapshot, as an .npz blob): what a
+    restarted or redelivered study continues from; deleted once its networks are stored."""
+
+    __tablename__ = "two_neuron_snapshots"
+
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("two_neuron_studies.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int]
+    payload: Mapped[bytes]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
