@@ -135,7 +135,16 @@ def _same_arrays(a, b, exact: bool = True) -> bool:
         return False
     if not exact:
         return np.allclose(a, b, rtol=0, atol=1e-12)
-    return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if a.dtype != b.dtype:
+        return False
+    if a.dtype.kind not in "fc":
+        return np.array_equal(a, b)
+    a, b = (
+        a.view(np.float64) if a.dtype.kind == "c" else a,
+        b.view(np.float64) if b.dtype.kind == "c" else b,
+    )
+    nan = np.isnan(a)  # bit for bit (-0.0 is not 0.0) apart from NaN payloads
+    return np.array_equal(nan, np.isnan(b)) and a[~nan].tobytes() == b[~nan].tobytes()
 
 
 def contents(url: str) -> dict[str, dict]:

@@ -99,7 +99,7 @@ def dataset_files(
     files = {TABLES_BY_NAME[name].file: _encoded(TABLES_BY_NAME[name].file, rows)
              for name, rows in tables.items()}  # fmt: skip
     for path, arrays in tensors.items():
-        files[path] = save_tensors({k: np.ascontiguousarray(v) for k, v in arrays.items()})
+        files[path] = save_tensors({k: np.ascontiguousarray(arrays[k]) for k in sorted(arrays)})
     for path, document in (documents or {}).items():
         files[path] = to_json(document)
     files[README_FILE] = readme(description.get("title", "RNN Solution Atlas dataset")).encode()

@@ -255,7 +255,7 @@ def fixed_points_saver(context: NetworkContext, summary: Any) -> Saver:
     states = context.array("fixed_points.states", (count, size))
     outputs = context.array("fixed_points.outputs", (count, context.population.n_outputs))
     pairs = context.array("fixed_points.eigenvalues", (count, size, 2))
-    eigenvalues = pairs[..., 0] + 1j * pairs[..., 1]
+    eigenvalues = np.ascontiguousarray(pairs).view(np.complex128)[..., 0]  # bit for bit
     given = "fixed_points.jacobians" in context.arrays
     by_label = dict(conditions)
     if any(r["condition"] not in by_label for r in rows):
