@@ -4,8 +4,9 @@ one solution (metadata, losses, analyses, pictures), and two or more compared.""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, get_args
+from typing import Annotated, TypeVar, get_args
 
 import numpy as np
 from fastapi import Query, Request
@@ -33,6 +34,7 @@ from atlas.store.queries import SolutionFilters, get_solution, list_solutions
 from atlas.tasks import TASKS
 
 router = page_router()
+T = TypeVar("T")
 Text = Annotated[str | None, Query(max_length=255)]
 CHOICES = {
     "architecture": get_args(Architecture),
@@ -126,12 +128,16 @@ def solution_page(
     condition: Annotated[str, Query(max_length=64)] = "zero",
 ) -> HTMLResponse:
     detail = read_solution(solution_id=solution_id, session=session)
-    network, _ = get_solution(session, solution_id)
-    task = trial_task(network)
-    fixed = fixed_point_analysis(session, solution_id)
-    cycles = limit_cycles(session, solution_id)
-    signature = extrapolation_signature(session, solution_id)
-    graph = reduced_graph(session, solution_id)
+    done = {a.step for a in detail.analyses if a.status == "succeeded"}
+
+    def stored(step: str, load: Callable[[Session, int], T | None]) -> T | None:
+        """A step's result, read only once the step has succeeded (no query while pending)."""
+        return load(session, solution_id) if step in done else None
+
+    fixed = stored("fixed_points", fixed_point_analysis)
+    cycles = stored("limit_cycles", limit_cycles)
+    signature = stored("extrapolation", extrapolation_signature)
+    graph = stored("graph", reduced_graph)
     title = f"solution {solution_id}" + (
         f" ({detail.solution_type})" if detail.solution_type else ""
     )
@@ -143,7 +149,6 @@ def solution_page(
         "solution.html",
         title=f"Solution {solution_id}",
         s=detail,
-        task=task,
         loss_svg=loss_curve_svg(
             detail.loss_curve or [], f"Training loss of solution {solution_id}"
         ),
@@ -151,12 +156,17 @@ def solution_page(
         fixed_rows=fixed_rows,
         cycles=cycles,
         signature=signature,
-        graph_svg=graph_picture(graph.compact, task, title, "sol") if graph else None,
+        graph_svg=_graph_svg(session, solution_id, graph.compact, title) if graph else None,
         condition=condition if condition in conditions or condition == "all" else "zero",
         conditions=conditions,
         others=others,
-        analysis_states={a.step: a for a in detail.analyses},
     )
+
+
+def _graph_svg(session: Session, solution_id: int, compact: dict, title: str) -> str:
+    """The compact graph inlined, its edges named by the task the network was trained on."""
+    network, _ = get_solution(session, solution_id)
+    return graph_picture(compact, trial_task(network), title, "sol")
 
 
 def _suggestions(session: Session, task: str, kind: str | None, exclude: int) -> list:
