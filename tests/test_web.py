@@ -295,7 +295,21 @@ def test_submit_a_job_from_the_form_and_watch_it_finish(watched):
     assert finished in ("succeeded", "partially succeeded", "failed"), finished
     assert page.locator("[data-field=networks] tr").count() == 2
     assert "2 of 2 saved" in page.locator("[data-field=progress-text]").inner_text()
+    assert page.locator("form[data-api-form=cancel]").is_hidden(), "a finished job has no cancel"
     watched.screenshot("flow_job_finished")
+    # a long job, cancelled from its page with the key kept in this tab
+    watched.goto("/atlas/work")
+    page.fill("#j-units", TINY_JOB["units"])
+    page.fill("#j-count", "1")
+    page.fill("#j-epochs", "100000")
+    page.fill("#j-params", TINY_JOB["task_parameters"])
+    page.click("form[data-api-form=job] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/atlas/work/jobs/\d+$"))
+    page.click("form[data-api-form=cancel] button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('job').dataset.unfinished === 'false'", timeout=WAIT_S * 1000
+    )
+    assert page.locator("[data-field=status]").inner_text().strip() == "cancelled"
     watched.goto("/atlas/work")
     fields, notes = page.locator("[data-key-field]"), page.locator("[data-key-known]")
     assert fields.count() == notes.count() == 2
