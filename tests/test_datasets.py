@@ -73,7 +73,8 @@ from worker.steps import STEPS
 
 REFERENCES = ("delayed_vanilla_20_i100", "interval_vanilla_20_i100", "reproduction_lstm_20_i100")
 SMALL_DELAYED = {"f_max": 5, "delay_max": 2}
-SMALL_LIMITS = Limits(max_file_bytes=4 * 2**20)  # the bomb test need not inflate 128 MiB
+# The bomb test need not inflate 128 MiB; the API's bound on units.
+SMALL_LIMITS = Limits(max_file_bytes=4 * 2**20, max_units=512)
 
 
 def _sessions(url: str):
@@ -359,6 +360,8 @@ def _tampered(exported: dict[str, bytes]) -> list[tuple[str, dict[str, bytes] | 
          _resealed(exported, {"validation.json": b'[{"network": "n0001", "loss": NaN}]'}),
          "not valid JSON"),
         ("not a dataset", b"PK\x03\x04 garbage", "archive"),
+        ("too large a network", _resealed(exported, {"networks.json": json.dumps(
+            [dict(r, units=10**6) for r in rows]).encode()}), "more than 512 units"),
     ]  # fmt: skip
 
 
@@ -405,7 +408,7 @@ def test_tampered_or_malicious_datasets_are_refused_and_nothing_is_written(
     for what, files, message in cases:
         payload = files if isinstance(files, bytes) else archive_bytes(files, "d", "zip")
         with pytest.raises(DatasetError, match=message), session_scope(_sessions(url)) as session:
-            import_dataset(session, parse_dataset(read_files(payload, SMALL_LIMITS)))
+            import_dataset(session, parse_dataset(read_files(payload, SMALL_LIMITS)), SMALL_LIMITS)
         assert _network_count(url) == 0, what
     assert not (tmp_path / "PWNED").exists() and not (tmp_path.parent / "evil.txt").exists()
 

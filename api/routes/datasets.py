@@ -18,6 +18,7 @@ from api.deps import SessionDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.datasets import DatasetImport
+from api.schemas.jobs import MAX_UNITS
 from atlas.datasets import DatasetError, Limits, parse_dataset, read_files
 from atlas.store import set_analysis_status
 from atlas.store.datasets import import_dataset
@@ -25,7 +26,11 @@ from worker.dispatch import enqueue_analysis
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 MAX_DATASET_BYTES = 16 * 1024 * 1024
-UNPACKED_LIMITS = Limits(max_files=20_000, max_total_bytes=256 * 2**20)
+#: What an upload may unpack to and ask the server to check (networks of at most the units a
+#: job may train, as for /solutions/import).
+UNPACKED_LIMITS = Limits(
+    max_files=20_000, max_total_bytes=256 * 2**20, max_networks=2_000, max_units=MAX_UNITS
+)
 
 
 @router.post(
@@ -58,7 +63,8 @@ def import_dataset_route(
     if len(payload) > MAX_DATASET_BYTES:
         raise Problem(413, "file-too-large", f"datasets are limited to {MAX_DATASET_BYTES} bytes")
     try:
-        report = import_dataset(session, parse_dataset(read_files(payload, UNPACKED_LIMITS)))
+        dataset = parse_dataset(read_files(payload, UNPACKED_LIMITS))
+        report = import_dataset(session, dataset, UNPACKED_LIMITS)
     except DatasetError as exc:
         session.rollback()
         raise Problem(422, "invalid-dataset", f"{exc}; nothing was imported") from exc

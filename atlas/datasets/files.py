@@ -28,11 +28,14 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """How much a dataset may hold once unpacked (an upload's bytes are capped separately)."""
+    """How much a dataset may hold once unpacked (an upload's bytes are capped separately),
+    and how much work its import may be asked to check: networks, and units per network."""
 
     max_files: int = 20_000
     max_total_bytes: int = 512 * 2**20
     max_file_bytes: int = 128 * 2**20
+    max_networks: int = 10_000
+    max_units: int | None = None
 
 
 def sha256(payload: bytes) -> str:

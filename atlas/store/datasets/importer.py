@@ -27,7 +27,7 @@ import torch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atlas.datasets import Dataset, DatasetError, network_key
+from atlas.datasets import Dataset, DatasetError, Limits, network_key
 from atlas.datasets.layout import ANALYSES_FILE, CHART_FILE, NETWORKS_FOLDER, TRAINING_FILE
 from atlas.networks import ARCHITECTURES, StateDictError, from_state_dicts, infer_shape
 from atlas.store.arrays import arrays_from_blob, arrays_to_blob, to_blob
@@ -62,6 +62,7 @@ from atlas.tasks import TrialTask, UnknownTaskError, get_task
 # the same tolerance): float32 summation order differs between batch sizes and machines.
 LOSS_RTOL, LOSS_ATOL = 1e-3, 1e-8
 NETWORKS_PER_EVALUATION = 16
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -346,9 +347,12 @@ def _write_analyses(session: Session, net: _Network, network_id: int) -> bool:
     return network.analysis_status != "pending"
 
 
-def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
+def import_dataset(
+    session: Session, dataset: Dataset, limits: Limits = DEFAULT_LIMITS
+) -> ImportReport:
     """Check the whole dataset, then write its new networks with their analyses and types.
-    Flushes, never commits: the caller commits, or rolls back on a DatasetError."""
+    Flushes, never commits: the caller commits, or rolls back on a DatasetError. `limits`
+    bound the checking work (networks, units per network) a dataset may ask for."""
     title = str(dataset.description.get("title", "dataset"))
     rows_by_network: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -359,6 +363,12 @@ def import_dataset(session: Session, dataset: Dataset) -> ImportReport:
         for row in rows:
             rows_by_network[row["network"]][table].append(row)
     records = dataset.tables["networks"]
+    if len(records) > limits.max_networks:
+        raise DatasetError(f"{len(records)} networks; at most {limits.max_networks} per import")
+    too_large = [row["network"] for row in records
+                 if limits.max_units is not None and row["units"] > limits.max_units]  # fmt: skip
+    if too_large:
+        raise DatasetError(f"networks {too_large[:5]} have more than {limits.max_units} units")
     keys = [row["network"] for row in records]
     if len(set(keys)) != len(keys) or len({row["key"] for row in records}) != len(keys):
         raise DatasetError("networks.json lists a network twice")
