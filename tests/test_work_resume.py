@@ -150,7 +150,7 @@ def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog
     engine = make_engine(settings.database_url)
     try:
         with session_scope(session_factory(engine)) as session:
-            study_id = create_two_neuron_study(session, 4, seed=5, training=training).id
+            study_id = create_two_neuron_study(session, 2, seed=5, training=training).id
 
         def snapshot_step() -> int:
             with session_scope(session_factory(engine)) as session:
@@ -184,6 +184,6 @@ def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog
     finally:
         engine.dispose()
     task, config = get_task("two_neuron"), TwoNeuronTrainingConfig(**training)
-    whole = train_two_neuron(task, range(5, 9), config)
+    whole = train_two_neuron(task, range(5, 7), config)
     np.testing.assert_array_equal(stored.final_w, whole.final_w)
     np.testing.assert_array_equal(stored.initial_w, whole.initial_w)
