@@ -20,6 +20,8 @@ before enqueueing work on it (worker.dispatch): the task reads it from the datab
         the work lifecycle: atlas.store.work_status (WorkStatus), atlas.store.lifecycle
     save_training_snapshot(session, job_id, epoch, arrays) / training_snapshot(session, job_id)
     delete_training_snapshot(session, job_id)      (arrays from atlas.training.snapshot)
+    atlas.store.snapshots: save_snapshot / load_snapshot / delete_snapshot(session, kind, id)
+        for kind "job" or "study" (two-neuron studies resume from theirs too)
     unfinished_job_ids(session) / unanalysed_network_ids(session) -> list[int]
     save_trained_network(session, job, outcome: NetworkOutcome) -> Network   (idempotent)
     save_imported_network(session, task, state_dict, validation_loss, *, name=None, info=None)
