@@ -44,10 +44,10 @@ CHROMIUM_ARGS = [
 API_KEY = "web-test-key"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web"
 IMPORTED = {
-    "delayed_vanilla_40_i100": "delayed",
-    "delayed_vanilla_30_i100": "delayed",
+    "interval_vanilla_30_i100": "interval",
+    "interval_vanilla_20_i100": "interval",
 }
-UPLOADED = ("interval_vanilla_30_i100", "interval")
+UPLOADED = ("reproduction_gru_30_i100", "reproduction")
 TINY_JOB = {"task_parameters": '{"f_max": 5, "delay_max": 2}', "units": "8", "count": "2"}
 WAIT_S = 180
 #: axe-core rules whose failure fails a page (impacts "serious" and "critical" all count).
@@ -74,8 +74,9 @@ def _wait(condition, what: str, timeout: float = WAIT_S):
 
 @pytest.fixture(scope="module")
 def live_atlas(tmp_path_factory) -> Iterator[dict]:
-    """The app served by uvicorn on a free port, three reference networks imported and
-    analysed; yields the base URL and the imported solutions' ids by name."""
+    """The app served by uvicorn on a free port, two reference networks imported and
+    analysed (interval networks: the fastest to analyse); yields the base URL and the imported
+    solutions' ids by name."""
     folder = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{folder / 'atlas.db'}"
     migrate(url)
@@ -200,16 +201,15 @@ def _axe_violations(page) -> list[str]:
 
 def _pages(live_atlas) -> dict[str, str]:
     ids = live_atlas["ids"]
-    first, second = ids["delayed_vanilla_40_i100"], ids["delayed_vanilla_30_i100"]
-    type_link = live_atlas["http"].get("/types", params={"task": "delayed"}).json()["types"][0]
+    first, second = ids["interval_vanilla_30_i100"], ids["interval_vanilla_20_i100"]
+    type_link = live_atlas["http"].get("/types", params={"task": "interval"}).json()["types"][0]
     return {
         "home": "/atlas",
-        "browse": "/atlas/solutions?task=delayed&sort=validation_loss",
-        "solution_delayed": f"/atlas/solutions/{first}",
-        "task": "/atlas/tasks/delayed",
+        "browse": "/atlas/solutions?task=interval&sort=validation_loss",
+        "solution": f"/atlas/solutions/{first}",
+        "task": "/atlas/tasks/interval",
         "type": f"/atlas/types/{type_link['id']}",
         "compare": f"/atlas/compare?ids={first},{second}",
-        "compare_form": "/atlas/compare",
         "work": "/atlas/work",
         "import": "/atlas/import",
         "two_neuron": "/atlas/two-neuron",
@@ -238,12 +238,14 @@ def test_every_page_loads_cleanly_from_this_host_and_passes_axe(watched, live_at
 def test_browse_sorts_and_pages_then_opens_a_solution_and_compares_two(watched, live_atlas):
     page = watched.page
     watched.goto("/atlas/solutions")
-    page.select_option("#f-task", "delayed")
+    page.select_option("#f-task", "interval")
     page.select_option("#f-limit", "20")
     page.click("form.filters button[type=submit] >> nth=0")
     page.wait_for_load_state("networkidle")
     ids = [int(t) for t in page.locator("tbody tr td:first-child a").all_inner_texts()]
-    assert sorted(ids) == sorted(i for n, i in live_atlas["ids"].items() if n.startswith("delayed"))
+    assert sorted(ids) == sorted(
+        i for n, i in live_atlas["ids"].items() if n.startswith("interval")
+    )
     page.click("th >> text=validation loss")
     page.wait_for_load_state("networkidle")
     assert "sort=validation_loss" in page.url
@@ -251,7 +253,7 @@ def test_browse_sorts_and_pages_then_opens_a_solution_and_compares_two(watched, 
     losses = {i: http.get(f"/solutions/{i}").json()["validation_loss"] for i in ids}
     shown = [int(t) for t in page.locator("tbody tr td:first-child a").all_inner_texts()]
     assert shown == sorted(ids, key=losses.get)
-    watched.goto("/atlas/solutions?task=delayed&limit=1&sort=validation_loss")
+    watched.goto("/atlas/solutions?task=interval&limit=1&sort=validation_loss")
     first_page = page.locator("tbody tr td:first-child a").inner_text()
     page.click("a[rel=next]")
     page.wait_for_load_state("networkidle")
@@ -379,7 +381,7 @@ def test_pages_work_without_javascript(browser, live_atlas):
         watched = Watched(context, live_atlas["base"])
         watched.expected_status = {403}
         page = watched.page
-        watched.goto("/atlas/solutions?task=delayed&sort=units&order=desc")
+        watched.goto("/atlas/solutions?task=interval&sort=units&order=desc")
         units = [int(u) for u in page.locator("tbody tr td:nth-child(4)").all_inner_texts()]
         assert len(units) >= 2 and units == sorted(units, reverse=True)
         watched.goto("/atlas/work")
