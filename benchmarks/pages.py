@@ -10,6 +10,11 @@ and p99 within 2x of its JSON's.
 
 Pages without a JSON twin (home: counts per task and recent work) are listed against /tasks.
 The last line is one JSON object: p50_ms and p99_ms per query, and `errors`.
+
+Measured (100,000 solutions, 4 clients, 300 requests per query, 2 workers, on 2 cores shared
+with other work, load average about 9): page/JSON p50 and p99 ratios browse 1.14/1.44, a page
+40 deep 1.29/1.34, by loss 1.25/1.12, solution 1.25/1.24, task 1.39/1.24, type 1.27/1.16: the
+goal is met; home against /tasks 1.67/3.56 (its counts are recounted every 5 s).
 """
 
 from __future__ import annotations
