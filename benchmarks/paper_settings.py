@@ -75,7 +75,7 @@ def train_one(
             "status": o.status,
             "epochs": o.epochs,
             "best_loss": o.best_loss,
-            "validation_loss": o.final_loss,
+            "validation_loss": o.validation_loss,
             "file": f"network_{o.seed:06d}.npz",
         }
         for o in finished

@@ -60,7 +60,7 @@ def test_train_writes_a_population_folder_that_evaluate_reads(tmp_path, capsys):
         )
         result = json.loads(stdout)
         assert code == 0 and (result["architecture"], result["units"]) == ("vanilla", 6)
-        assert result["mse"] == pytest.approx(network["final_loss"], rel=1e-5)
+        assert result["mse"] == pytest.approx(network["validation_loss"], rel=1e-5)
 
 
 def test_train_two_neuron_writes_weight_arrays(tmp_path, capsys):

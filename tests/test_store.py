@@ -299,7 +299,7 @@ def test_trained_networks_are_saved_once_and_load_back(sessions, trained):
                 outcome.seed - SEED,
             )
             assert network.status == outcome.status and network.epochs == outcome.epochs
-            assert network.validation_loss == pytest.approx(outcome.final_loss, rel=1e-12)
+            assert network.validation_loss == pytest.approx(outcome.validation_loss, rel=1e-12)
             np.testing.assert_array_equal(from_blob(network.loss_curve), outcome.loss_curve)
             kinds = [(c.kind, c.epoch) for c in network.checkpoints]
             expected = [("initial", 0), *(("intermediate", c.epoch) for c in outcome.checkpoints)]
@@ -310,7 +310,7 @@ def test_trained_networks_are_saved_once_and_load_back(sessions, trained):
             assert all(torch.equal(initial[k], v) for k, v in outcome.initial_state_dict.items())
         population = load_population(session, ids)
     recomputed = population_mse(population, get_task("delayed", **SMALL_DELAYED).validation_set())
-    expected = torch.tensor([o.final_loss for o in trained], dtype=recomputed.dtype)
+    expected = torch.tensor([o.validation_loss for o in trained], dtype=recomputed.dtype)
     torch.testing.assert_close(recomputed, expected, rtol=1e-5, atol=0)
 
 

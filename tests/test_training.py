@@ -154,7 +154,7 @@ def test_outcomes_callbacks_and_checkpoints():
         with torch.no_grad():
             final = from_state_dicts([outcome.final_state_dict])
             mse = float(final.mse(validation.inputs, validation.targets)[0])
-        assert outcome.final_loss == pytest.approx(mse, rel=1e-4)
+        assert outcome.validation_loss == pytest.approx(mse, rel=1e-4)
 
 
 def test_config_round_trip_and_unknown_keys():
@@ -230,6 +230,6 @@ def test_small_population_trains_to_the_success_criterion():
     assert sum(o.best_loss < 5e-5 for o in outcomes) >= 6, [o.best_loss for o in outcomes]
     for outcome in converged:
         assert outcome.loss_curve[-1] == outcome.best_loss < config.success_loss
-        assert outcome.final_loss < config.failure_loss
+        assert outcome.validation_loss < config.failure_loss
         assert outcome.epochs < config.max_epochs
         assert [c.epoch for c in outcome.checkpoints] == list(range(1000, outcome.epochs, 1000))

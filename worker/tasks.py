@@ -177,7 +177,7 @@ def _save(job_id: int, outcome: NetworkOutcome) -> int:
         network_id = network.id
     logger.info(
         "job %d: network %d (seed %d) %s after %d epochs, validation loss %.3g",
-        job_id, network_id, outcome.seed, outcome.status, outcome.epochs, outcome.final_loss,
+        job_id, network_id, outcome.seed, outcome.status, outcome.epochs, outcome.validation_loss,
     )  # fmt: skip
     return network_id
 

@@ -127,7 +127,7 @@ def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out
                 "epochs": outcome.epochs,
                 "steps": outcome.steps,
                 "best_loss": outcome.best_loss,
-                "final_loss": outcome.final_loss,
+                "validation_loss": outcome.validation_loss,
                 "initial": _rel(folder / "initial.pt", out),
                 "final": _rel(folder / "final.pt", out),
                 "loss_curve": _rel(folder / "loss_curve.npy", out),

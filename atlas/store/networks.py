@@ -60,7 +60,7 @@ def save_trained_network(session: Session, job: Job, outcome: NetworkOutcome) ->
         steps=outcome.steps,
         best_loss=float(outcome.best_loss),
         final_loss=float(curve[-1]) if curve.size else None,
-        validation_loss=float(outcome.final_loss),
+        validation_loss=float(outcome.validation_loss),
         loss_curve=to_blob(curve),
         code_version=CODE_VERSION,
     )

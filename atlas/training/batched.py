@@ -155,7 +155,7 @@ class PopulationTraining:
                     epochs=self.epoch,
                     steps=self.epoch * self.order.batches_per_epoch,
                     best_loss=float(self.recipe.best[row]),
-                    final_loss=float(validation[i]),
+                    validation_loss=float(validation[i]),
                     loss_curve=self.curves[k, : self.epoch].copy(),
                     initial_state_dict=self.initial[k],
                     final_state_dict=to_state_dict(final, i),

@@ -26,8 +26,9 @@ class NetworkOutcome:
     `status`: "converged" (training loss reached success_loss), "failed" (best loss above
     failure_loss when training ended), or "unfinished" (training ended, by max_epochs or an
     exhausted second phase, with a best loss between the two). `final_state_dict` holds the
-    weights of the best epoch, `final_loss` their validation MSE, `loss_curve` the training loss
-    after every epoch.
+    weights of the best epoch, `validation_loss` their validation MSE (docs/glossary.md: the
+    store's final_loss is another number, the last epoch's training loss), `loss_curve` the
+    training loss after every epoch.
     """
 
     index: int
@@ -36,7 +37,7 @@ class NetworkOutcome:
     epochs: int
     steps: int
     best_loss: float
-    final_loss: float
+    validation_loss: float
     loss_curve: np.ndarray
     initial_state_dict: dict[str, torch.Tensor]
     final_state_dict: dict[str, torch.Tensor]
