@@ -24,8 +24,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _DATABASE_SCHEMES = ("sqlite", "postgresql")
-#: Multiply-adds per second one core trains at (benchmarks/admission.py measures it: 2.6e9 to
-#: 8.4e9 on this project's 2-core AMD EPYC development machine, on one thread).
+#: Multiply-adds per second one core trains at (benchmarks/admission.py measures it: 0.9e9 to
+#: 5.1e9 over its grid, 1.2e9 to 1.7e9 for most shapes, on one thread of this project's 2-core
+#: AMD EPYC development machine while it was shared with other work).
 WORK_RATE = 2e9
 JOB_DAY_SECONDS = 24 * 3600
 
