@@ -75,8 +75,8 @@ def _wait(condition, what: str, timeout: float = WAIT_S):
 @pytest.fixture(scope="module")
 def live_atlas(tmp_path_factory) -> Iterator[dict]:
     """The app served by uvicorn on a free port, two reference networks imported and
-    analysed (interval networks: the fastest to analyse); yields the base URL and the imported
-    solutions' ids by name."""
+    analysed (interval networks: the fastest to analyse) and a tiny two-neuron study run;
+    yields the base URL and the imported solutions' ids by name."""
     folder = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{folder / 'atlas.db'}"
     migrate(url)
@@ -111,12 +111,20 @@ def live_atlas(tmp_path_factory) -> Iterator[dict]:
             assert response.status_code == 201, response.text
             ids[name] = response.json()["id"]
 
+        study = http.post(
+            "/tasks/two_neuron/studies",
+            json={"count": 16, "training": {"max_steps": 30}},
+            headers={"X-API-Key": API_KEY},
+        )
+        assert study.status_code == 202, study.text
+
         def analysed() -> bool:
             states = [http.get(f"/solutions/{i}").json()["analysis_status"] for i in ids.values()]
             assert "failed" not in states
-            return all(state == "done" for state in states)
+            regimes = http.get("/tasks/two_neuron/regimes").json()
+            return all(state == "done" for state in states) and bool(regimes["maps"])
 
-        _wait(analysed, "the imported networks' analyses")
+        _wait(analysed, "the imported networks' analyses and a tiny two-neuron study")
         yield {"base": base, "ids": ids, "http": http}
     server.should_exit = True
     thread.join(timeout=60)
@@ -223,6 +231,8 @@ def test_every_page_loads_cleanly_from_this_host_and_passes_axe(watched, live_at
         assert response.status == 200, (path, response.status)
         assert watched.page.locator("main h1").count() == 1, path
         watched.screenshot(name)
+        if name == "two_neuron":
+            assert watched.page.locator("figure.zoomable img").count() == 2
         violations = _axe_violations(watched.page)
         if violations:
             failures[path] = violations

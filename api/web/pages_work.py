@@ -163,10 +163,12 @@ def two_neuron_page(
         if problem.status != 404 or study is not None:
             raise
         regimes = None
+    names = [*regimes.eigenvalue_rule.regimes_all, *regimes.dynamics.regimes_all] if regimes else []
     return render(
         request,
         "two_neuron.html",
         title="Two-neuron study",
         regimes=regimes,
+        regime_names=list(dict.fromkeys(names)),
         task=get_task("two_neuron"),
     )
