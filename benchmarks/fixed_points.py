@@ -6,16 +6,31 @@ its own network), 256 starting states each from the network's own validation tra
 noise, zero input. Batched: one `find_fixed_points` call for the population. Baseline: the same
 call network by network (how FixedPointFinder-style tools run), with the same optimiser,
 iteration budget and starting states, measured in the same run. Rows: the Adam phase alone,
-then the whole search (Adam, polishing, duplicates, Jacobians and eigenvalues).
+then the whole search (Adam, polishing, duplicates, Jacobians and eigenvalues), then the
+covering search the atlas runs (`covering_search`: 64 of those starts, as the analysis takes,
+plus box starts, free runs and continuation, with its coverage record; and once more with all
+of them).
+
+With `--fpf DIR` (a checkout of github.com/mattgolub/fixed-point-finder, whose
+FixedPointFinderTorch runs on this torch), FixedPointFinder itself runs on the same networks as
+plain nn.RNN modules, from the same starting states, with its default settings, one network at
+a time as it is used; its unique points are then polished by Newton in float64 (starting
+states for `find_fixed_points` with no Adam) to count its true fixed points and how many of
+them the covering search missed. FixedPointFinder's code is loaded from DIR, never copied.
 
 Usage: python benchmarks/fixed_points.py [--networks 64] [--starts 256] [--threads 1]
+       [--fpf DIR] [--skip-serial]
 The last line is one JSON object with the figures; `speedup` is the baseline's CPU time over
-the batched run's (CPU time, not wall time: the machine is shared).
+the batched run's (CPU time, not wall time: the machine is shared); `fpf_ratio` is
+FixedPointFinder's CPU time over the covering search's (as analysed; `fpf_ratio_all_trajectory`
+with all the trajectory starts).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -27,11 +42,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from atlas.analysis.fixed_point_conditions import sample_initial_states
+from atlas.analysis.fixed_point_coverage import BOX_SLACK, CoverageConfig, covering_search
 from atlas.analysis.fixed_point_search import FixedPointConfig, minimise_speed
 from atlas.analysis.fixed_points import find_fixed_points, population_system
-from atlas.networks import RNNPopulation, from_state_dicts, load_state_dict
+from atlas.analysis.state_bounds import fixed_point_box
+from atlas.networks import RNNPopulation, from_state_dicts, load_state_dict, to_state_dict
 from atlas.tasks import get_task
 from tests.conftest import reference_dir
+
+ANALYSIS_TRAJECTORY_STARTS = 64
+"""Trajectory starts per condition in the analysis (`analyse_fixed_points`' n_initial)."""
 
 SOURCES = ("delayed_vanilla_50_i100", "interval_vanilla_50_i100", "reproduction_vanilla_50_i100")
 
@@ -77,6 +97,64 @@ def full_search(population, starts, config):
     return find_fixed_points(population, torch.zeros(population.n_inputs), starts, config)
 
 
+def covering(population, starts, config):
+    """The atlas's covering search under zero input, every network at once."""
+    inputs = torch.zeros(population.count, population.n_inputs)
+    network_of = torch.arange(population.count)
+    return covering_search(population, inputs, starts, network_of, config, CoverageConfig())
+
+
+def fixed_point_finder(folder: Path, population, starts) -> list[np.ndarray]:
+    """FixedPointFinderTorch (defaults, quiet) network by network: each one's unique points."""
+    sys.path.insert(0, str(folder))
+    from FixedPointFinderTorch import FixedPointFinderTorch
+
+    found = []
+    for k in range(population.count):
+        rnn = torch.nn.RNN(population.n_inputs, population.units, batch_first=True)
+        state = to_state_dict(population, k)
+        rnn.load_state_dict({n[4:]: v for n, v in state.items() if n.startswith("rnn.")})
+        finder = FixedPointFinderTorch(rnn, verbose=False)
+        zero = np.zeros((1, population.n_inputs), dtype=np.float32)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints despite verbose=False
+            unique, _ = finder.find_fixed_points(starts[k].numpy(), zero)
+        found.append(np.asarray(unique.xstar))
+    return found
+
+
+def missed_by_atlas(population, fpf_points, atlas_sets, config) -> dict[str, int]:
+    """FixedPointFinder's points polished by Newton in float64: how many distinct true fixed
+    points (stable ones apart) they give inside the box that holds every fixed point (outside
+    it, q rounds to zero where a gate saturates: no fixed point), and how many of those the
+    covering search lacks."""
+    counts = dict.fromkeys(
+        ("fpf_points", "fpf_true_fixed", "fpf_stable", "fpf_outside", "missed", "missed_stable"), 0
+    )
+    polish_only = FixedPointConfig(adam_steps=0, polish_steps=60)
+    zero = torch.zeros(population.n_inputs)
+    for k, (points, (ours, _)) in enumerate(zip(fpf_points, atlas_sets, strict=True)):
+        counts["fpf_points"] += len(points)
+        if not len(points):
+            continue
+        start = torch.from_numpy(points).double()[None]
+        net = population.select([k]).double()
+        (polished,) = find_fixed_points(net, zero.double(), start, polish_only)
+        box = fixed_point_box(net, zero.double())
+        inside = box.contains(torch.from_numpy(polished.states)[None], BOX_SLACK)[0].numpy()
+        counts["fpf_outside"] += int((polished.fixed & ~inside).sum())
+        true = polished.states[polished.fixed & inside]
+        stable = polished.stable[polished.fixed & inside]
+        counts["fpf_true_fixed"] += len(true)
+        counts["fpf_stable"] += int(stable.sum())
+        mine = ours.states[ours.fixed]
+        for state, is_stable in zip(true, stable, strict=True):
+            gap = np.abs(mine - state).max(-1).min() if len(mine) else np.inf
+            if gap > 1e-6:
+                counts["missed"] += 1
+                counts["missed_stable"] += int(is_stable)
+    return counts
+
+
 def same_points(batched, serial) -> int:
     """Networks whose true fixed points agree (same count, same states within 1e-8)."""
     agree = 0
@@ -94,56 +172,88 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=64)
     parser.add_argument("--starts", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fpf", type=Path, help="a checkout of fixed-point-finder")
+    parser.add_argument("--skip-serial", action="store_true", help="no one-at-a-time rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = FixedPointConfig()
     population, starts = population_and_starts(args.networks, args.starts)
     full_search(population.select([0]), starts[:1, :8], config)  # warm-up
 
+    figures: dict[str, float | int] = {
+        "networks": args.networks,
+        "starts": args.starts,
+        "threads": args.threads,
+    }
+    rows = []
     _, adam_wall, adam_cpu = timed(adam_phase, population, starts, config)
-    _, adam_wall_1, adam_cpu_1 = timed(one_at_a_time, adam_phase, population, starts, config)
     batched, wall, cpu = timed(full_search, population, starts, config)
-    serial, wall_1, cpu_1 = timed(one_at_a_time, full_search, population, starts, config)
+    if not args.skip_serial:
+        _, adam_wall_1, adam_cpu_1 = timed(one_at_a_time, adam_phase, population, starts, config)
+        serial, wall_1, cpu_1 = timed(one_at_a_time, full_search, population, starts, config)
+        rows += [
+            ("Adam phase, one network at a time", adam_wall_1, adam_cpu_1, 1.0),
+            ("Adam phase, batched", adam_wall, adam_cpu, adam_cpu_1 / adam_cpu),
+            ("whole search, one network at a time", wall_1, cpu_1, 1.0),
+            ("whole search, batched", wall, cpu, cpu_1 / cpu),
+        ]
+        figures.update(
+            serial_cpu_s=round(cpu_1, 3),
+            serial_wall_s=round(wall_1, 3),
+            speedup=round(cpu_1 / cpu, 3),
+            speedup_wall=round(wall_1 / wall, 3),
+            serial_adam_cpu_s=round(adam_cpu_1, 3),
+            adam_speedup=round(adam_cpu_1 / adam_cpu, 3),
+            networks_agreeing=same_points(batched, serial),
+        )
+    figures.update(
+        batched_cpu_s=round(cpu, 3),
+        batched_wall_s=round(wall, 3),
+        batched_adam_cpu_s=round(adam_cpu, 3),
+        fixed_points=sum(int(s.fixed.sum()) for s in batched),
+        slow_points=sum(int((~s.fixed).sum()) for s in batched),
+    )
+    trajectory = starts[:, :ANALYSIS_TRAJECTORY_STARTS]
+    covered, cover_wall, cover_cpu = timed(covering, population, trajectory, config)
+    wide, wide_wall, wide_cpu = timed(covering, population, starts, config)
+    rows += [
+        ("covering search as analysed, batched", cover_wall, cover_cpu, np.nan),
+        (f"covering search, {args.starts} trajectory starts", wide_wall, wide_cpu, np.nan),
+    ]
+    figures.update(
+        covering_cpu_s=round(cover_cpu, 3),
+        covering_wall_s=round(cover_wall, 3),
+        covering_fixed_points=sum(int(s.fixed.sum()) for s, _ in covered),
+        covering_stable_points=sum(int((s.fixed & s.stable).sum()) for s, _ in covered),
+        covering_starts_per_network=sum(covered[0][1].starts.values()),
+        covering_all_trajectory_cpu_s=round(wide_cpu, 3),
+        covering_all_trajectory_fixed_points=sum(int(s.fixed.sum()) for s, _ in wide),
+    )
+    if args.fpf is not None:
+        fpf_points, fpf_wall, fpf_cpu = timed(fixed_point_finder, args.fpf, population, starts)
+        rows.append(("FixedPointFinder, one network at a time", fpf_wall, fpf_cpu, np.nan))
+        figures.update(
+            fpf_cpu_s=round(fpf_cpu, 3),
+            fpf_wall_s=round(fpf_wall, 3),
+            fpf_ratio=round(fpf_cpu / cover_cpu, 3),
+            fpf_ratio_all_trajectory=round(fpf_cpu / wide_cpu, 3),
+            **missed_by_atlas(population, fpf_points, covered, config),
+            **{
+                f"all_trajectory_{name}": value
+                for name, value in missed_by_atlas(population, fpf_points, wide, config).items()
+                if name.startswith("missed")
+            },
+        )
 
-    fixed = sum(int(s.fixed.sum()) for s in batched)
-    slow = sum(int((~s.fixed).sum()) for s in batched)
     print(
         f"{args.networks} vanilla networks x 50 units x {args.starts} starting states, "
         f"zero input, {args.threads} thread(s); Adam {config.adam_steps} steps, "
         f"polishing up to {config.polish_steps}"
     )
-    print(f"{'':34s} {'wall s':>8s} {'cpu s':>8s} {'cpu ratio':>10s}")
-    rows = [
-        ("Adam phase, one network at a time", adam_wall_1, adam_cpu_1, 1.0),
-        ("Adam phase, batched", adam_wall, adam_cpu, adam_cpu_1 / adam_cpu),
-        ("whole search, one network at a time", wall_1, cpu_1, 1.0),
-        ("whole search, batched", wall, cpu, cpu_1 / cpu),
-    ]
+    print(f"{'':40s} {'wall s':>8s} {'cpu s':>8s} {'cpu ratio':>10s}")
     for name, w, c, ratio in rows:
-        print(f"{name:34s} {w:8.2f} {c:8.2f} {ratio:9.2f}x")
-    agree = same_points(batched, serial)
-    print(f"fixed points {fixed}, slow points {slow}; networks agreeing: {agree}/{args.networks}")
-    print(
-        json.dumps(
-            {
-                "networks": args.networks,
-                "starts": args.starts,
-                "threads": args.threads,
-                "batched_cpu_s": round(cpu, 3),
-                "serial_cpu_s": round(cpu_1, 3),
-                "batched_wall_s": round(wall, 3),
-                "serial_wall_s": round(wall_1, 3),
-                "speedup": round(cpu_1 / cpu, 3),
-                "speedup_wall": round(wall_1 / wall, 3),
-                "batched_adam_cpu_s": round(adam_cpu, 3),
-                "serial_adam_cpu_s": round(adam_cpu_1, 3),
-                "adam_speedup": round(adam_cpu_1 / adam_cpu, 3),
-                "fixed_points": fixed,
-                "slow_points": slow,
-                "networks_agreeing": agree,
-            }
-        )
-    )
+        print(f"{name:40s} {w:8.2f} {c:8.2f} {ratio:9.2f}x")
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from atlas.analysis.fixed_point_conditions import (
     constant_inputs,
     sample_initial_states,
 )
-from atlas.analysis.fixed_point_coverage import START_KINDS
+from atlas.analysis.fixed_point_coverage import START_KINDS, CoverageConfig, covering_search
 from atlas.analysis.fixed_point_search import CACHE_ELEMENTS, FixedPointConfig, minimise_speed
 from atlas.analysis.fixed_points import (
     DynamicalSystem,
@@ -518,3 +518,116 @@ def test_each_condition_keeps_its_coverage_record(reference_analyses):
             assert curve[-1, 1] == len(condition.points), (ref.name, condition.label)
             assert curve[-1, 2] == int(condition.points.fixed.sum())
             assert max(record["reached"].values(), default=0) <= len(condition.points)
+
+
+def small_population(architecture: str, units: int, count: int, scale: float, seed: int):
+    """Random networks of a few units (one input, zero during the search): weights uniform in
+    +-scale, biases in +-scale / 2, so that many have several fixed points."""
+    gen = torch.Generator().manual_seed(seed)
+    rows = GATES[architecture] * units
+
+    def uniform(*shape, width=scale):
+        return width * (2 * torch.rand(count, *shape, generator=gen, dtype=torch.float64) - 1)
+
+    return RNNPopulation(
+        architecture,
+        {
+            "weight_ih": uniform(rows, 1),
+            "weight_hh": uniform(rows, units),
+            "bias_ih": uniform(rows, width=scale / 2),
+            "bias_hh": torch.zeros(count, rows, dtype=torch.float64),
+            "fc_weight": uniform(1, units),
+            "fc_bias": uniform(1),
+        },
+    )
+
+
+def roots_of(function, low: float, high: float, grid: int = 40001) -> np.ndarray:
+    """Every sign change of `function` on a dense grid of [low, high], polished by Brent."""
+    xs = np.linspace(low, high, grid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ys = function(xs)
+    change = np.isfinite(ys[:-1]) & np.isfinite(ys[1:]) & (np.sign(ys[:-1]) * np.sign(ys[1:]) < 0)
+
+    def scalar(x: float) -> float:
+        return float(function(np.array([x]))[0])
+
+    return np.array([brentq(scalar, xs[i], xs[i + 1], xtol=1e-15) for i in np.nonzero(change)[0]])
+
+
+def vanilla_two_unit_roots(w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """All h = tanh(W h + b) in two units, through the first unit's pre-activation a: h1 =
+    tanh(a), h2 = (a - w11 h1 - b1) / w12, and the second unit's equation h2 = tanh(w21 h1 +
+    w22 h2 + b2) must hold (written without artanh, it stays finite where h2 saturates)."""
+
+    def second(a):
+        return (a - w[0, 0] * np.tanh(a) - b[0]) / w[0, 1]
+
+    def residual(a):
+        return second(a) - np.tanh(w[1, 0] * np.tanh(a) + w[1, 1] * second(a) + b[1])
+
+    reach = abs(b[0]) + np.abs(w[0]).sum()
+    a = roots_of(residual, -reach, reach)
+    return np.stack([np.tanh(a), second(a)], -1).reshape(-1, 2)
+
+
+def lstm_one_unit_roots(w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """All fixed points [h, c] of a one-unit LSTM: the gates depend on h alone, so c = i g /
+    (1 - f) and h = o tanh(c) is one equation in h in (-1, 1)."""
+
+    def gates(h):
+        i, f, g, o = w[:, None] * h + b[:, None]
+        return 1 / (1 + np.exp(-i)), 1 / (1 + np.exp(-f)), np.tanh(g), 1 / (1 + np.exp(-o))
+
+    def cell(h):
+        i, _, g, _ = gates(h)
+        return i * g * (1 + np.exp(w[1] * h + b[1]))
+
+    def residual(h):
+        return gates(h)[3] * np.tanh(cell(h)) - h
+
+    h = roots_of(residual, -1 + 1e-12, 1 - 1e-12)
+    return np.stack([h, cell(h)], -1).reshape(-1, 2)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "units", "scale", "exhaustive", "multistable"),
+    [("vanilla", 2, 3.0, "vanilla_two_unit", 0.2), ("lstm", 1, 8.0, "lstm_one_unit", 0.08)],
+)
+def test_low_dimensional_search_finds_every_root_an_exhaustive_scan_finds(
+    architecture, units, scale, exhaustive, multistable
+):
+    """Two-dimensional states (a two-unit tanh RNN, a one-unit LSTM's [h, c]): the covering
+    search, from a few random starts plus its own, finds exactly the roots a dense 1-D scan
+    finds (the equations reduce to one unknown), in at least 99% of 200 random networks, of
+    which a share has several fixed points."""
+    count = 200
+    population = small_population(architecture, units, count, scale, seed=3)
+    gen = torch.Generator().manual_seed(5)
+    starts = 2 * torch.rand(count, 8, population.state_size, generator=gen, dtype=torch.float64) - 1
+    coverage = CoverageConfig(box=16, free_runs=32, free_steps=100, continuation=16)
+    found = covering_search(
+        population,
+        torch.zeros(count, 1, dtype=torch.float64),
+        starts,
+        torch.arange(count),
+        FixedPointConfig(),
+        coverage,
+    )
+    params = population.stacked_parameters()
+    matched, several = 0, 0
+    for k, (points, record) in enumerate(found):
+        w, b = params["weight_hh"][k].numpy(), params["bias_ih"][k].numpy()
+        truth = (
+            vanilla_two_unit_roots(w, b)
+            if exhaustive == "vanilla_two_unit"
+            else lstm_one_unit_roots(w[:, 0], b)
+        )
+        mine = points.states[points.fixed]
+        several += len(truth) > 1
+        if len(mine) == len(truth):
+            gap = np.abs(truth[:, None] - mine[None]).max(-1).min(1) if len(truth) else [0]
+            matched += bool(np.max(gap) < 1e-8)
+        assert record.saturation[-1][2] == len(mine)
+    assert matched >= 0.99 * count, matched
+    assert several >= multistable * count, several

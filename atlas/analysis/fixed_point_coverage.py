@@ -47,7 +47,7 @@ class CoverageConfig:
 
     box: int = 64
     free_runs: int = 256
-    free_steps: int = 300
+    free_steps: int = 150
     continuation: int = 128
     kick: float = 1e-2
     seed: int = 0

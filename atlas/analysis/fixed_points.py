@@ -198,9 +198,10 @@ def merge_point_sets(
     sets' destinations, in order, mapped there."""
     joined = {name: np.concatenate([getattr(s, name) for s in sets]) for name in POINT_FIELDS}
     count = len(joined["q"])
-    states = torch.from_numpy(joined["states"].reshape(count, -1))[None]
+    states = torch.from_numpy(joined["states"])[None]
     q = torch.from_numpy(joined["q"])[None]
-    owner = duplicate_owners(states, q, torch.ones_like(q, dtype=torch.bool), dedupe_tol)[0]
+    everything = torch.ones_like(q, dtype=torch.bool)
+    owner = duplicate_owners(states, q, everything, dedupe_tol)[0] if count else q[0].long()
     kept = torch.nonzero(owner == torch.arange(count)).squeeze(1)
     kept = kept[torch.argsort(q[0, kept], stable=True)]
     position = torch.full((count,), -1, dtype=torch.long)
