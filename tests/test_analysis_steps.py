@@ -1,8 +1,9 @@
 """The analysis steps in the atlas, on the real PostgreSQL and SQLite: imported reference
 networks (delayed, interval, a reproduction GRU and LSTM) get fixed points, limit cycles,
 extrapolation signatures, graphs, types and features; a re-run replaces rows instead of adding
-them; a network that did not converge has its graph and type skipped, visibly; a two-neuron
-study runs as a job and stores the regimes helper-4's classifier gives."""
+them; a network that is no solution (validation loss not below 2e-4) has its graph and type
+skipped, visibly; a two-neuron study runs as a job and stores the regimes helper-4's
+classifier gives."""
 
 from __future__ import annotations
 
@@ -247,7 +248,7 @@ def test_the_sqlite_atlas_stores_the_same_analyses(
     assert found[url][0] == "done"
 
 
-def test_a_network_that_did_not_converge_skips_graph_and_type(tmp_path):
+def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path):
     """A really (briefly) trained network on SQLite: every analysis that applies is stored, the
     graph and the type are recorded as skipped with their reason, and the analysis is done."""
     url = f"sqlite:///{tmp_path / 'atlas.db'}"
@@ -284,7 +285,7 @@ def test_a_network_that_did_not_converge_skips_graph_and_type(tmp_path):
             "solution_type": "skipped",
             "features": "succeeded",
         }
-        assert "did not converge" in runs["graph"].summary["reason"]
+        assert "is no solution" in runs["graph"].summary["reason"]
         assert runs["graph"].error is None
         assert reduced_graph(session, network_id) is None
         assert network_solution_type(session, network_id) is None

@@ -35,6 +35,7 @@ from atlas.analysis.fixed_point_conditions import (
 )
 from atlas.analysis.graph import ReducedGraph, build_graph, from_node_link
 from atlas.analysis.limit_cycles import find_limit_cycles
+from atlas.network_status import SOLUTION_LOSS, solves_task
 from atlas.networks import RNNPopulation
 from atlas.store import (
     ConditionCycles,
@@ -178,9 +179,13 @@ def graph(inputs: NetworkInputs) -> ReducedGraph:
 
 def needs_solution(network: Network) -> str | None:
     """The reduced graph describes how a solution solves its task (the paper reduces only
-    networks that learned it): a network that did not converge has no solution to reduce."""
-    if network.status != "converged":
-        return f"the network did not converge (status {network.status!r}): it is no solution"
+    networks that learned it): a network whose validation loss is not below SOLUTION_LOSS has
+    no solution to reduce, whatever its training's status."""
+    if not solves_task(network.validation_loss):
+        return (
+            f"validation loss {network.validation_loss!r} is not below {SOLUTION_LOSS:g}: "
+            "the network is no solution"
+        )
     reason = needs_trials(network)
     if reason is not None:
         return reason

@@ -56,6 +56,7 @@ from atlas.analysis.chart_summary import (
     rare_types,
 )
 from atlas.analysis.solution_types import COVERAGE_THRESHOLD
+from atlas.network_status import SOLUTION_LOSS
 from atlas.store.arrays import from_blob
 from atlas.store.jobs import JobSpec, JobSpecError, create_job
 from atlas.store.lifecycle import (
@@ -72,8 +73,8 @@ from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, variant_key
 from atlas.training import TrainingConfig
 
-ACCEPTANCE_LOSS = 2e-4
-"""The paper retrains a network whose loss stays above 2e-4; below it, it is a solution."""
+ACCEPTANCE_LOSS = SOLUTION_LOSS
+"""A chart accepts, by default, the networks that solve the task (atlas.network_status)."""
 BUDGET_FACTOR = 3
 DEFAULT_CHUNK_SIZE = 16
 MIN_ACCEPTANCE_RATE = 0.1

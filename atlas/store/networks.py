@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import atlas
+from atlas.network_status import solves_task
 from atlas.networks import RNNPopulation, from_state_dicts, infer_shape
 from atlas.store.arrays import arrays_to_blob, state_dict_from_blob, to_blob
 from atlas.store.jobs import count_saved_networks
 from atlas.store.models import Checkpoint, Job, Network
 from atlas.store.task_records import ensure_task
 from atlas.tasks import Task
-from atlas.training import NetworkOutcome, TrainingConfig
+from atlas.training import NetworkOutcome
 
 CODE_VERSION = atlas.__version__
 
@@ -100,7 +101,7 @@ def save_imported_network(
             f"the network has {shape.n_inputs} and {shape.n_outputs}"
         )
     ensure_task(session, task)
-    converged = validation_loss < TrainingConfig().failure_loss
+    converged = solves_task(validation_loss)
     network = Network(
         task=task.name,
         task_parameters=task.parameters(),
