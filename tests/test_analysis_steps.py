@@ -62,6 +62,7 @@ from atlas.store.models import (
     TwoNeuronStudy,
     ValidationResult,
 )
+from atlas.store.work_status import FINISHED, WorkStatus
 from atlas.tasks import get_task
 from atlas.training import TrainingConfig, train_population
 from atlas.training.evaluation import population_mse
@@ -78,6 +79,16 @@ ANALYSED = (
 )
 RESULT_TABLES = (FixedPoint, LimitCycle, ExtrapolationSignature, ReducedGraph, Features)
 STUDY_SIZE, STUDY_STEPS = 240, 40
+
+
+def study_status(summary) -> WorkStatus:
+    """How a study ends that ran to its end: a network that did not solve the task counts as
+    failed (at the paper's size about 29% do not), so the status follows the solved count;
+    the regimes and maps are stored either way."""
+    if summary.solved == summary.n:
+        return WorkStatus.SUCCEEDED
+    return WorkStatus.PARTIALLY_SUCCEEDED if summary.solved else WorkStatus.FAILED
+
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -306,10 +317,10 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
         run_two_neuron_study(study_id)
     with session_scope(sessions) as session:
         study = session.get(TwoNeuronStudy, study_id)
-        assert (study.status, study.attempts, study.error) == ("succeeded", 1, None)
-        assert study.progress["max_steps"] == STUDY_STEPS
         weights = study_weights(session, study_id)
         summary = two_neuron_regime_summary(session, study_id)
+        assert (study.status, study.attempts, study.error) == (study_status(summary), 1, None)
+        assert study.progress["max_steps"] == STUDY_STEPS
     assert weights.final_w.shape == (STUDY_SIZE, 2, 2)
     assert not np.array_equal(weights.initial_w, weights.final_w)
     assert (summary.n, summary.solved) == (STUDY_SIZE, int(weights.solved.sum()))
@@ -340,7 +351,7 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     with bound_to(Settings(database_url=postgres_url)):
         run_two_neuron_study(study_id)
     with session_scope(sessions) as session:
-        assert session.get(TwoNeuronStudy, study_id).status == "succeeded"
+        assert session.get(TwoNeuronStudy, study_id).status == study_status(summary)
         again = two_neuron_regime_summary(session, study_id)
         assert (
             session.scalar(select(func.count()).where(TwoNeuronNetwork.study_id == study_id))
@@ -362,14 +373,14 @@ def test_two_neuron_study_through_the_embedded_dispatch(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with session_scope(sessions) as session:
-                if session.get(TwoNeuronStudy, study_id).status in ("succeeded", "failed"):
+                if session.get(TwoNeuronStudy, study_id).status in FINISHED:
                     break
             time.sleep(0.2)
     finally:
         dispatch.shutdown(wait=True)
     with session_scope(sessions) as session:
         summary = two_neuron_regime_summary(session)
-    assert summary.study_id == study_id and summary.status == "succeeded"
+    assert summary.study_id == study_id and summary.status == study_status(summary)
     assert summary.n == 40 and sum(summary.eigenvalue_rule.regimes_all.values()) == 40
 
 
@@ -385,11 +396,15 @@ def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings
 
     def finished() -> bool:
         with session_scope(sessions) as session:
-            return session.get(TwoNeuronStudy, study_id).status in ("succeeded", "failed")
+            return session.get(TwoNeuronStudy, study_id).status in FINISHED
 
     with worker_process([*celery_worker("study"), settings.queue], settings, log):
         wait_for(finished, "the study", log)
     with session_scope(sessions) as session:
-        study = session.get(TwoNeuronStudy, study_id)
-        assert (study.status, study.error) == ("succeeded", None)
-        assert two_neuron_regime_summary(session, study_id).n == 30
+        study, summary = (
+            session.get(TwoNeuronStudy, study_id),
+            two_neuron_regime_summary(session, study_id),
+        )
+        assert study.status == study_status(summary)
+        assert study.error == (None if summary.solved else f"all {summary.n} networks failed")
+        assert summary.n == 30
