@@ -146,6 +146,10 @@ def test_cli_rejects_unknown_tasks_and_old_schemas(atlas_db, tmp_path, capsys):
     url, _ = atlas_db
     assert atlas_main(["types", "--task", "nosuchtask", "--database-url", url]) == 2
     assert "unknown task 'nosuchtask'" in capsys.readouterr().err
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    assert atlas_main(["types", "--task", "delayed", "--database-url", missing]) == 2
+    assert "no atlas database at" in capsys.readouterr().err
+    (tmp_path / "empty.db").touch()  # a database with no schema
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     assert atlas_main(["types", "--task", "delayed", "--database-url", empty]) == 2
     assert "run `atlas migrate`" in capsys.readouterr().err
