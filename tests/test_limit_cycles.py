@@ -94,16 +94,23 @@ def test_reference_network_cycles_come_back_after_their_period(reference_network
             back = np.linalg.norm(np.array(visited) - cycle.states[-1], axis=-1)
             returned = back[math.floor(cycle.period) - 1 :].min()
             assert returned <= step_size, ref.name
-            for part in (2, 3):  # not a multiple of a shorter period
+            # Not a multiple of a shorter period: half or a third of it stays further from the
+            # start than the return does, and visibly off the orbit's scale (a quasi-periodic
+            # orbit's return is only as close as a step: reproduction_gru_20's period-292
+            # orbit of diameter 7 returns within 0.15 and is 0.30 away at half its period).
+            for part in (2, 3):
                 near = round(cycle.period / part) - 1
                 if near >= 1:
-                    assert back[near - 1 : near + 2].min() > 3 * returned, ref.name
+                    apart = back[near - 1 : near + 2].min()
+                    assert apart > max(returned, 0.02 * cycle.diameter), ref.name
             with torch.no_grad():
                 out = population.readout(torch.from_numpy(cycle.states).float()[None])
             np.testing.assert_allclose(cycle.outputs, out[0].double().numpy(), atol=1e-6)
     assert sum(len(c) for c in found.values()) >= 8
     flip_flops = [c.period for c in found["delayed_vanilla_30_i100"]]
-    assert flip_flops and all(p == pytest.approx(round(p), abs=1e-9) for p in flip_flops)
+    # A whole number of steps, up to the interpolated crossing's float32 round-off (the
+    # fused sweep's states give 2 + 5e-9 where the old step gave 2 + 1e-12).
+    assert flip_flops and all(p == pytest.approx(round(p), abs=1e-6) for p in flip_flops)
     go_outputs = [c.outputs.max() for n, cs in found.items() if "reproduction" in n for c in cs]
     assert max(go_outputs) > 0.9  # cycles that repeat the Go output
 
