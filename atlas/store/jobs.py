@@ -227,6 +227,4 @@ def requeue_job(session: Session, job_id: int) -> Job:
 def unfinished_job_ids(session: Session) -> list[int]:
     """Jobs queued, running or cancelling, oldest first: what a restarted embedded runner
     picks up again (a cancelling one is cancelled when its task starts)."""
-    return list(
-        session.scalars(select(Job.id).where(Job.status.in_(UNFINISHED)).order_by(Job.id))
-    )
+    return list(session.scalars(select(Job.id).where(Job.status.in_(UNFINISHED)).order_by(Job.id)))
