@@ -31,14 +31,14 @@ from atlas.analysis.extrapolation import (
     extrapolation_signature,
     signature_distance,
 )
+from atlas.analysis.graph import edit_distance
 from atlas.analysis.graph.node_link import from_node_link
-from atlas.analysis.solution_types import START, same_type
+from atlas.analysis.solution_types import same_type
 from atlas.analysis.trial_runs import validation_states
 from atlas.networks import RNNPopulation
 from atlas.tasks import TrialTask
 
 COMPONENTS = 10
-GED_TIMEOUT_S = 5.0
 VARIANCE_FLOOR = 1e-10
 
 
@@ -147,56 +147,12 @@ def as_graph(graph: dict | nx.DiGraph) -> nx.DiGraph:
     return graph if isinstance(graph, nx.DiGraph) else from_node_link(graph)
 
 
-def loops_as_attributes(graph: nx.DiGraph) -> nx.DiGraph:
-    """A copy without self-loops, each node carrying its loop's edge type (None if it has none).
-
-    networkx's edit-path search mismatches self-loops (it may pair a loop with an ordinary
-    edge: networkx issues 5400 and 8188), and reduced graphs are full of them. A DiGraph has at
-    most one loop per node and a loop goes wherever its node goes, so the loop can be costed
-    with its node instead: this gives the same edit distance. Nodes also carry whether they are
-    the start state, which a solution type pins (see `solution_types`).
-    """
-    copy = nx.DiGraph()
-    for node, output in graph.nodes(data="output"):
-        loop = graph.edges[node, node]["edge_type"] if graph.has_edge(node, node) else None
-        copy.add_node(node, output=output, loop=loop, start=node == START)
-    copy.add_edges_from(
-        (u, v, {"edge_type": t}) for u, v, t in graph.edges(data="edge_type") if u != v
-    )
-    return copy
-
-
-def _node_substitution(a: dict, b: dict) -> float:
-    return sum(float(a[key] != b[key]) for key in ("output", "loop", "start"))
-
-
-def _node_deletion(node: dict) -> float:
-    return 1.0 + float(node["loop"] is not None)
-
-
-def _edge_substitution(a: dict, b: dict) -> float:
-    return float(a["edge_type"] != b["edge_type"])
-
-
-def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph, timeout: float = GED_TIMEOUT_S) -> float:
-    """Edit distance with unit costs: inserting or deleting a node or an edge costs 1, and
-    substituting one costs 1 unless its output (node) or edge type (edge) matches; mapping the
-    start state onto another node costs 1 more. 0 exactly for two graphs of one type. Exact for
-    the small graphs of the atlas; after `timeout` seconds the best edit path found so far, an
-    upper bound."""
+def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph) -> float:
+    """Edit distance between two reduced graphs: 0 exactly for two graphs of one type, else
+    `edit_distance.graph_edit_distance` (exact for small graphs, deterministic for all)."""
     if same_type(a, b):
         return 0.0
-    return float(
-        nx.graph_edit_distance(
-            loops_as_attributes(a),
-            loops_as_attributes(b),
-            node_subst_cost=_node_substitution,
-            node_del_cost=_node_deletion,
-            node_ins_cost=_node_deletion,
-            edge_subst_cost=_edge_substitution,
-            timeout=timeout,
-        )
-    )
+    return edit_distance.graph_edit_distance(a, b)
 
 
 # ---------------------------------------------------------------- fixed points
