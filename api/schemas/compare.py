@@ -40,8 +40,9 @@ class ComparisonOut(BaseModel):
     same_type: bool | None = Field(description="Compact graphs isomorphic (one solution type).")
     graph_edit_distance: float | None = Field(
         description="Unit-cost edit distance between the compact graphs; 0 within a type. "
-        f"Exact when both graphs together have at most {EXACT_NODES} nodes, else a deterministic upper "
-        "bound (the cost of the edit path from an optimal node assignment)."
+        f"Exact when both graphs together have at most {EXACT_NODES} nodes, else a "
+        "deterministic upper bound (the cost of the edit path from an optimal node "
+        "assignment)."
     )
     fixed_point_difference: int | None = Field(
         description="L1 difference of the fixed-point counts by condition, kind, stability "
