@@ -3,13 +3,11 @@ processes, each population until it is done or a wall-clock deadline passes.
 
 Made for a lent machine (many cores, a GPU): every population runs in its own process, on the
 CPU (one thread) or the GPU, so that the launch-bound small-network steps of different
-populations overlap. Each population writes `<out>/<name>/networks.npz` (the final weights of
-every finished network, stacked by parameter name, float32; initial weights follow from the
-seeds), `<out>/<name>/outcomes.json` (per network: seed, status, epochs, best and validation
-loss; per population: device, wall time, epochs run, networks still training at the deadline
-with their best loss) and, when the deadline stopped it, `<out>/<name>/snapshot.npz`
-(atlas.training.snapshot: `--resume` continues exactly there, on this or another machine).
-Only science modules are imported (no database, no web).
+populations overlap. Each population writes a run folder `<out>/<name>/` (layout in
+atlas.training.run_folder): its finished networks, its outcomes and, when the deadline stopped
+it, a snapshot; running the same command over the same `--out` continues exactly there, on
+this or another machine. `atlas chart from-runs` makes the folders a chart. Only science
+modules are imported (no database, no web).
 
     python benchmarks/paper_settings.py --out runs/paper --deadline 300 \
         --population delayed:vanilla:20:0:64:cpu:8 ...
@@ -38,15 +36,14 @@ def train_one(
     from atlas.tasks import get_task
     from atlas.training.batched import PopulationTraining
     from atlas.training.config import TrainingConfig
-    from atlas.training.snapshot import restore_training, take_snapshot
+    from atlas.training.run_folder import SNAPSHOT, record_session
+    from atlas.training.snapshot import restore_training
 
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
     config = TrainingConfig(device=device, checkpoint_every=0)
-    snapshot = out / "snapshot.npz"
-    summary_path = out / "outcomes.json"
-    previous = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    snapshot = out / SNAPSHOT
     if snapshot.exists():
         with np.load(snapshot) as arrays:
             run = restore_training(task, arch, units, config, dict(arrays))
@@ -58,52 +55,7 @@ def train_one(
         finished.extend(run.run_epoch())
     if device == "cuda":
         torch.cuda.synchronize()
-    wall = time.time() - started
-    for o in finished:
-        np.savez_compressed(
-            out / f"network_{o.seed:06d}.npz",
-            loss_curve=o.loss_curve.astype(np.float32),
-            **{key: t.float().numpy() for key, t in o.final_state_dict.items()},
-        )
-    if len(run.active):
-        np.savez_compressed(snapshot, **take_snapshot(run))
-    elif snapshot.exists():
-        snapshot.unlink()
-    networks = (previous or {}).get("networks", []) + [
-        {
-            "seed": o.seed,
-            "status": o.status,
-            "epochs": o.epochs,
-            "best_loss": o.best_loss,
-            "validation_loss": o.validation_loss,
-            "file": f"network_{o.seed:06d}.npz",
-        }
-        for o in finished
-    ]
-    epochs = run.epoch - first_epoch
-    summary = {
-        "task": task_name,
-        "task_parameters": task.parameters(),
-        "architecture": arch,
-        "units": units,
-        "device": device,
-        "seeds": run.seeds,
-        "config": config.to_dict(),
-        "sessions": [
-            *(previous or {}).get("sessions", []),
-            {
-                "device": device,
-                "wall_s": round(wall, 1),
-                "epochs": epochs,
-                "seconds_per_epoch": round(wall / max(epochs, 1), 4),
-            },
-        ],
-        "epochs_run": run.epoch,
-        "networks": sorted(networks, key=lambda n: n["seed"]),
-        "still_training": [int(run.seeds[k]) for k in run.active],
-        "still_training_best_loss": [float(b) for b in run.recipe.best],
-    }
-    summary_path.write_text(json.dumps(summary, indent=1))
+    record_session(out, task, run, finished, time.time() - started, run.epoch - first_epoch)
 
 
 def main() -> None:
