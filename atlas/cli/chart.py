@@ -80,21 +80,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     show = actions.add_parser("show", help="a chart's progress and types")
     show.add_argument("chart_id", type=int, metavar="ID")
+    runs = actions.add_parser(
+        "from-runs", help="a chart of populations trained elsewhere (run folders)"
+    )
+    runs.add_argument(
+        "folders", type=Path, nargs="+", metavar="FOLDER", help="run folders, one per setting"
+    )
+    runs.add_argument("--networks-per-setting", type=int, required=True, metavar="N")
+    runs.add_argument("--seed-budget", type=int, help="as for run (default 3x N)")
+    runs.add_argument("--acceptance", type=float, default=ACCEPTANCE_LOSS, metavar="LOSS")
+    runs.add_argument(
+        "--no-analysis", action="store_true", help="store the networks, leave them unanalysed"
+    )
     listing = actions.add_parser("list", help="the charts in the atlas, newest first")
-    for each in (run, show):
+    for each in (run, show, runs):
         each.add_argument("--plot", help="write the type shares per setting (.png or .svg)")
         each.add_argument(
             "--no-kappa",
             action="store_true",
             help="skip scoring the type predictor (50 random forests per setting)",
         )
-    for each in (run, show, listing):
+    for each in (run, show, runs, listing):
         each.add_argument(
             "--database-url",
             help="atlas database (default: ATLAS_DATABASE_URL, else the SQLite file)",
         )
     run.set_defaults(func=run_chart)
     show.set_defaults(func=show_chart)
+    runs.set_defaults(func=chart_from_run_folders)
     listing.set_defaults(func=list_charts)
 
 
@@ -212,6 +225,43 @@ def _progress_line(s) -> str:
         f"trained {s.trained:>4}  accepted {s.accepted:>4}  failed {s.failed:>4}  "
         f"analysed {s.analysed:>4}  training {s.pending:>3}" + (f"  ({s.note})" if s.note else "")
     )
+
+
+# --------------------------------------------------------------------------- from runs
+
+
+def chart_from_run_folders(args: argparse.Namespace) -> int:
+    """Store the run folders' networks as a finished chart, analyse them, show the chart."""
+    from atlas.cli.analyses import analyse_or_queue
+    from atlas.store import migrate
+    from atlas.store.chart_runs import chart_from_runs
+    from atlas.store.charts import ChartSpecError
+    from atlas.store.task_records import resolve_task as stored_task
+    from atlas.tasks import ParameterError, UnknownTaskError
+    from atlas.training.run_folder import RunFolderError, read_population_run, run_task
+
+    url = args.database_url or get_settings().database_url
+    migrate(url)
+    with atlas_session(url) as session:
+        try:
+            runs = []
+            for folder in args.folders:
+                name, parameters = run_task(folder)
+                task = stored_task(session, name, **parameters)
+                runs.append(read_population_run(folder, len(task.training_set())))
+            made = chart_from_runs(
+                session,
+                runs,
+                args.networks_per_setting,
+                seed_budget=args.seed_budget,
+                acceptance_loss=args.acceptance,
+            )
+        except (RunFolderError, ChartSpecError, UnknownTaskError, ParameterError) as exc:
+            raise CommandError(f"{exc}; nothing was stored") from exc
+    print(f"chart {made.chart_id} ({made.status}): {len(made.network_ids)} networks stored")
+    if not args.no_analysis:
+        analyse_or_queue(made.network_ids, url)
+    return show_result(url, made.chart_id, args.plot, kappa=not args.no_kappa)
 
 
 # --------------------------------------------------------------------------- show, list

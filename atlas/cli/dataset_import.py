@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from atlas.cli import CommandError
+from atlas.cli.analyses import analyse_or_queue
 from atlas.cli.database import atlas_session
-from atlas.config import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.datasets:
         to_analyse += _import(path, args.database_url)
     if to_analyse and not args.no_analysis:
-        _queue_analyses(to_analyse, args.database_url)
+        analyse_or_queue(to_analyse, args.database_url)
     return 0
 
 
@@ -71,23 +71,3 @@ def _import(path: Path, database_url: str | None) -> list[int]:
     if report.chart_id is not None:
         print(f"  chart {report.chart_id} (atlas chart show {report.chart_id})")
     return report.to_analyse
-
-
-def _queue_analyses(network_ids: list[int], database_url: str | None) -> None:
-    """Queue the analyses to the workers where a broker is configured; without one, run
-    them in this process (an embedded `atlas serve` would also pick them up at start)."""
-    from worker import dispatch, tasks
-    from worker.database import bound_to
-
-    settings = get_settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    if not settings.embedded:
-        for network_id in network_ids:
-            dispatch.enqueue_analysis(network_id, settings)
-        print(f"queued the analysis of {len(network_ids)} networks")
-        return
-    print(f"analysing {len(network_ids)} networks the dataset brought unanalysed ...")
-    with bound_to(settings):
-        for network_id in network_ids:
-            tasks.analyse_network(network_id)

@@ -17,6 +17,7 @@ Public functions (a Session from the caller, who commits; records out, not ORM r
         ChartSpecError for a request that cannot be charted. The chart is running; call
         advance_chart in the same transaction to spawn its first chunks.
     same_request(session, chart, spec) -> bool    whether an idempotent replay asks for this chart
+    add_chunk(session, chart, setting, job)   link a new job to the setting's next seeds
     attach_networks(session, chart_id, position, network_ids) -> int (the chunk's job id)
         stored networks (e.g. imported ones) become a finished chunk of setting `position`:
         a succeeded job owns them, the setting's next seeds are marked used.
@@ -317,7 +318,7 @@ def _seeds_wanted(chart: Chart, setting: ChartSetting, c: _Counts) -> int:
     return max(0, min(wanted, chart.seed_budget - setting.seeds_used))
 
 
-def _add_chunk(session: Session, chart: Chart, setting: ChartSetting, job: Job) -> None:
+def add_chunk(session: Session, chart: Chart, setting: ChartSetting, job: Job) -> None:
     """Link `job` to the setting as the chunk of its next `job.count` seeds."""
     session.add(job)
     session.flush()
@@ -351,7 +352,7 @@ def _spawn(session: Session, chart: Chart, setting: ChartSetting, count: int) ->
             job, _ = create_job(session, spec)
         except JobSpecError as exc:
             raise ChartSpecError(str(exc)) from exc
-        _add_chunk(session, chart, setting, job)
+        add_chunk(session, chart, setting, job)
         count -= size
         job_ids.append(job.id)
     session.flush()
@@ -494,7 +495,7 @@ def attach_networks(
     )
     mark_running(job)
     mark_succeeded(job)
-    _add_chunk(session, chart, setting, job)
+    add_chunk(session, chart, setting, job)
     for index, network_id in enumerate(network_ids):
         done = session.execute(
             update(Network)

@@ -127,11 +127,27 @@ class PopulationRun:
     outcomes: list[NetworkOutcome]
 
 
+def _summary(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / OUTCOMES).read_text())
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: not a population run ({exc})") from exc
+
+
+def run_task(folder: Path) -> tuple[str, dict[str, Any]]:
+    """The task name and parameters a run trained on (to resolve before reading it)."""
+    summary = _summary(folder)
+    try:
+        return str(summary["task"]), dict(summary["task_parameters"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: not a population run ({exc})") from exc
+
+
 def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
     """The run in `folder`; `n_trials` is the size of the task's training set (a network's
     steps are its epochs times the minibatches of one epoch, where a folder lacks them)."""
+    summary = _summary(folder)
     try:
-        summary = json.loads((folder / OUTCOMES).read_text())
         config = TrainingConfig.from_dict(summary["config"])
         seeds = [int(s) for s in summary["seeds"]]
         arch, units = str(summary["architecture"]), int(summary["units"])
@@ -143,7 +159,7 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
             int(summary["epochs_run"]),
             [int(s) for s in summary["still_training"]],
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise RunFolderError(f"{folder}: not a population run ({exc})") from exc
     batches = -(-n_trials // config.batch_size)
     initial = None
