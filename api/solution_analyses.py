@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.problems import Problem
 from atlas.analysis.fixed_point_conditions import ConditionPoints
 from atlas.analysis.trial_runs import validation_states
+from atlas.analysis_status import AnalysisStatus, RunStatus
 from atlas.store import load_population
 from atlas.store.analysis_runs import analysis_run
 from atlas.store.models import Network
@@ -95,18 +96,19 @@ def select_conditions(
 def analysis_unavailable(session: Session, network_id: int, step: str) -> Problem:
     """404: the step has produced nothing for this network; the problem says why."""
     run = analysis_run(session, network_id, step)
-    status = "pending" if run is None else run.status
+    status = AnalysisStatus.PENDING if run is None else RunStatus(run.status)
+    skipped_reason = (run.summary or {}).get("reason", "") if run else ""
     reasons = {
-        "pending": "has not run yet",
-        "running": "is running",
-        "failed": f"failed: {run.error if run else ''}",
-        "skipped": f"does not apply: {(run.summary or {}).get('reason', '') if run else ''}",
-        "succeeded": "found nothing to report",
+        AnalysisStatus.PENDING: "has not run yet",
+        RunStatus.RUNNING: "is running",
+        RunStatus.FAILED: f"failed: {run.error if run else ''}",
+        RunStatus.SKIPPED: f"does not apply: {skipped_reason}",
+        RunStatus.SUCCEEDED: "found nothing to report",
     }
     return Problem(
         404,
         "analysis-not-available",
-        f"the {step} analysis of solution {network_id} {reasons.get(status, status)}",
+        f"the {step} analysis of solution {network_id} {reasons[status]}",
         step=step,
         analysis_status=status,
         solution=f"/solutions/{network_id}",

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import torch
 
+from atlas.analysis_status import AnalysisStatus
 from atlas.store import (
     StopReason,
     fail_job,
@@ -81,7 +82,7 @@ def train_population(
             logger.info("job %d is %s: nothing to train", job_id, job.status)
             return None
         stored = {n.index_in_job: n for n in job.networks}
-        unanalysed = [n.id for n in stored.values() if n.analysis_status != "done"]
+        unanalysed = [n.id for n in stored.values() if n.analysis_status != AnalysisStatus.DONE]
         seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]
         task_name, task_parameters, training = job.task, job.task_parameters, job.training_config
         shape, count, attempt = (job.architecture, job.units), job.count, job.attempts
@@ -252,4 +253,4 @@ def analyse_network(network_id: int, should_stop: Callable[[], bool] | None = No
             return
         logger.info("network %d: step %s done in %.2f s", network_id, step.name, seconds)
     with transaction() as session:
-        set_analysis_status(session, network_id, "done")
+        set_analysis_status(session, network_id, AnalysisStatus.DONE)

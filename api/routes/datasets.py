@@ -19,6 +19,7 @@ from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.datasets import DatasetImport
 from api.schemas.jobs import MAX_UNITS
+from atlas.analysis_status import AnalysisStatus
 from atlas.datasets import DatasetError, Limits, parse_dataset, read_files
 from atlas.store import set_analysis_status
 from atlas.store.datasets import import_dataset
@@ -74,7 +75,7 @@ def import_dataset_route(
             session,
             lambda network_id=network_id: enqueue_analysis(network_id, settings),
             lambda _reason, network_id=network_id: set_analysis_status(
-                session, network_id, "failed"
+                session, network_id, AnalysisStatus.FAILED
             ),
             f"solution {network_id} was imported, but its analysis",
             solution=f"/solutions/{network_id}",

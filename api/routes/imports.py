@@ -23,6 +23,7 @@ from api.uploads import (
     uploaded_state_dict,
     uploaded_validation_loss,
 )
+from atlas.analysis_status import AnalysisStatus
 from atlas.networks import from_state_dicts
 from atlas.store import save_imported_network, set_analysis_status
 from worker.dispatch import enqueue_analysis
@@ -69,7 +70,7 @@ def import_solution(
     enqueue_or_503(
         session,
         lambda: enqueue_analysis(network.id, settings),
-        lambda _reason: set_analysis_status(session, network.id, "failed"),
+        lambda _reason: set_analysis_status(session, network.id, AnalysisStatus.FAILED),
         f"solution {network.id} was stored, but its analysis",
         solution=f"/solutions/{network.id}",
     )

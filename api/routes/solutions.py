@@ -26,6 +26,7 @@ from api.schemas.solutions import (
     SortKey,
     SortOrder,
 )
+from atlas.analysis_status import AnalysisStatus, RunStatus
 from atlas.store import network_state_dict
 from atlas.store.arrays import from_blob, state_dict_from_blob
 from atlas.store.queries import (
@@ -156,7 +157,7 @@ def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
     return [
         AnalysisState(
             step=step.name,
-            status=run.status if run else "pending",
+            status=RunStatus(run.status) if run else AnalysisStatus.PENDING,
             attempts=run.attempts if run else 0,
             error=run.error if run else None,
             finished_at=run.finished_at if run else None,

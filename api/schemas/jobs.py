@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from api.schemas.solutions import Architecture, UtcDatetime
+from api.schemas.solutions import Architecture, NetworkStatus, UtcDatetime
 from api.schemas.work import Eta, Fraction, RunSeconds, StatusField
+from atlas.analysis_status import AnalysisStatus
 
 MAX_UNITS = 512
 MAX_COUNT = 1024
@@ -130,11 +131,11 @@ class JobNetwork(BaseModel):
     id: int
     index: int | None
     seed: int | None
-    status: str = Field(description="Training outcome: converged, failed or unfinished.")
+    status: NetworkStatus = Field(description="Training outcome: converged, failed or unfinished.")
     epochs: int | None
     best_loss: float | None
     validation_loss: float | None
-    analysis_status: str
+    analysis_status: AnalysisStatus
     links: dict[str, str]
 
 

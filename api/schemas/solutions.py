@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from atlas.analysis_status import AnalysisStatus, RunStatus
 from atlas.network_status import STATUSES
 
 SortKey = Literal["created_at", "validation_loss", "units"]
@@ -14,6 +15,8 @@ SortOrder = Literal["asc", "desc"]
 Architecture = Literal["vanilla", "gru", "lstm"]
 NetworkStatus = Literal[STATUSES]  # atlas.training.NetworkStatus
 NetworkSource = Literal["trained", "imported"]
+StepStatus = RunStatus | Literal[AnalysisStatus.PENDING]
+"""A step's state: `pending` (the network's word) until it has a run, then the run's."""
 #: SQLite hands back naive datetimes; every stored time is UTC, so say so in the response.
 UtcDatetime = Annotated[
     datetime, AfterValidator(lambda t: t if t.tzinfo else t.replace(tzinfo=UTC))
@@ -28,7 +31,10 @@ class SolutionSummary(BaseModel):
     source: str = Field(description="`trained` by the atlas or `imported` from a state dict.")
     name: str | None = Field(description="A name given on import, if any.")
     status: NetworkStatus = Field(description="`converged`, `failed` or `unfinished` training.")
-    analysis_status: str = Field(description="`pending`, `running`, `done` or `failed`.")
+    analysis_status: AnalysisStatus = Field(
+        description="`pending`, `running`, `done` (every step succeeded or was skipped) or "
+        "`failed`."
+    )
     solution_type: str | None = Field(description="The type's name once the graph is analysed.")
     seed: int | None
     job_id: int | None
@@ -83,7 +89,10 @@ class SolutionPage(BaseModel):
 
 class AnalysisState(BaseModel):
     step: str
-    status: str = Field(description="`pending` until the step has run, then its outcome.")
+    status: StepStatus = Field(
+        description="`pending` until the step has run, then `running`, `succeeded`, `failed` "
+        "or `skipped` (it does not apply)."
+    )
     attempts: int
     error: str | None
     finished_at: UtcDatetime | None

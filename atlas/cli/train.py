@@ -19,6 +19,7 @@ from typing import Any
 
 from atlas.cli import CommandError
 from atlas.cli.loading import add_task_parameter_argument, resolve_task
+from atlas.network_status import STATUSES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -148,7 +149,7 @@ def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out
         progress_bar=args.progress,
     )
     statuses = [o.status for o in outcomes]
-    return {s: statuses.count(s) for s in ("converged", "unfinished", "failed")}
+    return {s: statuses.count(s) for s in STATUSES}
 
 
 def _train_two_neuron(task: Any, seeds: list[int], args: argparse.Namespace, out: Path) -> dict:

@@ -6,7 +6,11 @@ declarations (docs/datasets.md explains them at length), so they cannot drift ap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from atlas.analysis_status import ANALYSIS_STATUSES, FINISHED_RUNS
+from atlas.network_status import STATUSES
 
 FORMAT = "rnn-atlas-dataset"
 VERSION = 1
@@ -39,6 +43,11 @@ def _c(name: str, kind: str, about: str) -> Column:
     return Column(name, kind, about)
 
 
+def _one_of(values: Sequence[str]) -> str:
+    """ "a, b or c": the values a status column holds, from their one definition."""
+    return f"{', '.join(values[:-1])} or {values[-1]}"
+
+
 NETWORK = _c("network", "str", "the network's id in this dataset (its folder under networks/)")
 TABLES: tuple[Table, ...] = (
     Table(
@@ -58,13 +67,13 @@ TABLES: tuple[Table, ...] = (
             _c("source", "str", "trained or imported, in the atlas it came from"),
             _c("name", "str?", "a label, if one was given"),
             _c("seed", "int?", "initialisation and minibatch seed"),
-            _c("status", "str", "converged, failed or unfinished"),
+            _c("status", "str", _one_of(STATUSES)),
             _c("epochs", "int?", "epochs trained"),
             _c("steps", "int?", "optimiser steps"),
             _c("best_loss", "float?", "best training-set loss"),
             _c("final_loss", "float?", "training loss of the last epoch"),
             _c("validation_loss", "float?", "validation MSE of the final weights"),
-            _c("analysis_status", "str", "pending, running, done or failed"),
+            _c("analysis_status", "str", _one_of(ANALYSIS_STATUSES)),
             _c("solution_type", "str?", "the type's name (types.json), null when untyped"),
             _c("code_version", "str", "atlas version that trained or imported it"),
             _c("origin", "dict", "where it came from: atlas network id, job, index in job"),
@@ -93,7 +102,7 @@ TABLES: tuple[Table, ...] = (
         (
             NETWORK,
             _c("step", "str", "validation, fixed_points, limit_cycles, extrapolation, graph, ..."),
-            _c("status", "str", "succeeded, skipped or failed"),
+            _c("status", "str", _one_of(FINISHED_RUNS)),
             _c("attempts", "int", "how often it ran"),
             _c("duration_s", "float?", "compute seconds"),
             _c("summary", "dict?", "what the step reported (a skipped step: its reason)"),

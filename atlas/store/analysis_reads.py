@@ -19,6 +19,7 @@ from atlas.analysis.extrapolation import Signature
 from atlas.analysis.fixed_point_conditions import ConditionPoints, FixedPointAnalysis
 from atlas.analysis.fixed_points import FixedPointSet
 from atlas.analysis.limit_cycles import LimitCycle
+from atlas.analysis_status import RunStatus
 from atlas.store.analyses import SIGNATURE_PROBE, ConditionCycles
 from atlas.store.analysis_runs import analysis_run
 from atlas.store.arrays import arrays_from_blob, from_blob
@@ -59,7 +60,7 @@ def fixed_point_analysis(session: Session, network_id: int) -> FixedPointAnalysi
     (conditions where nothing was found included), points by increasing q."""
     network = session.get(Network, network_id)
     run = analysis_run(session, network_id, "fixed_points")
-    if network is None or run is None or run.status != "succeeded":
+    if network is None or run is None or run.status != RunStatus.SUCCEEDED:
         return None
     rows = session.scalars(
         select(FixedPoint)
@@ -88,7 +89,7 @@ def fixed_point_analysis(session: Session, network_id: int) -> FixedPointAnalysi
 def limit_cycles(session: Session, network_id: int) -> list[ConditionCycles] | None:
     """The network's limit cycles by condition searched (a condition may have none)."""
     run = analysis_run(session, network_id, "limit_cycles")
-    if run is None or run.status != "succeeded":
+    if run is None or run.status != RunStatus.SUCCEEDED:
         return None
     rows = session.scalars(
         select(CycleRow).where(CycleRow.network_id == network_id).order_by(CycleRow.id)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from atlas.analysis_status import STEP_DONE, AnalysisStatus, RunStatus
 from atlas.store.lifecycle import ERROR_TEXT_LIMIT
 from atlas.store.models import AnalysisRun, Network
 from atlas.store.models.base import utcnow
@@ -26,28 +27,28 @@ def analysis_run(session: Session, network_id: int, step: str) -> AnalysisRun | 
 
 def step_succeeded(session: Session, network_id: int, step: str) -> bool:
     run = analysis_run(session, network_id, step)
-    return run is not None and run.status == "succeeded"
+    return run is not None and run.status == RunStatus.SUCCEEDED
 
 
 def step_done(session: Session, network_id: int, step: str) -> bool:
     """Whether the step has nothing left to do on the network: it succeeded or was skipped."""
     run = analysis_run(session, network_id, step)
-    return run is not None and run.status in ("succeeded", "skipped")
+    return run is not None and run.status in STEP_DONE
 
 
 def start_step(session: Session, network_id: int, step: str) -> AnalysisRun:
     """Mark `step` running on the network (one more attempt) and the network as in analysis."""
     run = _open_run(session, network_id, step)
-    run.status = "running"
+    run.status = RunStatus.RUNNING
     run.attempts += 1
-    set_analysis_status(session, network_id, "running")
+    set_analysis_status(session, network_id, AnalysisStatus.RUNNING)
     return run
 
 
 def skip_step(session: Session, network_id: int, step: str, reason: str) -> AnalysisRun:
     """Record that `step` does not apply to the network, and why (kept in its summary)."""
     run = _open_run(session, network_id, step)
-    run.status = "skipped"
+    run.status = RunStatus.SKIPPED
     run.summary = {"reason": reason}
     run.finished_at = run.started_at
     session.flush()
@@ -58,7 +59,7 @@ def _open_run(session: Session, network_id: int, step: str) -> AnalysisRun:
     """The step's row, inserted (race-safe) if missing, cleared of an earlier outcome."""
     run = analysis_run(session, network_id, step)
     if run is None:
-        run = AnalysisRun(network_id=network_id, step=step, status="running", attempts=0)
+        run = AnalysisRun(network_id=network_id, step=step, status=RunStatus.RUNNING, attempts=0)
         try:
             with session.begin_nested():
                 session.add(run)
@@ -83,7 +84,7 @@ def finish_step(
 ) -> None:
     """Mark the step succeeded, with what it reports (JSON) and how long it computed."""
     run = _run(session, network_id, step)
-    run.status = "succeeded"
+    run.status = RunStatus.SUCCEEDED
     run.summary = summary
     run.duration_s = duration_s
     run.finished_at = utcnow()
@@ -93,13 +94,13 @@ def finish_step(
 def fail_step(session: Session, network_id: int, step: str, error: str) -> None:
     """Record the failure on the step and on the network (its analysis stops here)."""
     run = _run(session, network_id, step)
-    run.status = "failed"
+    run.status = RunStatus.FAILED
     run.error = error[:ERROR_TEXT_LIMIT]
     run.finished_at = utcnow()
-    set_analysis_status(session, network_id, "failed")
+    set_analysis_status(session, network_id, AnalysisStatus.FAILED)
 
 
-def set_analysis_status(session: Session, network_id: int, status: str) -> None:
+def set_analysis_status(session: Session, network_id: int, status: AnalysisStatus) -> None:
     network = session.get(Network, network_id)
     if network is None:
         raise LookupError(f"no network {network_id}")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from atlas.network_status import NetworkStatus
 from atlas.networks import ARCHITECTURES
 from atlas.store.lifecycle import (
     StopReason,
@@ -161,7 +162,9 @@ def count_saved_networks(session: Session, job_id: int) -> int:
 def _failed_networks(session: Session, job_id: int) -> int:
     return (
         session.scalar(
-            select(func.count()).where(Network.job_id == job_id, Network.status == "failed")
+            select(func.count()).where(
+                Network.job_id == job_id, Network.status == NetworkStatus.FAILED
+            )
         )
         or 0
     )

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import atlas
-from atlas.network_status import solves_task
+from atlas.analysis_status import AnalysisStatus
+from atlas.network_status import NetworkStatus, solves_task
 from atlas.networks import RNNPopulation, from_state_dicts, infer_shape
 from atlas.store.arrays import arrays_to_blob, state_dict_from_blob, to_blob
 from atlas.store.jobs import count_saved_networks
@@ -112,7 +113,7 @@ def save_imported_network(
         source="imported",
         name=name,
         info=info or {},
-        status="converged" if converged else "failed",
+        status=NetworkStatus.CONVERGED if converged else NetworkStatus.FAILED,
         validation_loss=float(validation_loss),
         code_version=CODE_VERSION,
         checkpoints=[_checkpoint("final", 0, validation_loss, state_dict)],
@@ -160,7 +161,7 @@ def unanalysed_network_ids(session: Session) -> list[int]:
     return list(
         session.scalars(
             select(Network.id)
-            .where(Network.analysis_status.in_(("pending", "running")))
+            .where(Network.analysis_status.in_((AnalysisStatus.PENDING, AnalysisStatus.RUNNING)))
             .order_by(Network.id)
         )
     )

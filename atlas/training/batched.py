@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from atlas.allocator import tune_allocator
+from atlas.network_status import STATUSES, NetworkStatus
 from atlas.networks import RNNPopulation, to_state_dict
 from atlas.networks.population import PARAMETER_NAMES
 from atlas.tasks import TrialSet, TrialTask
@@ -43,10 +44,6 @@ class PopulationTraining:
         seeds: Sequence[int],
         config: TrainingConfig,
     ):
-        if not isinstance(task, TrialTask):
-            raise TypeError(
-                f"task {task.name!r} has no trials; two_neuron networks train with train_two_neuron"
-            )
         if len(seeds) == 0:
             raise ValueError("at least one seed is needed")
         tune_allocator()
@@ -75,7 +72,7 @@ class PopulationTraining:
         self.epoch = 0
         self.curves = np.full((len(self.seeds), min(config.max_epochs, 256)), np.nan)
         self.checkpoints: list[list[Checkpoint]] = [[] for _ in self.seeds]
-        self.counts = {"converged": 0, "failed": 0, "unfinished": 0}
+        self.counts = dict.fromkeys(STATUSES, 0)
 
     def run_epoch(
         self, between_minibatches: Callable[[], None] | None = None
@@ -108,8 +105,8 @@ class PopulationTraining:
             epoch=self.epoch,
             max_epochs=self.config.max_epochs,
             active=len(self.active),
-            converged=self.counts["converged"],
-            failed=self.counts["failed"],
+            converged=self.counts[NetworkStatus.CONVERGED],
+            failed=self.counts[NetworkStatus.FAILED],
         )
 
     def _mask(self, mask: np.ndarray) -> torch.Tensor:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from atlas.network_status import NetworkStatus
 from atlas.training.config import TrainingConfig
 
 
@@ -22,7 +23,7 @@ class EpochVerdict:
     second_phase: np.ndarray  # stalled in phase 1: back to the best weights, Adam restarts
     reduce_lr: np.ndarray  # plateau in phase 2: lr * factor, back to the best weights
     finished: np.ndarray  # training over: converged, lr exhausted, diverged or max_epochs
-    status: np.ndarray  # "converged" / "failed" / "unfinished" where finished, else ""
+    status: np.ndarray  # the NetworkStatus value where finished, else ""
 
 
 class Recipe:
@@ -55,9 +56,8 @@ class Recipe:
         exhausted = self.lr < c.min_learning_rate
         diverged = ~np.isfinite(losses)
         finished = converged | exhausted | diverged | (epoch >= c.max_epochs)
-        status = np.where(
-            converged, "converged", np.where(self.best > c.failure_loss, "failed", "unfinished")
-        )
+        ended = np.where(self.best > c.failure_loss, NetworkStatus.FAILED, NetworkStatus.UNFINISHED)
+        status = np.where(converged, NetworkStatus.CONVERGED, ended)
         return EpochVerdict(
             new_best=new_best,
             second_phase=second_phase & ~finished,

@@ -27,6 +27,7 @@ from atlas.analysis.graph import GraphFormatError, ReducedGraph, from_node_link
 from atlas.analysis.jacobian import step_jacobian
 from atlas.analysis.limit_cycles import LimitCycle
 from atlas.analysis.solution_types import canonical_hash
+from atlas.analysis_status import FINISHED_RUNS
 from atlas.datasets import DatasetError
 from atlas.networks import RNNPopulation
 from atlas.store.analyses import (
@@ -60,7 +61,6 @@ DATASET_STEPS = (
     "solution_type",
     "features",
 )
-EXPORTED_RUN_STATUSES = ("succeeded", "skipped", "failed")
 # Eigenvalues of the Jacobian recomputed from the stored state and weights against the
 # recorded ones: round-off, and the sensitivity of nearly repeated eigenvalues.
 EIGENVALUE_ATOL = 1e-6
@@ -93,7 +93,7 @@ def export_analyses(
         select(AnalysisRun).where(AnalysisRun.network_id == network.id).order_by(AnalysisRun.id)
     ).all()
     for run in runs:
-        if run.status in EXPORTED_RUN_STATUSES:
+        if run.status in FINISHED_RUNS:
             out.add("analysis_runs", {
                 "network": key, "step": run.step, "status": run.status,
                 "attempts": run.attempts, "duration_s": run.duration_s,

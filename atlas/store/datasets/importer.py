@@ -27,6 +27,7 @@ import torch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atlas.analysis_status import ANALYSIS_STATUSES, FINISHED_RUNS, AnalysisStatus, RunStatus
 from atlas.datasets import Dataset, DatasetError, Limits, network_key
 from atlas.datasets.layout import ANALYSES_FILE, CHART_FILE, NETWORKS_FOLDER, TRAINING_FILE
 from atlas.networks import ARCHITECTURES, StateDictError, from_state_dicts, infer_shape
@@ -44,7 +45,6 @@ from atlas.store.datasets.analyses import (
 )
 from atlas.store.datasets.charts import check_chart, recreate_chart
 from atlas.store.models import (
-    ANALYSIS_STATUSES,
     CHECKPOINT_KINDS,
     NETWORK_STATUSES,
     AnalysisRun,
@@ -215,13 +215,13 @@ def _plan_analyses(dataset: Dataset, net: _Network, rows: dict[str, list[dict[st
         run = runs.get(step)
         if run is None:
             break  # later steps may build on this one: the worker computes the rest
-        if run["status"] not in ("succeeded", "skipped", "failed"):
+        if run["status"] not in FINISHED_RUNS:
             raise _fail(key, f"step {step} has status {run['status']!r}")
-        if step == "solution_type" and run["status"] == "succeeded" and net.compact is None:
+        if step == "solution_type" and run["status"] == RunStatus.SUCCEEDED and net.compact is None:
             raise _fail(key, "it is typed but has no graph")
-        saver = builders[step](run) if run["status"] == "succeeded" else None
+        saver = builders[step](run) if run["status"] == RunStatus.SUCCEEDED else None
         net.savers.append((step, run, saver))
-        if run["status"] == "failed":
+        if run["status"] == RunStatus.FAILED:
             break
 
 
@@ -285,7 +285,7 @@ def _write_network(session: Session, net: _Network, title: str) -> Network:
         ),
         loss_curve=None if net.loss_curve is None else to_blob(net.loss_curve),
         code_version=row["code_version"][:64] or CODE_VERSION,
-        analysis_status="pending",
+        analysis_status=AnalysisStatus.PENDING,
         checkpoints=[
             Checkpoint(
                 kind=e["kind"], epoch=e["epoch"], loss=e["loss"], weights=arrays_to_blob(weights)
@@ -320,7 +320,7 @@ def _write_analyses(session: Session, net: _Network, network_id: int) -> bool:
     """Save the planned steps with their run records; True when every step is recorded."""
     for step, run, saver in net.savers:
         summary, status = run["summary"], run["status"]
-        if step == "solution_type" and status == "succeeded":
+        if step == "solution_type" and status == RunStatus.SUCCEEDED:
             assigned = assign_solution_type(session, network_id, net.compact)
             summary = {"type": assigned.name, "type_id": assigned.id}
         elif saver is not None:
@@ -339,12 +339,12 @@ def _write_analyses(session: Session, net: _Network, network_id: int) -> bool:
         )  # fmt: skip
     statuses = [run["status"] for _, run, _ in net.savers]
     network = session.get(Network, network_id)
-    if "failed" in statuses:
-        network.analysis_status = "failed"
+    if RunStatus.FAILED in statuses:
+        network.analysis_status = AnalysisStatus.FAILED
     elif len(statuses) == len(DATASET_STEPS):
-        network.analysis_status = "done"
+        network.analysis_status = AnalysisStatus.DONE
     session.flush()
-    return network.analysis_status != "pending"
+    return network.analysis_status != AnalysisStatus.PENDING
 
 
 def import_dataset(

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from atlas.analysis_status import RUN_STATUSES
 from atlas.store.models.base import Base, utcnow
 
 FIXED_POINT_KINDS = ("fixed", "slow")
-RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
 
 
 def _network_fk() -> Mapped[int]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from atlas.analysis_status import ANALYSIS_STATUSES, AnalysisStatus
 from atlas.network_status import STATUSES
 from atlas.store.models.base import Base, utcnow
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 NETWORK_SOURCES = ("trained", "imported")
 NETWORK_STATUSES = STATUSES  # atlas.training.NetworkStatus
-ANALYSIS_STATUSES = ("pending", "running", "done", "failed")
 CHECKPOINT_KINDS = ("initial", "intermediate", "final")
 
 
@@ -65,7 +65,7 @@ class Network(Base):
     validation_loss: Mapped[float | None]
     loss_curve: Mapped[bytes | None]
     code_version: Mapped[str] = mapped_column(String(64))
-    analysis_status: Mapped[str] = mapped_column(String(16), default="pending")
+    analysis_status: Mapped[str] = mapped_column(String(16), default=AnalysisStatus.PENDING.value)
     solution_type_id: Mapped[int | None] = mapped_column(
         ForeignKey("solution_types.id", ondelete="SET NULL"), index=True
     )
