@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from api.problems import Problem
 from atlas.config import Settings
 from atlas.store import study_setup
-from atlas.store.models import Job, TwoNeuronStudy
+from atlas.store.models import Job, TwoNeuronStudyRow
 from atlas.store.task_records import resolve_task
 from atlas.training import TrainingConfig
 from atlas.training.admission import (
@@ -71,9 +71,9 @@ def admit_job(session: Session, job: Job, settings: Settings) -> None:
     _refuse(session, _budget_problem(estimate, settings, what))
 
 
-def admit_study(session: Session, study: TwoNeuronStudy, settings: Settings) -> None:
+def admit_study(session: Session, study: TwoNeuronStudyRow, settings: Settings) -> None:
     """The same for a two-neuron study just created."""
-    task, config = study_setup(study.task_parameters, study.training_config)
-    estimate = estimate_two_neuron(task, study.count, config)
+    model, config = study_setup(study.task_parameters, study.training_config)
+    estimate = estimate_two_neuron(model, study.count, config)
     what = f"a two-neuron study of {study.count} networks"
     _refuse(session, _budget_problem(estimate, settings, what))

@@ -24,7 +24,6 @@ from atlas.store.analysis_runs import analysis_run
 from atlas.store.models import Network
 from atlas.store.queries import get_solution
 from atlas.tasks import TrialTask
-from worker.steps import network_task
 
 T = TypeVar("T")
 
@@ -59,14 +58,6 @@ def stored_analysis(
     if result is None:
         raise analysis_unavailable(session, solution_id, step)
     return StoredAnalysis(network, solution_type, result)
-
-
-def trial_task(network: Network) -> TrialTask:
-    """The task with the parameters the network was trained on."""
-    task = network_task(network)
-    if not isinstance(task, TrialTask):
-        raise Problem(422, "invalid-task", f"task {task.name!r} has no recurrent networks")
-    return task
 
 
 def solution_states(session: Session, network: Network, task: TrialTask) -> np.ndarray:

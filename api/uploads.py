@@ -21,6 +21,7 @@ from api.routes.tasks import resolve_task_name
 from api.schemas.jobs import MAX_UNITS
 from atlas.networks import RNNPopulation, StateDictError, infer_shape, load_state_dict
 from atlas.store.task_records import resolve_task
+from atlas.studies import study_name
 from atlas.tasks import TrialTask, get_task
 from atlas.training.evaluation import population_mse
 
@@ -29,17 +30,18 @@ MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 def upload_task(name: str, session: Session | None = None) -> TrialTask:
     """The named task with its default parameters (a user's stored task at its latest version
-    where a session is given); 422 when unknown or without networks."""
+    where a session is given); 422 when unknown, or a study model's name (no networks)."""
+    model = study_name(name)
+    if model is not None:
+        raise Problem(
+            422, "invalid-task", f"{model!r} is a study model: it has no recurrent networks"
+        )
     try:
         if session is None:
-            task = get_task(resolve_task_name(name))
-        else:
-            task = resolve_task(session, resolve_task_name(name, session))
+            return get_task(resolve_task_name(name))
+        return resolve_task(session, resolve_task_name(name, session))
     except Problem as exc:
         raise Problem(422, "unknown-task", exc.detail) from exc
-    if not isinstance(task, TrialTask):
-        raise Problem(422, "invalid-task", f"task {task.name!r} has no recurrent networks")
-    return task
 
 
 def _parsed(payload: bytes) -> dict[str, torch.Tensor]:

@@ -54,12 +54,12 @@ from atlas.store.models import (
     Features,
     FixedPoint,
     Job,
-    LimitCycle,
+    LimitCycleRow,
     Network,
-    ReducedGraph,
+    ReducedGraphRow,
     SolutionType,
     TwoNeuronNetwork,
-    TwoNeuronStudy,
+    TwoNeuronStudyRow,
     ValidationResult,
 )
 from atlas.store.work_status import FINISHED, WorkStatus
@@ -77,7 +77,7 @@ ANALYSED = (
     "reproduction_gru_20_i100",
     "reproduction_lstm_20_i100",
 )
-RESULT_TABLES = (FixedPoint, LimitCycle, ExtrapolationSignature, ReducedGraph, Features)
+RESULT_TABLES = (FixedPoint, LimitCycleRow, ExtrapolationSignature, ReducedGraphRow, Features)
 STUDY_SIZE, STUDY_STEPS = 240, 40
 
 
@@ -316,7 +316,7 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     with bound_to(Settings(database_url=postgres_url)):
         run_two_neuron_study(study_id)
     with session_scope(sessions) as session:
-        study = session.get(TwoNeuronStudy, study_id)
+        study = session.get(TwoNeuronStudyRow, study_id)
         weights = study_weights(session, study_id)
         summary = two_neuron_regime_summary(session, study_id)
         assert (study.status, study.attempts, study.error) == (study_status(summary), 1, None)
@@ -341,7 +341,9 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     # again, no network stored twice.
     with session_scope(sessions) as session:
         session.execute(
-            update(TwoNeuronStudy).where(TwoNeuronStudy.id == study_id).values(status="running")
+            update(TwoNeuronStudyRow)
+            .where(TwoNeuronStudyRow.id == study_id)
+            .values(status="running")
         )
         session.execute(
             update(TwoNeuronNetwork)
@@ -351,7 +353,7 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     with bound_to(Settings(database_url=postgres_url)):
         run_two_neuron_study(study_id)
     with session_scope(sessions) as session:
-        assert session.get(TwoNeuronStudy, study_id).status == study_status(summary)
+        assert session.get(TwoNeuronStudyRow, study_id).status == study_status(summary)
         again = two_neuron_regime_summary(session, study_id)
         assert (
             session.scalar(select(func.count()).where(TwoNeuronNetwork.study_id == study_id))
@@ -373,7 +375,7 @@ def test_two_neuron_study_through_the_embedded_dispatch(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with session_scope(sessions) as session:
-                if session.get(TwoNeuronStudy, study_id).status in FINISHED:
+                if session.get(TwoNeuronStudyRow, study_id).status in FINISHED:
                     break
             time.sleep(0.2)
     finally:
@@ -396,13 +398,13 @@ def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings
 
     def finished() -> bool:
         with session_scope(sessions) as session:
-            return session.get(TwoNeuronStudy, study_id).status in FINISHED
+            return session.get(TwoNeuronStudyRow, study_id).status in FINISHED
 
     with worker_process([*celery_worker("study"), settings.queue], settings, log):
         wait_for(finished, "the study", log)
     with session_scope(sessions) as session:
         study, summary = (
-            session.get(TwoNeuronStudy, study_id),
+            session.get(TwoNeuronStudyRow, study_id),
             two_neuron_regime_summary(session, study_id),
         )
         assert study.status == study_status(summary)

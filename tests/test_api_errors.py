@@ -18,7 +18,7 @@ from throwaway_databases import database
 from api.app import MAX_BODY_BYTES, create_app
 from atlas.config import Settings
 from atlas.store import SchemaOutOfDateError, migrate
-from atlas.store.models import AnalysisRun, Checkpoint, Job, Network, TaskRecord
+from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network, TaskRecord
 
 API_KEY = "errors-key-9876543210"
 WRITE = {"X-API-Key": API_KEY}
@@ -29,7 +29,7 @@ QUICK_JOB = {
     "task_parameters": {"f_max": 4, "delay_max": 1},
     "training": {"max_epochs": 1},
 }
-TABLES = (Job, Network, Checkpoint, AnalysisRun, TaskRecord)
+TABLES = (Job, Network, CheckpointRow, AnalysisRun, TaskRecord)
 IDLE_TIMEOUT_S = 180
 
 

@@ -27,7 +27,7 @@ from atlas.cli import main as cli_main
 from atlas.cli.serve import stored_api_key
 from atlas.config import Settings, get_settings
 from atlas.store import migrate
-from atlas.store.models import Job, TwoNeuronStudy
+from atlas.store.models import Job, TwoNeuronStudyRow
 from atlas.training import TrainingConfig, TwoNeuronTrainingConfig
 
 API_KEY = "hardening-key-0123456789"
@@ -266,7 +266,7 @@ def test_a_study_over_the_budget_is_refused(settings):
 
 def _study_count(client: TestClient) -> int:
     with client.app.state.sessions() as session:
-        return session.scalar(select(func.count()).select_from(TwoNeuronStudy))
+        return session.scalar(select(func.count()).select_from(TwoNeuronStudyRow))
 
 
 def test_a_job_inside_the_budget_is_accepted(client):

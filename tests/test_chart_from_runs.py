@@ -54,7 +54,7 @@ def test_run_folders_become_a_chart_that_reads_as_trained_here(tmp_path, capsys)
                        "--acceptance", "0.2", "--no-kappa", "--database-url", url])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "chart 1 (succeeded): 3 networks stored" in out
+    assert "chart 1 (succeeded): 3 networks stored, 3 accepted" in out
     assert "3/3 analysed" in out
     assert "vanilla 8    reached" in out
 
@@ -77,16 +77,14 @@ def test_run_folders_become_a_chart_that_reads_as_trained_here(tmp_path, capsys)
                for k in fresh.initial[0])  # fmt: skip
 
 
-def test_a_stopped_run_counts_its_unfinished_seeds_and_foreign_seeds_are_refused(
-    tmp_path, capsys
-):
+def test_a_stopped_run_counts_its_unfinished_seeds_and_foreign_seeds_are_refused(tmp_path, capsys):
     train_run(tmp_path / "stopped", [0, 1], stop_after_epochs=15)
     url = sqlite_url(tmp_path)
     code = atlas_main(["chart", "from-runs", str(tmp_path / "stopped"), "--networks-per-setting",
                        "1", "--no-analysis", "--no-kappa", "--database-url", url])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "chart 1 (failed): 0 networks stored" in out
+    assert "chart 1 (failed): 0 networks stored, 0 accepted" in out
 
     train_run(tmp_path / "foreign", [5, 9])
     before = capsys.readouterr()

@@ -59,7 +59,7 @@ from atlas.store.datasets import DATASET_STEPS, export_dataset, import_dataset
 from atlas.store.models import (
     AnalysisRun,
     Chart,
-    Checkpoint,
+    CheckpointRow,
     Network,
     SolutionType,
     ValidationResult,
@@ -252,7 +252,7 @@ def test_export_then_import_into_fresh_postgres_reproduces_the_atlas(source, exp
         with session_scope(_sessions(url)) as session:
             types = {t.name: t.member_count for t in session.scalars(select(SolutionType))}
             intermediate = session.scalar(
-                select(func.count()).where(Checkpoint.kind == "intermediate")
+                select(func.count()).where(CheckpointRow.kind == "intermediate")
             )
         assert len(types) == 3 and set(report.types) == set(types)
         assert intermediate == 4  # two trained networks, checkpoints at epochs 10 and 20

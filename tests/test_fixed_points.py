@@ -292,8 +292,10 @@ def test_bad_arguments_are_refused(reference_networks):
         find_fixed_points(population, torch.zeros(3), torch.zeros(1, 4, population.state_size))
     with pytest.raises(ValueError, match="fixed_tol"):
         FixedPointConfig(fixed_tol=1e-3, slow_tol=1e-6)
+    one_input = {**reference_networks[0].state_dict}
+    one_input["rnn.weight_ih_l0"] = one_input["rnn.weight_ih_l0"][:, :1]
     with pytest.raises(ValueError, match="inputs"):
-        analyse_fixed_points(population, get_task("two_neuron"))
+        analyse_fixed_points(from_state_dicts([one_input]), get_task("delayed"))
 
 
 def test_fixed_points_command_prints_the_analysis(reference_networks, capsys):

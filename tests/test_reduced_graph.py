@@ -270,7 +270,7 @@ def test_cli_prints_the_compact_graph(built, reference, capsys) -> None:
     ("arguments", "message"),
     [
         (["--task", "nonsense"], "unknown task"),
-        (["--task", "two_neuron"], "no reduced-dynamics graph"),
+        (["--task", "two_neuron"], "not a task: it has no trials"),
         (["--task", "delayed", "--weights", "/nonexistent/weights.pt"], "no such file"),
         (["--task", "delayed", "--weights", __file__], "state dict"),
     ],

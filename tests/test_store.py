@@ -49,13 +49,14 @@ from atlas.store.arrays import (
 )
 from atlas.store.models import (
     AnalysisRun,
-    Checkpoint,
+    CheckpointRow,
     Job,
     Network,
     TwoNeuronNetwork,
-    TwoNeuronStudy,
+    TwoNeuronStudyRow,
     ValidationResult,
 )
+from atlas.studies import TwoNeuronModel
 from atlas.tasks import get_task
 from atlas.training import TrainingConfig, TrainingProgress, train_population
 from atlas.training.evaluation import population_mse
@@ -81,7 +82,7 @@ def trained():
 def two_neuron_study():
     """A few two-neuron networks trained for some Adam steps, with the config used."""
     config = TwoNeuronTrainingConfig(max_steps=10, log_every=5)
-    return config, train_two_neuron(get_task("two_neuron"), [3, 4, 5, 6], config)
+    return config, train_two_neuron(TwoNeuronModel(), [3, 4, 5, 6], config)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -241,7 +242,7 @@ def test_concurrent_requests_with_one_key_make_one_job(sessions):
         ({"training": {"max_epochs": 0}}, "max_epochs"),
         ({"training": {"learning_rat": 1e-3}}, "unknown training config"),
         ({"task_parameters": {"delay": 3}}, "no parameter"),
-        ({"task": "two_neuron", "task_parameters": {}}, "no trials"),
+        ({"task": "two_neuron", "task_parameters": {}}, "unknown task"),  # a study model
     ],
 )
 def test_bad_job_specs_write_nothing(sessions, changes, message):
@@ -346,8 +347,10 @@ def test_imported_reference_network(sessions, reference_networks):
         back = network_state_dict(session, network.id)
         assert all(torch.equal(back[k], v) for k, v in reference.state_dict.items())
         assert session.get(Network, network.id).info == {"paper": True}
+        one_input = {**reference.state_dict}
+        one_input["rnn.weight_ih_l0"] = one_input["rnn.weight_ih_l0"][:, :1]
         with pytest.raises(ValueError, match="inputs"):
-            save_imported_network(session, get_task("two_neuron"), reference.state_dict, loss)
+            save_imported_network(session, task, one_input, loss)
 
 
 # --- analysis rows -----------------------------------------------------------------------------
@@ -395,7 +398,7 @@ def test_deleting_a_network_deletes_its_rows_in_the_database(sessions, reference
     with session_scope(sessions) as session:
         session.execute(delete(Network).where(Network.id == network_id))
     with session_scope(sessions) as session:
-        assert count_rows(session, Checkpoint, Checkpoint.network_id == network_id) == 0
+        assert count_rows(session, CheckpointRow, CheckpointRow.network_id == network_id) == 0
         assert count_rows(session, AnalysisRun, AnalysisRun.network_id == network_id) == 0
 
 
@@ -413,14 +416,14 @@ def regime(w: np.ndarray) -> str:
 def test_two_neuron_study_round_trip(sessions, two_neuron_study):
     config, outcome = two_neuron_study
     with session_scope(sessions) as session:
-        study = save_two_neuron_study(session, get_task("two_neuron"), config, outcome, name="s")
+        study = save_two_neuron_study(session, TwoNeuronModel(), config, outcome, name="s")
         with pytest.raises(ValueError, match="got 3 regimes"):
             set_two_neuron_regimes(session, study.id, ["fixed_point"] * 3)
         with pytest.raises(ValueError, match="unknown regimes"):
             set_two_neuron_regimes(session, study.id, ["spiral"] * 4)
         set_two_neuron_regimes(session, study.id, [regime(w) for w in outcome.final_w])
     with session_scope(sessions) as session:
-        study = session.get(TwoNeuronStudy, study.id)
+        study = session.get(TwoNeuronStudyRow, study.id)
         assert (study.count, study.training_config["max_steps"]) == (4, 10)
         networks = session.scalars(
             select(TwoNeuronNetwork)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from atlas.networks import RNNPopulation, from_state_dicts, to_state_dict, torch_network
-from atlas.networks.two_neuron import initial_weights, task_loss
+from atlas.networks.two_neuron import endpoint_loss, initial_weights
+from atlas.studies import TwoNeuronModel
 from atlas.tasks import get_task
 from atlas.training import (
     NetworkOutcome,
@@ -167,29 +168,29 @@ def test_config_round_trip_and_unknown_keys():
 
 
 def test_two_neuron_gradient_equals_autograd():
-    task = get_task("two_neuron")
-    w = initial_weights([0, 1, 2, 3, 4], task).requires_grad_()
-    task_loss(w, task).sum().backward()
-    loss, grad = loss_and_gradient(w.detach().numpy(), task)
-    np.testing.assert_allclose(loss, task_loss(w.detach(), task).numpy(), rtol=1e-12)
+    model = TwoNeuronModel()
+    w = initial_weights([0, 1, 2, 3, 4], model).requires_grad_()
+    endpoint_loss(w, model).sum().backward()
+    loss, grad = loss_and_gradient(w.detach().numpy(), model)
+    np.testing.assert_allclose(loss, endpoint_loss(w.detach(), model).numpy(), rtol=1e-12)
     np.testing.assert_allclose(grad, w.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.slow
 def test_two_neuron_population_of_1000_mostly_solves():
-    task = get_task("two_neuron")
+    model = TwoNeuronModel()
     config = TwoNeuronTrainingConfig()
-    outcome = train_two_neuron(task, range(1000), config)
+    outcome = train_two_neuron(model, range(1000), config)
     assert outcome.initial_w.shape == outcome.final_w.shape == (1000, 2, 2)
     assert outcome.loss_curves.shape == (1000, config.max_steps // config.log_every + 1)
-    np.testing.assert_array_equal(outcome.initial_w, initial_weights(range(1000), task).numpy())
+    np.testing.assert_array_equal(outcome.initial_w, initial_weights(range(1000), model).numpy())
     # The paper: ~71% of its 10,000 reach loss < 1e-4; this recipe reaches about 75%.
     assert outcome.solved.mean() > 0.6
     assert np.array_equal(outcome.solved, outcome.loss < 1e-4)
     # The reported loss is the loss of the reported W.
     check = np.random.default_rng(0).choice(1000, 5, replace=False)
     np.testing.assert_allclose(
-        task_loss(torch.from_numpy(outcome.final_w[check]), task).numpy(),
+        endpoint_loss(torch.from_numpy(outcome.final_w[check]), model).numpy(),
         outcome.loss[check],
         rtol=1e-3,
         atol=1e-8,

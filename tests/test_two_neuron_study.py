@@ -1,5 +1,6 @@
-"""The two-neuron study: regimes read from the dynamics agree with the eigenvalue rule (and
-where they differ, the dynamics say why), a trained population's study, and `atlas regimes`."""
+"""The two-neuron study: its model's parameters, regimes read from the dynamics agree with the
+eigenvalue rule (and where they differ, the dynamics say why), a trained population's study,
+and `atlas regimes`."""
 
 from __future__ import annotations
 
@@ -16,9 +17,30 @@ from atlas.analysis.two_neuron_regimes import (
 )
 from atlas.analysis.two_neuron_study import run_two_neuron_study
 from atlas.cli import main
+from atlas.studies import STUDY_MODELS, UnknownStudyError, get_study_model, study_name
+from atlas.tasks import ParameterError
 from atlas.training import TwoNeuronTrainingConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_two_neuron_parameters_follow_science_md():
+    model = get_study_model("two_neuron")
+    p = model.parameters()
+    assert p["x0"] == [1.0, 0.0] and p["target"] == [0.0, 1.0]
+    assert p["dt"] == 0.01 and model.n_steps == 1000 and p["solved_loss"] == 1e-4
+    assert (p["w_init_low"], p["w_init_high"]) == (-1.5, 1.5)
+    assert get_study_model("2d", target=[0.5, 0.5]).parameters()["target"] == [0.5, 0.5]
+
+
+def test_study_models_are_found_by_alias_and_refuse_bad_overrides():
+    assert list(STUDY_MODELS) == ["two_neuron"]
+    assert study_name("Two_Neuron_Study") == "two_neuron" and study_name("delayed") is None
+    with pytest.raises(UnknownStudyError, match="known: two_neuron"):
+        get_study_model("delayed")
+    for overrides in ({"dt": 0.03}, {"no_such_parameter": 1}, {"x0": [1.0]}, {"dt": True}):
+        with pytest.raises(ParameterError):  # dt 0.03: 10 is not a whole number of steps
+            get_study_model("two_neuron", **overrides)
 
 
 def test_dynamics_agree_with_the_eigenvalue_rule_and_explain_every_difference():

@@ -24,7 +24,7 @@ from atlas.store import (
     session_factory,
     session_scope,
 )
-from atlas.store.models import AnalysisRun, Checkpoint, Job, Network
+from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network
 from atlas.store.models.job import TrainingSnapshot
 from atlas.store.work_status import FINISHED, WorkStatus, check_constraint
 from atlas.tasks import get_task
@@ -113,7 +113,7 @@ def test_cancel_running_job_keeps_finished_networks(tmp_path):
                 assert session.get(TrainingSnapshot, job_id) is None
                 for network in networks:  # each stored network is whole
                     kinds = session.scalars(
-                        select(Checkpoint.kind).where(Checkpoint.network_id == network.id)
+                        select(CheckpointRow.kind).where(CheckpointRow.network_id == network.id)
                     ).all()
                     assert {"initial", "final"} <= set(kinds)
                     assert network.status == "converged"

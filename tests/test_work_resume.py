@@ -32,8 +32,9 @@ from atlas.store import (
     study_weights,
 )
 from atlas.store.arrays import arrays_from_blob, arrays_to_blob
-from atlas.store.models import TwoNeuronStudy
+from atlas.store.models import TwoNeuronStudyRow
 from atlas.store.models.two_neuron import TwoNeuronSnapshot
+from atlas.studies import TwoNeuronModel
 from atlas.tasks import get_task
 from atlas.training import (
     TrainingConfig,
@@ -106,7 +107,8 @@ def test_embedded_server_killed_mid_training_resumes_from_its_snapshot(
     # Created in the database only: the server process below picks it up at its start.
     with monkeypatch.context() as patch:
         patch.setattr(dispatch, "enqueue_training", lambda *_args, **_kw: None)
-        job_id = submit(settings, count=3, max_epochs=60, seed=40, resume_every=10)
+        # Long enough that the job cannot finish between the snapshot seen and the kill.
+        job_id = submit(settings, count=3, max_epochs=200, seed=40, resume_every=10)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     server = subprocess.Popen(
         [sys.executable, "-c", EMBEDDED_SERVER, settings.database_url], cwd=ROOT, env=env
@@ -161,7 +163,7 @@ def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog
         wait_for(lambda: snapshot_step() >= 3, "a study snapshot")
         dispatch.shutdown()
         with session_scope(session_factory(engine)) as session:
-            assert session.get(TwoNeuronStudy, study_id).status == "queued"
+            assert session.get(TwoNeuronStudyRow, study_id).status == "queued"
         resumed_from = snapshot_step()
         try:
             dispatch.resume_unfinished(settings)
@@ -183,7 +185,6 @@ def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog
             assert session.get(TwoNeuronSnapshot, study_id) is None
     finally:
         engine.dispose()
-    task, config = get_task("two_neuron"), TwoNeuronTrainingConfig(**training)
-    whole = train_two_neuron(task, range(5, 7), config)
+    whole = train_two_neuron(TwoNeuronModel(), range(5, 7), TwoNeuronTrainingConfig(**training))
     np.testing.assert_array_equal(stored.final_w, whole.final_w)
     np.testing.assert_array_equal(stored.initial_w, whole.initial_w)

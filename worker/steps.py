@@ -52,7 +52,7 @@ from atlas.store import (
 from atlas.store.analyses import json_number
 from atlas.store.models import Network
 from atlas.store.task_records import resolve_task
-from atlas.tasks import Task, TrialTask
+from atlas.tasks import TrialTask
 
 # How far a recomputed validation loss may be from the recorded one (float32 vs float64,
 # CPU vs GPU summation order) before the stored weights are deemed not to be the trained ones.
@@ -64,7 +64,7 @@ CYCLE_STARTS, CYCLE_STEPS = 16, 2000
 Summary = dict[str, Any] | None
 
 
-def network_task(network: Network) -> Task:
+def network_task(network: Network) -> TrialTask:
     """The task as the network was trained on it (its recorded parameters); a user's declared
     task is read from the store through the network's session."""
     return resolve_task(object_session(network), network.task, **network.task_parameters)
@@ -81,19 +81,12 @@ class NetworkInputs:
 
 
 def load_network(session: Session, network: Network) -> NetworkInputs:
-    task = network_task(network)
-    if not isinstance(task, TrialTask):
-        raise TypeError(f"task {task.name!r} has no trials to analyse a network on")
     population = load_population(session, [network.id])
-    return NetworkInputs(network.id, task, population, network.validation_loss)
+    return NetworkInputs(network.id, network_task(network), population, network.validation_loss)
 
 
-def needs_trials(network: Network) -> str | None:
-    """Every step runs the network on trials: a task without them has nothing to analyse."""
-    task = network_task(network)
-    if not isinstance(task, TrialTask):
-        return f"task {task.name!r} has no trials to run a network on"
-    return None
+def applies_to_every_network(network: Network) -> None:
+    """Every network has a trial task, so a step that needs nothing more always runs."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,7 @@ class Step:
     run: Callable[[Any], Any]
     save: Callable[[Session, int, Any], Summary]
     load: Callable[[Session, Network], Any] = load_network
-    skip: Callable[[Network], str | None] = needs_trials
+    skip: Callable[[Network], str | None] = applies_to_every_network
 
 
 # --------------------------------------------------------------------------- validation
@@ -167,7 +160,7 @@ def signature(inputs: NetworkInputs) -> Signature:
 def needs_signature(network: Network) -> str | None:
     if not has_signature(network_task(network)):
         return f"no extrapolation signature is declared for task {network.task!r}"
-    return needs_trials(network)
+    return None
 
 
 # --------------------------------------------------------------------------- graph and type
@@ -186,9 +179,6 @@ def needs_solution(network: Network) -> str | None:
             f"validation loss {network.validation_loss!r} is not below {SOLUTION_LOSS:g}: "
             "the network is no solution"
         )
-    reason = needs_trials(network)
-    if reason is not None:
-        return reason
     try:
         network_task(network).graph_protocol()
     except NotImplementedError:
@@ -234,7 +224,7 @@ def save_feature_values(session: Session, network_id: int, result: FeatureValues
 def needs_feature_set(network: Network) -> str | None:
     if not has_features(network_task(network)):
         return f"no neural features are declared for task {network.task!r}"
-    return needs_trials(network)
+    return None
 
 
 STEPS: list[Step] = [

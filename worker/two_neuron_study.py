@@ -28,10 +28,10 @@ from atlas.store import (
     study_setup,
     study_weights,
 )
-from atlas.store.models import TwoNeuronStudy
+from atlas.store.models import TwoNeuronStudyRow
 from atlas.store.snapshots import load_snapshot, save_snapshot
 from atlas.store.two_neuron import stored_network_count
-from atlas.tasks import TwoNeuron
+from atlas.studies import TwoNeuronModel
 from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
 from atlas.training.snapshot import (
     SnapshotMismatchError,
@@ -52,10 +52,10 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
     A study delivered MAX_ATTEMPTS times without finishing is marked failed. After every
     training step it stops (worker.work.Watch) when `should_stop()` says so (queued again),
     when a client cancelled it, or at the time limit. It ends succeeded, partially succeeded
-    (some networks did not solve the task) or failed (none did).
+    (some networks did not reach the target) or failed (none did).
     """
     with transaction() as session:
-        study = session.get(TwoNeuronStudy, study_id)
+        study = session.get(TwoNeuronStudyRow, study_id)
         if study is None:
             raise LookupError(f"no two-neuron study {study_id}")
         if not start_study_attempt(session, study_id, MAX_ATTEMPTS):
@@ -64,19 +64,19 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         trained = stored_network_count(session, study_id) > 0
         seeds = list(range(study.seed, study.seed + study.count))
         parameters, training = study.task_parameters, study.training_config
-        watch = Watch(TwoNeuronStudy, study_id, should_stop, study.run_seconds)
+        watch = Watch(TwoNeuronStudyRow, study_id, should_stop, study.run_seconds)
     with finished_or_stopped(
         f"study {study_id}",
         stop=lambda session, stopped: stop_study(session, study_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_study(session, study_id, error),
     ):
-        task, config = study_setup(parameters, training)
+        model, config = study_setup(parameters, training)
         if not trained:
-            _train(study_id, task, config, seeds, watch)
+            _train(study_id, model, config, seeds, watch)
         with transaction() as session:
             weights = study_weights(session, study_id)
         by_eigenvalues = eigenvalue_regimes(weights.final_w)
-        by_dynamics = dynamic_regimes(weights.final_w, task).regimes
+        by_dynamics = dynamic_regimes(weights.final_w, model).regimes
         maps = regime_maps(weights.initial_w, by_eigenvalues, weights.solved)
         with transaction() as session:
             set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
@@ -117,7 +117,7 @@ def _snapshotter(study_id: int) -> Callable[[TwoNeuronRun], None]:
 
 def _train(
     study_id: int,
-    task: TwoNeuron,
+    model: TwoNeuronModel,
     config: TwoNeuronTrainingConfig,
     seeds: list[int],
     watch: Watch,
@@ -126,7 +126,7 @@ def _train(
     it in one transaction; a snapshot is kept every STUDY_SNAPSHOT_EVERY steps meanwhile."""
     started = time.perf_counter()
     outcome = train_two_neuron(
-        task,
+        model,
         seeds,
         config,
         start=_resumed(study_id, len(seeds)),

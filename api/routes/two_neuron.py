@@ -26,7 +26,7 @@ from atlas.store import (
     fail_study,
     two_neuron_regime_summary,
 )
-from atlas.store.models import TwoNeuronStudy
+from atlas.store.models import TwoNeuronStudyRow
 from atlas.store.two_neuron_reads import two_neuron_study
 from worker.dispatch import enqueue_two_neuron_study
 
@@ -62,14 +62,14 @@ def _regimes_out(summary: RegimeSummary) -> RegimesOut:
 _START_RESPONSES = {
     **AUTH_RESPONSES,
     422: {
-        "description": "Bad count, task parameters or training options, or a study over "
+        "description": "Bad count, model parameters or training options, or a study over "
         "the server's memory or work budget (`over-budget`)."
     },
     503: {"description": "The queue is unreachable (the study is recorded as failed)."},
 }
 
 
-def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) -> TwoNeuronStudy:
+def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) -> TwoNeuronStudyRow:
     """Create, admit, commit and enqueue a study (both ways of starting one)."""
     try:
         study = create_two_neuron_study(session, **body.model_dump())
@@ -109,14 +109,14 @@ def start_study(
     return _regimes_out(_summary(session, study.id))
 
 
-def _finished(study: TwoNeuronStudy) -> int:
+def _finished(study: TwoNeuronStudyRow) -> int:
     """Networks done training: all once the study is complete, else those out of the batch."""
     if study.progress_fraction >= 1:
         return study.count
     return study.count - study.progress["active"] if study.progress else 0
 
 
-def study_out(study: TwoNeuronStudy) -> StudyOut:
+def study_out(study: TwoNeuronStudyRow) -> StudyOut:
     progress = study.progress or {}
     return StudyOut(
         id=study.id,

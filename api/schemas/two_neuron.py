@@ -49,7 +49,7 @@ class StudyIn(BaseModel):
     task_parameters: dict[Annotated[str, Field(max_length=64)], ParameterValue] = Field(
         default_factory=dict,
         max_length=32,
-        description="Overrides of the two_neuron task's parameters.",
+        description="Overrides of the two-neuron model's parameters (x0, target, t_final, ...).",
     )
     training: TwoNeuronTrainingIn = Field(
         default_factory=TwoNeuronTrainingIn,

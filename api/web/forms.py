@@ -14,7 +14,7 @@ from api.web.templating import render
 from atlas.store.explorer_reads import recent_work
 from atlas.tasks import TASKS
 
-TRIAL_TASKS = [name for name in TASKS if name != "two_neuron"]
+TRIAL_TASKS = list(TASKS)
 ARCHITECTURES = ("vanilla", "gru", "lstm")
 RECENT = 20
 

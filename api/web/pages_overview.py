@@ -21,6 +21,7 @@ from api.web.templating import render
 from atlas.store import solution_type
 from atlas.store.explorer_reads import TaskCounts, member_spread, recent_work, task_counts
 from atlas.store.queries import SolutionFilters, list_solutions
+from atlas.studies import TwoNeuronModel
 from atlas.tasks import TASKS, get_task
 
 router = page_router()
@@ -52,6 +53,7 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
         "home.html",
         title="Home",
         tasks=tasks,
+        two_neuron=TwoNeuronModel(),
         work=recent_work(session, RECENT_WORK),
     )
 

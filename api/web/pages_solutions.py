@@ -19,7 +19,6 @@ from api.problems import Problem
 from api.routes.compare import compare, compare_matrix
 from api.routes.solutions import DEFAULT_ORDER, list_solutions_route, read_solution
 from api.schemas.solutions import Architecture, NetworkSource, NetworkStatus, SortKey, SortOrder
-from api.solution_analyses import trial_task
 from api.web.page_route import page_router
 from api.web.svg import loss_curve_svg
 from api.web.templating import render
@@ -32,6 +31,7 @@ from atlas.store import (
 )
 from atlas.store.queries import SolutionFilters, get_solution, list_solutions
 from atlas.tasks import TASKS
+from worker.steps import network_task
 
 router = page_router()
 T = TypeVar("T")
@@ -166,7 +166,7 @@ def solution_page(
 def _graph_svg(session: Session, solution_id: int, compact: dict, title: str) -> str:
     """The compact graph inlined, its edges named by the task the network was trained on."""
     network, _ = get_solution(session, solution_id)
-    return graph_picture(compact, trial_task(network), title, "sol")
+    return graph_picture(compact, network_task(network), title, "sol")
 
 
 def _suggestions(session: Session, task: str, kind: str | None, exclude: int) -> list:
@@ -237,7 +237,7 @@ def compare_page(
             if stored is not None:
                 title = f"solution {solution_id}" + (f" ({type_name})" if type_name else "")
                 graphs[solution_id] = graph_picture(
-                    stored.compact, trial_task(network), title, f"cmp{solution_id}"
+                    stored.compact, network_task(network), title, f"cmp{solution_id}"
                 )
     return render(
         request,

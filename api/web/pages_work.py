@@ -25,7 +25,7 @@ from api.web.forms import TRIAL_TASKS, check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.store.work_status import UNFINISHED
-from atlas.tasks import get_task
+from atlas.studies import TwoNeuronModel
 
 router = page_router()
 Field = Annotated[str, Form(max_length=4096)]
@@ -170,5 +170,5 @@ def two_neuron_page(
         title="Two-neuron study",
         regimes=regimes,
         regime_names=list(dict.fromkeys(names)),
-        task=get_task("two_neuron"),
+        model=TwoNeuronModel(),
     )

@@ -26,7 +26,8 @@ from atlas.analysis.fixed_point_search import (
     polish,
     speed,
 )
-from atlas.analysis.jacobian import step_jacobian, two_neuron_jacobian
+from atlas.analysis.jacobian import _JACOBIANS as STEP_JACOBIANS
+from atlas.analysis.jacobian import two_neuron_jacobian
 from atlas.networks import RNNPopulation
 from atlas.networks.cells import STEPS
 from atlas.networks.two_neuron import vector_field
@@ -276,24 +277,43 @@ def _rnn_system(frozen: RNNPopulation, inputs: torch.Tensor) -> DynamicalSystem:
     """The step of frozen networks under constant inputs (I,) or (K, I); the input projection,
     the same for every state, is computed once."""
     per_network = inputs.expand(frozen.count, -1) if inputs.dim() == 1 else inputs
-    xproj = frozen.input_projection(per_network[:, None, None, :]).squeeze(2)
-    step = STEPS[frozen.architecture]
+    xproj = frozen.input_projection(per_network[:, None, None, :])[:, 0, 0]
+    tensors = {
+        "xproj": xproj,
+        "weight_hh": frozen.weight_hh.detach(),
+        "bias_hh": frozen.bias_hh.detach(),
+        "fc_weight": frozen.fc_weight.detach(),
+        "fc_bias": frozen.fc_bias.detach(),
+    }
+    return _step_system(frozen.architecture, tensors)
 
-    def per_point(states: torch.Tensor) -> torch.Tensor:
-        if inputs.dim() == 1:
-            return inputs
-        return inputs[:, None, :].expand(-1, states.shape[1], -1)
 
-    def select(rows: torch.Tensor) -> DynamicalSystem:
-        picked = frozen.select(rows).requires_grad_(False)
-        return _rnn_system(picked, inputs if inputs.dim() == 1 else inputs[rows])
+def _step_system(architecture: str, tensors: dict[str, torch.Tensor]) -> DynamicalSystem:
+    """The step map of K systems from their input projections xproj (K, G*H), recurrent
+    weights and biases, and readouts: `select` indexes these tensors, no network is copied
+    (polishing selects the systems of every block of points it factorises)."""
+    xproj, weight_hh, bias_hh = tensors["xproj"], tensors["weight_hh"], tensors["bias_hh"]
+    step, weight_hh_t = STEPS[architecture], weight_hh.mT
+    units = weight_hh.shape[-1]
+    derivative = STEP_JACOBIANS[architecture]
+
+    def jacobian(h: torch.Tensor) -> torch.Tensor:
+        hproj = torch.baddbmm(bias_hh.unsqueeze(1), h[..., :units], weight_hh_t)
+        return derivative(h, xproj.unsqueeze(1), hproj, weight_hh)
+
+    def readout(h: torch.Tensor) -> torch.Tensor:
+        flat = h[..., :units].reshape(h.shape[0], -1, units)
+        out = torch.baddbmm(tensors["fc_bias"].unsqueeze(1), flat, tensors["fc_weight"].mT)
+        return out.reshape(*h.shape[:-1], -1)
 
     return DynamicalSystem(
-        dynamics=lambda h: step(h, xproj, frozen.weight_hh.mT, frozen.bias_hh),
-        jacobian=lambda h: step_jacobian(frozen, h, per_point(h)),
-        readout=frozen.readout,
+        dynamics=lambda h: step(h, xproj.unsqueeze(1), weight_hh_t, bias_hh),
+        jacobian=jacobian,
+        readout=readout,
         continuous=False,
-        select=select,
+        select=lambda rows: _step_system(
+            architecture, {name: value[rows] for name, value in tensors.items()}
+        ),
     )
 
 

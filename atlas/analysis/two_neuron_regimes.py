@@ -3,7 +3,7 @@
 From the eigenvalues of W (science.md; the origin's Jacobian is W - I): limit cycle (complex
 eigenvalues, real part > 1), non-trivial fixed point (real eigenvalues, the largest > 1), stable
 origin (largest real part <= 1). From what the dynamics actually do: run from x0 long past the
-task's horizon, look for a cycle in the tail, else match the end state to the stable fixed
+model's horizon, look for a cycle in the tail, else match the end state to the stable fixed
 points found for that W (the origin or a non-trivial one).
 """
 
@@ -17,7 +17,7 @@ import torch
 from atlas.analysis.fixed_points import find_two_neuron_fixed_points
 from atlas.analysis.limit_cycles import detect_cycles, two_neuron_tail
 from atlas.networks.two_neuron import simulate
-from atlas.tasks import TwoNeuron
+from atlas.studies import TwoNeuronModel
 
 REGIMES = ("limit_cycle", "fixed_point", "stable_origin")
 UNDETERMINED = "undetermined"
@@ -35,12 +35,12 @@ def eigenvalue_regimes(w: np.ndarray) -> np.ndarray:
     )
 
 
-def final_losses(w: np.ndarray, task: TwoNeuron | None = None) -> np.ndarray:
-    """Task loss of each W (n, 2, 2): 0.5 * ||x(t_final) - target||^2 from x0 by RK4."""
-    task = task or TwoNeuron()
+def final_losses(w: np.ndarray, model: TwoNeuronModel | None = None) -> np.ndarray:
+    """Loss of each W (n, 2, 2): 0.5 * ||x(t_final) - target||^2 from x0 by RK4."""
+    model = model or TwoNeuronModel()
     wt = torch.as_tensor(np.asarray(w), dtype=torch.float64)
-    final = simulate(wt, torch.tensor(task.x0), task.n_steps, task.dt)[:, 0]
-    return (0.5 * (final - torch.tensor(task.target, dtype=torch.float64)).pow(2).sum(-1)).numpy()
+    final = simulate(wt, torch.tensor(model.x0), model.n_steps, model.dt)[:, 0]
+    return (0.5 * (final - torch.tensor(model.target, dtype=torch.float64)).pow(2).sum(-1)).numpy()
 
 
 @dataclass
@@ -57,32 +57,32 @@ class DynamicRegimes:
 
 def dynamic_regimes(
     w: np.ndarray,
-    task: TwoNeuron | None = None,
+    model: TwoNeuronModel | None = None,
     t_total: float = 200.0,
     t_tail: float = 80.0,
     sample_dt: float = 0.05,
     match_tol: float = 1e-3,
     chunk: int = 2000,
 ) -> DynamicRegimes:
-    """Regimes from the dynamics: run from the task's x0 to t_total (far past t_final) and
+    """Regimes from the dynamics: run from the model's x0 to t_total (far past t_final) and
     detect a cycle in the last t_tail. Otherwise (in the plane a bounded orbit that does not
     cycle converges to a fixed point) the fixed point nearest the end state decides, if it is
     stable and the orbit is closing in on it (within match_tol, or nearer at the end of the tail
     than at its start): the origin gives stable_origin, another fixed_point. Anything else is
     undetermined."""
-    task = task or TwoNeuron()
+    model = model or TwoNeuronModel()
     wt = torch.as_tensor(np.asarray(w), dtype=torch.float64)
     parts = [
-        _dynamic_regimes(wt[i : i + chunk], task, t_total, t_tail, sample_dt, match_tol)
+        _dynamic_regimes(wt[i : i + chunk], model, t_total, t_tail, sample_dt, match_tol)
         for i in range(0, len(wt), chunk)
     ]
     merged = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(parts[0])}
     return DynamicRegimes(**merged)
 
 
-def _dynamic_regimes(w, task, t_total, t_tail, sample_dt, match_tol) -> DynamicRegimes:
-    x0 = torch.tensor(task.x0, dtype=torch.float64).expand(len(w), 1, 2)
-    tail = two_neuron_tail(w, x0, t_total, t_tail, task.dt, sample_dt)[:, 0]
+def _dynamic_regimes(w, model, t_total, t_tail, sample_dt, match_tol) -> DynamicRegimes:
+    x0 = torch.tensor(model.x0, dtype=torch.float64).expand(len(w), 1, 2)
+    tail = two_neuron_tail(w, x0, t_total, t_tail, model.dt, sample_dt)[:, 0]
     cycles = detect_cycles(tail, closing_tol=2e-3)
     start, end = tail[:, 0], tail[:, -1]
     point_sets = find_two_neuron_fixed_points(w)
@@ -116,12 +116,12 @@ def regime_counts(regimes: np.ndarray) -> dict[str, int]:
     return {name: int(np.sum(regimes == name)) for name in REGIMES}
 
 
-def regime_summary(w: np.ndarray, task: TwoNeuron | None = None) -> dict:
-    """n, how many solve the task (loss < task.solved_loss, from x0 to t_final by RK4), and
+def regime_summary(w: np.ndarray, model: TwoNeuronModel | None = None) -> dict:
+    """n, how many reach the target (loss < model.solved_loss, from x0 to t_final by RK4), and
     the eigenvalue-rule regime counts among the solved networks and among all of them."""
-    task = task or TwoNeuron()
+    model = model or TwoNeuronModel()
     w = np.asarray(w, dtype=np.float64)
-    solved = final_losses(w, task) < task.solved_loss
+    solved = final_losses(w, model) < model.solved_loss
     regimes = eigenvalue_regimes(w)
     return {
         "n": len(w),

@@ -16,7 +16,7 @@ from atlas.analysis.two_neuron_regimes import (
     eigenvalue_regimes,
     regime_counts,
 )
-from atlas.tasks import TwoNeuron
+from atlas.studies import TwoNeuronModel
 from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
 
 
@@ -103,7 +103,7 @@ def run_two_neuron_study(
     n: int = 10_000,
     seed: int = 0,
     config: TwoNeuronTrainingConfig | None = None,
-    task: TwoNeuron | None = None,
+    model: TwoNeuronModel | None = None,
     draw_maps: bool = True,
     progress_bar: bool = False,
 ) -> TwoNeuronStudy:
@@ -111,12 +111,12 @@ def run_two_neuron_study(
     eigenvalue rule and by its dynamics from x0, and draw the regime maps over initial W."""
     if n < 1:
         raise ValueError("the study needs at least one network")
-    task = task or TwoNeuron()
+    model = model or TwoNeuronModel()
     outcome = train_two_neuron(
-        task, range(seed, seed + n), config or TwoNeuronTrainingConfig(), progress_bar=progress_bar
+        model, range(seed, seed + n), config or TwoNeuronTrainingConfig(), progress_bar=progress_bar
     )
     regimes = eigenvalue_regimes(outcome.final_w)
-    dynamics = dynamic_regimes(outcome.final_w, task)
+    dynamics = dynamic_regimes(outcome.final_w, model)
     return TwoNeuronStudy(
         seeds=outcome.seeds,
         initial_w=outcome.initial_w,

@@ -90,7 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--seed-budget", type=int, help="as for run (default 3x N)")
     runs.add_argument("--acceptance", type=float, default=ACCEPTANCE_LOSS, metavar="LOSS")
     runs.add_argument(
-        "--no-analysis", action="store_true", help="store the networks, leave them unanalysed"
+        "--no-analysis",
+        action="store_true",
+        help="store the networks, leave them unanalysed (default: analyse the accepted ones)",
     )
     listing = actions.add_parser("list", help="the charts in the atlas, newest first")
     for each in (run, show, runs):
@@ -231,7 +233,8 @@ def _progress_line(s) -> str:
 
 
 def chart_from_run_folders(args: argparse.Namespace) -> int:
-    """Store the run folders' networks as a finished chart, analyse them, show the chart."""
+    """Store the run folders' networks as a finished chart, analyse the accepted ones (the
+    chart's; the others wait for `atlas serve` or a worker), show the chart."""
     from atlas.cli.analyses import analyse_or_queue
     from atlas.store import migrate
     from atlas.store.chart_runs import chart_from_runs
@@ -258,9 +261,10 @@ def chart_from_run_folders(args: argparse.Namespace) -> int:
             )
         except (RunFolderError, ChartSpecError, UnknownTaskError, ParameterError) as exc:
             raise CommandError(f"{exc}; nothing was stored") from exc
-    print(f"chart {made.chart_id} ({made.status}): {len(made.network_ids)} networks stored")
+    print(f"chart {made.chart_id} ({made.status}): {len(made.network_ids)} networks stored, "
+          f"{len(made.accepted_ids)} accepted")  # fmt: skip
     if not args.no_analysis:
-        analyse_or_queue(made.network_ids, url)
+        analyse_or_queue(made.accepted_ids, url)
     return show_result(url, made.chart_id, args.plot, kappa=not args.no_kappa)
 
 

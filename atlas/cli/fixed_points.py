@@ -18,6 +18,7 @@ from atlas.cli.loading import (
     add_task_arguments,
     load_network,
     read_two_neuron_weights,
+    resolve_study_model,
     resolve_task,
 )
 
@@ -61,14 +62,13 @@ def _two_neuron_report(weights: str) -> dict[str, Any]:
 
 
 def fixed_points(args: argparse.Namespace) -> int:
-    from atlas.tasks import TrialTask
-
-    task = resolve_task(args.task, args.param)
     if args.starts < 1:
         raise CommandError("--starts must be positive")
-    if isinstance(task, TrialTask):
-        report = _trial_task_report(task, args.weights, args.starts)
+    model = resolve_study_model(args.task, args.param)
+    if model is not None:
+        report = {"task": model.name, **_two_neuron_report(args.weights)}
     else:
-        report = _two_neuron_report(args.weights)
-    print(json.dumps({"task": task.name, **report}))
+        task = resolve_task(args.task, args.param)
+        report = {"task": task.name, **_trial_task_report(task, args.weights, args.starts)}
+    print(json.dumps(report))
     return 0

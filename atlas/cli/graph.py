@@ -10,12 +10,7 @@ import argparse
 import json
 
 from atlas.cli import CommandError
-from atlas.cli.loading import (
-    add_task_arguments,
-    load_network,
-    require_trial_task,
-    resolve_task,
-)
+from atlas.cli.loading import add_task_arguments, load_network, resolve_task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +28,6 @@ def graph(args: argparse.Namespace) -> int:
     from atlas.analysis.graph import build_graph, to_node_link
 
     task = resolve_task(args.task, args.param)
-    require_trial_task(task, "reduced-dynamics graph")
     state_dict = load_network(args.weights, task)
     try:
         reduced = build_graph(state_dict, task)

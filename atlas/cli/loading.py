@@ -1,4 +1,5 @@
-"""What the network commands share: resolving a task with overrides and loading weights safely.
+"""What the network commands share: resolving a task (or the two-neuron study model) with
+overrides and loading weights safely.
 
 Every failure becomes a CommandError naming the file and the problem, so each command prints
 one line and exits non-zero instead of a traceback. (No `register`: not a command itself.)
@@ -10,11 +11,15 @@ import argparse
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from atlas.cli import CommandError
+
+if TYPE_CHECKING:
+    from atlas.studies import TwoNeuronModel
+    from atlas.tasks import TrialTask
 
 
 def add_task_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:
@@ -38,10 +43,8 @@ def add_task_parameter_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_task(name: str, params: list[str]) -> Any:
-    """The task with its overrides, or a CommandError saying what is wrong."""
-    from atlas.tasks import ParameterError, UnknownTaskError, get_task
-
+def _overrides(params: list[str]) -> dict[str, Any]:
+    """--param NAME=VALUE items as {name: JSON value (the raw string where not JSON)}."""
     overrides = {}
     for item in params:
         key, sep, value = item.partition("=")
@@ -51,6 +54,16 @@ def resolve_task(name: str, params: list[str]) -> Any:
             overrides[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key.strip()] = value
+    return overrides
+
+
+def resolve_task(name: str, params: list[str]) -> TrialTask:
+    """The task with its overrides, or a CommandError saying what is wrong (for the name of a
+    study model too: it has no trials)."""
+    from atlas.studies import study_name
+    from atlas.tasks import ParameterError, UnknownTaskError, get_task
+
+    overrides = _overrides(params)
     try:
         if name.endswith((".yaml", ".yml", ".json")):  # a declaration file (docs/tasks.md)
             from atlas.cli.task import checked
@@ -59,20 +72,32 @@ def resolve_task(name: str, params: list[str]) -> Any:
             return task_from_declaration(checked(Path(name)), **overrides)
         return get_task(name, **overrides)
     except UnknownTaskError as exc:
+        model = study_name(name)
+        if model is not None:
+            raise CommandError(
+                f"{name!r} names the study model {model!r}, not a task: it has no trials "
+                "(train, evaluate and fixed-points take it)"
+            ) from exc
         raise CommandError(str(exc)) from exc
     except (ParameterError, TypeError, ValueError) as exc:
         raise CommandError(f"bad task parameters: {exc}") from exc
 
 
-def require_trial_task(task: Any, what: str) -> None:
-    """Refuse tasks without trials (two_neuron) for commands that need trials."""
-    from atlas.tasks import TrialTask
+def resolve_study_model(name: str, params: list[str]) -> TwoNeuronModel | None:
+    """The study model `--task` names, with its overrides; None when the name is no study
+    model's (it names a task: resolve_task)."""
+    from atlas.studies import get_study_model, study_name
+    from atlas.tasks import ParameterError
 
-    if not isinstance(task, TrialTask):
-        raise CommandError(f"task {task.name!r} has no {what} (it has no inputs)")
+    if study_name(name) is None:
+        return None
+    try:
+        return get_study_model(name, **_overrides(params))
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise CommandError(f"bad model parameters: {exc}") from exc
 
 
-def load_network(path: str | Path, task: Any) -> dict:
+def load_network(path: str | Path, task: TrialTask) -> dict:
     """A state dict loaded safely (weights_only, CPU) whose inputs and outputs fit the task."""
     from atlas.networks import StateDictError, infer_shape, load_state_dict
 

@@ -6,7 +6,8 @@ Layout of the folder (network k uses seed S + k):
     network_0000/initial.pt, final.pt  state dicts (plain tensors, torch.save)
     network_0000/epoch_0050.pt, ...    intermediate checkpoints
     network_0000/loss_curve.npy        training loss after every epoch
-For `--task two_neuron`: initial_w.npy, final_w.npy (K, 2, 2), loss.npy, loss_curves.npy.
+For `--task two_neuron` (the two-neuron study model): initial_w.npy, final_w.npy (K, 2, 2),
+loss.npy, loss_curves.npy.
 Networks are written as they finish, so an interrupted run keeps what it had.
 """
 
@@ -15,17 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atlas.cli import CommandError
-from atlas.cli.loading import add_task_parameter_argument, resolve_task
+from atlas.cli.loading import add_task_parameter_argument, resolve_study_model, resolve_task
 from atlas.network_status import STATUSES
+
+if TYPE_CHECKING:
+    from atlas.studies import TwoNeuronModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a population of networks on a task")
     parser.add_argument(
-        "--task", required=True, help="task key or alias (delayed, two_neuron, ...)"
+        "--task",
+        required=True,
+        help="task key or alias (delayed, ...), or two_neuron (the study model)",
     )
     parser.add_argument("--arch", choices=("vanilla", "gru", "lstm"), help="architecture")
     parser.add_argument("--units", type=int, help="hidden units per network")
@@ -52,9 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def train(args: argparse.Namespace) -> int:
     import torch
 
-    from atlas.tasks import TwoNeuron
-
-    task = resolve_task(args.task, args.param)
+    model = resolve_study_model(args.task, args.param)
+    subject = model or resolve_task(args.task, args.param)
     if args.threads is not None:
         if args.threads < 1:
             raise CommandError("--threads must be at least 1")
@@ -63,17 +68,17 @@ def train(args: argparse.Namespace) -> int:
         raise CommandError("--count must be at least 1")
     if args.max_epochs is not None and args.max_epochs < 1:
         raise CommandError("--max-epochs must be at least 1")
-    out = args.out or Path(f"{task.name}_{args.arch or 'w'}_{args.units or 2}_seed{args.seed}")
+    out = args.out or Path(f"{subject.name}_{args.arch or 'w'}_{args.units or 2}_seed{args.seed}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CommandError(f"{out} exists and is not an empty folder")
     out.mkdir(parents=True, exist_ok=True)
     seeds = [args.seed + k for k in range(args.count)]
-    if isinstance(task, TwoNeuron):
-        summary = _train_two_neuron(task, seeds, args, out)
+    if model is not None:
+        summary = _train_two_neuron(model, seeds, args, out)
     else:
         if args.arch is None or args.units is None or args.units < 1:
-            raise CommandError(f"--arch and a positive --units are required for {task.name!r}")
-        summary = _train_population(task, seeds, args, out)
+            raise CommandError(f"--arch and a positive --units are required for {subject.name!r}")
+        summary = _train_population(subject, seeds, args, out)
     print(json.dumps({"out": str(out), **summary}))
     return 0
 
@@ -152,7 +157,9 @@ def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out
     return {s: statuses.count(s) for s in STATUSES}
 
 
-def _train_two_neuron(task: Any, seeds: list[int], args: argparse.Namespace, out: Path) -> dict:
+def _train_two_neuron(
+    model: TwoNeuronModel, seeds: list[int], args: argparse.Namespace, out: Path
+) -> dict:
     import numpy as np
 
     from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
@@ -160,12 +167,12 @@ def _train_two_neuron(task: Any, seeds: list[int], args: argparse.Namespace, out
     config = TwoNeuronTrainingConfig(
         **({} if args.max_epochs is None else {"max_steps": args.max_epochs})
     )
-    result = train_two_neuron(task, seeds, config, progress_bar=args.progress)
+    result = train_two_neuron(model, seeds, config, progress_bar=args.progress)
     for name in ("initial_w", "final_w", "loss", "loss_curves"):
         np.save(out / f"{name}.npy", getattr(result, name))
     metadata = {
-        "task": task.name,
-        "task_parameters": task.parameters(),
+        "task": model.name,
+        "task_parameters": model.parameters(),
         "architecture": "two_neuron",
         "count": len(seeds),
         "seed": args.seed,

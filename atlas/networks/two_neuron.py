@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from atlas.tasks.two_neuron import TwoNeuron
+from atlas.studies import TwoNeuronModel
 
 
 def vector_field(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -22,15 +22,15 @@ def rk4_step(x: torch.Tensor, w: torch.Tensor, dt: float) -> torch.Tensor:
     return x + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
-def initial_weights(seeds: Sequence[int], task: TwoNeuron | None = None) -> torch.Tensor:
+def initial_weights(seeds: Sequence[int], model: TwoNeuronModel | None = None) -> torch.Tensor:
     """W (K, 2, 2) ~ Uniform(w_init_low, w_init_high), network k drawn from its own seed."""
-    task = task or TwoNeuron()
-    span = task.w_init_high - task.w_init_low
+    model = model or TwoNeuronModel()
+    span = model.w_init_high - model.w_init_low
     return torch.stack(
         [
             torch.rand((2, 2), generator=torch.Generator().manual_seed(s), dtype=torch.float64)
             * span
-            + task.w_init_low
+            + model.w_init_low
             for s in seeds
         ]
     )
@@ -56,8 +56,8 @@ def simulate(
     return torch.stack(trajectory, dim=2) if keep_trajectory else x
 
 
-def task_loss(w: torch.Tensor, task: TwoNeuron | None = None) -> torch.Tensor:
+def endpoint_loss(w: torch.Tensor, model: TwoNeuronModel | None = None) -> torch.Tensor:
     """0.5 * ||x(t_final) - target||^2 per network, (K,)."""
-    task = task or TwoNeuron()
-    final = simulate(w, torch.tensor(task.x0), task.n_steps, task.dt)[:, 0]
-    return 0.5 * (final - torch.tensor(task.target, dtype=w.dtype)).pow(2).sum(-1)
+    model = model or TwoNeuronModel()
+    final = simulate(w, torch.tensor(model.x0), model.n_steps, model.dt)[:, 0]
+    return 0.5 * (final - torch.tensor(model.target, dtype=w.dtype)).pow(2).sum(-1)

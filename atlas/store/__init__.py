@@ -56,11 +56,11 @@ Solution types (atlas.store.solution_types):
 
 Two-neuron studies (atlas.store.two_neuron writes, atlas.store.two_neuron_reads reads):
     create_two_neuron_study(session, count=10_000, *, seed=0, task_parameters=None,
-                            training=None, name=None) -> TwoNeuronStudy   (StudySpecError)
+                            training=None, name=None) -> TwoNeuronStudyRow   (StudySpecError)
     start_study_attempt(session, study_id, max_attempts) -> bool
     record_study_progress / finish_study / fail_study / requeue_study / cancel_study / stop_study
     save_study_outcome(session, study_id, outcome); study_weights(session, study_id)
-    save_two_neuron_study(session, task, config, outcome, *, name=None) -> TwoNeuronStudy
+    save_two_neuron_study(session, model, config, outcome, *, name=None) -> TwoNeuronStudyRow
     set_two_neuron_regimes(session, study_id, regimes, dynamic=None)
     save_regime_maps(session, study_id, {name: png_bytes})
     two_neuron_regime_summary(session, study_id=None) -> RegimeSummary | None

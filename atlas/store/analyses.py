@@ -28,10 +28,8 @@ from atlas.store.models import (
     ExtrapolationSignature,
     Features,
     FixedPoint,
-)
-from atlas.store.models import LimitCycle as CycleRow
-from atlas.store.models import (
-    ReducedGraph as GraphRow,
+    LimitCycleRow,
+    ReducedGraphRow,
 )
 
 SIGNATURE_PROBE = "signature"
@@ -102,7 +100,7 @@ def save_limit_cycles(
 ) -> dict[str, Any]:
     """The distinct cycles of each condition searched; the summary lists every condition."""
     rows = [
-        CycleRow(
+        LimitCycleRow(
             condition=entry.condition,
             inputs=[float(v) for v in entry.inputs],
             period=float(cycle.period),
@@ -114,7 +112,7 @@ def save_limit_cycles(
         for entry in found
         for cycle in entry.cycles
     ]
-    replace_rows(session, CycleRow, network_id, rows)
+    replace_rows(session, LimitCycleRow, network_id, rows)
     return {
         "conditions": [
             {
@@ -142,14 +140,14 @@ def save_extrapolation(session: Session, network_id: int, signature: Signature) 
 
 def save_reduced_graph(session: Session, network_id: int, graph: ReducedGraph) -> dict[str, Any]:
     """The compact and the full graph as node-link JSON, with the compact graph's hash."""
-    row = GraphRow(
+    row = ReducedGraphRow(
         compact=to_node_link(graph.compact),
         full=to_node_link(graph.full),
         canonical_hash=canonical_hash(graph.compact),
         n_nodes=graph.compact.number_of_nodes(),
         n_edges=graph.compact.number_of_edges(),
     )
-    replace_rows(session, GraphRow, network_id, [row])
+    replace_rows(session, ReducedGraphRow, network_id, [row])
     return {
         "canonical_hash": row.canonical_hash,
         "nodes": row.n_nodes,

@@ -27,11 +27,11 @@ from atlas.store.models import (
     ExtrapolationSignature,
     Features,
     FixedPoint,
+    LimitCycleRow,
     Network,
-    ReducedGraph,
+    ReducedGraphRow,
     SolutionType,
 )
-from atlas.store.models import LimitCycle as CycleRow
 
 
 def _state_size(network: Network) -> int:
@@ -92,7 +92,9 @@ def limit_cycles(session: Session, network_id: int) -> list[ConditionCycles] | N
     if run is None or run.status != RunStatus.SUCCEEDED:
         return None
     rows = session.scalars(
-        select(CycleRow).where(CycleRow.network_id == network_id).order_by(CycleRow.id)
+        select(LimitCycleRow)
+        .where(LimitCycleRow.network_id == network_id)
+        .order_by(LimitCycleRow.id)
     ).all()
     return [
         ConditionCycles(
@@ -143,7 +145,7 @@ class GraphRecord:
 
 def reduced_graph(session: Session, network_id: int) -> GraphRecord | None:
     row = session.scalars(
-        select(ReducedGraph).where(ReducedGraph.network_id == network_id)
+        select(ReducedGraphRow).where(ReducedGraphRow.network_id == network_id)
     ).one_or_none()
     if row is None:
         return None

@@ -35,9 +35,12 @@ from atlas.training.run_folder import PopulationRun
 
 @dataclass(frozen=True)
 class ChartFromRuns:
+    """The chart made, its status, every network stored and those the chart accepts."""
+
     chart_id: int
     status: WorkStatus
     network_ids: list[int]
+    accepted_ids: list[int]
 
 
 def chart_from_runs(
@@ -65,7 +68,7 @@ def chart_from_runs(
         chunk_size=max(len(r.seeds) for r in runs),
     )
     chart, _ = create_chart(session, spec)
-    network_ids = []
+    network_ids, accepted_ids = [], []
     for position, (setting, run) in enumerate(zip(chart.settings, runs, strict=True)):
         if (run.task, run.task_parameters, run.config) != (
             first.task,
@@ -95,7 +98,10 @@ def chart_from_runs(
         )
         mark_running(job)
         add_chunk(session, chart, setting, job)
-        network_ids += [save_trained_network(session, job, o).id for o in run.outcomes]
+        for outcome in run.outcomes:
+            network_ids.append(save_trained_network(session, job, outcome).id)
+            if outcome.validation_loss < chart.acceptance_loss:
+                accepted_ids.append(network_ids[-1])
         session.flush()
         if run.still_training:
             detail = (
@@ -106,4 +112,5 @@ def chart_from_runs(
         else:
             finish_job(session, job.id)
     session.flush()
-    return ChartFromRuns(chart.id, complete_chart(session, chart.id), network_ids)
+    status = complete_chart(session, chart.id)
+    return ChartFromRuns(chart.id, status, network_ids, accepted_ids)

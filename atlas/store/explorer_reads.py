@@ -21,7 +21,7 @@ from atlas.store.models import (
     Job,
     Network,
     SolutionType,
-    TwoNeuronStudy,
+    TwoNeuronStudyRow,
 )
 
 
@@ -66,7 +66,7 @@ def recent_work(session: Session, limit: int = 10) -> list[WorkItem]:
     """The `limit` most recent jobs, two-neuron studies and charts together, newest first."""
     jobs = session.execute(select(Job).order_by(Job.id.desc()).limit(limit)).scalars()
     studies = session.execute(
-        select(TwoNeuronStudy).order_by(TwoNeuronStudy.id.desc()).limit(limit)
+        select(TwoNeuronStudyRow).order_by(TwoNeuronStudyRow.id.desc()).limit(limit)
     ).scalars()
     charts = session.execute(select(Chart).order_by(Chart.id.desc()).limit(limit)).scalars()
     items = [

@@ -155,7 +155,7 @@ def record_pace(row: WorkRow, fraction: float, eta_at: datetime | None, run_seco
 
 
 def status_of(session: Session, model: Any, work_id: int) -> WorkStatus | None:
-    """The status of work item `work_id` of `model` (Job, TwoNeuronStudy, Chart) as stored
+    """The status of work item `work_id` of `model` (Job, TwoNeuronStudyRow, Chart) as stored
     now, None when there is no such row: how a worker notices a cancel."""
     status = session.scalar(select(model.status).where(model.id == work_id))
     return None if status is None else WorkStatus(status)

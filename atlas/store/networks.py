@@ -17,7 +17,7 @@ from atlas.network_status import NetworkStatus, solves_task
 from atlas.networks import RNNPopulation, from_state_dicts, infer_shape
 from atlas.store.arrays import arrays_to_blob, state_dict_from_blob, to_blob
 from atlas.store.jobs import count_saved_networks
-from atlas.store.models import Checkpoint, Job, Network
+from atlas.store.models import CheckpointRow, Job, Network
 from atlas.store.task_records import ensure_task
 from atlas.tasks import Task
 from atlas.training import NetworkOutcome
@@ -125,8 +125,8 @@ def save_imported_network(
 
 def _checkpoint(
     kind: str, epoch: int, loss: float | None, state_dict: Mapping[str, torch.Tensor]
-) -> Checkpoint:
-    return Checkpoint(
+) -> CheckpointRow:
+    return CheckpointRow(
         kind=kind,
         epoch=epoch,
         loss=None if loss is None else float(loss),
@@ -139,9 +139,9 @@ def network_state_dict(
 ) -> dict[str, torch.Tensor]:
     """A stored network's weights as a standard PyTorch state dict (the latest of `kind`)."""
     checkpoint = session.scalars(
-        select(Checkpoint)
-        .where(Checkpoint.network_id == network_id, Checkpoint.kind == kind)
-        .order_by(Checkpoint.epoch.desc())
+        select(CheckpointRow)
+        .where(CheckpointRow.network_id == network_id, CheckpointRow.kind == kind)
+        .order_by(CheckpointRow.epoch.desc())
         .limit(1)
     ).one_or_none()
     if checkpoint is None:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.orm import Session, load_only
 
-from atlas.store.models import AnalysisRun, Checkpoint, Job, Network, SolutionType
+from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network, SolutionType
 
 #: Sort keys a listing accepts. `created_at` orders by id, which the database assigns in
 #: creation order, so that the order is total and served by the (..., id) indexes.
@@ -137,21 +137,23 @@ def get_solution(session: Session, network_id: int) -> tuple[Network, str | None
     return None if row is None else (row[0], row[1])
 
 
-def checkpoint_summaries(session: Session, network_id: int) -> Sequence[Checkpoint]:
+def checkpoint_summaries(session: Session, network_id: int) -> Sequence[CheckpointRow]:
     """A network's checkpoints in training order, without their weight blobs."""
     return session.scalars(
-        select(Checkpoint)
-        .options(load_only(Checkpoint.id, Checkpoint.kind, Checkpoint.epoch, Checkpoint.loss))
-        .where(Checkpoint.network_id == network_id)
-        .order_by(Checkpoint.epoch, Checkpoint.id)
+        select(CheckpointRow)
+        .options(
+            load_only(CheckpointRow.id, CheckpointRow.kind, CheckpointRow.epoch, CheckpointRow.loss)
+        )
+        .where(CheckpointRow.network_id == network_id)
+        .order_by(CheckpointRow.epoch, CheckpointRow.id)
     ).all()
 
 
 def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) -> bytes | None:
     """The weight blob of one of a network's checkpoints."""
     return session.scalar(
-        select(Checkpoint.weights).where(
-            Checkpoint.id == checkpoint_id, Checkpoint.network_id == network_id
+        select(CheckpointRow.weights).where(
+            CheckpointRow.id == checkpoint_id, CheckpointRow.network_id == network_id
         )
     )
 

@@ -17,11 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atlas.store.models import TaskDeclarationRow, TaskRecord
+from atlas.studies import study_name
 from atlas.tasks import (
     TASKS,
     DeclaredTask,
     Task,
     TaskDeclaration,
+    TrialTask,
     UnknownTaskError,
     canonical_name,
     get_task,
@@ -31,7 +33,8 @@ from atlas.tasks.declared import VERSION
 
 
 class TaskNameTaken(ValueError):
-    """A declared task whose name (or alias) is a built-in task's, or another task's alias."""
+    """A declared task whose name (or alias) is a built-in task's, a study model's, or another
+    task's alias."""
 
 
 def ensure_task(session: Session, task: Task) -> TaskRecord:
@@ -93,6 +96,10 @@ def _check_names(session: Session, declaration: TaskDeclaration) -> None:
         except UnknownTaskError:
             continue
         raise TaskNameTaken(f"{name!r} names the built-in task {built_in!r}; choose another name")
+    for name in (declaration.name, *declaration.aliases):
+        model = study_name(name)
+        if model is not None:
+            raise TaskNameTaken(f"{name!r} names the study model {model!r}; choose another name")
     for alias in declaration.aliases:
         owner = user_task_name(session, alias)
         if owner is not None and owner != declaration.name:
@@ -184,7 +191,7 @@ def task_name(session: Session, name: str) -> str:
         return found
 
 
-def resolve_task(session: Session, name: str, **parameters: Any) -> Task:
+def resolve_task(session: Session, name: str, **parameters: Any) -> TrialTask:
     """The task a name and parameters denote, built-in or stored (at the `version` parameter,
     default the latest); UnknownTaskError or ParameterError when there is none."""
     try:
@@ -201,6 +208,6 @@ def resolve_task(session: Session, name: str, **parameters: Any) -> Task:
     return task_from_declaration(stored.declaration, stored.version, **parameters)
 
 
-def all_tasks(session: Session) -> list[Task]:
+def all_tasks(session: Session) -> list[TrialTask]:
     """The built-in tasks, then the latest version of each user's task."""
     return [*TASKS.values(), *user_tasks(session)]

@@ -34,13 +34,14 @@ from atlas.store.models import (
     TWO_NEURON_REGIMES,
     TwoNeuronMap,
     TwoNeuronNetwork,
-    TwoNeuronStudy,
+    TwoNeuronStudyRow,
 )
 from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
 from atlas.store.snapshots import delete_snapshot
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
-from atlas.tasks import ParameterError, TwoNeuron, get_task
+from atlas.studies import TwoNeuronModel
+from atlas.tasks import ParameterError
 from atlas.training import TrainingProgress, TwoNeuronTrainingConfig
 
 if TYPE_CHECKING:
@@ -57,14 +58,15 @@ class StudySpecError(ValueError):
 
 def study_setup(
     task_parameters: Mapping[str, Any], training: Mapping[str, Any]
-) -> tuple[TwoNeuron, TwoNeuronTrainingConfig]:
-    """The task variant and training config a study's stored parameters name."""
+) -> tuple[TwoNeuronModel, TwoNeuronTrainingConfig]:
+    """The model and training config a study's stored parameters name (`task_parameters`,
+    the column's name from when the model was filed as a task, overrides the model's)."""
     try:
-        task = get_task("two_neuron", **task_parameters)
+        model = TwoNeuronModel().with_overrides(**task_parameters)
         config = TwoNeuronTrainingConfig(**training)
     except (ParameterError, TypeError, ValueError) as exc:
         raise StudySpecError(str(exc)) from exc
-    return task, config
+    return model, config
 
 
 def create_two_neuron_study(
@@ -75,15 +77,15 @@ def create_two_neuron_study(
     task_parameters: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
     name: str | None = None,
-) -> TwoNeuronStudy:
+) -> TwoNeuronStudyRow:
     """A queued study of `count` networks seeded seed, seed + 1, ...; commit it, then enqueue
     it (worker.dispatch.enqueue_two_neuron_study). Raises StudySpecError for bad options."""
     if not 1 <= count <= MAX_STUDY_SIZE:
         raise StudySpecError(f"count must be between 1 and {MAX_STUDY_SIZE}, got {count}")
-    task, config = study_setup(task_parameters or {}, training or {})
-    study = TwoNeuronStudy(
+    model, config = study_setup(task_parameters or {}, training or {})
+    study = TwoNeuronStudyRow(
         name=name,
-        task_parameters=task.parameters(),
+        task_parameters=model.parameters(),
         training_config=dataclasses.asdict(config),
         count=count,
         seed=seed,
@@ -95,17 +97,17 @@ def create_two_neuron_study(
     return study
 
 
-def _study(session: Session, study_id: int) -> TwoNeuronStudy:
-    study = session.get(TwoNeuronStudy, study_id)
+def _study(session: Session, study_id: int) -> TwoNeuronStudyRow:
+    study = session.get(TwoNeuronStudyRow, study_id)
     if study is None:
         raise LookupError(f"no two-neuron study {study_id}")
     return study
 
 
-Change = Callable[[TwoNeuronStudy], Any]
+Change = Callable[[TwoNeuronStudyRow], Any]
 
 
-def _change(session: Session, study_id: int, change: Change) -> TwoNeuronStudy:
+def _change(session: Session, study_id: int, change: Change) -> TwoNeuronStudyRow:
     study = _study(session, study_id)
     change(study)
     session.flush()
@@ -151,9 +153,9 @@ def _unsolved(session: Session, study_id: int) -> int:
     )
 
 
-def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
-    """Classified and mapped: succeeded, partially succeeded (some networks did not solve the
-    task) or failed (none did)."""
+def finish_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
+    """Classified and mapped: succeeded, partially succeeded (some networks did not reach the
+    target) or failed (none did)."""
     study = _study(session, study_id)
     study.progress_fraction = 1.0
     mark_outcome(study, study.count, _unsolved(session, study_id))
@@ -161,19 +163,19 @@ def finish_study(session: Session, study_id: int) -> TwoNeuronStudy:
     return study
 
 
-def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudy:
+def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudyRow:
     delete_snapshot(session, "study", study_id)
     return _change(session, study_id, lambda study: mark_failed(study, error))
 
 
-def requeue_study(session: Session, study_id: int) -> TwoNeuronStudy:
+def requeue_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
     """A study stopped on purpose goes back to queued; the attempt does not count."""
     return _change(session, study_id, mark_requeued)
 
 
 def stop_study(
     session: Session, study_id: int, reason: StopReason, detail: str = ""
-) -> TwoNeuronStudy:
+) -> TwoNeuronStudyRow:
     """The worker stopped the study before its end (lifecycle.mark_stopped); a study stores
     its networks all at once, so one stopped in training has none."""
     study = _study(session, study_id)
@@ -186,7 +188,7 @@ def stop_study(
     return study
 
 
-def cancel_study(session: Session, study_id: int) -> TwoNeuronStudy:
+def cancel_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
     """A client's cancel (lifecycle.request_cancel). Raises LookupError, AlreadyFinishedError."""
     study = _change(session, study_id, request_cancel)
     if study.status in FINISHED:
@@ -197,9 +199,9 @@ def cancel_study(session: Session, study_id: int) -> TwoNeuronStudy:
 def unfinished_study_ids(session: Session) -> list[int]:
     return list(
         session.scalars(
-            select(TwoNeuronStudy.id)
-            .where(TwoNeuronStudy.status.in_(UNFINISHED))
-            .order_by(TwoNeuronStudy.id)
+            select(TwoNeuronStudyRow.id)
+            .where(TwoNeuronStudyRow.status.in_(UNFINISHED))
+            .order_by(TwoNeuronStudyRow.id)
         )
     )
 
@@ -236,16 +238,16 @@ def save_study_outcome(session: Session, study_id: int, outcome: TwoNeuronOutcom
 
 def save_two_neuron_study(
     session: Session,
-    task: TwoNeuron,
+    model: TwoNeuronModel,
     config: TwoNeuronTrainingConfig,
     outcome: TwoNeuronOutcome,
     *,
     name: str | None = None,
-) -> TwoNeuronStudy:
+) -> TwoNeuronStudyRow:
     """Store a population trained outside a worker with the config it was trained with."""
-    study = TwoNeuronStudy(
+    study = TwoNeuronStudyRow(
         name=name,
-        task_parameters=task.parameters(),
+        task_parameters=model.parameters(),
         training_config=dataclasses.asdict(config),
         count=len(outcome.seeds),
         seed=int(outcome.seeds[0]),
@@ -262,7 +264,7 @@ def save_two_neuron_study(
 @dataclass(frozen=True)
 class StudyWeights:
     """A study's networks in study order: W before and after training (n, 2, 2), final loss
-    and whether each solved the task."""
+    and whether each reached the target."""
 
     initial_w: np.ndarray
     final_w: np.ndarray

@@ -14,7 +14,7 @@ from atlas.store.models import (
     TWO_NEURON_REGIMES,
     TwoNeuronMap,
     TwoNeuronNetwork,
-    TwoNeuronStudy,
+    TwoNeuronStudyRow,
 )
 from atlas.store.work_status import WorkStatus
 
@@ -74,9 +74,9 @@ def latest_study_id(session: Session) -> int | None:
     """The newest study that finished with networks classified, else the newest of any."""
     with_results = (WorkStatus.SUCCEEDED, WorkStatus.PARTIALLY_SUCCEEDED)
     finished = session.scalar(
-        select(func.max(TwoNeuronStudy.id)).where(TwoNeuronStudy.status.in_(with_results))
+        select(func.max(TwoNeuronStudyRow.id)).where(TwoNeuronStudyRow.status.in_(with_results))
     )
-    return finished or session.scalar(select(func.max(TwoNeuronStudy.id)))
+    return finished or session.scalar(select(func.max(TwoNeuronStudyRow.id)))
 
 
 def two_neuron_regime_summary(
@@ -85,7 +85,7 @@ def two_neuron_regime_summary(
     """The regime counts and maps of a study (default: the latest finished one); None when
     there is no such study."""
     study_id = study_id if study_id is not None else latest_study_id(session)
-    study = session.get(TwoNeuronStudy, study_id) if study_id is not None else None
+    study = session.get(TwoNeuronStudyRow, study_id) if study_id is not None else None
     if study is None:
         return None
     of_study = TwoNeuronNetwork.study_id == study.id
@@ -123,6 +123,6 @@ def two_neuron_regime_summary(
     )
 
 
-def two_neuron_study(session: Session, study_id: int) -> TwoNeuronStudy | None:
+def two_neuron_study(session: Session, study_id: int) -> TwoNeuronStudyRow | None:
     """The study row (status, progress, settings), None when there is none."""
-    return session.get(TwoNeuronStudy, study_id)
+    return session.get(TwoNeuronStudyRow, study_id)

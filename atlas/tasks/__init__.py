@@ -11,7 +11,6 @@ from atlas.tasks.registry import (
     get_task,
     task_from_declaration,
 )
-from atlas.tasks.two_neuron import TwoNeuron
 from atlas.tasks.variants import DEFAULT_VARIANT, variant_key
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "TaskDeclaration",
     "TrialSet",
     "TrialTask",
-    "TwoNeuron",
     "UnknownTaskError",
     "canonical_name",
     "get_task",

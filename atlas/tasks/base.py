@@ -1,15 +1,14 @@
 """What every task declares: trial sets as tensors, probes beyond training, graph input events.
 
-A task is data: a frozen dataclass whose fields are its parameters. `with_overrides` gives a
-variant (say, longer delays) and `parameters()` records exactly what was used, so that any
-network in the atlas can have its data regenerated.
+A task is data (atlas.tasks.DeclaredTask): `with_overrides` gives a variant (say, longer
+delays) and `parameters()` records exactly what was used, so that any network in the atlas can
+have its data regenerated.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -61,7 +60,7 @@ class InputEvent:
 
 
 class ParameterError(ValueError):
-    """A task parameter override that does not exist or makes no sense."""
+    """A parameter override (of a task or a study model) that does not exist or makes no sense."""
 
 
 @dataclass(frozen=True)
@@ -85,26 +84,13 @@ class Task:
         return len(self.output_names)
 
     def parameters(self) -> dict[str, Any]:
-        """The parameters as JSON-ready values (tuples become lists)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
-        }
+        """The parameter values in force, JSON-ready."""
+        raise NotImplementedError
 
-    def with_overrides(self, **overrides: Any) -> Task:
-        """A copy with some parameters replaced; unknown names raise ParameterError."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ParameterError(
-                f"task {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}"
-            )
-        for name, value in overrides.items():
-            _check_type(name, value, getattr(self, name))
-        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-        task = dataclasses.replace(self, **converted)
-        task.validate()
-        return task
+    def with_overrides(self, **overrides: Any) -> Self:
+        """A copy with some parameters replaced; ParameterError for unknown names or values
+        the task cannot make trials with."""
+        raise NotImplementedError
 
     def validate(self) -> None:
         """Raise ParameterError if the parameters cannot produce valid trials."""
@@ -157,23 +143,6 @@ class TrialTask(Task):
             for name, ev in self.input_events().items()
         }
         return {**super().describe(), "input_events": events}
-
-
-def _check_type(name: str, value: Any, default: Any) -> None:
-    """An override has its parameter's kind: an integer where the default is one (never a
-    boolean or 2.0), a finite number where it is a float, a list as long as a tuple's."""
-    if isinstance(default, tuple):
-        if not isinstance(value, list | tuple) or len(value) != len(default):
-            raise ParameterError(f"{name} must be a list of {len(default)} numbers")
-        for item, item_default in zip(value, default, strict=True):
-            _check_type(name, item, item_default)
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParameterError(f"{name} must be a number, not {value!r}")
-    if isinstance(default, int) and not isinstance(value, int):
-        raise ParameterError(f"{name} must be an integer, not {value!r}")
-    if not np.isfinite(value):
-        raise ParameterError(f"{name} must be finite, not {value!r}")
 
 
 def pulse_trials(

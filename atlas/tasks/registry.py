@@ -1,4 +1,5 @@
-"""Tasks by short name, long names and aliases accepted.
+"""Tasks by short name, long names and aliases accepted: trial tasks only (the two-neuron model
+is a study model, atlas.studies).
 
 The paper's three trial tasks are declarations (atlas/tasks/declarations/*.yaml) read at import;
 users' tasks are declarations too, stored in the database: the store resolves those and builds
@@ -12,11 +13,10 @@ from typing import Any
 
 import yaml
 
-from atlas.tasks.base import Task
+from atlas.tasks.base import TrialTask
 from atlas.tasks.checks import load_declaration
 from atlas.tasks.declaration import TaskDeclaration
 from atlas.tasks.declared import DeclaredTask
-from atlas.tasks.two_neuron import TwoNeuron
 
 PAPER_TASKS = ("delayed", "interval", "reproduction")
 
@@ -27,9 +27,8 @@ def paper_declaration(name: str) -> TaskDeclaration:
     return load_declaration(yaml.safe_load(text))
 
 
-TASKS: dict[str, Task] = {
-    **{name: DeclaredTask.from_declaration(paper_declaration(name)) for name in PAPER_TASKS},
-    TwoNeuron.name: TwoNeuron(),
+TASKS: dict[str, TrialTask] = {
+    name: DeclaredTask.from_declaration(paper_declaration(name)) for name in PAPER_TASKS
 }
 _ALIASES: dict[str, str] = {
     alias: task.name for task in TASKS.values() for alias in (task.long_name, *task.aliases)
@@ -51,7 +50,7 @@ def canonical_name(name: str) -> str:
     raise UnknownTaskError(name)
 
 
-def get_task(name: str, **overrides: Any) -> Task:
+def get_task(name: str, **overrides: Any) -> TrialTask:
     """A built-in task with its default parameters, or with the given overrides applied."""
     task = TASKS[canonical_name(name)]
     return task.with_overrides(**overrides) if overrides else task

@@ -7,7 +7,7 @@ Pure functions from a job's shape to a `WorkEstimate`; nothing is trained:
   sizes of the task's training and validation sets, which the task bounds when it validates
   its parameters (atlas.tasks.checks).
 - `estimate_population(shape)`: that run's peak memory and work.
-- `estimate_two_neuron(task, count, config)`: a two-neuron study's training.
+- `estimate_two_neuron(model, count, config)`: a two-neuron study's training.
 - `WorkEstimate.over(memory_limit, work_limit)`: which budgets an estimate exceeds, in words.
 
 Memory is the peak of the training process' own allocations, in bytes: the trial sets, per
@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from atlas.networks.cells import GATES, STATE_FACTOR
-from atlas.tasks import TrialTask, TwoNeuron
+from atlas.studies import TwoNeuronModel
+from atlas.tasks import TrialTask
 from atlas.training.config import TrainingConfig
 from atlas.training.two_neuron import TwoNeuronTrainingConfig
 
@@ -158,7 +159,7 @@ def estimate_population(shape: PopulationShape) -> WorkEstimate:
 
 
 def estimate_two_neuron(
-    task: TwoNeuron, count: int, config: TwoNeuronTrainingConfig
+    model: TwoNeuronModel, count: int, config: TwoNeuronTrainingConfig
 ) -> WorkEstimate:
     """Peak memory and work of a two-neuron study's training (train_two_neuron)."""
     size = DTYPE_BYTES[config.dtype]
@@ -168,5 +169,5 @@ def estimate_two_neuron(
         "networks": count * (6 * 4 + curve_points + 2) * 8,
         "integration": count * TWO_NEURON_ARRAYS * 10 * size,
     }
-    work = count * (config.max_steps + 1) * task.n_steps * TWO_NEURON_STEP_WORK
+    work = count * (config.max_steps + 1) * model.n_steps * TWO_NEURON_STEP_WORK
     return WorkEstimate(memory_bytes=sum(parts.values()), work=work, parts=parts)

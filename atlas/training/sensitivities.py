@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlas.tasks import TwoNeuron
+from atlas.studies import TwoNeuronModel
 
 
 def _derivative(z: np.ndarray, w0: np.ndarray, w1: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -32,16 +32,18 @@ def _derivative(z: np.ndarray, w0: np.ndarray, w1: np.ndarray, out: np.ndarray) 
     return out
 
 
-def final_state_and_sensitivity(w: np.ndarray, task: TwoNeuron) -> tuple[np.ndarray, np.ndarray]:
+def final_state_and_sensitivity(
+    w: np.ndarray, model: TwoNeuronModel
+) -> tuple[np.ndarray, np.ndarray]:
     """x(t_final) (K, 2) and dx(t_final)/dW (K, 2, 2, 2) for weights w (K, 2, 2)."""
     count = w.shape[0]
     w_t = np.ascontiguousarray(np.moveaxis(w, 0, -1))  # (2, 2, K)
     w0, w1 = w_t[:, 0, None, :], w_t[:, 1, None, :]
     z = np.zeros((2, 5, count), dtype=w.dtype)
-    z[:, 0] = np.asarray(task.x0, dtype=w.dtype)[:, None]
+    z[:, 0] = np.asarray(model.x0, dtype=w.dtype)[:, None]
     k1, k2, k3, k4 = (np.empty_like(z) for _ in range(4))
-    dt = task.dt
-    for _ in range(task.n_steps):
+    dt = model.dt
+    for _ in range(model.n_steps):
         _derivative(z, w0, w1, k1)
         _derivative(z + 0.5 * dt * k1, w0, w1, k2)
         _derivative(z + 0.5 * dt * k2, w0, w1, k3)
@@ -57,9 +59,9 @@ def final_state_and_sensitivity(w: np.ndarray, task: TwoNeuron) -> tuple[np.ndar
     return x, sensitivity
 
 
-def loss_and_gradient(w: np.ndarray, task: TwoNeuron) -> tuple[np.ndarray, np.ndarray]:
-    """The task loss (K,) and its gradient with respect to W (K, 2, 2)."""
-    x, sensitivity = final_state_and_sensitivity(w, task)
-    residual = x - np.asarray(task.target, dtype=w.dtype)
+def loss_and_gradient(w: np.ndarray, model: TwoNeuronModel) -> tuple[np.ndarray, np.ndarray]:
+    """The loss (K,) and its gradient with respect to W (K, 2, 2)."""
+    x, sensitivity = final_state_and_sensitivity(w, model)
+    residual = x - np.asarray(model.target, dtype=w.dtype)
     loss = 0.5 * (residual**2).sum(axis=1)
     return loss, np.einsum("ki,kijl->kjl", residual, sensitivity)

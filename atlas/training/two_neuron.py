@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from atlas.networks.two_neuron import initial_weights
-from atlas.tasks import TwoNeuron
+from atlas.studies import TwoNeuronModel
 from atlas.training.adam import BatchedAdam
 from atlas.training.outcome import TrainingProgress
 from atlas.training.sensitivities import loss_and_gradient
@@ -27,7 +27,7 @@ class TwoNeuronTrainingConfig:
     integrated in `dtype` (float32 halves the time; the loss is accurate to far below the solved
     threshold), W and Adam's state are kept in float64. The loss is logged every `log_every`
     steps. With the defaults about three quarters of
-    networks drawn from the paper's initialisation reach the task's solved loss (1e-4); the
+    networks drawn from the paper's initialisation reach the model's solved loss (1e-4); the
     paper reports about 71% of its 10,000.
     """
 
@@ -51,9 +51,9 @@ DEFAULT_CONFIG = TwoNeuronTrainingConfig()
 
 @dataclass
 class TwoNeuronOutcome:
-    """Per network k: its seed, W before and after training, final loss, whether it solved the
-    task (loss < task.solved_loss), and its loss every `log_every` steps (held at its last value
-    once the network has stopped)."""
+    """Per network k: its seed, W before and after training, final loss, whether it reached the
+    target (loss < model.solved_loss), and its loss every `log_every` steps (held at its last
+    value once the network has stopped)."""
 
     seeds: np.ndarray
     initial_w: np.ndarray
@@ -79,7 +79,7 @@ class TwoNeuronRun:
 
 
 def train_two_neuron(
-    task: TwoNeuron,
+    model: TwoNeuronModel,
     seeds: Sequence[int],
     config: TwoNeuronTrainingConfig = DEFAULT_CONFIG,
     *,
@@ -95,17 +95,15 @@ def train_two_neuron(
     `on_step_end(run)` follows it (a worker snapshots the run there); `start` continues a run
     restored from a snapshot instead of starting from the initial W.
     """
-    if not isinstance(task, TwoNeuron):
-        raise TypeError(f"train_two_neuron trains the two_neuron task, not {task.name!r}")
     seeds = np.asarray([int(s) for s in seeds])
     if len(seeds) == 0:
         raise ValueError("at least one seed is needed")
-    initial = initial_weights(seeds.tolist(), task).numpy()
+    initial = initial_weights(seeds.tolist(), model).numpy()
     run = start or _first_run(initial, config)
     with tqdm(total=config.max_steps, disable=not progress_bar, unit="step") as bar:
         bar.update(run.step)
         for step in range(run.step, config.max_steps + 1):
-            step_loss, grad = loss_and_gradient(run.w.numpy().astype(config.dtype), task)
+            step_loss, grad = loss_and_gradient(run.w.numpy().astype(config.dtype), model)
             step_loss, grad = step_loss.astype(np.float64), grad.astype(np.float64)
             run.final_w[run.active], run.loss[run.active] = run.w.numpy(), step_loss
             if step % config.log_every == 0:
@@ -128,7 +126,7 @@ def train_two_neuron(
                         epoch=step + 1,
                         max_epochs=config.max_steps,
                         active=len(run.active),
-                        converged=int((run.loss < task.solved_loss).sum()),
+                        converged=int((run.loss < model.solved_loss).sum()),
                         failed=0,
                     )
                 )
@@ -139,7 +137,7 @@ def train_two_neuron(
         initial_w=initial,
         final_w=run.final_w,
         loss=run.loss,
-        solved=run.loss < task.solved_loss,
+        solved=run.loss < model.solved_loss,
         loss_curves=_held(run.curves),
     )
 

@@ -25,7 +25,7 @@ from atlas.datasets.layout import (
 from atlas.store.analyses import json_number
 from atlas.store.arrays import arrays_from_blob, from_blob
 from atlas.store.datasets.analyses import export_analyses
-from atlas.store.models import Checkpoint, Network, SolutionType
+from atlas.store.models import CheckpointRow, Network, SolutionType
 from atlas.store.queries import SolutionFilters
 from atlas.tasks import get_task, variant_key
 
@@ -41,12 +41,12 @@ def selected_network_ids(session: Session, filters: SolutionFilters) -> list[int
     return list(session.scalars(query))
 
 
-def _weights(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
+def _weights(checkpoint: CheckpointRow) -> dict[str, np.ndarray]:
     """A checkpoint's state dict as float32 arrays (the atlas trains and stores float32)."""
     return {k: v.astype(np.float32) for k, v in arrays_from_blob(checkpoint.weights).items()}
 
 
-def _checkpoint_file(checkpoint: Checkpoint) -> str:
+def _checkpoint_file(checkpoint: CheckpointRow) -> str:
     if checkpoint.kind == "initial":
         return INITIAL_WEIGHTS
     if checkpoint.kind == "final":

@@ -48,7 +48,7 @@ from atlas.store.models import (
     CHECKPOINT_KINDS,
     NETWORK_STATUSES,
     AnalysisRun,
-    Checkpoint,
+    CheckpointRow,
     Network,
 )
 from atlas.store.models.base import utcnow
@@ -104,8 +104,6 @@ def _task(row: dict[str, Any]) -> TrialTask:
         task = get_task(row["task"], **row["task_parameters"])
     except (UnknownTaskError, TypeError, ValueError) as exc:
         raise _fail(row["network"], f"task {row['task']!r} with its parameters: {exc}") from exc
-    if not isinstance(task, TrialTask):
-        raise _fail(row["network"], f"task {task.name!r} has no recurrent networks")
     return task
 
 
@@ -287,7 +285,7 @@ def _write_network(session: Session, net: _Network, title: str) -> Network:
         code_version=row["code_version"][:64] or CODE_VERSION,
         analysis_status=AnalysisStatus.PENDING,
         checkpoints=[
-            Checkpoint(
+            CheckpointRow(
                 kind=e["kind"], epoch=e["epoch"], loss=e["loss"], weights=arrays_to_blob(weights)
             )
             for e, weights in net.checkpoints

@@ -5,8 +5,8 @@ from atlas.store.models.analysis import (
     ExtrapolationSignature,
     Features,
     FixedPoint,
-    LimitCycle,
-    ReducedGraph,
+    LimitCycleRow,
+    ReducedGraphRow,
     ValidationResult,
 )
 from atlas.store.models.base import Base
@@ -17,7 +17,7 @@ from atlas.store.models.network import (
     CHECKPOINT_KINDS,
     NETWORK_SOURCES,
     NETWORK_STATUSES,
-    Checkpoint,
+    CheckpointRow,
     Network,
 )
 from atlas.store.models.solution_type import SolutionType
@@ -28,7 +28,7 @@ from atlas.store.models.two_neuron import (
     TWO_NEURON_REGIMES,
     TwoNeuronMap,
     TwoNeuronNetwork,
-    TwoNeuronStudy,
+    TwoNeuronStudyRow,
 )
 
 __all__ = [
@@ -45,19 +45,19 @@ __all__ = [
     "Chart",
     "ChartChunk",
     "ChartSetting",
-    "Checkpoint",
+    "CheckpointRow",
     "ExtrapolationSignature",
     "Features",
     "FixedPoint",
     "Job",
-    "LimitCycle",
+    "LimitCycleRow",
     "Network",
-    "ReducedGraph",
+    "ReducedGraphRow",
     "SolutionType",
     "TaskDeclarationRow",
     "TaskRecord",
     "TwoNeuronMap",
     "TwoNeuronNetwork",
-    "TwoNeuronStudy",
+    "TwoNeuronStudyRow",
     "ValidationResult",
 ]

@@ -80,7 +80,7 @@ class FixedPoint(Base):
     eigenvalues: Mapped[bytes]
 
 
-class LimitCycle(Base):
+class LimitCycleRow(Base):
     """A periodic orbit found by a long autonomous run under one input condition.
 
     `period` in steps (interpolated: a discrete map's oscillation need not repeat exactly),
@@ -113,7 +113,7 @@ class ExtrapolationSignature(Base):
     summary: Mapped[dict[str, Any]]
 
 
-class ReducedGraph(Base):
+class ReducedGraphRow(Base):
     """The reduced-dynamics graph, compact and full, as node-link JSON, with its canonical hash."""
 
     __tablename__ = "reduced_graphs"

@@ -73,15 +73,15 @@ class Network(Base):
 
     job: Mapped[Job | None] = relationship(back_populates="networks")
     solution_type: Mapped[SolutionType | None] = relationship()
-    checkpoints: Mapped[list[Checkpoint]] = relationship(
+    checkpoints: Mapped[list[CheckpointRow]] = relationship(
         back_populates="network",
-        order_by="(Checkpoint.epoch, Checkpoint.id)",
+        order_by="(CheckpointRow.epoch, CheckpointRow.id)",
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
 
 
-class Checkpoint(Base):
+class CheckpointRow(Base):
     """A network's weights at one epoch (state dict as an npz blob, see atlas.store.arrays)."""
 
     __tablename__ = "checkpoints"

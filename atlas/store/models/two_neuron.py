@@ -17,7 +17,7 @@ DYNAMIC_REGIMES = (*TWO_NEURON_REGIMES, "undetermined")
 STUDY_STATUSES = WORK_STATUSES
 
 
-class TwoNeuronStudy(WorkColumns, Base):
+class TwoNeuronStudyRow(WorkColumns, Base):
     """One study run: `count` networks (seeds `seed`, `seed + 1`, ...) trained with one config
     on one task variant, then classified. A study is created queued and run by a worker, which
     records its status, attempts and progress here (like a job)."""
