@@ -117,6 +117,8 @@ def test_names_keys_and_bodies_are_checked(client):
         "/tasks", json={**data, "name": "other", "aliases": ["rsg"]}, headers=WRITE
     )
     assert aliased.status_code == 409
+    study = client.post("/tasks", json={**data, "name": "two_neuron"}, headers=WRITE)
+    assert study.status_code == 409 and "study model" in study.json()["detail"]
     assert client.post("/tasks", json=data).status_code == 401
     malformed = client.post("/tasks", content="name: [unclosed", headers=YAML_WRITE)
     assert malformed.status_code == 400 and "not valid YAML" in malformed.json()["detail"]
