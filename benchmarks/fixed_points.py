@@ -23,6 +23,11 @@ search as analysed 11.8 (398 starts per network), with all 256 trajectory starts
 FixedPointFinder 123.4 (161.5 in an earlier run on the busier machine): 10.5x and 7.3x.
 FixedPointFinder's 1,612 unique points polish to 227 true fixed points (42 stable); the
 covering search finds 187 (42 stable) and lacks 51 of FixedPointFinder's, all unstable.
+Again (2026-12-04, later, the other core less busy, systems selected without copying the
+networks): covering search 7.0, with all trajectory starts 10.8, FixedPointFinder 51.6: 7.3x
+and 4.8x, below issue 14's 10x. The time is polishing: free-run ends and Adam ends that lie
+on slow manifolds crawl through all 30 Newton / Levenberg-Marquardt steps, and most of them
+are then rejected as neither fixed nor stationary.
 
 Usage: python benchmarks/fixed_points.py [--networks 64] [--starts 256] [--threads 1]
        [--fpf DIR] [--skip-serial]
