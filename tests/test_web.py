@@ -27,7 +27,15 @@ from conftest import ROOT, reference_dir
 
 from api.app import create_app
 from atlas.config import Settings
-from atlas.store import migrate
+from atlas.store import make_engine, migrate, session_factory, session_scope
+from atlas.store.charts import (
+    ChartSpec,
+    SettingSpec,
+    attach_networks,
+    chart_record,
+    complete_chart,
+    create_chart,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +133,7 @@ def live_atlas(tmp_path_factory) -> Iterator[dict]:
             return all(state == "done" for state in states) and bool(regimes["maps"])
 
         _wait(analysed, "the imported networks' analyses and a tiny two-neuron study")
-        yield {"base": base, "ids": ids, "http": http}
+        yield {"base": base, "ids": ids, "http": http, "database_url": url}
     server.should_exit = True
     thread.join(timeout=60)
 
@@ -361,6 +369,115 @@ def test_chart_a_task_from_the_form_and_see_its_settings_and_shares(watched):
     assert page.locator("tbody tr").count() >= 1
     assert not _axe_violations(page)
     watched.check()
+
+
+@pytest.fixture(scope="module")
+def typed_chart(live_atlas) -> dict:
+    """A finished chart of the two analysed interval references, one per setting (vanilla 30,
+    vanilla 20), attached as finished chunks as a chart's dataset is: its networks are typed.
+    Yields its id and, per setting, the solution types its networks have in the store."""
+    names = ("interval_vanilla_30_i100", "interval_vanilla_20_i100")
+    ids = [live_atlas["ids"][name] for name in names]
+    engine = make_engine(live_atlas["database_url"])
+    try:
+        with session_scope(session_factory(engine)) as session:
+            spec = ChartSpec(
+                "interval", (SettingSpec("vanilla", 30), SettingSpec("vanilla", 20)), 1
+            )
+            chart, created = create_chart(session, spec, idempotency_key="web-typed-chart")
+            assert created
+            for position, network_id in enumerate(ids):
+                attach_networks(session, chart.id, position, [network_id])
+            assert complete_chart(session, chart.id) == "succeeded"
+            chart_id = chart.id
+            progress = {
+                f"{s.architecture} {s.units}": [
+                    f"{s.seeds_used} of {s.seed_budget}",
+                    *(str(n) for n in (s.trained, s.accepted, s.failed, s.analysed, s.typed)),
+                ]
+                for s in chart_record(session, chart_id).settings
+            }
+    finally:
+        engine.dispose()
+    http = live_atlas["http"]
+    types = {}
+    for network_id in ids:
+        solution = http.get(f"/solutions/{network_id}").json()
+        assert solution["solution_type"], solution
+        types[f"vanilla {solution['units']}"] = solution["solution_type"]
+    listed = http.get("/types", params={"task": "interval"}).json()["types"]
+    type_ids = {t["name"]: t["id"] for t in listed}
+    assert list(progress) == list(types)
+    return {"id": chart_id, "types": types, "type_ids": type_ids, "progress": progress}
+
+
+def test_a_typed_chart_shows_its_settings_types_and_shares(watched, typed_chart):
+    """A finished chart whose networks are typed: the shares figure loads, each setting shows
+    its counts, each type found is listed with its count per setting and a link to its page,
+    which opens; axe finds nothing. Expected values are the store's, not the page's."""
+    page = watched.page
+    chart_id, types = typed_chart["id"], typed_chart["types"]
+    response = watched.goto(f"/atlas/charts/{chart_id}")
+    assert response.status == 200
+    assert page.locator("main h1").inner_text() == f"Chart {chart_id}: interval"
+    assert page.locator("[data-field=status]").inner_text().strip() == "succeeded"
+    assert page.locator("#chart").get_attribute("data-unfinished") == "false"
+    progress = page.locator("[data-field=progress-text]").inner_text()
+    assert progress == "2 accepted, 2 trained, 0 failed, 2 analysed"
+
+    rows = page.locator("#settings + .table-wrap tbody tr")
+    assert rows.count() == len(types)
+    for index, setting in enumerate(types):
+        row = rows.nth(index)
+        assert row.locator("th").inner_text() == setting
+        cells = row.locator("td").all_inner_texts()
+        # state, seeds used, trained, accepted, failed, analysed, typed, networks
+        assert cells[0].startswith("reached"), cells
+        assert cells[1:7] == typed_chart["progress"][setting], (setting, cells)
+        assert cells[2:7] == ["1", "1", "0", "1", "1"], (setting, cells)
+        units = setting.split()[1]
+        href = row.locator("a").get_attribute("href")
+        assert href == f"/atlas/solutions?task=interval&architecture=vanilla&units={units}"
+
+    figure = page.locator("#shares ~ figure img")
+    assert figure.count() == 1
+    assert figure.get_attribute("src") == f"/charts/{chart_id}/shares.svg"
+    assert figure.evaluate("img => img.complete && img.naturalWidth > 0"), "figure not loaded"
+    assert figure.get_attribute("alt")
+
+    table = page.locator("table.shares")
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers == ["type", *types]
+    counts: dict[str, dict[str, int]] = {}
+    for setting, name in types.items():
+        counts.setdefault(name, {}).setdefault(setting, 0)
+        counts[name][setting] += 1
+    body = table.locator("tbody tr")
+    assert body.count() == len(counts)
+    for index in range(body.count()):
+        row = body.nth(index)
+        name = row.locator("th").inner_text()
+        assert name in counts, (name, counts)
+        link = row.locator("th a").get_attribute("href")
+        assert link == f"/atlas/types/{typed_chart['type_ids'][name]}"
+        for setting, cell in zip(types, row.locator("td").all_inner_texts(), strict=True):
+            count = counts[name].get(setting)
+            shown = cell.strip().removesuffix(" rare")
+            assert shown == (f"100.0% ({count})" if count else "—"), (name, setting, cell)
+    typed = table.locator("tfoot td").all_inner_texts()
+    assert typed == ["1"] * len(types)
+    assert not page.locator("text=No typed networks yet").count()
+    watched.screenshot("chart_typed")
+    assert not _axe_violations(page)
+    watched.check()
+
+    for name in counts:
+        watched.goto(f"/atlas/charts/{chart_id}")
+        page.click(f"table.shares tbody th a >> text='{name}'")
+        page.wait_for_load_state("networkidle")
+        assert page.url.endswith(f"/atlas/types/{typed_chart['type_ids'][name]}")
+        assert page.locator("main h1").inner_text() == f"Solution type {name}"
+        watched.check()
 
 
 def test_import_a_network_and_see_its_type(watched, tmp_path):

@@ -23,6 +23,7 @@ from api.web.forms import check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.store.charts import chart_result
+from atlas.store.solution_types import solution_type_by_name
 from atlas.store.work_status import UNFINISHED
 
 router = page_router()
@@ -46,7 +47,10 @@ def chart_page(request: Request, session: SessionDep, chart_id: ChartId) -> HTML
         raise Problem(404, "chart-not-found", f"no chart with id {chart_id}")
     chart = chart_out(result.record, result)
     found = [t for s in chart.settings if s.types for t in s.types.types]
-    type_links = {t.name: t.link.replace("/types/", "/atlas/types/", 1) for t in found}
+    type_links = {}
+    for t in found:  # each type's page; its API link lists the chart's members of it
+        kind = solution_type_by_name(session, chart.task, t.name)
+        type_links[t.name] = f"/atlas/types/{kind.id}" if kind else f"/atlas{t.link}"
     shares = {
         (s.architecture, s.units): {t.name: t for t in s.types.types} if s.types else {}
         for s in chart.settings
