@@ -88,7 +88,7 @@ def run_chart(settings: Settings, spec: ChartSpec) -> int:
         analyses: list[int] = []
         while chunks:
             job_id = chunks.pop(0)
-            tasks.train_population(job_id, on_network_saved=analyses.append)
+            tasks.train_job(job_id, on_network_saved=analyses.append)
             charts.chunk_ended(job_id, chunks.append)
         for network_id in analyses:
             tasks.analyse_network(network_id)

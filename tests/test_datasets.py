@@ -103,7 +103,7 @@ def source(tmp_path_factory, reference_networks) -> str:
     torch.set_num_threads(1)
     try:
         with bound_to(settings):
-            tasks.train_population(job_id)
+            tasks.train_job(job_id)
             for network_id in ids:
                 tasks.analyse_network(network_id)
     finally:

@@ -184,8 +184,8 @@ def test_status_follows_network_outcomes(embedded):
     all_failed = stored_job(embedded, 2, 3, max_epochs=3, failure_loss=1e-9)
     some_failed = stored_job(embedded, 6, 3, max_epochs=20, **STAGGERED)
     with bound_to(embedded):
-        tasks.train_population(all_failed)
-        tasks.train_population(some_failed)
+        tasks.train_job(all_failed)
+        tasks.train_job(some_failed)
     job = job_row(embedded, all_failed)
     assert (job.status, job.error) == ("failed", "all 2 networks failed")
     job = job_row(embedded, some_failed)
@@ -197,7 +197,7 @@ def test_time_limit_stops_a_job(embedded):
     job_id = stored_job(limited, 2, 3, max_epochs=3000, success_loss=1e-9)
     started = time.monotonic()
     with bound_to(limited):
-        tasks.train_population(job_id)
+        tasks.train_job(job_id)
     assert time.monotonic() - started < 15
     job = job_row(limited, job_id)
     assert job.status == "failed" and "time limit of 1 s" in job.error

@@ -314,8 +314,8 @@ def test_training_task_run_again_adds_only_what_is_missing(embedded):
         session.execute(update(Job).where(Job.id == job_id).values(status="running"))
 
     with bound_to(embedded):
-        tasks.train_population(job_id)
-        tasks.train_population(job_id)  # a second redelivery after success: nothing to do
+        tasks.train_job(job_id)
+        tasks.train_job(job_id)  # a second redelivery after success: nothing to do
 
     job, networks = job_state(embedded, job_id)
     assert (job.status, job.attempts, job.n_saved) == ("succeeded", 2, 3)

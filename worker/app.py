@@ -22,7 +22,9 @@ from atlas.store import SchemaOutOfDateError, check_database_current
 
 logger = logging.getLogger("atlas.worker")
 
-TRAIN_POPULATION = "atlas.train_population"
+TRAIN_JOB = "atlas.train_population"
+"""The job-training message keeps its first name: messages already queued under it still find
+their queue task after an upgrade."""
 ANALYSE_NETWORK = "atlas.analyse_network"
 RUN_TWO_NEURON_STUDY = "atlas.run_two_neuron_study"
 

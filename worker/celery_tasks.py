@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from worker import tasks
-from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_POPULATION, celery_app
+from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_JOB, celery_app
 from worker.dispatch import run_training
 from worker.two_neuron_study import run_two_neuron_study as run_study
 
 
-@celery_app.task(name=TRAIN_POPULATION)
-def train_population(job_id: int) -> None:
+@celery_app.task(name=TRAIN_JOB)
+def train_job(job_id: int) -> None:
     run_training(job_id)
 
 

@@ -39,7 +39,7 @@ from atlas.store import (
     unfinished_study_ids,
 )
 from worker import charts, tasks
-from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_POPULATION, create_app
+from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_JOB, create_app
 from worker.database import bound_to
 from worker.two_neuron_study import run_two_neuron_study
 
@@ -116,7 +116,7 @@ def run_training(
     stopping, advance the chart the job is a chunk of (if any)."""
     settings = settings or get_settings()
     try:
-        ended = tasks.train_population(
+        ended = tasks.train_job(
             job_id,
             on_network_saved=lambda network_id: enqueue_analysis(network_id, settings),
             should_stop=should_stop,
@@ -156,7 +156,7 @@ def resume_unfinished(settings: Settings | None = None) -> int:
 
 QUEUE_TASKS: dict[Kind, QueueTask] = {
     "job": QueueTask(
-        TRAIN_POPULATION,
+        TRAIN_JOB,
         lambda job_id, settings, turn: run_training(job_id, settings, turn.stopping, turn.over),
         "training",
     ),

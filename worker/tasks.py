@@ -41,8 +41,7 @@ from atlas.store import (
 from atlas.store.models import Job, Network
 from atlas.store.task_records import resolve_task
 from atlas.tasks import TrialTask
-from atlas.training import NetworkOutcome, TrainingConfig
-from atlas.training import train_population as train
+from atlas.training import NetworkOutcome, TrainingConfig, train_population
 from atlas.training.batched import PopulationTraining
 from atlas.training.snapshot import SnapshotMismatchError, restore_training, take_snapshot
 from worker.database import current_settings, transaction
@@ -56,7 +55,7 @@ MAX_ATTEMPTS = 3
 NetworkSaved = Callable[[int], None]
 
 
-def train_population(
+def train_job(
     job_id: int,
     on_network_saved: NetworkSaved | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -104,7 +103,7 @@ def train_population(
         config = TrainingConfig.from_dict({**training, "device": _training_device()})
         start = _resumed(job_id, task, *shape, config, snapshot)
         if seeds:
-            train(
+            train_population(
                 task,
                 *shape,
                 seeds,
