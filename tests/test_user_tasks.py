@@ -180,6 +180,30 @@ def test_a_declared_task_is_trained_analysed_typed_and_served(client):
         assert {n.task_parameters["version"] for n in rows} == {1}
 
 
+def test_cli_types_export_and_import_find_a_declared_task(client, tmp_path, capsys):
+    """`atlas types`, `atlas export` and `atlas import` resolve a user's task (here by its
+    alias) from the atlas' stored declarations, not only the built-in tasks; the networks are
+    those trained by the test above."""
+    url = client.app.state.settings.database_url
+    assert client.post("/tasks", content=DECLARATION.read_text(), headers=YAML_WRITE).is_success
+    capsys.readouterr()
+    assert main(["types", "--task", "dgng", "--database-url", url]) == 0
+    assert "typed networks of 'go_no_go_delay'" in capsys.readouterr().out
+
+    out = tmp_path / "dgng"
+    assert main(["export", "--out", str(out), "--task", "dgng", "--database-url", url]) == 0
+    networks = json.loads((out / "networks.json").read_text())
+    assert networks and {row["task"] for row in networks} == {"go_no_go_delay"}
+    selection = json.loads((out / "dataset.json").read_text())["selection"]
+    assert selection["filters"] == {"task": "go_no_go_delay"}
+    capsys.readouterr()
+    assert main(["import", str(out), "--database-url", url]) == 0  # the declaration is here
+    assert f"0 networks imported, {len(networks)} already in the atlas" in capsys.readouterr().out
+
+    assert main(["types", "--task", "no_such_task", "--database-url", url]) == 2
+    assert "unknown task 'no_such_task'" in capsys.readouterr().err
+
+
 def test_cli_checks_and_adds_a_declaration(client, tmp_path, capsys):
     url = client.app.state.settings.database_url
     assert main(["task", "check", str(DECLARATION)]) == 0

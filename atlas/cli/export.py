@@ -56,14 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _query(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+def _query(session: Session, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The filters, and the selection recorded in the dataset; `--task` may name a built-in
+    task or a user's task stored in this atlas."""
     from atlas.store.queries import SolutionFilters
-    from atlas.tasks import UnknownTaskError, canonical_name
+    from atlas.store.task_records import task_name
+    from atlas.tasks import UnknownTaskError
 
     task = None
     if args.task is not None:
         try:
-            task = canonical_name(args.task)
+            task = task_name(session, args.task)
         except UnknownTaskError as exc:
             raise CommandError(str(exc)) from exc
     filters = SolutionFilters(
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if args.chart is not None:
             network_ids, selection, chart = _chart_selection(session, args.chart)
         else:
-            filters, selection = _query(args)
+            filters, selection = _query(session, args)
             network_ids, chart = selected_network_ids(session, filters), None
         if not network_ids:
             raise CommandError("no networks match; nothing to export")

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("types", help="print the solution types of a task in the atlas")
-    parser.add_argument("--task", required=True, help="task name (delayed, interval, ...)")
+    parser.add_argument(
+        "--task", required=True, help="task name or alias (delayed, ..., or a user's task)"
+    )
     parser.add_argument(
         "--variant",
         help="parameter set of the task (default: its own parameters where they have types, "
@@ -31,13 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from atlas.store import principal_variant, type_table, type_variants
-    from atlas.tasks import UnknownTaskError, canonical_name
+    from atlas.store.task_records import task_name
+    from atlas.tasks import UnknownTaskError
 
-    try:
-        task = canonical_name(args.task)
-    except UnknownTaskError as exc:
-        raise CommandError(str(exc)) from exc
     with atlas_session(args.database_url) as session:
+        try:  # a built-in task, or a user's stored in this atlas
+            task = task_name(session, args.task)
+        except UnknownTaskError as exc:
+            raise CommandError(str(exc)) from exc
         variants = type_variants(session, task)
         table = type_table(session, task, args.variant or principal_variant(variants))
     print("\n".join(format_table(table) + format_variants(variants, table.variant)))

@@ -27,7 +27,8 @@ from atlas.store.arrays import arrays_from_blob, from_blob
 from atlas.store.datasets.analyses import export_analyses
 from atlas.store.models import CheckpointRow, Network, SolutionType
 from atlas.store.queries import SolutionFilters
-from atlas.tasks import get_task, variant_key
+from atlas.store.task_records import resolve_task
+from atlas.tasks import variant_key
 
 
 def selected_network_ids(session: Session, filters: SolutionFilters) -> list[int]:
@@ -101,7 +102,8 @@ def export_dataset(
         if solution_type is not None:
             entry = types.setdefault(solution_type.id, _type_row(solution_type))
             entry["members"] += 1
-        tables["networks"].append(_network_row(network, key, final, listed))
+        task = resolve_task(session, network.task, **network.task_parameters)  # a user's too
+        tables["networks"].append(_network_row(network, variant_key(task), key, final, listed))
     tables["types"] = sorted(types.values(), key=lambda t: (t["task"], t["variant"], t["name"]))
     description = {
         "title": title,
@@ -136,14 +138,18 @@ def _type_row(solution_type: SolutionType) -> dict[str, Any]:
 
 
 def _network_row(
-    network: Network, key: str, final: dict[str, np.ndarray], checkpoints: list[dict[str, Any]]
+    network: Network,
+    variant: str,
+    key: str,
+    final: dict[str, np.ndarray],
+    checkpoints: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "network": key,
         "key": network_key(network.task, network.task_parameters, network.architecture, final),
         "task": network.task,
         "task_parameters": network.task_parameters,
-        "variant": variant_key(get_task(network.task, **network.task_parameters)),
+        "variant": variant,
         "architecture": network.architecture,
         "units": network.units,
         "n_inputs": network.n_inputs,

@@ -55,8 +55,8 @@ from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
 from atlas.store.solution_types import _lock_task as lock_task
 from atlas.store.solution_types import assign_solution_type
-from atlas.store.task_records import ensure_task
-from atlas.tasks import TrialTask, UnknownTaskError, get_task
+from atlas.store.task_records import ensure_task, resolve_task
+from atlas.tasks import TrialTask, UnknownTaskError
 
 # A recomputed validation loss against the recorded one (the analysis' validation step uses
 # the same tolerance): float32 summation order differs between batch sizes and machines.
@@ -99,9 +99,10 @@ def _fail(key: str, message: str) -> DatasetError:
     return DatasetError(f"network {key}: {message}")
 
 
-def _task(row: dict[str, Any]) -> TrialTask:
+def _task(session: Session, row: dict[str, Any]) -> TrialTask:
+    """The row's task: a built-in one, or a user's whose declaration this atlas stores."""
     try:
-        task = get_task(row["task"], **row["task_parameters"])
+        task = resolve_task(session, row["task"], **row["task_parameters"])
     except (UnknownTaskError, TypeError, ValueError) as exc:
         raise _fail(row["network"], f"task {row['task']!r} with its parameters: {exc}") from exc
     return task
@@ -119,11 +120,11 @@ def _weights(dataset: Dataset, key: str, path: str) -> dict[str, torch.Tensor]:
     return state_dict
 
 
-def _checked_network(dataset: Dataset, row: dict[str, Any]) -> _Network:
+def _checked_network(session: Session, dataset: Dataset, row: dict[str, Any]) -> _Network:
     key = row["network"]
     if not key.isalnum():
         raise _fail(key, "ids are letters and digits")
-    task = _task(row)
+    task = _task(session, row)
     if row["architecture"] not in ARCHITECTURES:
         raise _fail(key, f"unknown architecture {row['architecture']!r}")
     if row["status"] not in NETWORK_STATUSES or row["analysis_status"] not in ANALYSIS_STATUSES:
@@ -374,7 +375,7 @@ def import_dataset(
     if unknown:
         raise DatasetError(f"analyses of networks that networks.json does not list: {unknown[:5]}")
     try:
-        networks = [_checked_network(dataset, row) for row in records]
+        networks = [_checked_network(session, dataset, row) for row in records]
         # One import at a time per task (the lock types are assigned under), so two imports
         # of one dataset cannot both find its networks missing and write them twice.
         for task in {net.task.name: net.task for net in networks}.values():
