@@ -23,6 +23,7 @@ from api.web.page_route import page_router
 from api.web.svg import loss_curve_svg
 from api.web.templating import render
 from atlas.analysis.fixed_point_conditions import ConditionPoints
+from atlas.analysis_status import RunStatus
 from atlas.store import (
     extrapolation_signature,
     fixed_point_analysis,
@@ -128,7 +129,7 @@ def solution_page(
     condition: Annotated[str, Query(max_length=64)] = "zero",
 ) -> HTMLResponse:
     detail = read_solution(solution_id=solution_id, session=session)
-    done = {a.step for a in detail.analyses if a.status == "succeeded"}
+    done = {a.step for a in detail.analyses if a.status == RunStatus.SUCCEEDED}
 
     def stored(step: str, load: Callable[[Session, int], T | None]) -> T | None:
         """A step's result, read only once the step has succeeded (no query while pending)."""

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from atlas.analysis_status import AnalysisStatus
 from atlas.cli import CommandError
 from atlas.cli.database import atlas_session
 from atlas.cli.loading import add_task_parameter_argument, resolve_task
@@ -199,6 +200,7 @@ def _follow(url: str, chart_id: int, interval: float) -> None:
     from atlas.store.charts import chart_networks, chart_record
     from atlas.store.work_status import FINISHED
 
+    analysis_ended = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
     engine = make_engine(url)
     sessions = session_factory(engine)
     last: list[str] = []
@@ -207,7 +209,7 @@ def _follow(url: str, chart_id: int, interval: float) -> None:
             with session_scope(sessions) as session:
                 record = chart_record(session, chart_id)
                 networks = chart_networks(session, chart_id)
-            waiting = sum(n.analysis_status not in ("done", "failed") for n in networks)
+            waiting = sum(n.analysis_status not in analysis_ended for n in networks)
             lines = [f"  {_progress_line(s)}" for s in record.settings]
             if lines != last:
                 stamp = time.strftime("%H:%M:%S")

@@ -57,6 +57,7 @@ from atlas.analysis.chart_summary import (
     rare_types,
 )
 from atlas.analysis.solution_types import COVERAGE_THRESHOLD
+from atlas.analysis_status import AnalysisStatus
 from atlas.network_status import SOLUTION_LOSS
 from atlas.store.arrays import from_blob
 from atlas.store.jobs import JobSpec, JobSpecError, create_job
@@ -240,13 +241,14 @@ class _Counts:
 def _counts(session: Session, chart: Chart) -> dict[int, _Counts]:
     """Per setting id, counted from the chunks' jobs and networks."""
     accepted = Network.validation_loss < chart.acceptance_loss
+    analysed = Network.analysis_status == AnalysisStatus.DONE
     counts: dict[int, _Counts] = defaultdict(_Counts)
     stored = session.execute(
         select(
             ChartChunk.setting_id,
             func.count(Network.id),
             func.sum(case((accepted, 1), else_=0)),
-            func.sum(case((accepted & (Network.analysis_status == "done"), 1), else_=0)),
+            func.sum(case((accepted & analysed, 1), else_=0)),
             func.sum(case((accepted & Network.solution_type_id.is_not(None), 1), else_=0)),
         )
         .join(Network, Network.job_id == ChartChunk.job_id)
