@@ -288,7 +288,8 @@ def embedded(tmp_path):
 
 
 def test_embedded_mode_interrupted_at_shutdown_resumes_on_start(embedded):
-    job_id = submit(embedded, count=3, max_epochs=60, seed=7)
+    # Long enough that the job cannot finish between the first epoch seen and the shutdown.
+    job_id = submit(embedded, count=3, max_epochs=300, seed=7)
     wait_for(lambda: job_state(embedded, job_id)[0].epoch >= 1, "training to start")
     dispatch.shutdown(wait=True)
     job, networks = job_state(embedded, job_id)
