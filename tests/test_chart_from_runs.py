@@ -96,6 +96,12 @@ def test_a_stopped_run_counts_its_unfinished_seeds_and_foreign_seeds_are_refused
     err = capsys.readouterr().err
     assert code == 2, before
     assert "must train seeds 5.." in err and "nothing was stored" in err
+    summary = json.loads((tmp_path / "foreign" / "outcomes.json").read_text())
+    summary["networks"][0]["file"] = "../outcomes.json"
+    (tmp_path / "foreign" / "outcomes.json").write_text(json.dumps(summary))
+    code = atlas_main(["chart", "from-runs", str(tmp_path / "foreign"), "--networks-per-setting",
+                       "1", "--database-url", url])  # fmt: skip
+    assert code == 2 and "unreadable network entry" in capsys.readouterr().err
     engine = make_engine(url)
     with session_scope(session_factory(engine)) as session:
         assert len(session.scalars(select(Network)).all()) == 0

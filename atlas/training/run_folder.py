@@ -121,10 +121,31 @@ class PopulationRun:
     units: int
     seeds: list[int]
     config: dict[str, Any]
-    wall_s: float
     epochs_run: int
     still_training: list[int]
     outcomes: list[NetworkOutcome]
+
+
+def _network_file(
+    folder: Path, entry: dict[str, Any], seeds: list[int]
+) -> tuple[dict[str, torch.Tensor], np.ndarray, int]:
+    """A finished network's final weights, loss curve and seed, checked against the run;
+    the entry's numbers are checked here too, so that any bad entry reads as one error."""
+    seed = int(entry["seed"])
+    if seed not in seeds:
+        raise ValueError(f"seed {seed} is not one of the run's seeds")
+    if not all(
+        isinstance(entry[k], int | float) for k in ("epochs", "best_loss", "validation_loss")
+    ):
+        raise ValueError("epochs and losses must be numbers")
+    if not isinstance(entry["status"], str):
+        raise ValueError("status must be a string")
+    if Path(entry["file"]).name != entry["file"]:
+        raise ValueError("a network file lies in the run folder itself")
+    with np.load(folder / entry["file"], allow_pickle=False) as arrays:
+        curve = arrays["loss_curve"].astype(np.float64)
+        final = {k: torch.from_numpy(arrays[k]) for k in arrays.files if k != "loss_curve"}
+    return final, curve, seed
 
 
 def _summary(folder: Path) -> dict[str, Any]:
@@ -155,7 +176,6 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
         run_fields = (
             summary["task"],
             dict(summary["task_parameters"]),
-            sum(float(s["wall_s"]) for s in summary["sessions"]),
             int(summary["epochs_run"]),
             [int(s) for s in summary["still_training"]],
         )
@@ -165,12 +185,10 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
     initial = None
     outcomes = []
     for entry in entries:
-        seed = int(entry["seed"])
-        if seed not in seeds:
-            raise RunFolderError(f"{folder}: network seed {seed} is not one of the run's seeds")
-        with np.load(folder / entry["file"], allow_pickle=False) as arrays:
-            curve = arrays["loss_curve"].astype(np.float64)
-            final = {k: torch.from_numpy(arrays[k]) for k in arrays.files if k != "loss_curve"}
+        try:
+            final, curve, seed = _network_file(folder, entry, seeds)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunFolderError(f"{folder}: unreadable network entry {entry!r} ({exc})") from exc
         shape = infer_shape(final)
         if (shape.architecture, shape.units) != (arch, units):
             raise RunFolderError(f"{folder}: {entry['file']} is not a {arch} {units} network")
@@ -192,7 +210,7 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
                 checkpoints=[],
             )
         )
-    task, parameters, wall_s, epochs_run, still_training = run_fields
+    task, parameters, epochs_run, still_training = run_fields
     return PopulationRun(
         task,
         parameters,
@@ -200,7 +218,6 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
         units,
         seeds,
         summary["config"],
-        wall_s,
         epochs_run,
         still_training,
         outcomes,
