@@ -147,7 +147,7 @@ def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog
     settings = Settings(database_url=sqlite_url(tmp_path), broker_url=None, torch_threads=1)
     migrate(settings.database_url)
     caplog.set_level("INFO", logger="atlas.worker")
-    training = {"max_steps": 12}
+    training = {"max_steps": 150}  # seconds of training: a shutdown lands mid-run
     monkeypatch.setattr(two_neuron_study, "STUDY_SNAPSHOT_EVERY", 3)
     engine = make_engine(settings.database_url)
     try:
