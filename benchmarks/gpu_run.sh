@@ -27,7 +27,7 @@ export PYTHONPATH=".:$DEPS"
 export ATLAS_REFERENCE_DIR=${ATLAS_REFERENCE_DIR:-build/gpu_reference}
 
 timeout 100 python3 -m pytest -q -p no:cacheprovider -rs \
-    tests/test_fused_cells.py tests/test_training_speed.py 2>&1 | tee "$OUT/gpu_tests.txt" | tail -25
+    tests/unit/test_fused_cells.py tests/unit/test_training_speed.py 2>&1 | tee "$OUT/gpu_tests.txt" | tail -25
 tests=${PIPESTATUS[0]}
 
 timeout 170 python3 benchmarks/train_throughput.py --device cuda --counts 16,64,256 \

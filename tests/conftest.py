@@ -58,13 +58,11 @@ def _load_references() -> list[ReferenceNetwork]:
     return nets
 
 
-REFERENCES = _load_references()
-
-
 @pytest.fixture(scope="session")
 def reference_networks() -> list[ReferenceNetwork]:
-    """All 20 reference networks trained by the paper's own code."""
-    return REFERENCES
+    """All 20 reference networks trained by the paper's own code, loaded once, when a test
+    first asks for them (collection never touches the reference data)."""
+    return _load_references()
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from conftest import POSTGRES_URL
 from sqlalchemy import create_engine, text
+
+# The backends a store-level test runs on: `-m "not postgresql"` leaves PostgreSQL out.
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
 @contextmanager

@@ -176,6 +176,8 @@ def assert_one_network_per_seed(job: Job, networks: list[Network]) -> None:
     assert sorted(n.seed for n in networks) == [job.network_seed(i) for i in range(job.count)]
 
 
+@pytest.mark.postgresql
+@pytest.mark.redis
 def test_live_worker_trains_and_analyses_into_postgres(postgres, service_settings, tmp_path):
     settings = service_settings(postgres)
     log = tmp_path / "worker.log"
@@ -206,6 +208,8 @@ def test_live_worker_trains_and_analyses_into_postgres(postgres, service_setting
             assert result.loss == pytest.approx(network.validation_loss, rel=1e-4)
 
 
+@pytest.mark.postgresql
+@pytest.mark.redis
 def test_worker_killed_mid_job_is_redelivered_without_duplicates(
     postgres, service_settings, tmp_path
 ):
@@ -349,6 +353,7 @@ def analysis_rows(settings: Settings, network_id: int) -> tuple[Network, list, l
         return session.get(Network, network_id), runs, results
 
 
+@pytest.mark.postgresql
 def test_imported_network_analysed_by_concurrent_deliveries_once(postgres, reference_networks):
     """Imported networks take the same analysis path; three deliveries of one analysis at once
     leave one result and a succeeded step."""
@@ -377,6 +382,7 @@ def test_imported_network_analysed_by_concurrent_deliveries_once(postgres, refer
     assert results[0].loss == pytest.approx(network.validation_loss, rel=1e-4)
 
 
+@pytest.mark.postgresql
 def test_step_failure_is_recorded_and_stops_the_analysis(postgres, reference_networks):
     """A network whose recorded loss its weights do not reproduce fails validation, visibly."""
     settings = Settings(database_url=postgres)

@@ -24,7 +24,7 @@ from atlas.tasks import (
 from atlas.tasks.expressions import ExpressionError, evaluate
 from atlas.tasks.registry import paper_declaration
 
-GO_NO_GO = Path(__file__).parent / "declarations" / "go_no_go_delay.yaml"
+GO_NO_GO = Path(__file__).parents[1] / "declarations" / "go_no_go_delay.yaml"
 
 # sha256 (first 16 hex digits) of every tensor and condition array of each set, computed with
 # the hand-written DelayedDiscrimination, IntervalDiscrimination and IntervalReproduction
@@ -285,7 +285,7 @@ def test_unknown_names_are_reported():
 def test_the_neurogym_example_in_the_docs_is_a_valid_task():
     """docs/tasks.md's NeuroGym-style declaration: fixation on until the decision, the cue
     channel of the trial's type in the stimulus period, the signed answer in the decision."""
-    text = (Path(__file__).parents[1] / "docs" / "tasks.md").read_text()
+    text = (Path(__file__).parents[2] / "docs" / "tasks.md").read_text()
     block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
     trials = task_from_declaration(load_declaration(yaml.safe_load(block))).training_set()
     go = int(np.flatnonzero(trials.conditions["trial_go"] == 1)[0])

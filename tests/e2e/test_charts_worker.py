@@ -96,6 +96,8 @@ def solutions_count(client: TestClient, **filters) -> int:
         params["cursor"] = page["next_cursor"]
 
 
+@pytest.mark.postgresql
+@pytest.mark.redis
 def test_chart_retrains_ends_short_and_survives_a_killed_worker(
     postgres, service_settings, tmp_path
 ):

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
-from throwaway_databases import database
+from throwaway_databases import BACKENDS, database
 
 from atlas.cli import main as atlas_main
 from atlas.store import SchemaOutOfDateError, check_schema_current, make_engine, migrate
@@ -21,7 +21,7 @@ from atlas.store.models import Base, SolutionType
 from atlas.store.schema import ROOT, head_revision
 from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
 
-BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+ON_EACH_BACKEND = pytest.mark.parametrize("backend", BACKENDS)
 
 
 def tables(engine) -> set[str]:
@@ -33,7 +33,7 @@ def schema_diff(engine) -> list:
         return compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
 
-@BACKENDS
+@ON_EACH_BACKEND
 def test_upgrade_downgrade_upgrade_matches_models(backend, tmp_path):
     with database(backend, tmp_path) as url:
         engine = make_engine(url)
@@ -58,7 +58,7 @@ def test_upgrade_downgrade_upgrade_matches_models(backend, tmp_path):
             engine.dispose()
 
 
-@BACKENDS
+@ON_EACH_BACKEND
 def test_atlas_migrate_command(backend, tmp_path, capsys):
     with database(backend, tmp_path) as url:
         assert atlas_main(["migrate", "--database-url", url]) == 0
@@ -92,7 +92,7 @@ def test_plain_alembic_command_line(tmp_path):
             engine.dispose()
 
 
-@BACKENDS
+@ON_EACH_BACKEND
 def test_types_stored_before_variants_become_the_default_variant(backend, tmp_path):
     """0003 gives existing types (all of default parameters) the `default` variant and their
     task's parameters; downgrading drops the types of other variants and keeps the rest."""

@@ -234,6 +234,7 @@ def test_analysis_steps_are_the_ones_a_dataset_carries():
     assert tuple(step.name for step in STEPS) == DATASET_STEPS
 
 
+@pytest.mark.postgresql
 def test_export_then_import_into_fresh_postgres_reproduces_the_atlas(source, exported):
     dataset = parse_dataset(exported)
     assert len(dataset.tables["networks"]) == 5
@@ -290,7 +291,7 @@ def test_a_reader_needs_only_pandas_style_json_and_safetensors(exported, referen
     module = to_torch({k: torch.from_numpy(v) for k, v in weights.items()})
     assert module.rnn.hidden_size == 20
     readme = exported["README.md"].decode()
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "datasets.md").read_text()
     for table in TABLES:
         assert table.file in readme and table.file in docs
         for column in table.columns:
@@ -537,6 +538,7 @@ def test_a_charts_dataset_recreates_the_chart_once(source, tmp_path, capsys):
     assert progress == [("vanilla", 20, 1, 1)]
 
 
+@pytest.mark.postgresql
 def test_two_imports_of_one_dataset_at_once_write_it_once(source):
     """PostgreSQL: each import finds the other's networks only after it commits; the per-task
     lock makes the second wait, then find them, rather than write them again."""

@@ -94,6 +94,8 @@ def redis_queue():
     client.close()
 
 
+@pytest.mark.postgresql
+@pytest.mark.redis
 def test_api_and_celery_worker_processes_train_a_job_into_postgres(redis_queue, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -23,7 +23,7 @@ from atlas.training.run_folder import read_population_run, record_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
-# The shortened delayed task of tests/test_charts_cli.py: vanilla-8 networks end near a
+# The shortened delayed task of tests/store/test_charts_cli.py: vanilla-8 networks end near a
 # validation loss of 0.155 in 30 epochs, accepted below 0.2.
 SHORT_DELAYED = {"f_max": 5, "delay_max": 2, "f1_onset": 2, "f2_onset": 16,
                  "response_onset": 24, "trial_length": 32}  # fmt: skip

@@ -11,7 +11,7 @@ from atlas.cli import main as atlas_main
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 # Vanilla-8 networks on this shortened delayed task stay near a validation loss of 0.155 for
-# these 30 epochs (tests/test_charts_worker.py): accepted below 0.2, and analysed in seconds.
+# these 30 epochs (tests/e2e/test_charts_worker.py): accepted below 0.2, and analysed in seconds.
 SHORT_DELAYED = ["f_max=5", "delay_max=2", "f1_onset=2", "f2_onset=16", "response_onset=24",
                  "trial_length=32"]  # fmt: skip
 TRAINING = ["max_epochs=30", "learning_rate=0.05", "batch_size=12", "checkpoint_every=0"]

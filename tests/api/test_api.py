@@ -12,6 +12,7 @@ import torch
 from fastapi.testclient import TestClient
 from migrated_app import migrated_app_client
 from sqlalchemy import select
+from throwaway_databases import BACKENDS
 
 from atlas.networks import from_state_dicts, torch_network
 from atlas.store.models import Network, SolutionType
@@ -36,7 +37,7 @@ JOB_TIMEOUT_S = 240
 FINISHED = ("succeeded", "partially_succeeded", "failed", "cancelled")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def client(request, tmp_path_factory):
     """The app on a freshly migrated database of each backend, jobs running in-process."""
     with migrated_app_client(request.param, tmp_path_factory.mktemp(request.param), API_KEY) as c:

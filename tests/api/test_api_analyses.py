@@ -18,6 +18,7 @@ import torch
 from fastapi.testclient import TestClient
 from migrated_app import migrated_app_client
 from test_api_errors import CodeCarrier
+from throwaway_databases import BACKENDS
 
 from api.classification import MIN_MEMBERS
 from api.npy import NPY_MEDIA_TYPE
@@ -47,7 +48,7 @@ STUDY = {"count": 32, "seed": 3, "training": {"max_steps": 80}, "name": "api-tes
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def client(request, tmp_path_factory):
     """The app on a freshly migrated database of each backend, analyses running in-process."""
     with migrated_app_client(request.param, tmp_path_factory.mktemp(request.param), API_KEY) as c:

@@ -13,7 +13,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from throwaway_databases import database
+from throwaway_databases import BACKENDS, database
 
 from api.app import MAX_BODY_BYTES, create_app
 from atlas.config import Settings
@@ -33,7 +33,7 @@ TABLES = (Job, Network, CheckpointRow, AnalysisRun, TaskRecord)
 IDLE_TIMEOUT_S = 180
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(request, tmp_path_factory):
     """(client, database URL) with two reference networks imported, so listings have pages."""
     folder = tmp_path_factory.mktemp(request.param)
@@ -356,7 +356,7 @@ def test_missing_things_are_problems_too(client, method, path, status):
 # --- schema --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_app_refuses_to_start_on_an_out_of_date_schema(backend, tmp_path):
     with database(backend, tmp_path) as url:
         migrate(url, "base")

@@ -21,7 +21,7 @@ from atlas.store.models import Network, TaskDeclarationRow
 API_KEY = "user-task-key-0123456789"
 WRITE = {"X-API-Key": API_KEY}
 YAML_WRITE = {**WRITE, "Content-Type": "application/yaml"}
-DECLARATION = Path(__file__).parent / "declarations" / "go_no_go_delay.yaml"
+DECLARATION = Path(__file__).parents[1] / "declarations" / "go_no_go_delay.yaml"
 # 4 vanilla networks of 16 units: on this machine 5 of 6 such networks reach the 1e-4
 # criterion within 360-640 epochs at lr 1e-2 (about 16 s for six on one core).
 JOB = {
@@ -40,6 +40,9 @@ JOB = {
     },
 }
 TIMEOUT_S = 400
+
+
+pytestmark = pytest.mark.postgresql  # the module's atlas is a PostgreSQL one
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import threading
 
 import networkx as nx
 import pytest
-from throwaway_databases import database
+from throwaway_databases import BACKENDS, database
 
 from atlas.analysis.graph import from_node_link, to_node_link
 from atlas.analysis.solution_types import assign_types, same_type, type_name
@@ -36,7 +36,7 @@ from atlas.training.evaluation import population_mse
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def atlas_db(request, tmp_path_factory):
     """A migrated database of each backend and its URL."""
     with database(request.param, tmp_path_factory.mktemp(request.param)) as url:

@@ -137,6 +137,7 @@ def analysed(one_torch_thread, postgres_url, reference_networks) -> dict[str, in
     return ids
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("name", ANALYSED)
 def test_an_imported_network_gets_every_analysis(postgres_url, analysed, reference_networks, name):
     reference = next(r for r in reference_networks if r.name == name)
@@ -208,6 +209,7 @@ def test_an_imported_network_gets_every_analysis(postgres_url, analysed, referen
         np.testing.assert_allclose(list(features.values()), values[0], rtol=1e-6, equal_nan=True)
 
 
+@pytest.mark.postgresql
 def test_a_rerun_replaces_rows_and_keeps_types(postgres_url, analysed):
     """Every step run again (as after a lost acknowledgement): the same number of rows, and
     each network still counted once in its type."""
@@ -235,6 +237,7 @@ def test_a_rerun_replaces_rows_and_keeps_types(postgres_url, analysed):
             assert sum(t.member_count for t in table.types) == len(typed)
 
 
+@pytest.mark.postgresql
 def test_the_sqlite_atlas_stores_the_same_analyses(
     postgres_url, analysed, reference_networks, tmp_path
 ):
@@ -305,6 +308,7 @@ def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path):
         assert counts["features"] == 1
 
 
+@pytest.mark.postgresql
 def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     """A study of a few hundred networks: trained, classified both ways, mapped; the stored
     counts are those of the classifiers run on the stored final W."""
@@ -386,6 +390,8 @@ def test_two_neuron_study_through_the_embedded_dispatch(tmp_path):
     assert summary.n == 40 and sum(summary.eigenvalue_rule.regimes_all.values()) == 40
 
 
+@pytest.mark.postgresql
+@pytest.mark.redis
 @pytest.mark.slow
 def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings, tmp_path):  # noqa: F811
     """With a broker the study is a Celery task like training: a worker process runs it."""

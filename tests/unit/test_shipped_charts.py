@@ -16,7 +16,7 @@ from atlas.network_status import SOLUTION_LOSS
 from atlas.networks import to_torch
 from atlas.tasks import get_task
 
-CHARTS = sorted((Path(__file__).parents[1] / "charts").glob("*.zip"))
+CHARTS = sorted((Path(__file__).parents[2] / "charts").glob("*.zip"))
 MIN_ACCEPTED = 48
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sqlalchemy import delete, func, select, text
-from throwaway_databases import database
+from throwaway_databases import BACKENDS, database
 
 from atlas.config import Settings
 from atlas.networks import from_state_dicts
@@ -85,7 +85,7 @@ def two_neuron_study():
     return config, train_two_neuron(TwoNeuronModel(), [3, 4, 5, 6], config)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def sessions(request, tmp_path_factory):
     """A migrated database of each backend, shared by the module's tests (each adds its rows)."""
     with database(request.param, tmp_path_factory.mktemp(request.param)) as url:

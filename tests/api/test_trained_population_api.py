@@ -30,7 +30,7 @@ TRAINING_TIMEOUT_S = 1800
 MIN_CONVERGED = 12
 MIN_TYPES = 3
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.postgresql, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
