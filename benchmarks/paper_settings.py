@@ -10,7 +10,7 @@ this or another machine. `atlas chart from-runs` makes the folders a chart. Only
 modules are imported (no database, no web).
 
     python benchmarks/paper_settings.py --out runs/paper --deadline 300 \
-        --population delayed:vanilla:20:0:64:cpu:8 ...
+        --population delayed:vanilla:20:0:64:cpu:8 ... [--max-epochs 5000]
 A population is TASK:ARCH:UNITS:SEED:COUNT:DEVICE[:PROCESSES] (PROCESSES splits its seeds
 over that many processes). The last line printed is one JSON object with the figures.
 """
@@ -28,7 +28,14 @@ import numpy as np
 
 
 def train_one(
-    task_name: str, arch: str, units: int, seeds: list[int], device: str, deadline: float, out: Path
+    task_name: str,
+    arch: str,
+    units: int,
+    seeds: list[int],
+    device: str,
+    deadline: float,
+    out: Path,
+    max_epochs: int,
 ) -> None:
     """Train (or resume) one population until it is done or `deadline` (epoch seconds)."""
     import torch
@@ -42,7 +49,7 @@ def train_one(
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
-    config = TrainingConfig(device=device, checkpoint_every=0)
+    config = TrainingConfig(device=device, checkpoint_every=0, max_epochs=max_epochs)
     snapshot = out / SNAPSHOT
     if snapshot.exists():
         with np.load(snapshot) as arrays:
@@ -59,15 +66,25 @@ def train_one(
 
 
 def main() -> None:
+    from atlas.training.config import TrainingConfig
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--deadline", type=float, required=True, help="seconds from now")
     parser.add_argument("--population", action="append", default=[])
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=TrainingConfig.max_epochs,
+        help="epochs before a network still training ends (the paper sets no limit; a task with"
+        " few minibatches per epoch, like interval, needs more epochs for the same Adam steps)",
+    )
     parser.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         task, arch, units, seeds, device, deadline, out = args.worker
-        train_one(task, arch, int(units), json.loads(seeds), device, float(deadline), Path(out))
+        seeds_list, at = json.loads(seeds), float(deadline)
+        train_one(task, arch, int(units), seeds_list, device, at, Path(out), args.max_epochs)
         return
     deadline = time.time() + args.deadline
     args.out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +103,8 @@ def main() -> None:
                 str(args.out),
                 "--deadline",
                 "0",
+                "--max-epochs",
+                str(args.max_epochs),
                 "--worker",
                 task,
                 arch,
