@@ -9,6 +9,7 @@ optimisation of the whole population is K * N independent optimisations done at 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,32 +141,46 @@ DAMPED_FRACTIONS = (1.0, 0.5, 0.1)
 """Fractions of a step tried at once, each costing one residual, far less than the step's
 factorisation: where the whole step overshoots, a fraction of it still lowers q."""
 
+ROUGH_DTYPE = {torch.float64: torch.float32}
+"""The dtype of the linear solves for points whose q is still above `give_up_above`, far from
+any fixed or slow point: there a step only needs to lower q, which its trials (computed in the
+states' dtype) check, and single precision factorises about twice as fast. The last steps to a
+fixed or slow point solve in the states' dtype."""
+
 FIRST_DAMPING = 1.0
 """Levenberg-Marquardt's mu when a point leaves Newton: there the full step already failed."""
 
 
 def _newton_steps(
-    system: Polishable, states: torch.Tensor, residual: torch.Tensor, mu: torch.Tensor
+    system: Polishable,
+    states: torch.Tensor,
+    residual: torch.Tensor,
+    mu: torch.Tensor,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
-    """Fractions of the Newton step dx = -A^-1 r for states (R, W, S): (R, W, F, S). One LU
-    factorisation per point, of A^T handed over as the column-major matrix LAPACK factorises
-    (which saves a copy)."""
-    a = system.residual_jacobian(states)
-    dx, _ = torch.linalg.solve_ex(a.mT, residual.unsqueeze(-2), left=False)
-    return -torch.tensor(NEWTON_FRACTIONS, dtype=states.dtype)[:, None] * dx
+    """Fractions of the Newton step dx = -A^-1 r for states (R, W, S): (R, W, F, S), solved in
+    `dtype`. One LU factorisation per point, of A^T handed over as the column-major matrix
+    LAPACK factorises (which saves a copy)."""
+    a = system.residual_jacobian(states).to(dtype)
+    dx, _ = torch.linalg.solve_ex(a.mT, residual.to(dtype).unsqueeze(-2), left=False)
+    return -torch.tensor(NEWTON_FRACTIONS, dtype=states.dtype)[:, None] * dx.to(states.dtype)
 
 
 def _damped_steps(
-    system: Polishable, states: torch.Tensor, residual: torch.Tensor, mu: torch.Tensor
+    system: Polishable,
+    states: torch.Tensor,
+    residual: torch.Tensor,
+    mu: torch.Tensor,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
     """Fractions of the Levenberg-Marquardt step dx = -(A^T A + mu I)^-1 A^T r for states
-    (R, W, S): (R, W, F, S)."""
-    a = system.residual_jacobian(states)
+    (R, W, S): (R, W, F, S), solved in `dtype`."""
+    a = system.residual_jacobian(states).to(dtype)
     normal = a.mT @ a
-    normal.diagonal(dim1=-2, dim2=-1).add_(mu[..., None])
+    normal.diagonal(dim1=-2, dim2=-1).add_(mu[..., None].to(dtype))
     factor, _ = torch.linalg.cholesky_ex(normal)
-    dx = torch.cholesky_solve(a.mT @ residual.unsqueeze(-1), factor).mT
-    return -torch.tensor(DAMPED_FRACTIONS, dtype=states.dtype)[:, None] * dx
+    dx = torch.cholesky_solve(a.mT @ residual.to(dtype).unsqueeze(-1), factor).mT
+    return -torch.tensor(DAMPED_FRACTIONS, dtype=states.dtype)[:, None] * dx.to(states.dtype)
 
 
 @dataclass
@@ -188,17 +203,19 @@ def _best_trial(
     mu: torch.Tensor,
     mask: torch.Tensor,
     solver: Callable[..., torch.Tensor],
+    dtype: torch.dtype,
 ) -> _Trial:
-    """One step of `solver` for the points in mask (K, N) of states (K, N, S): of its candidate
-    steps, the one giving the lowest q. The points are packed into rows across systems and
-    factorised BLOCK points at a time."""
+    """One step of `solver` for the points in mask (K, N) of states (K, N, S), its linear
+    systems solved in `dtype`: of its candidate steps, the one giving the lowest q (computed in
+    the states' dtype). The points are packed into rows across systems and factorised BLOCK
+    points at a time."""
     flat_x = states.view(-1, states.shape[-1])
     total = int(mask.sum())
     rows, slots, valid = pack_rows(mask, -(-total // (4 * mask.shape[0])))
     x = flat_x[slots]
     dx = torch.cat(
         [
-            solver(system.select(rows[b]), x[b], residual[slots[b]], mu[slots[b]])
+            solver(system.select(rows[b]), x[b], residual[slots[b]], mu[slots[b]], dtype)
             for b in torch.split(torch.arange(len(rows)), max(1, BLOCK // slots.shape[1]))
         ]
     )
@@ -238,7 +255,8 @@ def polish(
     kept where it lowers q, and mu shrinks when the whole step is kept, grows when none is.
     A point leaves the iteration once its step is lost in round-off, its damping is exhausted,
     or it crawls while q is still above `give_up_above`: only the points still on their way to
-    a fixed or slow point cost work, packed into rows across systems.
+    a fixed or slow point cost work, packed into rows across systems. While a point's q is
+    above `give_up_above` its linear systems are solved in single precision (`ROUGH_DTYPE`).
     """
     x = states.detach().clone()
     flat_x = x.view(-1, x.shape[-1])
@@ -257,12 +275,16 @@ def polish(
             moving &= kept.flatten()
         if not (moving & (mu < 1e6)).any():
             break
-        for by_newton in (True, False):
-            mask = moving & (mu < 1e6) & (newton if by_newton else ~newton)
+        for by_newton, rough in itertools.product((True, False), (True, False)):
+            if rough:
+                phase = moving & (mu < 1e6) & (newton if by_newton else ~newton)
+                far = phase & (q > give_up_above)
+            mask = far if rough else phase & ~far
             if not mask.any():
                 continue
             solver = _newton_steps if by_newton else _damped_steps
-            trial = _best_trial(system, x, r, mu, mask.view(x.shape[:2]), solver)
+            dtype = ROUGH_DTYPE.get(x.dtype, x.dtype) if rough else x.dtype
+            trial = _best_trial(system, x, r, mu, mask.view(x.shape[:2]), solver, dtype)
             flat, q_old = trial.flat, q[trial.flat]
             accept = trial.q < q_old
             crawling = accept & (trial.q > 0.9 * q_old)
