@@ -1,6 +1,9 @@
 """RFC 9457 problem details: every error the API returns is `application/problem+json`.
 
-Routes raise `Problem`; the handlers installed by `install_problem_handlers` turn it, FastAPI's
+Routes raise `Problem` for what is wrong with the HTTP request itself (a key, a body, a
+parameter's form); the domain's errors (atlas.errors: not found, invalid, conflict) pass
+through routes untouched and are answered here, in one place: 404, 422 and 409, their `slug`
+the problem's type. The handlers installed by `install_problem_handlers` turn these, FastAPI's
 validation errors, Starlette's HTTP errors and anything unexpected into the same shape, so a
 client needs one error parser. `document_problems` makes the OpenAPI say so: every error
 response of every operation is `application/problem+json` with the `Problem` schema, and the
@@ -19,6 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from atlas.errors import AtlasError, ConflictError, InvalidError, NotFoundError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://rnn-atlas.dev/problems/"
@@ -62,6 +67,25 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     )
 
 
+#: The HTTP status of each kind of domain error.
+DOMAIN_STATUS: dict[type[AtlasError], int] = {
+    NotFoundError: 404,
+    InvalidError: 422,
+    ConflictError: 409,
+}
+
+
+def domain_problem(exc: AtlasError) -> Problem:
+    """The problem a domain error is answered with (500 for an AtlasError of no kind)."""
+    status = next((s for kind, s in DOMAIN_STATUS.items() if isinstance(exc, kind)), 500)
+    return Problem(status, exc.slug, exc.detail, **exc.extra)
+
+
+def as_problem(error: Problem | AtlasError) -> Problem:
+    """The problem an error is answered with: a Problem itself, a domain error's own."""
+    return error if isinstance(error, Problem) else domain_problem(error)
+
+
 def _validation_problem(exc: RequestValidationError) -> Problem:
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -83,6 +107,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(request, exc)
 
+    async def on_domain(request: Request, exc: AtlasError) -> JSONResponse:
+        return problem_response(request, domain_problem(exc))
+
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(request, _validation_problem(exc))
 
@@ -95,6 +122,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, problem)
 
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(AtlasError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -28,18 +28,6 @@ from atlas.tasks import TrialTask
 T = TypeVar("T")
 
 
-def solution_not_found(solution_id: int) -> Problem:
-    return Problem(404, "solution-not-found", f"no solution with id {solution_id}")
-
-
-def require_solution(session: Session, solution_id: int) -> tuple[Network, str | None]:
-    """The network and its solution type's name; 404 problem when there is no such solution."""
-    found = get_solution(session, solution_id)
-    if found is None:
-        raise solution_not_found(solution_id)
-    return found
-
-
 class StoredAnalysis(NamedTuple, Generic[T]):
     """A solution's stored result of one analysis step, with the network it belongs to."""
 
@@ -53,7 +41,7 @@ def stored_analysis(
 ) -> StoredAnalysis[T]:
     """`load(session, solution_id)`, the stored result of `step`; 404 problem when there is no
     such solution, or no result (saying what state the step is in)."""
-    network, solution_type = require_solution(session, solution_id)
+    network, solution_type = get_solution(session, solution_id)
     result = load(session, solution_id)
     if result is None:
         raise analysis_unavailable(session, solution_id, step)

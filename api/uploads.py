@@ -17,7 +17,7 @@ import torch
 from sqlalchemy.orm import Session
 
 from api.problems import Problem
-from api.routes.tasks import resolve_task_name
+from api.routes.tasks import task_argument
 from api.schemas.jobs import MAX_UNITS
 from atlas.networks import RNNPopulation, StateDictError, infer_shape, load_state_dict
 from atlas.store.task_records import resolve_task
@@ -36,25 +36,20 @@ def upload_task(name: str, session: Session | None = None) -> TrialTask:
         raise Problem(
             422, "invalid-task", f"{model!r} is a study model: it has no recurrent networks"
         )
-    try:
-        if session is None:
-            return get_task(resolve_task_name(name))
-        return resolve_task(session, resolve_task_name(name, session))
-    except Problem as exc:
-        raise Problem(422, "unknown-task", exc.detail) from exc
+    if session is None:
+        return get_task(task_argument(name))
+    return resolve_task(session, task_argument(name, session))
 
 
 def _parsed(payload: bytes) -> dict[str, torch.Tensor]:
     try:
         return load_state_dict(payload)
-    except StateDictError as exc:
-        raise Problem(422, "invalid-state-dict", str(exc)) from exc
+    except StateDictError:
+        raise
     except Exception as exc:  # torch's reader on arbitrary bytes: its failures are not listed
-        raise Problem(
-            422,
-            "invalid-state-dict",
+        raise StateDictError(
             f"not a readable PyTorch state dict ({type(exc).__name__}: the file is truncated "
-            "or corrupted)",
+            "or corrupted)"
         ) from exc
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import PRINTABLE, TaskName
 from api.problems import Problem
-from api.routes.tasks import resolve_task_name
+from api.routes.tasks import task_argument
 from atlas.store import VariantSummary, principal_variant, type_variants
 from atlas.tasks import DEFAULT_VARIANT
 
@@ -32,10 +32,7 @@ def task_variant(
     """The task's short name, the variant meant (principal_variant when none is given) and
     every variant of the task with types; 422 problem for an unknown task, 404 for a variant
     without types (the default always answers, with no types)."""
-    try:
-        name = resolve_task_name(task, session)
-    except Problem as exc:
-        raise Problem(422, "unknown-task", exc.detail) from exc
+    name = task_argument(task, session)
     variants = type_variants(session, name)
     if variant is None:
         variant = principal_variant(variants)

@@ -33,7 +33,6 @@ from atlas.store.charts import (
     ChartRecord,
     ChartResult,
     ChartSpec,
-    ChartSpecError,
     SettingSpec,
     advance_chart,
     chart_record,
@@ -44,7 +43,6 @@ from atlas.store.charts import (
     request_chart_cancel,
     same_request,
 )
-from atlas.store.lifecycle import AlreadyFinishedError
 from atlas.store.models import Job
 from worker.dispatch import enqueue_training
 
@@ -236,12 +234,8 @@ def submit_chart(
     ] = None,
 ) -> ChartOut:
     spec = _spec(body)
-    try:
-        chart, created = create_chart(session, spec, idempotency_key)
-        job_ids = advance_chart(session, chart.id) if created else []
-    except ChartSpecError as exc:
-        session.rollback()
-        raise Problem(422, "invalid-chart", str(exc)) from exc
+    chart, created = create_chart(session, spec, idempotency_key)
+    job_ids = advance_chart(session, chart.id) if created else []
     if not created and not same_request(session, chart, spec):
         raise Problem(
             422,
@@ -286,13 +280,6 @@ def read_charts(
     )
 
 
-def _record(session: Session, chart_id: int) -> ChartRecord:
-    record = chart_record(session, chart_id)
-    if record is None:
-        raise Problem(404, "chart-not-found", f"no chart with id {chart_id}")
-    return record
-
-
 @router.get(
     "/{chart_id}",
     response_model=ChartOut,
@@ -311,7 +298,7 @@ async def read_chart(
     session: SessionDep,
     kappa: Annotated[bool, Query(description="Also score the type predictor.")] = False,
 ) -> ChartOut:
-    record = await run_in_threadpool(_record, session, chart_id)
+    record = await run_in_threadpool(chart_record, session, chart_id)
     if kappa:
         result = await run_in_threadpool(_result_with_kappa, session, chart_id, record)
     else:
@@ -333,22 +320,13 @@ async def read_chart(
     responses={**AUTH_RESPONSES, **_NOT_FOUND, 409: {"description": "The chart has finished."}},
 )
 def cancel_chart(chart_id: ChartId, session: SessionDep) -> ChartOut:
-    try:
-        request_chart_cancel(session, chart_id)
-    except LookupError as exc:
-        session.rollback()
-        raise Problem(404, "chart-not-found", f"no chart with id {chart_id}") from exc
-    except AlreadyFinishedError as exc:
-        session.rollback()
-        raise Problem(409, "chart-finished", f"chart {chart_id}: {exc}") from exc
+    request_chart_cancel(session, chart_id)
     session.commit()
-    return chart_out(_record(session, chart_id))
+    return chart_out(chart_record(session, chart_id))
 
 
 def _shares(session: Session, chart_id: int, fmt: str) -> bytes:
     result = chart_result(session, chart_id, kappa=False)
-    if result is None:
-        raise Problem(404, "chart-not-found", f"no chart with id {chart_id}")
     labels = [s.progress.label for s in result.settings]
     title = f"chart {chart_id}: {result.record.task} ({result.record.variant}), type shares"
     return figure_bytes(shares_figure(labels, [s.types for s in result.settings], title), fmt)

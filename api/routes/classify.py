@@ -40,7 +40,7 @@ from api.schemas.classify import (
     TypeProbability,
     TypeRef,
 )
-from api.solution_analyses import analysis_unavailable, require_solution
+from api.solution_analyses import analysis_unavailable
 from api.uploads import (
     MAX_IMPORT_BYTES,
     upload_task,
@@ -53,6 +53,7 @@ from atlas.analysis.features import neural_features
 from atlas.analysis.graph import build_graph
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.store import load_population, network_features, network_solution_type
+from atlas.store.queries import get_solution
 from atlas.tasks import TrialTask, variant_key
 from worker.steps import network_task
 
@@ -128,7 +129,7 @@ def _features(population: RNNPopulation, task: TrialTask) -> np.ndarray:
 def classify_stored(session: Session, network_id: int) -> ClassificationOut:
     """A solution of the atlas: its stored features (computed from its weights while its
     features step is pending) and its stored type."""
-    network, _ = require_solution(session, network_id)
+    network, _ = get_solution(session, network_id)
     task = network_task(network)
     predictor = fit_task_predictor(session, network.task, variant_key(task))
     stored = network_features(session, network_id)

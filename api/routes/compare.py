@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from api.deps import MAX_ID, SessionDep
 from api.problems import Problem
 from api.schemas.compare import ComparedSolution, ComparisonMatrixOut, ComparisonOut
-from api.solution_analyses import require_solution, solution_states
+from api.solution_analyses import solution_states
 from atlas.analysis.compare import SolutionSummary, compare_solutions, comparison_matrix
 from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
+from atlas.store.queries import get_solution
 from worker.steps import network_task
 
 router = APIRouter(prefix="/compare", tags=["compare"])
@@ -27,7 +28,7 @@ MAX_MATRIX_IDS = 20
 
 
 def _stored_summary(session: Session, solution_id: int) -> tuple[ComparedSolution, SolutionSummary]:
-    network, type_name = require_solution(session, solution_id)
+    network, type_name = get_solution(session, solution_id)
     task = network_task(network)
     graph = reduced_graph(session, solution_id)
     points = fixed_point_analysis(session, solution_id)

@@ -20,7 +20,7 @@ from api.queueing import enqueue_or_503
 from api.schemas.datasets import DatasetImport
 from api.schemas.jobs import MAX_UNITS
 from atlas.analysis_status import AnalysisStatus
-from atlas.datasets import DatasetError, Limits, parse_dataset, read_files
+from atlas.datasets import Limits, parse_dataset, read_files
 from atlas.store import set_analysis_status
 from atlas.store.datasets import import_dataset
 from worker.dispatch import enqueue_analysis
@@ -63,12 +63,8 @@ def import_dataset_route(
     payload = file.file.read(MAX_DATASET_BYTES + 1)
     if len(payload) > MAX_DATASET_BYTES:
         raise Problem(413, "file-too-large", f"datasets are limited to {MAX_DATASET_BYTES} bytes")
-    try:
-        dataset = parse_dataset(read_files(payload, UNPACKED_LIMITS))
-        report = import_dataset(session, dataset, UNPACKED_LIMITS)
-    except DatasetError as exc:
-        session.rollback()
-        raise Problem(422, "invalid-dataset", f"{exc}; nothing was imported") from exc
+    dataset = parse_dataset(read_files(payload, UNPACKED_LIMITS))
+    report = import_dataset(session, dataset, UNPACKED_LIMITS)
     session.commit()
     for network_id in report.to_analyse:
         enqueue_or_503(

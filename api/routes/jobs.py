@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Header, Response, status
 
 from api.admission import admit_job
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES, cancel_or_problem
+from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
 from api.deps import JobId, SessionDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
-from atlas.store import JobSpec, JobSpecError, cancel_job, create_job, fail_job
+from atlas.store import JobSpec, cancel_job, create_job, fail_job
 from atlas.store.models import Job
 from atlas.store.queries import get_job, job_networks
 from atlas.store.task_records import resolve_task
@@ -130,11 +130,7 @@ def submit_job(
     ] = None,
 ) -> JobOut:
     spec = JobSpec(**body.model_dump())
-    try:
-        job, created = create_job(session, spec, idempotency_key)
-    except JobSpecError as exc:
-        session.rollback()
-        raise Problem(422, "invalid-job", str(exc)) from exc
+    job, created = create_job(session, spec, idempotency_key)
     if created:
         admit_job(session, job, settings)
     if not created and not _same_request(session, job, spec):
@@ -165,10 +161,7 @@ def submit_job(
     responses={404: {"description": "No such job."}},
 )
 def read_job(job_id: JobId, session: SessionDep) -> JobOut:
-    job = get_job(session, job_id)
-    if job is None:
-        raise Problem(404, "job-not-found", f"no job with id {job_id}")
-    return job_out(session, job)
+    return job_out(session, get_job(session, job_id))
 
 
 @router.post(
@@ -181,5 +174,6 @@ def read_job(job_id: JobId, session: SessionDep) -> JobOut:
     responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
 )
 def cancel(job_id: JobId, session: SessionDep) -> JobOut:
-    cancel_or_problem(session, lambda: cancel_job(session, job_id), f"job {job_id}")
+    cancel_job(session, job_id)
+    session.commit()
     return read_job(job_id, session)

@@ -12,8 +12,7 @@ import torch
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import MAX_ID, MAX_TEXT, PRINTABLE, CheckpointId, SessionDep, SolutionId
-from api.problems import Problem
-from api.routes.tasks import resolve_task_name
+from api.routes.tasks import task_argument
 from api.schemas.solutions import (
     AnalysisState,
     Architecture,
@@ -110,10 +109,7 @@ def list_solutions_route(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> SolutionPage:
     if task is not None:
-        try:
-            task = resolve_task_name(task, session)
-        except Problem as exc:
-            raise Problem(422, "unknown-task", exc.detail) from exc
+        task = task_argument(task, session)
     filters = SolutionFilters(
         task=task,
         architecture=architecture,
@@ -174,10 +170,7 @@ def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
     responses=_NOT_FOUND,
 )
 def read_solution(solution_id: SolutionId, session: SessionDep) -> SolutionDetail:
-    found = get_solution(session, solution_id)
-    if found is None:
-        raise _not_found(solution_id)
-    network, solution_type = found
+    network, solution_type = get_solution(session, solution_id)
     fields = {column.key: getattr(network, column.key) for column in network.__table__.columns}
     curve = network.loss_curve
     return SolutionDetail(
@@ -186,10 +179,6 @@ def read_solution(solution_id: SolutionId, session: SessionDep) -> SolutionDetai
         loss_curve=None if curve is None else from_blob(curve).tolist(),
         analyses=_analyses(session, solution_id),
     )
-
-
-def _not_found(solution_id: int) -> Problem:
-    return Problem(404, "solution-not-found", f"no solution with id {solution_id}")
 
 
 def _torch_file(state_dict: Mapping[str, torch.Tensor], filename: str) -> Response:
@@ -218,10 +207,8 @@ _WEIGHTS_RESPONSE: dict[int | str, dict[str, Any]] = {
     responses=_WEIGHTS_RESPONSE,
 )
 def download_weights(solution_id: SolutionId, session: SessionDep) -> Response:
-    try:
-        state_dict = network_state_dict(session, solution_id)
-    except LookupError as exc:
-        raise _not_found(solution_id) from exc
+    get_solution(session, solution_id)
+    state_dict = network_state_dict(session, solution_id)
     return _torch_file(state_dict, f"solution-{solution_id}.pt")
 
 
@@ -232,8 +219,7 @@ def download_weights(solution_id: SolutionId, session: SessionDep) -> Response:
     responses=_NOT_FOUND,
 )
 def list_checkpoints(solution_id: SolutionId, session: SessionDep) -> list[CheckpointOut]:
-    if get_solution(session, solution_id) is None:
-        raise _not_found(solution_id)
+    get_solution(session, solution_id)
     base = f"/solutions/{solution_id}/checkpoints"
     return [
         CheckpointOut(
@@ -253,12 +239,6 @@ def download_checkpoint(
     solution_id: SolutionId, checkpoint_id: CheckpointId, session: SessionDep
 ) -> Response:
     blob = checkpoint_weights(session, solution_id, checkpoint_id)
-    if blob is None:
-        raise Problem(
-            404,
-            "checkpoint-not-found",
-            f"solution {solution_id} has no checkpoint with id {checkpoint_id}",
-        )
     return _torch_file(
         state_dict_from_blob(blob), f"solution-{solution_id}-checkpoint-{checkpoint_id}.pt"
     )

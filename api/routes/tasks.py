@@ -12,14 +12,9 @@ from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep
 from api.problems import Problem
 from api.schemas.tasks import DECLARATION_EXAMPLE, TaskOut
-from atlas.store.task_records import (
-    TaskNameTaken,
-    add_declaration,
-    all_tasks,
-    resolve_task,
-    task_name,
-)
-from atlas.tasks import DeclarationError, UnknownTaskError, load_declaration
+from atlas.errors import InvalidError
+from atlas.store.task_records import add_declaration, all_tasks, resolve_task, task_name
+from atlas.tasks import UnknownTaskError, canonical_name, load_declaration
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -27,15 +22,19 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 
 def resolve_task_name(name: str, session: SessionDep | None = None) -> str:
     """The canonical short name of a task (aliases accepted; users' tasks where a session is
-    given); 404 problem when unknown."""
-    try:
-        if session is None:
-            from atlas.tasks import canonical_name
+    given); UnknownTaskError (404) when unknown."""
+    if session is None:
+        return canonical_name(name)
+    return task_name(session, name)
 
-            return canonical_name(name)
-        return task_name(session, name)
+
+def task_argument(name: str, session: SessionDep | None = None) -> str:
+    """resolve_task_name for a task named in a query or a body, not in the path: an unknown
+    one makes the request invalid (422 `unknown-task`), not a missing resource."""
+    try:
+        return resolve_task_name(name, session)
     except UnknownTaskError as exc:
-        raise Problem(404, "unknown-task", str(exc)) from exc
+        raise InvalidError(str(exc), slug=exc.slug) from exc
 
 
 @router.get("", response_model=list[TaskOut], summary="All tasks and their parameters")
@@ -97,20 +96,7 @@ def parse_body(content_type: str, body: bytes) -> Any:
 )
 async def add_task(request: Request, response: Response, session: SessionDep) -> dict:
     data = parse_body(request.headers.get("content-type", ""), await request.body())
-    try:
-        declaration = load_declaration(data)
-    except DeclarationError as exc:
-        raise Problem(
-            422,
-            "invalid-declaration",
-            f"the declaration has {len(exc.problems)} mistake(s): " + "; ".join(exc.problems),
-            errors=exc.problems,
-        ) from exc
-    try:
-        stored = add_declaration(session, declaration)
-    except TaskNameTaken as exc:
-        session.rollback()
-        raise Problem(409, "task-name-taken", str(exc)) from exc
+    stored = add_declaration(session, load_declaration(data))
     session.commit()
     if not stored.created:
         response.status_code = status.HTTP_200_OK

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.admission import admit_study
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES, cancel_or_problem
+from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
 from api.deps import MAX_ID, SessionDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.problems import Problem
@@ -20,7 +20,6 @@ from api.queueing import enqueue_or_503
 from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn, StudyOut, StudyProgress
 from atlas.store import (
     RegimeSummary,
-    StudySpecError,
     cancel_study,
     create_two_neuron_study,
     fail_study,
@@ -37,14 +36,6 @@ StudyQuery = Annotated[
     int | None,
     Query(ge=1, le=MAX_ID, description="A study id; default: the latest finished study."),
 ]
-
-
-def _summary(session: SessionDep, study: int | None) -> RegimeSummary:
-    summary = two_neuron_regime_summary(session, study)
-    if summary is None:
-        detail = "no two-neuron study in the atlas" if study is None else f"no study {study}"
-        raise Problem(404, "study-not-found", detail)
-    return summary
 
 
 def _regimes_out(summary: RegimeSummary) -> RegimesOut:
@@ -71,11 +62,7 @@ _START_RESPONSES = {
 
 def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) -> TwoNeuronStudyRow:
     """Create, admit, commit and enqueue a study (both ways of starting one)."""
-    try:
-        study = create_two_neuron_study(session, **body.model_dump())
-    except StudySpecError as exc:
-        session.rollback()
-        raise Problem(422, "invalid-study", str(exc)) from exc
+    study = create_two_neuron_study(session, **body.model_dump())
     admit_study(session, study, settings)
     session.commit()
     enqueue_or_503(
@@ -106,7 +93,7 @@ def start_study(
 ) -> RegimesOut:
     study = _created_study(body, session, settings)
     response.headers["Location"] = f"{PREFIX}/regimes?study={study.id}"
-    return _regimes_out(_summary(session, study.id))
+    return _regimes_out(two_neuron_regime_summary(session, study.id))
 
 
 def _finished(study: TwoNeuronStudyRow) -> int:
@@ -173,10 +160,7 @@ def submit_study(
     responses={404: {"description": "No such study."}},
 )
 def read_study(study_id: StudyId, session: SessionDep) -> StudyOut:
-    study = two_neuron_study(session, study_id)
-    if study is None:
-        raise Problem(404, "study-not-found", f"no study {study_id}")
-    return study_out(study)
+    return study_out(two_neuron_study(session, study_id))
 
 
 @router.post(
@@ -189,7 +173,8 @@ def read_study(study_id: StudyId, session: SessionDep) -> StudyOut:
     responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
 )
 def cancel(study_id: StudyId, session: SessionDep) -> StudyOut:
-    cancel_or_problem(session, lambda: cancel_study(session, study_id), f"study {study_id}")
+    cancel_study(session, study_id)
+    session.commit()
     return read_study(study_id, session)
 
 
@@ -200,7 +185,7 @@ def cancel(study_id: StudyId, session: SessionDep) -> StudyOut:
     responses={404: {"description": "No such study (or none at all)."}},
 )
 def read_regimes(session: SessionDep, study: StudyQuery = None) -> RegimesOut:
-    return _regimes_out(_summary(session, study))
+    return _regimes_out(two_neuron_regime_summary(session, study))
 
 
 @router.get(
@@ -210,7 +195,7 @@ def read_regimes(session: SessionDep, study: StudyQuery = None) -> RegimesOut:
     responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
 )
 def read_regime_map(name: str, session: SessionDep, study: StudyQuery = None) -> Response:
-    summary = _summary(session, study)
+    summary = two_neuron_regime_summary(session, study)
     if name not in summary.maps:
         raise Problem(
             404,

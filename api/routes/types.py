@@ -13,11 +13,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import SessionDep, TypeId
 from api.pictures import SVG_MEDIA_TYPE, graph_svg_response, picture_responses
-from api.problems import Problem
 from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut, VariantOut
 from api.variants import TaskQuery, VariantQuery, task_variant
 from atlas.store import TypeSummary, solution_type, type_members, type_table
-from atlas.store.models import SolutionType
 from atlas.store.task_records import resolve_task
 
 router = APIRouter(prefix="/types", tags=["types"])
@@ -86,13 +84,6 @@ def list_types(session: SessionDep, task: TaskQuery, variant: VariantQuery = Non
     )
 
 
-def _require_type(session: SessionDep, type_id: int) -> SolutionType:
-    found = solution_type(session, type_id)
-    if found is None:
-        raise Problem(404, "type-not-found", f"no solution type with id {type_id}")
-    return found
-
-
 @router.get(
     "/{type_id}",
     response_model=TypeDetailOut,
@@ -107,7 +98,7 @@ def read_type(
     limit: Annotated[int, Query(ge=1, le=MAX_MEMBER_PAGE)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> TypeDetailOut:
-    found = _require_type(session, type_id)
+    found = solution_type(session, type_id)
     table = type_table(session, found.task, found.variant)
     (summary,) = [s for s in table.types if s.id == type_id]
     signer, query = request.app.state.cursor_signer, {"type_members": type_id}
@@ -145,6 +136,6 @@ def read_type(
     responses=picture_responses(SVG_MEDIA_TYPE, "An SVG image."),
 )
 def type_graph_svg(type_id: TypeId, session: SessionDep) -> Response:
-    found = _require_type(session, type_id)
+    found = solution_type(session, type_id)
     task = resolve_task(session, found.task, **found.task_parameters)
     return graph_svg_response(found.graph, task, found.name)

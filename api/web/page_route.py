@@ -11,12 +11,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.problems import domain_problem
 from api.web.templating import render
+from atlas.errors import AtlasError
 
 
 class PageRoute(APIRoute):
-    """A route answering HTML errors: a problem a page's data raises (an unknown id, a bad
-    filter) is shown as a page with the same status, not as problem+json."""
+    """A route answering HTML errors: a problem or domain error a page's data raises (an
+    unknown id, a bad filter) is shown as a page with the same status, not as problem+json."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -32,6 +34,9 @@ class PageRoute(APIRoute):
                 return error_page(request, 422, detail or "invalid request")
             except StarletteHTTPException as exc:
                 return error_page(request, exc.status_code, str(exc.detail))
+            except AtlasError as exc:
+                problem = domain_problem(exc)
+                return error_page(request, problem.status, problem.detail)
 
         return page_handler
 

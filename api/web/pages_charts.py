@@ -16,12 +16,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from api.deps import MAX_ID, SessionDep, SettingsDep
-from api.problems import Problem
+from api.problems import Problem, as_problem
 from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
 from api.schemas.charts import ChartIn
 from api.web.forms import check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
+from atlas.errors import AtlasError
 from atlas.store.charts import chart_result
 from atlas.store.solution_types import solution_type_by_name
 from atlas.store.work_status import UNFINISHED
@@ -43,8 +44,6 @@ def charts_page(
 @router.get("/atlas/charts/{chart_id}", response_class=HTMLResponse)
 def chart_page(request: Request, session: SessionDep, chart_id: ChartId) -> HTMLResponse:
     result = chart_result(session, chart_id, kappa=False)
-    if result is None:
-        raise Problem(404, "chart-not-found", f"no chart with id {chart_id}")
     chart = chart_out(result.record, result)
     found = [t for s in chart.settings if s.types for t in s.types.types]
     type_links = {}
@@ -134,7 +133,9 @@ def submit_chart_form(
             settings=settings,
             idempotency_key=None,
         )
-    except Problem as problem:
+    except (Problem, AtlasError) as error:
+        session.rollback()
+        problem = as_problem(error)
         chart_form = {f"chart_{k}": v for k, v in form.items()}
         return work_page(request, session, problem.status, chart_error=problem.detail, **chart_form)
     return RedirectResponse(f"/atlas/charts/{chart.id}", status_code=303)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from api.deps import JobId, SessionDep, SettingsDep
-from api.problems import Problem
+from api.problems import Problem, as_problem
 from api.routes.imports import import_solution
 from api.routes.jobs import cancel, read_job, submit_job
 from api.routes.two_neuron import read_regimes
@@ -24,6 +24,7 @@ from api.schemas.jobs import JobIn
 from api.web.forms import TRIAL_TASKS, check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
+from atlas.errors import AtlasError, NotFoundError
 from atlas.store.work_status import UNFINISHED
 from atlas.studies import TwoNeuronModel
 
@@ -87,7 +88,9 @@ def submit_job_form(
             settings=settings,
             idempotency_key=None,
         )
-    except Problem as problem:
+    except (Problem, AtlasError) as error:
+        session.rollback()
+        problem = as_problem(error)
         return work_page(request, session, problem.status, error=problem.detail, **form)
     return RedirectResponse(f"/atlas/work/jobs/{job.id}", status_code=303)
 
@@ -138,7 +141,9 @@ def import_form(
             task=task,
             name=name or None,
         )
-    except Problem as problem:
+    except (Problem, AtlasError) as error:
+        session.rollback()
+        problem = as_problem(error)
         form = {"task": task, "name": name, "error": problem.detail}
         return render(
             request,
@@ -159,10 +164,10 @@ def two_neuron_page(
 ) -> HTMLResponse:
     try:
         regimes = read_regimes(session=session, study=study)
-    except Problem as problem:
-        if problem.status != 404 or study is not None:
+    except NotFoundError:
+        if study is not None:
             raise
-        regimes = None
+        regimes = None  # no study yet: the page offers to start one
     names = [*regimes.eigenvalue_rule.regimes_all, *regimes.dynamics.regimes_all] if regimes else []
     return render(
         request,

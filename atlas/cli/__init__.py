@@ -11,6 +11,8 @@ import importlib
 import pkgutil
 import sys
 
+from atlas.errors import AtlasError
+
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 2."""
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CommandError as exc:
+    except (CommandError, AtlasError) as exc:  # a user's mistake (AtlasError: not found, ...)
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -283,8 +283,6 @@ def show_result(url: str, chart_id: int, plot: str | None, *, kappa: bool) -> in
 
     with atlas_session(url) as session:
         result = chart_result(session, chart_id, kappa=kappa)
-    if result is None:
-        raise CommandError(f"no chart {chart_id}")
     print("\n".join(format_result(result)))
     if plot:
         _write_plot(result, Path(plot))

@@ -18,12 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from atlas.errors import InvalidError
+
 DESCRIPTION_FILE = "dataset.json"
 ARCHIVE_FORMATS = ("zip", "tar", "tar.gz")
 
 
-class DatasetError(ValueError):
-    """A dataset that cannot be read or imported; the message names the file and the problem."""
+class DatasetError(InvalidError):
+    """A dataset that cannot be read or imported; the message names the file and the problem.
+    An import that meets one writes nothing (it is one transaction)."""
+
+    slug = "invalid-dataset"
+
+    @property
+    def detail(self) -> str:
+        return f"{self}; nothing was imported"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
+from atlas.errors import InvalidError
 from atlas.networks.cells import GATES
 from atlas.networks.population import PARAMETER_NAMES, RNNPopulation
 
@@ -32,8 +33,10 @@ _ARCH_BY_GATES = {gates: arch for arch, gates in GATES.items()}
 _TORCH_MODULES = {"vanilla": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-class StateDictError(ValueError):
+class StateDictError(InvalidError):
     """A file or mapping that is not a usable network state dict; the message says why."""
+
+    slug = "invalid-state-dict"
 
 
 @dataclass(frozen=True)

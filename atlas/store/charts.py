@@ -25,12 +25,12 @@ Public functions (a Session from the caller, who commits; records out, not ORM r
         finish a chart from the networks it has, spawning nothing (an imported chart:
         create_chart, attach_networks per setting, complete_chart).
     advance_chart(session, chart_id) -> list[int]   new chunk jobs to enqueue after commit
-    request_chart_cancel(session, chart_id) -> WorkStatus   (AlreadyFinishedError, LookupError)
+    request_chart_cancel(session, chart_id) -> WorkStatus   (AlreadyFinishedError)
     fail_chart(session, chart_id, error)    the chart and its unfinished chunks failed
-    chart_record(session, chart_id) -> ChartRecord | None   progress per setting
+    chart_record(session, chart_id) -> ChartRecord   progress per setting
     list_charts(session, *, after_id=0, limit=50) -> list[ChartRecord]   newest first
     chart_networks(session, chart_id, *, accepted_only=True) -> list[ChartNetwork]
-    chart_result(session, chart_id, *, kappa=True) -> ChartResult | None
+    chart_result(session, chart_id, *, kappa=True) -> ChartResult
     chart_of_job(session, job_id) -> int | None
     unfinished_chart_ids(session) -> list[int]
 """
@@ -58,8 +58,10 @@ from atlas.analysis.chart_summary import (
 )
 from atlas.analysis.solution_types import COVERAGE_THRESHOLD
 from atlas.analysis_status import AnalysisStatus
+from atlas.errors import InvalidError
 from atlas.network_status import SOLUTION_LOSS
 from atlas.store.arrays import from_blob
+from atlas.store.database import get_or_raise
 from atlas.store.jobs import JobSpec, JobSpecError, create_job
 from atlas.store.lifecycle import (
     mark_cancelled,
@@ -84,8 +86,10 @@ MIN_ACCEPTANCE_RATE = 0.1
 MAX_SEED = 2**31 - 1
 
 
-class ChartSpecError(ValueError):
+class ChartSpecError(InvalidError):
     """A chart request that cannot be run; the message says why."""
+
+    slug = "invalid-chart"
 
 
 @dataclass(frozen=True)
@@ -214,10 +218,8 @@ def _chart_by_key(session: Session, key: str) -> Chart | None:
 
 
 def _locked_chart(session: Session, chart_id: int) -> Chart:
-    chart = session.get(Chart, chart_id, with_for_update=True, populate_existing=True)
-    if chart is None:
-        raise LookupError(f"no chart {chart_id}")
-    return chart
+    options = {"with_for_update": True, "populate_existing": True}
+    return get_or_raise(session, Chart, chart_id, "chart", "chart-not-found", **options)
 
 
 # --------------------------------------------------------------------------- counting
@@ -440,9 +442,10 @@ def complete_chart(session: Session, chart_id: int) -> WorkStatus:
 def request_chart_cancel(session: Session, chart_id: int) -> WorkStatus:
     """Stop the chart: its queued chunks are cancelled at once, running ones asked to stop
     (they keep the networks they finished); the chart reads cancelling until they have
-    stopped, then cancelled. Raises AlreadyFinishedError for a finished chart."""
+    stopped, then cancelled. Raises NotFoundError, or AlreadyFinishedError for a finished
+    chart."""
     chart = _locked_chart(session, chart_id)
-    status = request_cancel(chart)
+    status = request_cancel(chart, f"chart {chart_id}")
     jobs = session.scalars(
         select(Job)
         .join(ChartChunk, ChartChunk.job_id == Job.id)
@@ -610,9 +613,13 @@ def _record(session: Session, chart: Chart) -> ChartRecord:
     )
 
 
-def chart_record(session: Session, chart_id: int) -> ChartRecord | None:
-    chart = session.get(Chart, chart_id)
-    return None if chart is None else _record(session, chart)
+def _chart(session: Session, chart_id: int) -> Chart:
+    return get_or_raise(session, Chart, chart_id, "chart", "chart-not-found")
+
+
+def chart_record(session: Session, chart_id: int) -> ChartRecord:
+    """The chart's progress per setting; NotFoundError when there is no such chart."""
+    return _record(session, _chart(session, chart_id))
 
 
 def list_charts(
@@ -645,9 +652,7 @@ def chart_networks(
 ) -> list[ChartNetwork]:
     """The networks the chart's chunks stored, by setting and seed (accepted ones only unless
     asked otherwise)."""
-    chart = session.get(Chart, chart_id)
-    if chart is None:
-        raise LookupError(f"no chart {chart_id}")
+    chart = _chart(session, chart_id)
     query = (
         select(
             Network.id,
@@ -716,13 +721,11 @@ def chart_result(
     *,
     kappa: bool = True,
     rare_threshold: float = COVERAGE_THRESHOLD,
-) -> ChartResult | None:
+) -> ChartResult:
     """Progress and types of the chart's accepted, typed networks; with `kappa`, how well
     their neural features predict the type (the paper's protocol: 50 forests per group, seconds
-    of CPU)."""
-    chart = session.get(Chart, chart_id)
-    if chart is None:
-        return None
+    of CPU). NotFoundError when there is no such chart."""
+    chart = _chart(session, chart_id)
     record = _record(session, chart)
     typed = [n for n in chart_networks(session, chart_id) if n.solution_type is not None]
     labels = [[n.solution_type for n in typed if n.position == s.position] for s in record.settings]

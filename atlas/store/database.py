@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from atlas.errors import NotFoundError
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+Row = TypeVar("Row")
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -74,3 +78,14 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_or_raise(
+    session: Session, model: type[Row], key: int, what: str, slug: str, **options: Any
+) -> Row:
+    """The row of `model` whose id is `key` (`options` go to Session.get); NotFoundError
+    `no {what} with id {key}` (the problem type `slug`) when there is none."""
+    row = session.get(model, key, **options)
+    if row is None:
+        raise NotFoundError(f"no {what} with id {key}", slug=slug)
+    return row

@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from atlas.errors import InvalidError
 from atlas.network_status import NetworkStatus
 from atlas.networks import ARCHITECTURES
+from atlas.store.database import get_or_raise
 from atlas.store.lifecycle import (
     StopReason,
     mark_failed,
@@ -31,8 +33,10 @@ from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
 from atlas.training import TrainingConfig, TrainingProgress
 
 
-class JobSpecError(ValueError):
+class JobSpecError(InvalidError):
     """A population request that cannot be trained; the message says why."""
+
+    slug = "invalid-job"
 
 
 @dataclass(frozen=True)
@@ -111,10 +115,7 @@ def _job_by_key(session: Session, key: str) -> Job | None:
 
 
 def _job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise LookupError(f"no job {job_id}")
-    return job
+    return get_or_raise(session, Job, job_id, "job", "job-not-found")
 
 
 def mark_job_running(session: Session, job_id: int) -> Job:
@@ -197,9 +198,9 @@ def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = ""
 
 def cancel_job(session: Session, job_id: int) -> Job:
     """A client's cancel (lifecycle.request_cancel): a queued job is cancelled now, a running
-    one is cancelling until its worker stops. Raises LookupError, AlreadyFinishedError."""
+    one is cancelling until its worker stops. Raises NotFoundError, AlreadyFinishedError."""
     job = _job(session, job_id)
-    request_cancel(job)
+    request_cancel(job, f"job {job_id}")
     if job.status in FINISHED:
         delete_training_snapshot(session, job_id)
     session.flush()

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atlas.errors import ConflictError
 from atlas.store.models.base import utcnow
 from atlas.store.work_status import FINISHED, WorkStatus, outcome_status
 
@@ -40,11 +41,14 @@ class StopReason(StrEnum):
     TIME_LIMIT = "time_limit"  # the per-job time limit: finished with what it has
 
 
-class AlreadyFinishedError(RuntimeError):
-    """The work item has finished: it cannot be cancelled (the API answers 409)."""
+class AlreadyFinishedError(ConflictError):
+    """The work item has finished: it cannot be cancelled (the API answers 409, its
+    `work_status` member the status it finished in)."""
 
-    def __init__(self, status: str):
-        super().__init__(f"it has finished already ({status})")
+    slug = "already-finished"
+
+    def __init__(self, what: str, status: str):
+        super().__init__(f"{what} has finished already ({status})", work_status=status)
         self.status = status
 
 
@@ -93,12 +97,12 @@ def mark_cancelled(row: WorkRow) -> None:
     _finish(row, WorkStatus.CANCELLED)
 
 
-def request_cancel(row: WorkRow) -> WorkStatus:
+def request_cancel(row: WorkRow, what: str = "it") -> WorkStatus:
     """A client asks to stop the work: queued work is cancelled at once, running work becomes
     cancelling (its worker stops at its next check and marks it cancelled). Asking again
-    changes nothing. Raises AlreadyFinishedError for finished work."""
+    changes nothing. Raises AlreadyFinishedError (naming the item `what`) for finished work."""
     if row.status in FINISHED:
-        raise AlreadyFinishedError(row.status)
+        raise AlreadyFinishedError(what, row.status)
     if row.status == WorkStatus.QUEUED:
         mark_cancelled(row)
     else:

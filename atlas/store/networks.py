@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 import atlas
 from atlas.analysis_status import AnalysisStatus
+from atlas.errors import NotFoundError
 from atlas.network_status import NetworkStatus, solves_task
 from atlas.networks import RNNPopulation, from_state_dicts, infer_shape
 from atlas.store.arrays import arrays_to_blob, state_dict_from_blob, to_blob
@@ -145,7 +146,8 @@ def network_state_dict(
         .limit(1)
     ).one_or_none()
     if checkpoint is None:
-        raise LookupError(f"network {network_id} has no {kind} checkpoint")
+        message = f"network {network_id} has no {kind} checkpoint"
+        raise NotFoundError(message, slug="checkpoint-not-found")
     return state_dict_from_blob(checkpoint.weights)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.orm import Session, load_only
 
+from atlas.errors import NotFoundError
+from atlas.store.database import get_or_raise
 from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network, SolutionType
 
 #: Sort keys a listing accepts. `created_at` orders by id, which the database assigns in
@@ -127,14 +129,17 @@ def sort_value(row: SolutionRow, sort: str) -> Any:
     return getattr(row.network, SORT_COLUMNS[sort].key)
 
 
-def get_solution(session: Session, network_id: int) -> tuple[Network, str | None] | None:
-    """A network with every column but its weights, and its solution type's name."""
+def get_solution(session: Session, network_id: int) -> tuple[Network, str | None]:
+    """A network with every column but its weights, and its solution type's name;
+    NotFoundError (`solution-not-found`) when there is none."""
     row = session.execute(
         select(Network, SolutionType.name)
         .outerjoin(SolutionType, Network.solution_type_id == SolutionType.id)
         .where(Network.id == network_id)
     ).one_or_none()
-    return None if row is None else (row[0], row[1])
+    if row is None:
+        raise NotFoundError(f"no solution with id {network_id}", slug="solution-not-found")
+    return row[0], row[1]
 
 
 def checkpoint_summaries(session: Session, network_id: int) -> Sequence[CheckpointRow]:
@@ -149,13 +154,20 @@ def checkpoint_summaries(session: Session, network_id: int) -> Sequence[Checkpoi
     ).all()
 
 
-def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) -> bytes | None:
-    """The weight blob of one of a network's checkpoints."""
-    return session.scalar(
+def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) -> bytes:
+    """The weight blob of one of a network's checkpoints; NotFoundError when it has none by
+    that id."""
+    weights = session.scalar(
         select(CheckpointRow.weights).where(
             CheckpointRow.id == checkpoint_id, CheckpointRow.network_id == network_id
         )
     )
+    if weights is None:
+        raise NotFoundError(
+            f"solution {network_id} has no checkpoint with id {checkpoint_id}",
+            slug="checkpoint-not-found",
+        )
+    return weights
 
 
 def analysis_runs(session: Session, network_id: int) -> Sequence[AnalysisRun]:
@@ -164,8 +176,8 @@ def analysis_runs(session: Session, network_id: int) -> Sequence[AnalysisRun]:
     ).all()
 
 
-def get_job(session: Session, job_id: int) -> Job | None:
-    return session.get(Job, job_id)
+def get_job(session: Session, job_id: int) -> Job:
+    return get_or_raise(session, Job, job_id, "job", "job-not-found")
 
 
 def job_networks(session: Session, job_id: int) -> Sequence[Network]:

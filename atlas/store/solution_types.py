@@ -30,6 +30,7 @@ from atlas.analysis.solution_types import (
     same_type,
     type_name,
 )
+from atlas.store.database import get_or_raise
 from atlas.store.models import Network, SolutionType, TaskRecord
 from atlas.store.task_records import resolve_task
 from atlas.tasks import DEFAULT_VARIANT, variant_key
@@ -243,8 +244,9 @@ def principal_variant(variants: list[VariantSummary]) -> str:
     return variants[0].variant if variants else DEFAULT_VARIANT
 
 
-def solution_type(session: Session, type_id: int) -> SolutionType | None:
-    return session.get(SolutionType, type_id)
+def solution_type(session: Session, type_id: int) -> SolutionType:
+    """The type by id; NotFoundError (`type-not-found`) when there is none."""
+    return get_or_raise(session, SolutionType, type_id, "solution type", "type-not-found")
 
 
 def solution_type_by_name(session: Session, task: str, name: str) -> SolutionType | None:

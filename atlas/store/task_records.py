@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from atlas.errors import ConflictError
 from atlas.store.models import TaskDeclarationRow, TaskRecord
 from atlas.studies import study_name
 from atlas.tasks import (
@@ -32,9 +33,11 @@ from atlas.tasks import (
 from atlas.tasks.declared import VERSION
 
 
-class TaskNameTaken(ValueError):
+class TaskNameTaken(ConflictError, ValueError):
     """A declared task whose name (or alias) is a built-in task's, a study model's, or another
     task's alias."""
+
+    slug = "task-name-taken"
 
 
 def ensure_task(session: Session, task: Task) -> TaskRecord:

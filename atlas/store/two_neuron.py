@@ -18,7 +18,9 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from atlas.errors import InvalidError
 from atlas.store.arrays import from_blob, to_blob
+from atlas.store.database import get_or_raise
 from atlas.store.lifecycle import (
     StopReason,
     mark_failed,
@@ -52,8 +54,10 @@ DEFAULT_STUDY_SIZE = 10_000
 MAX_STUDY_SIZE = 200_000
 
 
-class StudySpecError(ValueError):
+class StudySpecError(InvalidError):
     """A two-neuron study that cannot be run; the message says why."""
+
+    slug = "invalid-study"
 
 
 def study_setup(
@@ -98,10 +102,7 @@ def create_two_neuron_study(
 
 
 def _study(session: Session, study_id: int) -> TwoNeuronStudyRow:
-    study = session.get(TwoNeuronStudyRow, study_id)
-    if study is None:
-        raise LookupError(f"no two-neuron study {study_id}")
-    return study
+    return get_or_raise(session, TwoNeuronStudyRow, study_id, "study", "study-not-found")
 
 
 Change = Callable[[TwoNeuronStudyRow], Any]
@@ -189,8 +190,8 @@ def stop_study(
 
 
 def cancel_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
-    """A client's cancel (lifecycle.request_cancel). Raises LookupError, AlreadyFinishedError."""
-    study = _change(session, study_id, request_cancel)
+    """A client's cancel (lifecycle.request_cancel). Raises NotFoundError, AlreadyFinishedError."""
+    study = _change(session, study_id, lambda row: request_cancel(row, f"study {study_id}"))
     if study.status in FINISHED:
         delete_snapshot(session, "study", study_id)
     return study

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from atlas.errors import NotFoundError
+from atlas.store.database import get_or_raise
 from atlas.store.models import (
     DYNAMIC_REGIMES,
     TWO_NEURON_REGIMES,
@@ -79,15 +81,14 @@ def latest_study_id(session: Session) -> int | None:
     return finished or session.scalar(select(func.max(TwoNeuronStudyRow.id)))
 
 
-def two_neuron_regime_summary(
-    session: Session, study_id: int | None = None
-) -> RegimeSummary | None:
-    """The regime counts and maps of a study (default: the latest finished one); None when
-    there is no such study."""
-    study_id = study_id if study_id is not None else latest_study_id(session)
-    study = session.get(TwoNeuronStudyRow, study_id) if study_id is not None else None
-    if study is None:
-        return None
+def two_neuron_regime_summary(session: Session, study_id: int | None = None) -> RegimeSummary:
+    """The regime counts and maps of a study (default: the latest finished one);
+    NotFoundError when there is no such study (or none at all)."""
+    if study_id is None:
+        study_id = latest_study_id(session)
+        if study_id is None:
+            raise NotFoundError("no two-neuron study in the atlas", slug="study-not-found")
+    study = two_neuron_study(session, study_id)
     of_study = TwoNeuronNetwork.study_id == study.id
 
     def grouped(column) -> list:
@@ -123,6 +124,6 @@ def two_neuron_regime_summary(
     )
 
 
-def two_neuron_study(session: Session, study_id: int) -> TwoNeuronStudyRow | None:
-    """The study row (status, progress, settings), None when there is none."""
-    return session.get(TwoNeuronStudyRow, study_id)
+def two_neuron_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
+    """The study row (status, progress, settings); NotFoundError when there is none."""
+    return get_or_raise(session, TwoNeuronStudyRow, study_id, "study", "study-not-found")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from atlas.errors import NotFoundError
 from atlas.studies.two_neuron import TwoNeuronModel
 
 STUDY_MODELS: dict[str, TwoNeuronModel] = {TwoNeuronModel.name: TwoNeuronModel()}
@@ -17,7 +18,11 @@ _ALIASES: dict[str, str] = {
 }
 
 
-class UnknownStudyError(KeyError):
+class UnknownStudyError(NotFoundError, KeyError):
+    """No study model by that name (`args[0]`)."""
+
+    slug = "unknown-study-model"
+
     def __str__(self) -> str:
         return f"unknown study model {self.args[0]!r}; known: {', '.join(STUDY_MODELS)}"
 

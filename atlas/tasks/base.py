@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import torch
 
+from atlas.errors import InvalidError
 from atlas.tasks.graph_protocol import GraphProtocol
 
 
@@ -59,8 +60,10 @@ class InputEvent:
         return torch.tensor(self.inputs, dtype=torch.float32)
 
 
-class ParameterError(ValueError):
+class ParameterError(InvalidError):
     """A parameter override (of a task or a study model) that does not exist or makes no sense."""
+
+    slug = "invalid-parameter"
 
 
 @dataclass(frozen=True)

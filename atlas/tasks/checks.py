@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import ValidationError
 
+from atlas.errors import InvalidError
 from atlas.tasks.declaration import (
     FEATURE_WINDOWS,
     DecisionSignature,
@@ -44,12 +45,18 @@ MAX_PROBE_STEPS = 10_000_000
 """Probe sets are run for every network in one pass; beyond this they do not fit in memory."""
 
 
-class DeclarationError(ValueError):
+class DeclarationError(InvalidError):
     """A declaration with mistakes: `problems` holds one message per mistake."""
 
+    slug = "invalid-declaration"
+
     def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
+        super().__init__("; ".join(problems), errors=problems)
         self.problems = problems
+
+    @property
+    def detail(self) -> str:
+        return f"the declaration has {len(self.problems)} mistake(s): {self}"
 
 
 def load_declaration(data: Any) -> TaskDeclaration:

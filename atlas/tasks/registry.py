@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from atlas.errors import NotFoundError
 from atlas.tasks.base import TrialTask
 from atlas.tasks.checks import load_declaration
 from atlas.tasks.declaration import TaskDeclaration
@@ -35,7 +36,11 @@ _ALIASES: dict[str, str] = {
 }
 
 
-class UnknownTaskError(KeyError):
+class UnknownTaskError(NotFoundError, KeyError):
+    """No task by that name (`args[0]`); a KeyError too, for the registry's mapping."""
+
+    slug = "unknown-task"
+
     def __str__(self) -> str:
         return f"unknown task {self.args[0]!r}; known tasks: {', '.join(TASKS)}"
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from atlas.errors import InvalidError
 from atlas.networks import RNNPopulation
 from atlas.networks.interop import infer_shape, to_state_dict
 from atlas.tasks import TrialTask
@@ -37,8 +38,10 @@ OUTCOMES = "outcomes.json"
 SNAPSHOT = "snapshot.npz"
 
 
-class RunFolderError(ValueError):
+class RunFolderError(InvalidError):
     """A folder that is not a readable population run; the message says what is wrong."""
+
+    slug = "invalid-run-folder"
 
 
 def network_file(seed: int) -> str:

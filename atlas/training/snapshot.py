@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from atlas.errors import InvalidError
 from atlas.networks import RNNPopulation
 from atlas.networks.population import PARAMETER_NAMES
 from atlas.tasks import TrialTask
@@ -34,8 +35,10 @@ FORMAT_VERSION = 1
 Arrays = dict[str, np.ndarray]
 
 
-class SnapshotMismatchError(ValueError):
+class SnapshotMismatchError(InvalidError):
     """The snapshot was taken of another run (other seeds, shape or format)."""
+
+    slug = "snapshot-mismatch"
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -61,4 +61,4 @@ def test_chart_show_of_a_missing_chart(tmp_path, capsys):
     url = sqlite_url(tmp_path)
     assert atlas_main(["migrate", "--database-url", url]) == 0
     assert atlas_main(["chart", "show", "7", "--database-url", url]) == 2
-    assert "no chart 7" in capsys.readouterr().err
+    assert "no chart with id 7" in capsys.readouterr().err

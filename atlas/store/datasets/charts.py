@@ -46,8 +46,6 @@ def chart_export(session: Session, chart_id: int) -> tuple[list[int], dict[str, 
     """The chart's accepted networks (by setting and seed) and its chart.json document, whose
     `members` map atlas network ids to setting positions (export_dataset renames them)."""
     record = chart_record(session, chart_id)
-    if record is None:
-        raise LookupError(f"no chart {chart_id}")
     networks = chart_networks(session, chart_id, accepted_only=True)
     settings = [dataclasses.asdict(s) for s in record.settings]
     document = {
