@@ -36,7 +36,8 @@ class FixedPointConfig:
     * ||r||. Points closer than `dedupe_tol` are one point; before polishing, points closer
     than `start_merge_tol` (default: `dedupe_tol`) are already one: the ends of free runs crowd
     around the attractors they approach, and polishing each of them would repeat one Newton
-    iteration hundreds of times.
+    iteration hundreds of times. Starting states whose q (after Adam) is above `start_q_limit`
+    (default: none) are not polished at all: their search reports no point.
     """
 
     adam_steps: int = 200
@@ -48,6 +49,7 @@ class FixedPointConfig:
     stationary_tol: float = 1e-3
     dedupe_tol: float = 1e-4
     start_merge_tol: float | None = None
+    start_q_limit: float | None = None
 
     def __post_init__(self) -> None:
         if self.adam_steps < 0 or self.polish_steps < 0:
@@ -60,6 +62,8 @@ class FixedPointConfig:
             raise ValueError("stationary_tol and dedupe_tol must be positive")
         if self.start_merge_tol is not None and self.start_merge_tol < self.dedupe_tol:
             raise ValueError("start_merge_tol must be at least dedupe_tol")
+        if self.start_q_limit is not None and self.start_q_limit <= 0:
+            raise ValueError("start_q_limit must be positive")
 
 
 def speed(residual: StateMap, states: torch.Tensor) -> torch.Tensor:

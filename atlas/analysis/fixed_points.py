@@ -125,7 +125,10 @@ def solve_fixed_points(
     rough = minimise_speed(rough_system.residual, initial_states, config)
     rough_q = speed(rough_system.residual, rough)
     merge_tol = config.start_merge_tol or config.dedupe_tol
-    owner = duplicate_owners(rough, rough_q, torch.isfinite(rough_q), merge_tol)
+    searched = torch.isfinite(rough_q)
+    if config.start_q_limit is not None:
+        searched &= rough_q <= config.start_q_limit
+    owner = duplicate_owners(rough, rough_q, searched, merge_tol)
     everyone = torch.arange(owner.shape[1])
 
     system = system_in(torch.float64)

@@ -81,6 +81,21 @@ def test_two_neuron_fixed_points_match_exact_roots():
     assert set(counts) <= {1, 3, 5, 7, 9} and max(counts) >= 3
 
 
+def test_starts_above_the_q_limit_are_not_searched():
+    """x = 2 tanh(x) on the first axis has three roots (0 and about +-1.915); the start at -1
+    (q about 0.14) is skipped under start_q_limit 1e-2, the two near roots are not."""
+    w = torch.tensor([[[2.0, 0.0], [0.0, 0.5]]], dtype=torch.float64)
+    starts = torch.tensor([[[1.9, 0.0], [0.05, 0.0], [-1.0, 0.0]]], dtype=torch.float64)
+    limited = FixedPointConfig(adam_steps=0, start_q_limit=1e-2)
+    (points,) = find_two_neuron_fixed_points(w, starts, limited)
+    assert sorted(np.round(points.states[:, 0], 3)) == [0.0, 1.915]
+    assert points.destinations[2] == -1 and (points.destinations[:2] >= 0).all()
+    (everything,) = find_two_neuron_fixed_points(w, starts, FixedPointConfig(adam_steps=0))
+    assert sorted(np.round(everything.states[:, 0], 3)) == [-1.915, 0.0, 1.915]
+    with pytest.raises(ValueError, match="start_q_limit"):
+        FixedPointConfig(start_q_limit=0.0)
+
+
 def test_adam_takes_the_steps_of_torch_optim_adam():
     """The in-place Adam, run in cache-sized chunks of points, is torch.optim.Adam with the
     ExponentialLR schedule it replaces."""
