@@ -25,11 +25,6 @@ def analysis_run(session: Session, network_id: int, step: str) -> AnalysisRun | 
     ).one_or_none()
 
 
-def step_succeeded(session: Session, network_id: int, step: str) -> bool:
-    run = analysis_run(session, network_id, step)
-    return run is not None and run.status == RunStatus.SUCCEEDED
-
-
 def step_done(session: Session, network_id: int, step: str) -> bool:
     """Whether the step has nothing left to do on the network: it succeeded or was skipped."""
     run = analysis_run(session, network_id, step)

@@ -18,8 +18,6 @@ from atlas.store.lifecycle import (
     StopReason,
     mark_failed,
     mark_outcome,
-    mark_requeued,
-    mark_running,
     mark_stopped,
     record_pace,
     request_cancel,
@@ -118,14 +116,6 @@ def _job(session: Session, job_id: int) -> Job:
     return get_or_raise(session, Job, job_id, "job", "job-not-found")
 
 
-def mark_job_running(session: Session, job_id: int) -> Job:
-    """Record a (re)start: running, one more attempt, started_at kept from the first."""
-    job = _job(session, job_id)
-    mark_running(job)
-    session.flush()
-    return job
-
-
 def start_job_attempt(session: Session, job_id: int, max_attempts: int) -> bool:
     """A delivery of the job begins (see atlas.store.lifecycle.start_attempt)."""
     job = _job(session, job_id)
@@ -213,15 +203,6 @@ def fail_job(session: Session, job_id: int, error: str) -> Job:
     mark_failed(job, error)
     job.n_saved = count_saved_networks(session, job_id)
     delete_training_snapshot(session, job_id)
-    session.flush()
-    return job
-
-
-def requeue_job(session: Session, job_id: int) -> Job:
-    """Put a job stopped on purpose back to queued: its stored networks stay, the rest train
-    later, and the stopped attempt does not count towards the worker's attempt limit."""
-    job = _job(session, job_id)
-    mark_requeued(job)
     session.flush()
     return job
 

@@ -99,18 +99,6 @@ def assign_solution_type(
     return match
 
 
-def clear_solution_type(session: Session, network_id: int) -> None:
-    """Take the network out of its type (it no longer qualifies); its type is recounted."""
-    network = session.get(Network, network_id)
-    if network is None or network.solution_type_id is None:
-        return
-    _lock_task(session, network.task)
-    previous, network.solution_type_id = network.solution_type_id, None
-    session.flush()
-    _recount(session, {previous})
-    session.flush()
-
-
 # --------------------------------------------------------------------------- reading
 
 

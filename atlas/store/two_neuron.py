@@ -3,7 +3,6 @@ regimes and the study's regime maps.
 
 A study is a job of its own: `create_two_neuron_study` writes it queued, a worker
 (worker.two_neuron_study) trains and classifies it, recording its progress and outcome here.
-`save_two_neuron_study` stores a population trained outside a worker in one call.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from atlas.store.lifecycle import (
     StopReason,
     mark_failed,
     mark_outcome,
-    mark_requeued,
     mark_stopped,
     record_pace,
     request_cancel,
@@ -38,7 +36,6 @@ from atlas.store.models import (
     TwoNeuronNetwork,
     TwoNeuronStudyRow,
 )
-from atlas.store.models.base import utcnow
 from atlas.store.networks import CODE_VERSION
 from atlas.store.snapshots import delete_snapshot
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
@@ -169,11 +166,6 @@ def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudyRow
     return _change(session, study_id, lambda study: mark_failed(study, error))
 
 
-def requeue_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
-    """A study stopped on purpose goes back to queued; the attempt does not count."""
-    return _change(session, study_id, mark_requeued)
-
-
 def stop_study(
     session: Session, study_id: int, reason: StopReason, detail: str = ""
 ) -> TwoNeuronStudyRow:
@@ -235,31 +227,6 @@ def save_study_outcome(session: Session, study_id: int, outcome: TwoNeuronOutcom
         for k in range(count)
     )
     session.flush()
-
-
-def save_two_neuron_study(
-    session: Session,
-    model: TwoNeuronModel,
-    config: TwoNeuronTrainingConfig,
-    outcome: TwoNeuronOutcome,
-    *,
-    name: str | None = None,
-) -> TwoNeuronStudyRow:
-    """Store a population trained outside a worker with the config it was trained with."""
-    study = TwoNeuronStudyRow(
-        name=name,
-        task_parameters=model.parameters(),
-        training_config=dataclasses.asdict(config),
-        count=len(outcome.seeds),
-        seed=int(outcome.seeds[0]),
-        status=WorkStatus.SUCCEEDED,
-        code_version=CODE_VERSION,
-        finished_at=utcnow(),
-    )
-    session.add(study)
-    session.flush()
-    save_study_outcome(session, study.id, outcome)
-    return study
 
 
 @dataclass(frozen=True)

@@ -16,28 +16,29 @@ from atlas.config import Settings
 from atlas.networks import from_state_dicts
 from atlas.store import (
     JobSpec,
-    JobSpecError,
+    StopReason,
     create_job,
+    create_two_neuron_study,
     fail_job,
     fail_step,
     finish_job,
     finish_step,
     load_population,
     make_engine,
-    mark_job_running,
     migrate,
     network_state_dict,
     record_progress,
-    requeue_job,
     save_imported_network,
+    save_study_outcome,
     save_trained_network,
-    save_two_neuron_study,
     save_validation_result,
     session_factory,
     session_scope,
     set_two_neuron_regimes,
+    start_job_attempt,
     start_step,
-    step_succeeded,
+    step_done,
+    stop_job,
     unfinished_job_ids,
 )
 from atlas.store.arrays import (
@@ -47,6 +48,7 @@ from atlas.store.arrays import (
     state_dict_from_blob,
     to_blob,
 )
+from atlas.store.jobs import JobSpecError
 from atlas.store.models import (
     AnalysisRun,
     CheckpointRow,
@@ -257,7 +259,7 @@ def test_job_lifecycle(sessions):
     with session_scope(sessions) as session:
         job, _ = create_job(session, job_spec())
         assert job.id in unfinished_job_ids(session)
-        mark_job_running(session, job.id)
+        assert start_job_attempt(session, job.id, max_attempts=3)
         record_progress(session, job.id, TrainingProgress(7, 12, 1, 1, 0))
     with session_scope(sessions) as session:
         job = session.get(Job, job.id)
@@ -265,9 +267,10 @@ def test_job_lifecycle(sessions):
         assert (job.n_active, job.n_converged, job.n_failed) == (1, 1, 0)
         with pytest.raises(RuntimeError, match="0 of 2 networks"):
             finish_job(session, job.id)
-        assert (requeue_job(session, job.id).status, job.attempts) == ("queued", 0)
-        mark_job_running(session, job.id)
-        mark_job_running(session, job.id)  # a redelivery
+        stopped = stop_job(session, job.id, StopReason.SHUTDOWN, "shutting down")
+        assert (stopped.status, job.attempts) == ("queued", 0)
+        assert start_job_attempt(session, job.id, max_attempts=3)
+        assert start_job_attempt(session, job.id, max_attempts=3)  # a redelivery
         fail_job(session, job.id, "RuntimeError: out of memory")
     with session_scope(sessions) as session:
         job = session.get(Job, job.id)
@@ -378,7 +381,7 @@ def test_analysis_steps_and_results_replace_not_duplicate(sessions, reference_ne
     with session_scope(sessions) as session:
         (run,) = session.scalars(select(AnalysisRun).where(AnalysisRun.network_id == network_id))
         assert (run.status, run.attempts, run.error) == ("succeeded", 2, None)
-        assert step_succeeded(session, network_id, "validation")
+        assert step_done(session, network_id, "validation")
         (result,) = session.scalars(
             select(ValidationResult).where(ValidationResult.network_id == network_id)
         )
@@ -416,7 +419,9 @@ def regime(w: np.ndarray) -> str:
 def test_two_neuron_study_round_trip(sessions, two_neuron_study):
     config, outcome = two_neuron_study
     with session_scope(sessions) as session:
-        study = save_two_neuron_study(session, TwoNeuronModel(), config, outcome, name="s")
+        training = dataclasses.asdict(config)
+        study = create_two_neuron_study(session, 4, seed=3, training=training, name="s")
+        save_study_outcome(session, study.id, outcome)
         with pytest.raises(ValueError, match="got 3 regimes"):
             set_two_neuron_regimes(session, study.id, ["fixed_point"] * 3)
         with pytest.raises(ValueError, match="unknown regimes"):
