@@ -1,5 +1,6 @@
-"""Request-scoped dependencies (a database session, the app's settings) and the bounded
-parameter types every route shares.
+"""Request-scoped dependencies (a database session, the app's sessionmaker for the store's
+readers that own their transaction, the app's settings) and the bounded parameter types every
+route shares.
 
 Ids are bounded to the store's integer columns: a path or query integer outside them is a 422
 before any query runs (SQLite cannot even bind an integer of 2^63 or more, and used to answer
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from atlas.config import Settings
 
@@ -34,11 +35,17 @@ def _session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def _sessions(request: Request) -> sessionmaker[Session]:
+    """The app's sessionmaker: for store functions that open (and close) their own session."""
+    return request.app.state.sessions
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SessionDep = Annotated[Session, Depends(_session)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 SolutionId = Annotated[int, Path(ge=1, le=MAX_ID, description="A solution id.")]

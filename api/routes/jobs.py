@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Header, Response, status
 from api.admission import admit_job
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import JobId, SessionDep, SettingsDep
+from api.deps import JobId, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
 from atlas.store import JobSpec, cancel_job, create_job, fail_job
 from atlas.store.models import Job
-from atlas.store.queries import get_job, job_networks
 from atlas.store.task_records import resolve_task
+from atlas.store.work_reads import JobRecord, job_record
 from atlas.training import TrainingConfig
 from worker.dispatch import enqueue_training
 
@@ -32,8 +32,7 @@ _ERRORS = {
 }
 
 
-def job_out(session: SessionDep, job: Job) -> JobOut:
-    networks = job_networks(session, job.id)
+def job_out(job: JobRecord) -> JobOut:
     return JobOut(
         id=job.id,
         status=job.status,
@@ -43,7 +42,7 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
         units=job.units,
         count=job.count,
         seed=job.seed,
-        training=job.training_config,
+        training=job.training,
         attempts=job.attempts,
         error=job.error,
         created_at=job.created_at,
@@ -55,7 +54,7 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
             active=job.n_active,
             converged=job.n_converged,
             failed=job.n_failed,
-            saved=len(networks),
+            saved=len(job.networks),
             fraction=job.progress_fraction,
             eta=job.eta_at,
             run_seconds=job.run_seconds,
@@ -63,7 +62,7 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
         networks=[
             JobNetwork(
                 id=n.id,
-                index=n.index_in_job,
+                index=n.index,
                 seed=n.seed,
                 status=n.status,
                 epochs=n.epochs,
@@ -72,7 +71,7 @@ def job_out(session: SessionDep, job: Job) -> JobOut:
                 analysis_status=n.analysis_status,
                 links={"self": f"/solutions/{n.id}", "weights": f"/solutions/{n.id}/weights"},
             )
-            for n in networks
+            for n in job.networks
         ],
         links={"self": f"/jobs/{job.id}", "solutions": f"/solutions?job={job.id}"},
     )
@@ -119,6 +118,7 @@ def submit_job(
     body: JobIn,
     response: Response,
     session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -151,7 +151,7 @@ def submit_job(
     response.headers["Location"] = f"/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return job_out(session, job)
+    return job_out(job_record(sessions, job.id))
 
 
 @router.get(
@@ -160,8 +160,8 @@ def submit_job(
     summary="A job's status, progress and the networks it has stored",
     responses={404: {"description": "No such job."}},
 )
-def read_job(job_id: JobId, session: SessionDep) -> JobOut:
-    return job_out(session, get_job(session, job_id))
+def read_job(job_id: JobId, sessions: SessionsDep) -> JobOut:
+    return job_out(job_record(sessions, job_id))
 
 
 @router.post(
@@ -173,7 +173,7 @@ def read_job(job_id: JobId, session: SessionDep) -> JobOut:
     dependencies=[Depends(require_api_key)],
     responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
 )
-def cancel(job_id: JobId, session: SessionDep) -> JobOut:
+def cancel(job_id: JobId, session: SessionDep, sessions: SessionsDep) -> JobOut:
     cancel_job(session, job_id)
     session.commit()
-    return read_job(job_id, session)
+    return read_job(job_id, sessions)

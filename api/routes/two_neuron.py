@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from api.admission import admit_study
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import MAX_ID, SessionDep, SettingsDep
+from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.problems import Problem
 from api.queueing import enqueue_or_503
@@ -26,7 +26,7 @@ from atlas.store import (
     two_neuron_regime_summary,
 )
 from atlas.store.models import TwoNeuronStudyRow
-from atlas.store.two_neuron_reads import two_neuron_study
+from atlas.store.work_reads import StudyRecord, study_record
 from worker.dispatch import enqueue_two_neuron_study
 
 PREFIX = "/tasks/two_neuron"
@@ -96,15 +96,15 @@ def start_study(
     return _regimes_out(two_neuron_regime_summary(session, study.id))
 
 
-def _finished(study: TwoNeuronStudyRow) -> int:
+def _finished(study: StudyRecord) -> int:
     """Networks done training: all once the study is complete, else those out of the batch."""
     if study.progress_fraction >= 1:
         return study.count
     return study.count - study.progress["active"] if study.progress else 0
 
 
-def study_out(study: TwoNeuronStudyRow) -> StudyOut:
-    progress = study.progress or {}
+def study_out(study: StudyRecord) -> StudyOut:
+    progress = study.progress
     return StudyOut(
         id=study.id,
         name=study.name,
@@ -112,7 +112,7 @@ def study_out(study: TwoNeuronStudyRow) -> StudyOut:
         count=study.count,
         seed=study.seed,
         task_parameters=study.task_parameters,
-        training=study.training_config,
+        training=study.training,
         attempts=study.attempts,
         error=study.error,
         created_at=study.created_at,
@@ -120,7 +120,7 @@ def study_out(study: TwoNeuronStudyRow) -> StudyOut:
         finished_at=study.finished_at,
         progress=StudyProgress(
             step=progress.get("step", 0),
-            max_steps=progress.get("max_steps", study.training_config.get("max_steps", 0)),
+            max_steps=progress.get("max_steps", study.training.get("max_steps", 0)),
             active=progress.get("active", 0),
             finished=_finished(study),
             solved=progress.get("solved", 0),
@@ -146,11 +146,15 @@ def study_out(study: TwoNeuronStudyRow) -> StudyOut:
     responses=_START_RESPONSES,
 )
 def submit_study(
-    body: StudyIn, response: Response, session: SessionDep, settings: SettingsDep
+    body: StudyIn,
+    response: Response,
+    session: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> StudyOut:
     study = _created_study(body, session, settings)
     response.headers["Location"] = f"/studies/{study.id}"
-    return study_out(study)
+    return study_out(study_record(sessions, study.id))
 
 
 @router.get(
@@ -159,8 +163,8 @@ def submit_study(
     summary="A two-neuron study's status and progress",
     responses={404: {"description": "No such study."}},
 )
-def read_study(study_id: StudyId, session: SessionDep) -> StudyOut:
-    return study_out(two_neuron_study(session, study_id))
+def read_study(study_id: StudyId, sessions: SessionsDep) -> StudyOut:
+    return study_out(study_record(sessions, study_id))
 
 
 @router.post(
@@ -172,10 +176,10 @@ def read_study(study_id: StudyId, session: SessionDep) -> StudyOut:
     dependencies=[Depends(require_api_key)],
     responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
 )
-def cancel(study_id: StudyId, session: SessionDep) -> StudyOut:
+def cancel(study_id: StudyId, session: SessionDep, sessions: SessionsDep) -> StudyOut:
     cancel_study(session, study_id)
     session.commit()
-    return read_study(study_id, session)
+    return read_study(study_id, sessions)
 
 
 @router.get(

@@ -15,7 +15,7 @@ from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api.deps import JobId, SessionDep, SettingsDep
+from api.deps import JobId, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem, as_problem
 from api.routes.imports import import_solution
 from api.routes.jobs import cancel, read_job, submit_job
@@ -60,6 +60,7 @@ def _job_body(form: dict[str, str]) -> JobIn:
 def submit_job_form(
     request: Request,
     session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     task: Field,
     architecture: Field,
@@ -85,6 +86,7 @@ def submit_job_form(
             body=_job_body(form),
             response=Response(),
             session=session,
+            sessions=sessions,
             settings=settings,
             idempotency_key=None,
         )
@@ -96,8 +98,8 @@ def submit_job_form(
 
 
 @router.get("/atlas/work/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, session: SessionDep, job_id: JobId) -> HTMLResponse:
-    job = read_job(job_id=job_id, session=session)
+def job_page(request: Request, sessions: SessionsDep, job_id: JobId) -> HTMLResponse:
+    job = read_job(job_id=job_id, sessions=sessions)
     return render(
         request,
         "job.html",
@@ -109,10 +111,10 @@ def job_page(request: Request, session: SessionDep, job_id: JobId) -> HTMLRespon
 
 @router.post("/atlas/work/jobs/{job_id}/cancel", response_class=HTMLResponse)
 def cancel_job_form(
-    request: Request, session: SessionDep, job_id: JobId, api_key: Field = ""
+    request: Request, session: SessionDep, sessions: SessionsDep, job_id: JobId, api_key: Field = ""
 ) -> Response:
     check_key(request, api_key)
-    cancel(job_id=job_id, session=session)
+    cancel(job_id=job_id, session=session, sessions=sessions)
     return RedirectResponse(f"/atlas/work/jobs/{job_id}", status_code=303)
 
 

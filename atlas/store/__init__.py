@@ -3,9 +3,11 @@
 One module per concept, each with its writers and readers: jobs, networks, snapshots,
 analysis_runs, analyses and analysis_reads, solution_types, two_neuron and
 two_neuron_reads, charts, task_records, datasets; queries, explorer_reads and chart_runs are
-the API's, the explorer's and the chart command's reads; lifecycle and work_status the work
-lifecycle; models the tables; database the engines, sessions and `get_or_raise`; schema the
-migrations. The module list is the index; this package exports what the other layers use.
+the API's, the explorer's and the chart command's reads; work_reads reads jobs and studies as
+records (frozen dataclasses) in a transaction of its own, from the sessionmaker; lifecycle
+and work_status are the work lifecycle; models the tables; database the engines, sessions and
+`get_or_raise`; schema the migrations. The module list is the index; this package exports
+what the other layers use.
 
 Writers take a Session and flush; the caller commits (session_scope, or the worker's
 worker.database.transaction). Commit a job or study before enqueueing work on it: the worker

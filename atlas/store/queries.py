@@ -15,8 +15,7 @@ from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.orm import Session, load_only
 
 from atlas.errors import NotFoundError
-from atlas.store.database import get_or_raise
-from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network, SolutionType
+from atlas.store.models import AnalysisRun, CheckpointRow, Network, SolutionType
 
 #: Sort keys a listing accepts. `created_at` orders by id, which the database assigns in
 #: creation order, so that the order is total and served by the (..., id) indexes.
@@ -173,29 +172,4 @@ def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) ->
 def analysis_runs(session: Session, network_id: int) -> Sequence[AnalysisRun]:
     return session.scalars(
         select(AnalysisRun).where(AnalysisRun.network_id == network_id).order_by(AnalysisRun.id)
-    ).all()
-
-
-def get_job(session: Session, job_id: int) -> Job:
-    return get_or_raise(session, Job, job_id, "job", "job-not-found")
-
-
-def job_networks(session: Session, job_id: int) -> Sequence[Network]:
-    """The networks a job has stored so far, in seed order, without blobs."""
-    return session.scalars(
-        select(Network)
-        .options(
-            load_only(
-                Network.id,
-                Network.index_in_job,
-                Network.seed,
-                Network.status,
-                Network.epochs,
-                Network.best_loss,
-                Network.validation_loss,
-                Network.analysis_status,
-            )
-        )
-        .where(Network.job_id == job_id)
-        .order_by(Network.index_in_job)
     ).all()
