@@ -96,8 +96,8 @@ def timed(function, *args):
 
 
 def adam_phase(population, starts, config):
-    residual = population_system(population, torch.zeros(population.n_inputs))(starts.dtype)
-    return minimise_speed(residual.residual, starts, config)
+    system = population_system(population, torch.zeros(population.n_inputs))(starts.dtype)
+    return minimise_speed(system.residual, starts, config, system.speed_gradient)
 
 
 def one_at_a_time(function, population, starts, config):

@@ -77,28 +77,40 @@ the steps in chunks of about this size, whose working tensors stay in a core's c
 
 
 def minimise_speed(
-    residual: StateMap, states: torch.Tensor, config: FixedPointConfig
+    residual: StateMap,
+    states: torch.Tensor,
+    config: FixedPointConfig,
+    gradient: StateMap | None = None,
 ) -> torch.Tensor:
-    """Adam on q for every point at once, learning rate decaying geometrically; new states."""
+    """Adam on q for every point at once, learning rate decaying geometrically; new states.
+    `gradient`, where given, computes q's gradient A^T r (otherwise autograd does)."""
     count, points, size = states.shape
     sections = max(1, min(points, -(-count * points * size // CACHE_ELEMENTS)))
     chunks = states.detach().tensor_split(sections, dim=1)
-    return torch.cat([_adam(residual, chunk.clone(), config) for chunk in chunks], dim=1)
+    return torch.cat([_adam(residual, chunk.clone(), config, gradient) for chunk in chunks], dim=1)
 
 
-def _adam(residual: StateMap, x: torch.Tensor, config: FixedPointConfig) -> torch.Tensor:
+def _adam(
+    residual: StateMap,
+    x: torch.Tensor,
+    config: FixedPointConfig,
+    speed_gradient: StateMap | None = None,
+) -> torch.Tensor:
     """torch.optim.Adam's update (betas 0.9 and 0.999, eps 1e-8) with the learning rate decaying
     geometrically, written out in place on x: the same iterates without the optimiser's and
-    scheduler's per-step bookkeeping. The gradient of q, A^T r, is one vector-Jacobian product of
-    the residual with itself."""
+    scheduler's per-step bookkeeping. The gradient of q, A^T r, is `speed_gradient` or one
+    vector-Jacobian product of the residual with itself."""
     first, second = torch.zeros_like(x), torch.zeros_like(x)
     decay = (config.final_learning_rate / config.learning_rate) ** (1 / max(config.adam_steps, 1))
     for step in range(1, config.adam_steps + 1):
-        with torch.enable_grad():
-            x.requires_grad_(True)
-            r = residual(x)
-            (gradient,) = torch.autograd.grad(r, x, r.detach())
-        x = x.detach()
+        if speed_gradient is not None:
+            gradient = speed_gradient(x)
+        else:
+            with torch.enable_grad():
+                x.requires_grad_(True)
+                r = residual(x)
+                (gradient,) = torch.autograd.grad(r, x, r.detach())
+            x = x.detach()
         first.lerp_(gradient, 1 - BETAS[0])
         second.mul_(BETAS[1]).addcmul_(gradient, gradient, value=1 - BETAS[1])
         rate = config.learning_rate * decay ** (step - 1) / (1 - BETAS[0] ** step)

@@ -22,6 +22,7 @@ from atlas.analysis.fixed_points import (
     DynamicalSystem,
     find_fixed_points,
     find_two_neuron_fixed_points,
+    population_system,
     solve_fixed_points,
 )
 from atlas.analysis.state_bounds import fixed_point_box
@@ -231,6 +232,27 @@ def test_stable_fixed_points_attract_and_unstable_ones_repel(reference_analyses)
                 assert distance < initial if kind == "stable" else distance > 10 * initial
                 checked[kind] += 1
     assert checked["stable"] >= 10 and checked["unstable"] >= 10
+
+
+def test_vanilla_step_and_speed_gradient_match_the_network_and_autograd(reference_networks):
+    """The search's own vanilla step (float32: tanh as 2 sigmoid(2x) - 1) is the network's step,
+    and its closed-form gradient of q is autograd's."""
+    refs = [r for r in reference_networks if r.architecture == "vanilla" and r.units == 50]
+    population = from_state_dicts([r.state_dict for r in refs])
+    inputs = torch.tensor([0.3, -0.2])
+    gen = torch.Generator().manual_seed(3)
+    starts = torch.randn(len(refs), 16, population.units, generator=gen, dtype=torch.float64)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 2e-6)):
+        system = population_system(population, inputs)(dtype)
+        states = starts.to(dtype)
+        with torch.no_grad():
+            expected_step = population.double().step(starts, inputs.double())
+        step = system.dynamics(states).double()
+        torch.testing.assert_close(step, expected_step, atol=tol, rtol=0)
+        x = states.clone().requires_grad_(True)
+        r = system.residual(x)
+        (expected,) = torch.autograd.grad(r, x, r.detach())
+        torch.testing.assert_close(system.speed_gradient(states), expected, atol=5 * tol, rtol=0)
 
 
 def test_batched_population_equals_one_network_at_a_time(reference_networks):
