@@ -28,6 +28,19 @@ networks): covering search 7.0, with all trajectory starts 10.8, FixedPointFinde
 and 4.8x, below issue 14's 10x. The time is polishing: free-run ends and Adam ends that lie
 on slow manifolds crawl through all 30 Newton / Levenberg-Marquardt steps, and most of them
 are then rejected as neither fixed nor stationary.
+Measured (2026-12-05, 2 shared cores, the other one busy with a background training process, one
+thread, defaults, --skip-serial --fpf with fixed-point-finder at 1a30417, CPU seconds, two runs
+each, FixedPointFinder once before). Before: covering search 5.42 and 5.43, with all trajectory
+starts 8.57 and 8.85, FixedPointFinder 49.7: 9.2x and 5.6x. A third of the covering search
+polished the free-run ends of the delayed networks, which oscillate under zero input (all their
+ends still move by more than 1.4 per step); most of the rest crawled in double precision. After
+(polishing solves in float32 while q > slow_tol, unsettled free-run ends not polished, the
+vanilla step's float32 tanh as 2 sigmoid(2x) - 1 and q's gradient in closed form for Adam):
+covering search 2.88 and 3.00, with all trajectory starts 5.19 and 5.47, FixedPointFinder 55.1
+and 53.1: 19.1x and 17.7x (all trajectory starts 10.6x and 9.7x). The covering search finds 184
+true fixed points (42 stable, as before) and lacks 52 of FixedPointFinder's 227, all unstable
+(51 before: of the three unstable points that only unsettled free-run ends reached, one is
+FixedPointFinder's); with all trajectory starts 186, lacking 51.
 
 Usage: python benchmarks/fixed_points.py [--networks 64] [--starts 256] [--threads 1]
        [--fpf DIR] [--skip-serial]
