@@ -18,7 +18,6 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sqlalchemy.orm import Session
 
-from api.problems import Problem
 from atlas.analysis.classifier import (
     KappaResult,
     counted_types,
@@ -28,6 +27,7 @@ from atlas.analysis.classifier import (
 )
 from atlas.analysis.graph import from_node_link
 from atlas.analysis.solution_types import canonical_hash, same_type
+from atlas.errors import ConflictError
 from atlas.store import TypeSummary, feature_table, type_table
 from atlas.tasks import DEFAULT_VARIANT
 
@@ -75,14 +75,19 @@ class PredictorScore:
     kappa: KappaResult
 
 
+class NotEnoughTypedNetworksError(ConflictError):
+    """Too few typed networks with neural features to fit a task's type predictor;
+    `min_members` is how many a type needs to count."""
+
+    slug = "not-enough-typed-networks"
+
+
 def training_data(session: Session, task: str, variant: str = DEFAULT_VARIANT) -> TrainingData:
     """The typed networks of a task variant with finite neural features, in types of
-    MIN_MEMBERS+ such networks; 409 problem when fewer than two types qualify."""
+    MIN_MEMBERS+ such networks; NotEnoughTypedNetworksError when fewer than two types qualify."""
     table = feature_table(session, task, variant=variant)
     types = {summary.name: summary for summary in type_table(session, task, variant).types}
-    too_few = Problem(
-        409,
-        "not-enough-typed-networks",
+    too_few = NotEnoughTypedNetworksError(
         f"task {task!r} (variant {variant}) needs at least two solution types with "
         f"{MIN_MEMBERS}+ networks that have neural features before types can be predicted",
         min_members=MIN_MEMBERS,
@@ -114,7 +119,8 @@ def training_data(session: Session, task: str, variant: str = DEFAULT_VARIANT) -
 def fit_task_predictor(
     session: Session, task: str, variant: str = DEFAULT_VARIANT
 ) -> TaskPredictor:
-    """The forest of a task variant, fitted on all its training data (409 problem: too few)."""
+    """The forest of a task variant, fitted on all its training data
+    (NotEnoughTypedNetworksError: too few)."""
     data = training_data(session, task, variant)
     return TaskPredictor(forest(SEED).fit(data.features, data.labels), data)
 
@@ -124,7 +130,7 @@ def score_task_predictor(
 ) -> PredictorScore:
     """The paper's score of the predictor: Cohen's kappa over SPLITS stratified splits, each
     holding out TEST_SHARE of the networks, or one network per type where that is more (a
-    small atlas); 409 problem when too few networks are typed."""
+    small atlas); NotEnoughTypedNetworksError when too few networks are typed."""
     data = training_data(session, task, variant)
     share = stratified_test_share(data.labels, TEST_SHARE)
     kappa = type_predictor_kappa(

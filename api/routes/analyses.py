@@ -22,6 +22,7 @@ from api.schemas.analyses import (
 )
 from api.solution_analyses import select_conditions, stored_analysis
 from atlas.analysis.fixed_point_conditions import ConditionPoints, FixedPointAnalysis
+from atlas.errors import NotFoundError
 from atlas.store import ConditionCycles, reduced_graph
 from atlas.store import extrapolation_signature as stored_signature
 from atlas.store import fixed_point_analysis as stored_fixed_points
@@ -107,8 +108,8 @@ def _cycle_arrays(found: list[ConditionCycles], cycle: int | None) -> dict[str, 
     }
     if cycle is not None:
         if cycle >= len(cycles):
-            raise Problem(
-                404, "cycle-not-found", f"cycle {cycle} asked for; {len(cycles)} were found"
+            raise NotFoundError(
+                f"cycle {cycle} asked for; {len(cycles)} were found", slug="cycle-not-found"
             )
         arrays["states"], arrays["outputs"] = cycles[cycle][1].states, cycles[cycle][1].outputs
     return arrays

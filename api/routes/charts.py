@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api.admission import admit_job
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import MAX_ID, SessionDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, SVG_MEDIA_TYPE
@@ -29,6 +28,7 @@ from api.schemas.charts import (
 )
 from atlas.analysis.chart_plot import figure_bytes, shares_figure
 from atlas.analysis.chart_summary import KAPPA_SPLITS, KappaOutcome, TypeBreakdown
+from atlas.store import Budget, admit_job
 from atlas.store.charts import (
     ChartRecord,
     ChartResult,
@@ -244,7 +244,7 @@ def submit_chart(
             f"(chart {chart.id})",
         )
     for job_id in job_ids:
-        admit_job(session, session.get(Job, job_id), settings)
+        admit_job(session, session.get(Job, job_id), Budget.of(settings))
     chart_id = chart.id
     session.commit()
 

@@ -40,7 +40,6 @@ from api.schemas.classify import (
     TypeProbability,
     TypeRef,
 )
-from api.solution_analyses import analysis_unavailable
 from api.uploads import (
     MAX_IMPORT_BYTES,
     upload_task,
@@ -53,6 +52,7 @@ from atlas.analysis.features import neural_features
 from atlas.analysis.graph import build_graph
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.store import load_population, network_features, network_solution_type
+from atlas.store.analysis_runs import analysis_unavailable
 from atlas.store.queries import get_solution
 from atlas.tasks import TrialTask, variant_key
 from worker.steps import network_task
@@ -145,7 +145,7 @@ def classify_stored(session: Session, network_id: int) -> ClassificationOut:
         missing = analysis_unavailable(session, network_id, "solution_type")
         actual = {
             "actual_type": None,
-            "actual_status": missing.extensions["analysis_status"],
+            "actual_status": missing.extra["analysis_status"],
             "actual_detail": missing.detail,
         }
     return _classification(network.task, predictor, features, actual, network_id=network_id)

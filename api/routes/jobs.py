@@ -6,14 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
-from api.admission import admit_job
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
 from api.deps import JobId, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
-from atlas.store import JobSpec, cancel_job, create_job, fail_job
+from atlas.store import Budget, JobSpec, admit_job, cancel_job, create_job, fail_job
 from atlas.store.models import Job
 from atlas.store.task_records import resolve_task
 from atlas.store.work_reads import JobRecord, job_record
@@ -132,7 +131,7 @@ def submit_job(
     spec = JobSpec(**body.model_dump())
     job, created = create_job(session, spec, idempotency_key)
     if created:
-        admit_job(session, job, settings)
+        admit_job(session, job, Budget.of(settings))
     if not created and not _same_request(session, job, spec):
         raise Problem(
             422,

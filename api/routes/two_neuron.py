@@ -10,16 +10,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from api.admission import admit_study
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
 from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
-from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn, StudyOut, StudyProgress
 from atlas.store import (
+    Budget,
     RegimeSummary,
+    admit_study,
     cancel_study,
     create_two_neuron_study,
     fail_study,
@@ -63,7 +63,7 @@ _START_RESPONSES = {
 def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) -> TwoNeuronStudyRow:
     """Create, admit, commit and enqueue a study (both ways of starting one)."""
     study = create_two_neuron_study(session, **body.model_dump())
-    admit_study(session, study, settings)
+    admit_study(study, Budget.of(settings))
     session.commit()
     enqueue_or_503(
         session,
@@ -199,13 +199,4 @@ def read_regimes(session: SessionDep, study: StudyQuery = None) -> RegimesOut:
     responses=picture_responses(PNG_MEDIA_TYPE, "A PNG image."),
 )
 def read_regime_map(name: str, session: SessionDep, study: StudyQuery = None) -> Response:
-    summary = two_neuron_regime_summary(session, study)
-    if name not in summary.maps:
-        raise Problem(
-            404,
-            "map-not-found",
-            f"study {summary.study_id} has no regime map {name!r}; it has: "
-            f"{', '.join(sorted(summary.maps)) or 'none yet'}",
-            available=sorted(summary.maps),
-        )
-    return png_response(summary.maps[name])
+    return png_response(two_neuron_regime_summary(session, study).regime_map(name))

@@ -17,6 +17,7 @@ ConflictError subclass (JobSpecError, AlreadyFinishedError, ...), which the API 
 place.
 """
 
+from atlas.store.admission import Budget, admit_job, admit_study
 from atlas.store.analyses import (
     ConditionCycles,
     save_extrapolation,
@@ -74,6 +75,7 @@ from atlas.store.solution_types import (
     TypeTable,
     VariantSummary,
     assign_solution_type,
+    chosen_variant,
     network_solution_type,
     principal_variant,
     solution_type,
@@ -100,6 +102,7 @@ from atlas.store.two_neuron_reads import RegimeSummary, two_neuron_regime_summar
 from atlas.store.work_status import WorkStatus
 
 __all__ = [
+    "Budget",
     "ConditionCycles",
     "JobSpec",
     "RegimeSummary",
@@ -109,11 +112,14 @@ __all__ = [
     "TypeTable",
     "VariantSummary",
     "WorkStatus",
+    "admit_job",
+    "admit_study",
     "assign_solution_type",
     "cancel_job",
     "cancel_study",
     "check_database_current",
     "check_schema_current",
+    "chosen_variant",
     "create_job",
     "create_two_neuron_study",
     "extrapolation_signature",

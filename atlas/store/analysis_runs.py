@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atlas.analysis_status import STEP_DONE, AnalysisStatus, RunStatus
+from atlas.errors import NotFoundError
 from atlas.store.lifecycle import ERROR_TEXT_LIMIT
 from atlas.store.models import AnalysisRun, Network
 from atlas.store.models.base import utcnow
@@ -23,6 +24,34 @@ def analysis_run(session: Session, network_id: int, step: str) -> AnalysisRun | 
     return session.scalars(
         select(AnalysisRun).where(AnalysisRun.network_id == network_id, AnalysisRun.step == step)
     ).one_or_none()
+
+
+class AnalysisNotAvailableError(NotFoundError):
+    """A step has produced nothing for a network; the message says why, and `extra` carries
+    `step`, `analysis_status` (pending, running, failed or skipped) and the `solution`'s
+    link, so a client can tell "not yet" from "never"."""
+
+    slug = "analysis-not-available"
+
+
+def analysis_unavailable(session: Session, network_id: int, step: str) -> AnalysisNotAvailableError:
+    """The error for `step` having no result for the network, saying what state it is in."""
+    run = analysis_run(session, network_id, step)
+    status = AnalysisStatus.PENDING if run is None else RunStatus(run.status)
+    skipped_reason = (run.summary or {}).get("reason", "") if run else ""
+    reasons = {
+        AnalysisStatus.PENDING: "has not run yet",
+        RunStatus.RUNNING: "is running",
+        RunStatus.FAILED: f"failed: {run.error if run else ''}",
+        RunStatus.SKIPPED: f"does not apply: {skipped_reason}",
+        RunStatus.SUCCEEDED: "found nothing to report",
+    }
+    return AnalysisNotAvailableError(
+        f"the {step} analysis of solution {network_id} {reasons[status]}",
+        step=step,
+        analysis_status=status,
+        solution=f"/solutions/{network_id}",
+    )
 
 
 def step_done(session: Session, network_id: int, step: str) -> bool:

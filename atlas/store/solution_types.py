@@ -30,6 +30,7 @@ from atlas.analysis.solution_types import (
     same_type,
     type_name,
 )
+from atlas.errors import NotFoundError
 from atlas.store.database import get_or_raise
 from atlas.store.models import Network, SolutionType, TaskRecord
 from atlas.store.task_records import resolve_task
@@ -230,6 +231,21 @@ def principal_variant(variants: list[VariantSummary]) -> str:
     parameters where they have types, else the variant with the most typed networks (a demo
     or a study trained only on a shortened task still shows its types)."""
     return variants[0].variant if variants else DEFAULT_VARIANT
+
+
+def chosen_variant(task: str, variants: list[VariantSummary], variant: str | None) -> str:
+    """The variant of `task` a request means: `variant`, or principal_variant when None;
+    NotFoundError (`variant-not-found`, listing the task's `variants`) for a variant without
+    types (the default always answers, with no types)."""
+    if variant is None:
+        variant = principal_variant(variants)
+    if variant != DEFAULT_VARIANT and variant not in {v.variant for v in variants}:
+        raise NotFoundError(
+            f"task {task!r} has no types under variant {variant!r}",
+            slug="variant-not-found",
+            variants=[v.variant for v in variants],
+        )
+    return variant
 
 
 def solution_type(session: Session, type_id: int) -> SolutionType:

@@ -58,6 +58,18 @@ class RegimeSummary:
             "maps": sorted(self.maps),
         }
 
+    def regime_map(self, name: str) -> bytes:
+        """The PNG of the map named `name`; NotFoundError (`map-not-found`, listing the maps
+        the study has as `available`) when it has none by that name."""
+        if name not in self.maps:
+            raise NotFoundError(
+                f"study {self.study_id} has no regime map {name!r}; it has: "
+                f"{', '.join(sorted(self.maps)) or 'none yet'}",
+                slug="map-not-found",
+                available=sorted(self.maps),
+            )
+        return self.maps[name]
+
 
 def _counts(rows: list, labels: tuple[str, ...]) -> RegimeCounts:
     """RegimeCounts from (label, solved, count) rows."""
