@@ -29,7 +29,7 @@ from atlas.analysis.fixed_point_search import (
 from atlas.analysis.jacobian import _JACOBIANS as STEP_JACOBIANS
 from atlas.analysis.jacobian import two_neuron_jacobian
 from atlas.networks import RNNPopulation
-from atlas.networks.cells import STEPS
+from atlas.networks.cells import STEPS, float32_tanh
 from atlas.networks.two_neuron import vector_field
 
 KINDS = ("fixed", "slow")
@@ -299,19 +299,13 @@ def _vanilla_maps(bias: torch.Tensor, weight_hh: torch.Tensor) -> tuple[StateMap
     """For K vanilla networks, bias (K, 1, H) the recurrent and input biases and the input
     projection in one: the step h -> y = tanh(W h + bias), and the gradient of q = 0.5 *
     ||y - h||^2, W^T ((1 - y^2) r) - r with r = y - h, in closed form (half the time of
-    autograd's). In float32 on the CPU (the Adam phase and the free runs) tanh is
-    2 sigmoid(2x) - 1: PyTorch's float32 tanh there runs about four times slower than its
-    sigmoid, and the identity's error (below 2e-7) is float32's own; the polishing and
-    everything after it, in float64, keep torch.tanh."""
+    autograd's). tanh is atlas.networks.cells.float32_tanh: the identity 2 sigmoid(2x) - 1 in
+    the float32 phases (Adam, free runs), torch.tanh in float64 (polishing and after it)."""
     weight_hh_t = weight_hh.mT
 
     def step(h: torch.Tensor) -> torch.Tensor:
         pre = torch.baddbmm(bias, h, weight_hh_t)
-        if pre.dtype != torch.float32 or pre.device.type != "cpu":
-            return torch.tanh(pre)
-        if pre.requires_grad:
-            return 2 * torch.sigmoid(2 * pre) - 1
-        return pre.mul_(2).sigmoid_().mul_(2).sub_(1)
+        return float32_tanh(pre, out=None if pre.requires_grad else pre)
 
     def speed_gradient(h: torch.Tensor) -> torch.Tensor:
         y = step(h)
