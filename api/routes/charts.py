@@ -253,10 +253,10 @@ def submit_chart(
             enqueue_training(job_id, settings)
 
     enqueue_or_503(
-        session,
         enqueue_all,
         lambda reason: fail_chart(session, chart_id, reason),
         f"chart {chart_id}",
+        session=session,
         chart=f"/charts/{chart_id}",
     )
     response.headers["Location"] = f"/charts/{chart_id}"

@@ -68,12 +68,12 @@ def import_dataset_route(
     session.commit()
     for network_id in report.to_analyse:
         enqueue_or_503(
-            session,
             lambda network_id=network_id: enqueue_analysis(network_id, settings),
             lambda _reason, network_id=network_id: set_analysis_status(
                 session, network_id, AnalysisStatus.FAILED
             ),
             f"solution {network_id} was imported, but its analysis",
+            session=session,
             solution=f"/solutions/{network_id}",
         )
     if not report.created:

@@ -68,10 +68,10 @@ def import_solution(
     network = save_imported_network(session, trial_task, state_dict, loss, name=name, info=info)
     session.commit()
     enqueue_or_503(
-        session,
         lambda: enqueue_analysis(network.id, settings),
         lambda _reason: set_analysis_status(session, network.id, AnalysisStatus.FAILED),
         f"solution {network.id} was stored, but its analysis",
+        session=session,
         solution=f"/solutions/{network.id}",
     )
     response.headers["Location"] = f"/solutions/{network.id}"

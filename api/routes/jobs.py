@@ -8,15 +8,12 @@ from fastapi import APIRouter, Depends, Header, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import JobId, SessionDep, SessionsDep, SettingsDep
-from api.problems import Problem
+from api.deps import JobId, SessionsDep, SettingsDep
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
-from atlas.store import Budget, JobSpec, admit_job, cancel_job, create_job, fail_job
-from atlas.store.models import Job
-from atlas.store.task_records import resolve_task
+from atlas.store import Budget, JobSpec, cancel_job, fail_submitted_job
+from atlas.store import submit_job as submit_job_record
 from atlas.store.work_reads import JobRecord, job_record
-from atlas.training import TrainingConfig
 from worker.dispatch import enqueue_training
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -76,30 +73,6 @@ def job_out(job: JobRecord) -> JobOut:
     )
 
 
-def _same_request(session: SessionDep, job: Job, spec: JobSpec) -> bool:
-    """Whether a job created under an idempotency key was created for this very request."""
-    task = resolve_task(session, spec.task, **spec.task_parameters)
-    asked = (
-        task.name,
-        spec.architecture,
-        spec.units,
-        spec.count,
-        spec.seed,
-        task.parameters(),
-        TrainingConfig.from_dict(spec.training).to_dict(),
-    )
-    stored = (
-        job.task,
-        job.architecture,
-        job.units,
-        job.count,
-        job.seed,
-        job.task_parameters,
-        job.training_config,
-    )
-    return asked == stored
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -116,7 +89,6 @@ def _same_request(session: SessionDep, job: Job, spec: JobSpec) -> bool:
 def submit_job(
     body: JobIn,
     response: Response,
-    session: SessionDep,
     sessions: SessionsDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
@@ -129,28 +101,18 @@ def submit_job(
     ] = None,
 ) -> JobOut:
     spec = JobSpec(**body.model_dump())
-    job, created = create_job(session, spec, idempotency_key)
-    if created:
-        admit_job(session, job, Budget.of(settings))
-    if not created and not _same_request(session, job, spec):
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            f"Idempotency-Key {idempotency_key!r} was used for a different request (job {job.id})",
-        )
-    session.commit()
+    job, created = submit_job_record(sessions, spec, idempotency_key, Budget.of(settings))
     if created:
         enqueue_or_503(
-            session,
             lambda: enqueue_training(job.id, settings),
-            lambda reason: fail_job(session, job.id, reason),
+            lambda reason: fail_submitted_job(sessions, job.id, reason),
             f"job {job.id}",
             job=f"/jobs/{job.id}",
         )
     response.headers["Location"] = f"/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return job_out(job_record(sessions, job.id))
+    return job_out(job)
 
 
 @router.get(
@@ -172,7 +134,5 @@ def read_job(job_id: JobId, sessions: SessionsDep) -> JobOut:
     dependencies=[Depends(require_api_key)],
     responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
 )
-def cancel(job_id: JobId, session: SessionDep, sessions: SessionsDep) -> JobOut:
-    cancel_job(session, job_id)
-    session.commit()
-    return read_job(job_id, sessions)
+def cancel(job_id: JobId, sessions: SessionsDep) -> JobOut:
+    return job_out(cancel_job(sessions, job_id))

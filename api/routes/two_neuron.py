@@ -19,13 +19,11 @@ from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn, StudyOut, 
 from atlas.store import (
     Budget,
     RegimeSummary,
-    admit_study,
     cancel_study,
-    create_two_neuron_study,
-    fail_study,
+    fail_submitted_study,
     two_neuron_regime_summary,
 )
-from atlas.store.models import TwoNeuronStudyRow
+from atlas.store import submit_study as submit_study_record
 from atlas.store.work_reads import StudyRecord, study_record
 from worker.dispatch import enqueue_two_neuron_study
 
@@ -60,15 +58,12 @@ _START_RESPONSES = {
 }
 
 
-def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) -> TwoNeuronStudyRow:
-    """Create, admit, commit and enqueue a study (both ways of starting one)."""
-    study = create_two_neuron_study(session, **body.model_dump())
-    admit_study(study, Budget.of(settings))
-    session.commit()
+def _created_study(body: StudyIn, sessions: SessionsDep, settings: SettingsDep) -> StudyRecord:
+    """Create, admit and enqueue a study (both ways of starting one)."""
+    study = submit_study_record(sessions, budget=Budget.of(settings), **body.model_dump())
     enqueue_or_503(
-        session,
         lambda: enqueue_two_neuron_study(study.id, settings),
-        lambda reason: fail_study(session, study.id, reason),
+        lambda reason: fail_submitted_study(sessions, study.id, reason),
         f"study {study.id}",
         study=f"/studies/{study.id}",
     )
@@ -89,9 +84,13 @@ def _created_study(body: StudyIn, session: SessionDep, settings: SettingsDep) ->
     responses=_START_RESPONSES,
 )
 def start_study(
-    body: StudyIn, response: Response, session: SessionDep, settings: SettingsDep
+    body: StudyIn,
+    response: Response,
+    session: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> RegimesOut:
-    study = _created_study(body, session, settings)
+    study = _created_study(body, sessions, settings)
     response.headers["Location"] = f"{PREFIX}/regimes?study={study.id}"
     return _regimes_out(two_neuron_regime_summary(session, study.id))
 
@@ -146,15 +145,11 @@ def study_out(study: StudyRecord) -> StudyOut:
     responses=_START_RESPONSES,
 )
 def submit_study(
-    body: StudyIn,
-    response: Response,
-    session: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
+    body: StudyIn, response: Response, sessions: SessionsDep, settings: SettingsDep
 ) -> StudyOut:
-    study = _created_study(body, session, settings)
+    study = _created_study(body, sessions, settings)
     response.headers["Location"] = f"/studies/{study.id}"
-    return study_out(study_record(sessions, study.id))
+    return study_out(study)
 
 
 @router.get(
@@ -176,10 +171,8 @@ def read_study(study_id: StudyId, sessions: SessionsDep) -> StudyOut:
     dependencies=[Depends(require_api_key)],
     responses={**AUTH_RESPONSES, **CANCEL_RESPONSES},
 )
-def cancel(study_id: StudyId, session: SessionDep, sessions: SessionsDep) -> StudyOut:
-    cancel_study(session, study_id)
-    session.commit()
-    return read_study(study_id, sessions)
+def cancel(study_id: StudyId, sessions: SessionsDep) -> StudyOut:
+    return study_out(cancel_study(sessions, study_id))
 
 
 @router.get(

@@ -85,13 +85,11 @@ def submit_job_form(
         job = submit_job(
             body=_job_body(form),
             response=Response(),
-            session=session,
             sessions=sessions,
             settings=settings,
             idempotency_key=None,
         )
     except (Problem, AtlasError) as error:
-        session.rollback()
         problem = as_problem(error)
         return work_page(request, session, problem.status, error=problem.detail, **form)
     return RedirectResponse(f"/atlas/work/jobs/{job.id}", status_code=303)
@@ -111,10 +109,10 @@ def job_page(request: Request, sessions: SessionsDep, job_id: JobId) -> HTMLResp
 
 @router.post("/atlas/work/jobs/{job_id}/cancel", response_class=HTMLResponse)
 def cancel_job_form(
-    request: Request, session: SessionDep, sessions: SessionsDep, job_id: JobId, api_key: Field = ""
+    request: Request, sessions: SessionsDep, job_id: JobId, api_key: Field = ""
 ) -> Response:
     check_key(request, api_key)
-    cancel(job_id=job_id, session=session, sessions=sessions)
+    cancel(job_id=job_id, sessions=sessions)
     return RedirectResponse(f"/atlas/work/jobs/{job_id}", status_code=303)
 
 

@@ -77,27 +77,23 @@ def submit_demo_job(settings: Settings) -> int:
     With a broker it is sent to the workers; embedded, the server's start runs every
     unfinished job (worker.dispatch.resume_unfinished), this one included.
     """
-    from atlas.store import (
-        JobSpec,
-        create_job,
-        make_engine,
-        migrate,
-        session_factory,
-        session_scope,
-    )
+    from atlas.store import JobSpec, make_engine, migrate, session_factory, submit_job
     from worker.dispatch import enqueue_training
 
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        with session_scope(session_factory(engine)) as session:
-            job, created = create_job(session, JobSpec(**DEMO_JOB), DEMO_IDEMPOTENCY_KEY)
-            job_id = job.id
+        job, created = submit_job(
+            session_factory(engine),
+            JobSpec(**DEMO_JOB),
+            DEMO_IDEMPOTENCY_KEY,
+            check_replay=False,  # a rerun finds the demo job of an earlier version too
+        )
     finally:
         engine.dispose()
     if created and not settings.embedded:
-        enqueue_training(job_id, settings)
-    return job_id
+        enqueue_training(job.id, settings)
+    return job.id
 
 
 def stored_api_key(data_dir: Path) -> tuple[str, Path]:

@@ -4,20 +4,21 @@ One module per concept, each with its writers and readers: jobs, networks, snaps
 analysis_runs, analyses and analysis_reads, solution_types, two_neuron and
 two_neuron_reads, charts, task_records, datasets; queries, explorer_reads and chart_runs are
 the API's, the explorer's and the chart command's reads; work_reads reads jobs and studies as
-records (frozen dataclasses) in a transaction of its own, from the sessionmaker; lifecycle
-and work_status are the work lifecycle; models the tables; database the engines, sessions and
-`get_or_raise`; schema the migrations. The module list is the index; this package exports
-what the other layers use.
+records (frozen dataclasses) in a transaction of its own, from the sessionmaker, and
+work_writes submits and cancels them so, admission (admission: the budget) included;
+lifecycle and work_status are the work lifecycle; models the tables; database the engines,
+sessions and `get_or_raise`; schema the migrations. The module list is the index; this
+package exports what the other layers use.
 
 Writers take a Session and flush; the caller commits (session_scope, or the worker's
-worker.database.transaction). Commit a job or study before enqueueing work on it: the worker
-reads it from the database. A reader that looks a thing up by id raises NotFoundError
-(atlas.errors) when there is none; a request that cannot be met raises an InvalidError or
-ConflictError subclass (JobSpecError, AlreadyFinishedError, ...), which the API answers in one
-place.
+worker.database.transaction), except those of work_writes, which own their transaction.
+Commit a job or study before enqueueing work on it: the worker reads it from the database.
+A reader that looks a thing up by id raises NotFoundError (atlas.errors) when there is none;
+a request that cannot be met raises an InvalidError or ConflictError subclass (JobSpecError,
+OverBudgetError, AlreadyFinishedError, ...), which the API answers in one place.
 """
 
-from atlas.store.admission import Budget, admit_job, admit_study
+from atlas.store.admission import Budget, admit_job
 from atlas.store.analyses import (
     ConditionCycles,
     save_extrapolation,
@@ -46,7 +47,6 @@ from atlas.store.analysis_runs import (
 from atlas.store.database import make_engine, session_factory, session_scope
 from atlas.store.jobs import (
     JobSpec,
-    cancel_job,
     create_job,
     fail_job,
     finish_job,
@@ -84,7 +84,6 @@ from atlas.store.solution_types import (
     type_variants,
 )
 from atlas.store.two_neuron import (
-    cancel_study,
     create_two_neuron_study,
     fail_study,
     finish_study,
@@ -100,6 +99,14 @@ from atlas.store.two_neuron import (
 )
 from atlas.store.two_neuron_reads import RegimeSummary, two_neuron_regime_summary
 from atlas.store.work_status import WorkStatus
+from atlas.store.work_writes import (
+    cancel_job,
+    cancel_study,
+    fail_submitted_job,
+    fail_submitted_study,
+    submit_job,
+    submit_study,
+)
 
 __all__ = [
     "Budget",
@@ -113,7 +120,6 @@ __all__ = [
     "VariantSummary",
     "WorkStatus",
     "admit_job",
-    "admit_study",
     "assign_solution_type",
     "cancel_job",
     "cancel_study",
@@ -126,6 +132,8 @@ __all__ = [
     "fail_job",
     "fail_step",
     "fail_study",
+    "fail_submitted_job",
+    "fail_submitted_study",
     "feature_table",
     "finish_job",
     "finish_step",
@@ -167,6 +175,8 @@ __all__ = [
     "stop_study",
     "study_setup",
     "study_weights",
+    "submit_job",
+    "submit_study",
     "training_snapshot",
     "two_neuron_regime_summary",
     "type_members",

@@ -108,6 +108,30 @@ def create_job(
     return job, True
 
 
+def same_job_request(session: Session, job: Job, spec: JobSpec) -> bool:
+    """Whether `job`, found by an idempotency key, was created for this very `spec`."""
+    task, config = _resolved(spec, session)
+    asked = (
+        task.name,
+        spec.architecture,
+        spec.units,
+        spec.count,
+        spec.seed,
+        task.parameters(),
+        config.to_dict(),
+    )
+    stored = (
+        job.task,
+        job.architecture,
+        job.units,
+        job.count,
+        job.seed,
+        job.task_parameters,
+        job.training_config,
+    )
+    return asked == stored
+
+
 def _job_by_key(session: Session, key: str) -> Job | None:
     return session.scalars(select(Job).where(Job.idempotency_key == key)).one_or_none()
 
@@ -186,7 +210,7 @@ def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = ""
     return job
 
 
-def cancel_job(session: Session, job_id: int) -> Job:
+def request_job_cancel(session: Session, job_id: int) -> Job:
     """A client's cancel (lifecycle.request_cancel): a queued job is cancelled now, a running
     one is cancelling until its worker stops. Raises NotFoundError, AlreadyFinishedError."""
     job = _job(session, job_id)

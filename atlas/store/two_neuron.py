@@ -181,7 +181,7 @@ def stop_study(
     return study
 
 
-def cancel_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
+def request_study_cancel(session: Session, study_id: int) -> TwoNeuronStudyRow:
     """A client's cancel (lifecycle.request_cancel). Raises NotFoundError, AlreadyFinishedError."""
     study = _change(session, study_id, lambda row: request_cancel(row, f"study {study_id}"))
     if study.status in FINISHED:

@@ -15,12 +15,16 @@ from throwaway_databases import BACKENDS, database
 from atlas.config import Settings
 from atlas.networks import from_state_dicts
 from atlas.store import (
+    Budget,
     JobSpec,
     StopReason,
+    cancel_job,
+    cancel_study,
     create_job,
     create_two_neuron_study,
     fail_job,
     fail_step,
+    fail_submitted_job,
     finish_job,
     finish_step,
     load_population,
@@ -39,8 +43,11 @@ from atlas.store import (
     start_step,
     step_done,
     stop_job,
+    submit_job,
+    submit_study,
     unfinished_job_ids,
 )
+from atlas.store.admission import OverBudgetError
 from atlas.store.arrays import (
     arrays_from_blob,
     arrays_to_blob,
@@ -49,6 +56,7 @@ from atlas.store.arrays import (
     to_blob,
 )
 from atlas.store.jobs import JobSpecError
+from atlas.store.lifecycle import AlreadyFinishedError
 from atlas.store.models import (
     AnalysisRun,
     CheckpointRow,
@@ -58,6 +66,8 @@ from atlas.store.models import (
     TwoNeuronStudyRow,
     ValidationResult,
 )
+from atlas.store.work_reads import JobRecord, StudyRecord
+from atlas.store.work_writes import IdempotencyKeyReusedError
 from atlas.studies import TwoNeuronModel
 from atlas.tasks import get_task
 from atlas.training import TrainingConfig, TrainingProgress, train_population
@@ -253,6 +263,39 @@ def test_bad_job_specs_write_nothing(sessions, changes, message):
         with pytest.raises(JobSpecError, match=message):
             create_job(session, job_spec(**changes), f"key-bad-{message}")
         assert count_rows(session, Job) == before
+
+
+def test_submitted_work_is_committed_by_the_store_and_read_back_as_records(sessions):
+    job, created = submit_job(sessions, job_spec(), "key-submit")
+    assert created and isinstance(job, JobRecord) and job.status == "queued"
+    again, created = submit_job(sessions, job_spec(), "key-submit")
+    assert not created and again.id == job.id
+    with pytest.raises(IdempotencyKeyReusedError, match=f"job {job.id}"):
+        submit_job(sessions, job_spec(count=5), "key-submit")
+    assert submit_job(sessions, job_spec(count=5), "key-submit", check_replay=False)[0] == again
+    assert cancel_job(sessions, job.id).status == "cancelled"
+    with pytest.raises(AlreadyFinishedError):
+        cancel_job(sessions, job.id)
+    study = submit_study(sessions, 3, seed=2, name="records")
+    assert isinstance(study, StudyRecord) and (study.status, study.count) == ("queued", 3)
+    assert cancel_study(sessions, study.id).status == "cancelled"
+    fail_submitted_job(sessions, submit_job(sessions, job_spec())[0].id, "could not be queued")
+    with session_scope(sessions) as session:
+        assert count_rows(session, Job, Job.error == "could not be queued") == 1
+
+
+def test_work_over_the_budget_is_refused_inside_the_store_and_writes_nothing(sessions):
+    budget = Budget(memory_bytes=1, work=1, work_rate=1e9)
+    with session_scope(sessions) as session:
+        jobs, studies = count_rows(session, Job), count_rows(session, TwoNeuronStudyRow)
+    with pytest.raises(OverBudgetError) as refused:
+        submit_job(sessions, job_spec(), "key-over", budget)
+    assert refused.value.extra["limit"] == {"memory_bytes": 1, "work": 1}
+    with pytest.raises(OverBudgetError):
+        submit_study(sessions, 3, budget=budget)
+    with session_scope(sessions) as session:
+        assert count_rows(session, Job) == jobs
+        assert count_rows(session, TwoNeuronStudyRow) == studies
 
 
 def test_job_lifecycle(sessions):
