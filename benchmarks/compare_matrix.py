@@ -35,12 +35,12 @@ from atlas.analysis.compare import (
     comparison_matrix,
     graph_edit_distance,
 )
-from tests.conftest import REFERENCES
-from tests.test_compare import summary_of
+from tests.conftest import load_references
+from tests.unit.test_compare import summary_of
 
 
 def summaries() -> list[SolutionSummary]:
-    return [summary_of(net) for net in REFERENCES if net.task == "reproduction"]
+    return [summary_of(net) for net in load_references() if net.task == "reproduction"]
 
 
 def cpu_timed(function, *args):

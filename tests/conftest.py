@@ -40,7 +40,8 @@ class ReferenceNetwork:
     graph: dict
 
 
-def _load_references() -> list[ReferenceNetwork]:
+def load_references() -> list[ReferenceNetwork]:
+    """The 20 reference networks from disk (benchmarks read them too)."""
     nets = []
     for folder in sorted((reference_dir() / "networks").iterdir()):
         meta = json.loads((folder / "network.json").read_text())
@@ -62,7 +63,7 @@ def _load_references() -> list[ReferenceNetwork]:
 def reference_networks() -> list[ReferenceNetwork]:
     """All 20 reference networks trained by the paper's own code, loaded once, when a test
     first asks for them (collection never touches the reference data)."""
-    return _load_references()
+    return load_references()
 
 
 @pytest.fixture(scope="session")
