@@ -12,9 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import MAX_ID, SessionDep, SettingsDep
+from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, SVG_MEDIA_TYPE
-from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.charts import (
     ChartIn,
@@ -28,22 +27,16 @@ from api.schemas.charts import (
 )
 from atlas.analysis.chart_plot import figure_bytes, shares_figure
 from atlas.analysis.chart_summary import KAPPA_SPLITS, KappaOutcome, TypeBreakdown
-from atlas.store import Budget, admit_job
-from atlas.store.charts import (
+from atlas.store import (
+    Budget,
     ChartRecord,
-    ChartResult,
     ChartSpec,
     SettingSpec,
-    advance_chart,
-    chart_record,
-    chart_result,
-    create_chart,
-    fail_chart,
-    list_charts,
-    request_chart_cancel,
-    same_request,
+    fail_submitted_chart,
 )
-from atlas.store.models import Job
+from atlas.store import cancel_chart as cancel_chart_record
+from atlas.store import submit_chart as submit_chart_record
+from atlas.store.charts import ChartResult, chart_record, chart_result, list_charts
 from worker.dispatch import enqueue_training
 
 router = APIRouter(prefix="/charts", tags=["charts"])
@@ -221,7 +214,7 @@ def _spec(body: ChartIn) -> ChartSpec:
 def submit_chart(
     body: ChartIn,
     response: Response,
-    session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
@@ -233,36 +226,23 @@ def submit_chart(
         ),
     ] = None,
 ) -> ChartOut:
-    spec = _spec(body)
-    chart, created = create_chart(session, spec, idempotency_key)
-    job_ids = advance_chart(session, chart.id) if created else []
-    if not created and not same_request(session, chart, spec):
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            f"Idempotency-Key {idempotency_key!r} was used for a different request "
-            f"(chart {chart.id})",
-        )
-    for job_id in job_ids:
-        admit_job(session, session.get(Job, job_id), Budget.of(settings))
-    chart_id = chart.id
-    session.commit()
+    submitted = submit_chart_record(sessions, _spec(body), idempotency_key, Budget.of(settings))
+    chart_id = submitted.record.id
 
     def enqueue_all() -> None:
-        for job_id in job_ids:
+        for job_id in submitted.job_ids:
             enqueue_training(job_id, settings)
 
     enqueue_or_503(
         enqueue_all,
-        lambda reason: fail_chart(session, chart_id, reason),
+        lambda reason: fail_submitted_chart(sessions, chart_id, reason),
         f"chart {chart_id}",
-        session=session,
         chart=f"/charts/{chart_id}",
     )
     response.headers["Location"] = f"/charts/{chart_id}"
-    if not created:
+    if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"
-    return chart_out(chart_record(session, chart_id))
+    return chart_out(submitted.record)
 
 
 @router.get("", response_model=ChartPage, summary="Charts, newest first")
@@ -319,10 +299,8 @@ async def read_chart(
     dependencies=[Depends(require_api_key)],
     responses={**AUTH_RESPONSES, **_NOT_FOUND, 409: {"description": "The chart has finished."}},
 )
-def cancel_chart(chart_id: ChartId, session: SessionDep) -> ChartOut:
-    request_chart_cancel(session, chart_id)
-    session.commit()
-    return chart_out(chart_record(session, chart_id))
+def cancel_chart(chart_id: ChartId, sessions: SessionsDep) -> ChartOut:
+    return chart_out(cancel_chart_record(sessions, chart_id))
 
 
 def _shares(session: Session, chart_id: int, fmt: str) -> bytes:

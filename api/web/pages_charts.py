@@ -15,7 +15,7 @@ from fastapi import Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api.deps import MAX_ID, SessionDep, SettingsDep
+from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem, as_problem
 from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
 from api.schemas.charts import ChartIn
@@ -103,6 +103,7 @@ def chart_body(form: dict[str, str]) -> ChartIn:
 def submit_chart_form(
     request: Request,
     session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     task: Field,
     chart_settings: Annotated[str, Form(alias="settings", max_length=4096)],
@@ -129,12 +130,11 @@ def submit_chart_form(
         chart = submit_chart(
             body=chart_body(form),
             response=Response(),
-            session=session,
+            sessions=sessions,
             settings=settings,
             idempotency_key=None,
         )
     except (Problem, AtlasError) as error:
-        session.rollback()
         problem = as_problem(error)
         chart_form = {f"chart_{k}": v for k, v in form.items()}
         return work_page(request, session, problem.status, chart_error=problem.detail, **chart_form)
@@ -143,8 +143,8 @@ def submit_chart_form(
 
 @router.post("/atlas/charts/{chart_id}/cancel", response_class=HTMLResponse)
 def cancel_chart_form(
-    request: Request, session: SessionDep, chart_id: ChartId, api_key: Field = ""
+    request: Request, sessions: SessionsDep, chart_id: ChartId, api_key: Field = ""
 ) -> Response:
     check_key(request, api_key)
-    cancel_chart(chart_id=chart_id, session=session)
+    cancel_chart(chart_id=chart_id, sessions=sessions)
     return RedirectResponse(f"/atlas/charts/{chart_id}", status_code=303)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from atlas.analysis_status import AnalysisStatus
 from atlas.cli import CommandError
-from atlas.cli.database import atlas_session
+from atlas.cli.database import atlas_session, atlas_sessions
 from atlas.cli.loading import add_task_parameter_argument, resolve_task
 from atlas.config import get_settings
 
@@ -143,8 +143,8 @@ def _training(items: list[str]) -> dict:
 
 
 def run_chart(args: argparse.Namespace) -> int:
-    from atlas.store import migrate
-    from atlas.store.charts import ChartSpec, ChartSpecError, advance_chart, create_chart
+    from atlas.store import ChartSpec, migrate, submit_chart
+    from atlas.store.charts import ChartSpecError
     from worker import dispatch
 
     task = resolve_task(args.task, args.param)
@@ -171,16 +171,15 @@ def run_chart(args: argparse.Namespace) -> int:
         }
     )
     migrate(url)
-    with atlas_session(url) as session:
+    with atlas_sessions(url) as sessions:
         try:
-            chart, _ = create_chart(session, spec)
-            job_ids = advance_chart(session, chart.id)
+            submitted = submit_chart(sessions, spec)
         except ChartSpecError as exc:
             raise CommandError(str(exc)) from exc
-        chart_id = chart.id
+    chart_id = submitted.record.id
     print(f"chart {chart_id}: {task.name} over {len(spec.settings)} settings, "
           f"{spec.networks_per_setting} accepted networks each")  # fmt: skip
-    for job_id in job_ids:
+    for job_id in submitted.job_ids:
         dispatch.enqueue_training(job_id, settings)
     try:
         _follow(url, chart_id, args.interval)

@@ -1,4 +1,5 @@
-"""The atlas database for commands that read or write it: one session, schema checked."""
+"""The atlas database for commands that read or write it: one session, or the sessionmaker, schema
+checked."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from atlas.config import get_settings
 SQLITE_PREFIX = "sqlite:///"
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @contextmanager
-def atlas_session(url: str | None) -> Iterator[Session]:
-    """A session on the atlas database (its schema current) that commits at the end; database
-    problems become CommandErrors."""
+def atlas_sessions(url: str | None) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the atlas database (its schema current), for the store's functions that own
+    their transaction; database problems become CommandErrors."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from atlas.store import (
@@ -28,7 +29,6 @@ def atlas_session(url: str | None) -> Iterator[Session]:
         check_schema_current,
         make_engine,
         session_factory,
-        session_scope,
     )
 
     url = url or get_settings().database_url
@@ -45,14 +45,23 @@ def atlas_session(url: str | None) -> Iterator[Session]:
         raise CommandError(str(exc)) from exc
     try:
         check_schema_current(engine)
-        with session_scope(session_factory(engine)) as session:
-            yield session
+        yield session_factory(engine)
     except SchemaOutOfDateError as exc:
         raise CommandError(str(exc)) from exc
     except SQLAlchemyError as exc:
         raise CommandError(f"database {url}: {str(exc).strip().splitlines()[0]}") from exc
     finally:
         engine.dispose()
+
+
+@contextmanager
+def atlas_session(url: str | None) -> Iterator[Session]:
+    """A session on the atlas database (its schema current) that commits at the end; database
+    problems become CommandErrors."""
+    from atlas.store import session_scope
+
+    with atlas_sessions(url) as sessions, session_scope(sessions) as session:
+        yield session
 
 
 def sqlite_file_missing(url: str) -> Path | None:

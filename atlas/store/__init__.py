@@ -5,14 +5,14 @@ analysis_runs, analyses and analysis_reads, solution_types, two_neuron and
 two_neuron_reads, charts, task_records, datasets; queries, explorer_reads and chart_runs are
 the API's, the explorer's and the chart command's reads; work_reads reads jobs and studies as
 records (frozen dataclasses) in a transaction of its own, from the sessionmaker, and
-work_writes submits and cancels them so, admission (admission: the budget) included;
-lifecycle and work_status are the work lifecycle; models the tables; database the engines,
-sessions and `get_or_raise`; schema the migrations. The module list is the index; this
+work_writes submits and cancels them and charts so, admission (admission: the budget)
+included; lifecycle and work_status are the work lifecycle; models the tables; database the
+engines, sessions and `get_or_raise`; schema the migrations. The module list is the index; this
 package exports what the other layers use.
 
 Writers take a Session and flush; the caller commits (session_scope, or the worker's
 worker.database.transaction), except those of work_writes, which own their transaction.
-Commit a job or study before enqueueing work on it: the worker reads it from the database.
+Commit a job, study or chart before enqueueing work on it: the worker reads it from the database.
 A reader that looks a thing up by id raises NotFoundError (atlas.errors) when there is none;
 a request that cannot be met raises an InvalidError or ConflictError subclass (JobSpecError,
 OverBudgetError, AlreadyFinishedError, ...), which the API answers in one place.
@@ -44,6 +44,7 @@ from atlas.store.analysis_runs import (
     start_step,
     step_done,
 )
+from atlas.store.charts import ChartRecord, ChartSpec, SettingSpec
 from atlas.store.database import make_engine, session_factory, session_scope
 from atlas.store.jobs import (
     JobSpec,
@@ -100,20 +101,28 @@ from atlas.store.two_neuron import (
 from atlas.store.two_neuron_reads import RegimeSummary, two_neuron_regime_summary
 from atlas.store.work_status import WorkStatus
 from atlas.store.work_writes import (
+    ChartSubmission,
+    cancel_chart,
     cancel_job,
     cancel_study,
+    fail_submitted_chart,
     fail_submitted_job,
     fail_submitted_study,
+    submit_chart,
     submit_job,
     submit_study,
 )
 
 __all__ = [
     "Budget",
+    "ChartRecord",
+    "ChartSpec",
+    "ChartSubmission",
     "ConditionCycles",
     "JobSpec",
     "RegimeSummary",
     "SchemaOutOfDateError",
+    "SettingSpec",
     "StopReason",
     "TypeSummary",
     "TypeTable",
@@ -121,6 +130,7 @@ __all__ = [
     "WorkStatus",
     "admit_job",
     "assign_solution_type",
+    "cancel_chart",
     "cancel_job",
     "cancel_study",
     "check_database_current",
@@ -132,6 +142,7 @@ __all__ = [
     "fail_job",
     "fail_step",
     "fail_study",
+    "fail_submitted_chart",
     "fail_submitted_job",
     "fail_submitted_study",
     "feature_table",
@@ -175,6 +186,7 @@ __all__ = [
     "stop_study",
     "study_setup",
     "study_weights",
+    "submit_chart",
     "submit_job",
     "submit_study",
     "training_snapshot",

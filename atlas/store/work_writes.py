@@ -1,24 +1,37 @@
-"""Work items written in a transaction of their own: submitting and cancelling jobs and
-two-neuron studies, and marking one failed when it could not be queued.
+"""Work items written in a transaction of their own: submitting and cancelling jobs,
+two-neuron studies and charts, and marking one failed when it could not be queued.
 
 Each function takes the sessionmaker, commits before it returns (or rolls back when it
-raises) and returns the item's record (atlas.store.work_reads), so its caller holds no
-Session. Submission admits the work inside that transaction (atlas.store.admission, when a
-Budget is given): a refusal raises and nothing is written. Enqueue the work after the
-function returns: the worker reads it from the database.
+raises) and returns the item's record (atlas.store.work_reads; a chart's ChartRecord, read in
+the same transaction), so its caller holds no Session. Submission admits the work inside that
+transaction (atlas.store.admission, when a Budget is given; a chart's every first chunk): a
+refusal raises and nothing is written. Enqueue the work after the function returns: the worker
+reads it from the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from atlas.errors import InvalidError
 from atlas.store.admission import Budget, admit_job, admit_study
+from atlas.store.charts import (
+    ChartRecord,
+    ChartSpec,
+    advance_chart,
+    chart_record,
+    create_chart,
+    fail_chart,
+    request_chart_cancel,
+    same_request,
+)
 from atlas.store.database import session_scope
 from atlas.store.jobs import JobSpec, create_job, fail_job, request_job_cancel, same_job_request
+from atlas.store.models import Job
 from atlas.store.two_neuron import (
     DEFAULT_STUDY_SIZE,
     create_two_neuron_study,
@@ -108,3 +121,52 @@ def fail_submitted_study(sessions: sessionmaker[Session], study_id: int, error: 
     """The study could not be queued: it is failed with `error`."""
     with session_scope(sessions) as session:
         fail_study(session, study_id, error)
+
+
+@dataclass(frozen=True)
+class ChartSubmission:
+    """A chart submitted: its record, whether it was created now, and the jobs of its first
+    chunks, to enqueue once submit_chart has returned (none for an idempotent replay)."""
+
+    record: ChartRecord
+    created: bool
+    job_ids: tuple[int, ...]
+
+
+def submit_chart(
+    sessions: sessionmaker[Session],
+    spec: ChartSpec,
+    idempotency_key: str | None = None,
+    budget: Budget | None = None,
+) -> ChartSubmission:
+    """The chart for `spec`, created with its first chunks (charts.create_chart and
+    advance_chart), each chunk admitted against `budget`; with an idempotency key that names a
+    chart already, that chart, or IdempotencyKeyReusedError when it was created for a
+    different request. Raises ChartSpecError, OverBudgetError, DeviceUnavailableError."""
+    with session_scope(sessions) as session:
+        chart, created = create_chart(session, spec, idempotency_key)
+        job_ids = advance_chart(session, chart.id) if created else []
+        if not created and not same_request(session, chart, spec):
+            raise IdempotencyKeyReusedError(
+                f"Idempotency-Key {idempotency_key!r} was used for a different request "
+                f"(chart {chart.id})"
+            )
+        if budget is not None:
+            for job_id in job_ids:
+                admit_job(session, session.get_one(Job, job_id), budget)
+        record = chart_record(session, chart.id)
+    return ChartSubmission(record, created, tuple(job_ids))
+
+
+def cancel_chart(sessions: sessionmaker[Session], chart_id: int) -> ChartRecord:
+    """A client's cancel of a chart (charts.request_chart_cancel): its queued chunks are
+    cancelled now, running ones asked to stop. Raises NotFoundError, AlreadyFinishedError."""
+    with session_scope(sessions) as session:
+        request_chart_cancel(session, chart_id)
+        return chart_record(session, chart_id)
+
+
+def fail_submitted_chart(sessions: sessionmaker[Session], chart_id: int, error: str) -> None:
+    """The chart's chunks could not be queued: it and its unfinished chunks are failed."""
+    with session_scope(sessions) as session:
+        fail_chart(session, chart_id, error)

@@ -16,14 +16,19 @@ from atlas.config import Settings
 from atlas.networks import from_state_dicts
 from atlas.store import (
     Budget,
+    ChartRecord,
+    ChartSpec,
     JobSpec,
+    SettingSpec,
     StopReason,
+    cancel_chart,
     cancel_job,
     cancel_study,
     create_job,
     create_two_neuron_study,
     fail_job,
     fail_step,
+    fail_submitted_chart,
     fail_submitted_job,
     finish_job,
     finish_step,
@@ -43,6 +48,7 @@ from atlas.store import (
     start_step,
     step_done,
     stop_job,
+    submit_chart,
     submit_job,
     submit_study,
     unfinished_job_ids,
@@ -59,6 +65,7 @@ from atlas.store.jobs import JobSpecError
 from atlas.store.lifecycle import AlreadyFinishedError
 from atlas.store.models import (
     AnalysisRun,
+    Chart,
     CheckpointRow,
     Job,
     Network,
@@ -296,6 +303,39 @@ def test_work_over_the_budget_is_refused_inside_the_store_and_writes_nothing(ses
     with session_scope(sessions) as session:
         assert count_rows(session, Job) == jobs
         assert count_rows(session, TwoNeuronStudyRow) == studies
+
+
+def test_charts_are_submitted_and_cancelled_in_the_stores_transaction(sessions):
+    spec = ChartSpec(
+        task="delayed",
+        settings=(SettingSpec("vanilla", 4),),
+        networks_per_setting=2,
+        task_parameters=SMALL_DELAYED,
+        training=TRAINING,
+        chunk_size=1,
+    )
+    with session_scope(sessions) as session:
+        charts, jobs = count_rows(session, Chart), count_rows(session, Job)
+    with pytest.raises(OverBudgetError):
+        submit_chart(sessions, spec, "key-chart", Budget(memory_bytes=1, work=1, work_rate=1e9))
+    with session_scope(sessions) as session:
+        assert (count_rows(session, Chart), count_rows(session, Job)) == (charts, jobs)
+    submitted = submit_chart(sessions, spec, "key-chart")
+    record = submitted.record
+    assert submitted.created and isinstance(record, ChartRecord) and record.status == "running"
+    assert len(submitted.job_ids) == 2 and record.settings[0].pending == 2
+    again = submit_chart(sessions, spec, "key-chart")
+    assert not again.created and again.job_ids == () and again.record.id == record.id
+    with pytest.raises(IdempotencyKeyReusedError, match=f"chart {record.id}"):
+        submit_chart(sessions, dataclasses.replace(spec, seed=5), "key-chart")
+    assert cancel_chart(sessions, record.id).status == "cancelled"  # its chunks were queued
+    with pytest.raises(AlreadyFinishedError):
+        cancel_chart(sessions, record.id)
+    failed = submit_chart(sessions, spec).record.id
+    fail_submitted_chart(sessions, failed, "chart could not be queued")
+    with session_scope(sessions) as session:
+        assert session.get(Chart, failed).status == "failed"
+        assert count_rows(session, Job, Job.error == "chart could not be queued") == 2
 
 
 def test_job_lifecycle(sessions):
