@@ -5,7 +5,8 @@ eigenvalue rule and by the dynamics, with the regime maps drawn against the init
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -26,6 +27,8 @@ from atlas.store import (
 from atlas.store import submit_study as submit_study_record
 from atlas.store.work_reads import StudyRecord, study_record
 from worker.dispatch import enqueue_two_neuron_study
+
+Answer = TypeVar("Answer")
 
 PREFIX = "/tasks/two_neuron"
 router = APIRouter(tags=["two-neuron"])
@@ -58,16 +61,24 @@ _START_RESPONSES = {
 }
 
 
-def _created_study(body: StudyIn, sessions: SessionsDep, settings: SettingsDep) -> StudyRecord:
-    """Create, admit and enqueue a study (both ways of starting one)."""
+def _created_study(
+    body: StudyIn,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    answer: Callable[[StudyRecord], Answer],
+) -> Answer:
+    """Create, admit and enqueue a study (both ways of starting one). The answer is read
+    before the study is enqueued: an in-process worker may start it at once, and a new study
+    answers "queued"."""
     study = submit_study_record(sessions, budget=Budget.of(settings), **body.model_dump())
+    answered = answer(study)
     enqueue_or_503(
         lambda: enqueue_two_neuron_study(study.id, settings),
         lambda reason: fail_submitted_study(sessions, study.id, reason),
         f"study {study.id}",
         study=f"/studies/{study.id}",
     )
-    return study
+    return answered
 
 
 @router.post(
@@ -90,9 +101,14 @@ def start_study(
     sessions: SessionsDep,
     settings: SettingsDep,
 ) -> RegimesOut:
-    study = _created_study(body, sessions, settings)
-    response.headers["Location"] = f"{PREFIX}/regimes?study={study.id}"
-    return _regimes_out(two_neuron_regime_summary(session, study.id))
+    regimes = _created_study(
+        body,
+        sessions,
+        settings,
+        lambda study: _regimes_out(two_neuron_regime_summary(session, study.id)),
+    )
+    response.headers["Location"] = f"{PREFIX}/regimes?study={regimes.study_id}"
+    return regimes
 
 
 def _finished(study: StudyRecord) -> int:
@@ -147,9 +163,9 @@ def study_out(study: StudyRecord) -> StudyOut:
 def submit_study(
     body: StudyIn, response: Response, sessions: SessionsDep, settings: SettingsDep
 ) -> StudyOut:
-    study = _created_study(body, sessions, settings)
+    study = _created_study(body, sessions, settings, study_out)
     response.headers["Location"] = f"/studies/{study.id}"
-    return study_out(study)
+    return study
 
 
 @router.get(
