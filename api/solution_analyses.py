@@ -19,8 +19,7 @@ from atlas.analysis.trial_runs import validation_states
 from atlas.errors import NotFoundError
 from atlas.store import load_population
 from atlas.store.analysis_runs import analysis_unavailable
-from atlas.store.models import Network
-from atlas.store.queries import get_solution
+from atlas.store.queries import SolutionRecord, get_solution
 from atlas.tasks import TrialTask
 
 T = TypeVar("T")
@@ -29,7 +28,7 @@ T = TypeVar("T")
 class StoredAnalysis(NamedTuple, Generic[T]):
     """A solution's stored result of one analysis step, with the network it belongs to."""
 
-    network: Network
+    network: SolutionRecord
     solution_type: str | None
     result: T
 
@@ -40,14 +39,14 @@ def stored_analysis(
     """`load(session, solution_id)`, the stored result of `step`; NotFoundError when there is
     no such solution, AnalysisNotAvailableError when no result (saying what state the step
     is in)."""
-    network, solution_type = get_solution(session, solution_id)
+    network = get_solution(session, solution_id)
     result = load(session, solution_id)
     if result is None:
         raise analysis_unavailable(session, solution_id, step)
-    return StoredAnalysis(network, solution_type, result)
+    return StoredAnalysis(network, network.solution_type, result)
 
 
-def solution_states(session: Session, network: Network, task: TrialTask) -> np.ndarray:
+def solution_states(session: Session, network: SolutionRecord, task: TrialTask) -> np.ndarray:
     """The network's states on its task's validation set, (B, T, S), run in float64."""
     return validation_states(load_population(session, [network.id]), task)[0]
 

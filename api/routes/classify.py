@@ -53,9 +53,8 @@ from atlas.analysis.graph import build_graph
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.store import load_population, network_features, network_solution_type
 from atlas.store.analysis_runs import analysis_unavailable
-from atlas.store.queries import get_solution
+from atlas.store.queries import get_solution, solution_task
 from atlas.tasks import TrialTask, variant_key
-from worker.steps import network_task
 
 router = APIRouter(tags=["classify"])
 
@@ -129,8 +128,8 @@ def _features(population: RNNPopulation, task: TrialTask) -> np.ndarray:
 def classify_stored(session: Session, network_id: int) -> ClassificationOut:
     """A solution of the atlas: its stored features (computed from its weights while its
     features step is pending) and its stored type."""
-    network, _ = get_solution(session, network_id)
-    task = network_task(network)
+    network = get_solution(session, network_id)
+    task = solution_task(session, network)
     predictor = fit_task_predictor(session, network.task, variant_key(task))
     stored = network_features(session, network_id)
     if stored is None:

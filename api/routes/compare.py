@@ -20,16 +20,16 @@ from api.schemas.compare import ComparedSolution, ComparisonMatrixOut, Compariso
 from api.solution_analyses import solution_states
 from atlas.analysis.compare import SolutionSummary, compare_solutions, comparison_matrix
 from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
-from atlas.store.queries import get_solution
-from worker.steps import network_task
+from atlas.store.queries import get_solution, solution_task
 
 router = APIRouter(prefix="/compare", tags=["compare"])
 MAX_MATRIX_IDS = 20
 
 
 def _stored_summary(session: Session, solution_id: int) -> tuple[ComparedSolution, SolutionSummary]:
-    network, type_name = get_solution(session, solution_id)
-    task = network_task(network)
+    network = get_solution(session, solution_id)
+    type_name = network.solution_type
+    task = solution_task(session, network)
     graph = reduced_graph(session, solution_id)
     points = fixed_point_analysis(session, solution_id)
     summary = SolutionSummary(

@@ -21,8 +21,8 @@ from atlas.analysis.extrapolation import Signature
 from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot
 from atlas.analysis.plots_trajectories import FixedPointGroup, trajectory_plot
 from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
+from atlas.store.queries import solution_task
 from atlas.tasks import TrialTask
-from worker.steps import network_task
 
 router = APIRouter(prefix="/solutions", tags=["plots"])
 ALL_CONDITIONS = "all"
@@ -55,7 +55,7 @@ def trajectories_png(
     chosen = select_conditions(
         analysis.conditions, None if condition == ALL_CONDITIONS else condition
     )
-    task = network_task(network)
+    task = solution_task(session, network)
     states = solution_states(session, network, task)
     groups = [
         FixedPointGroup(c.label, c.points.states[c.points.fixed], c.points.stable[c.points.fixed])
@@ -86,7 +86,7 @@ def _signature_picture(
                 f"solution {solution_id} solves {network.task!r}, whose signature has no "
                 f"{array}; see /solutions/{solution_id}/plots/{other}",
             )
-        return png_response(plot(signature, network_task(network)))
+        return png_response(plot(signature, solution_task(session, network)))
 
     router.add_api_route(
         f"/{{solution_id}}/plots/{name}",
@@ -135,4 +135,4 @@ _signature_picture(
 def graph_svg_picture(solution_id: SolutionId, session: SessionDep) -> Response:
     network, solution_type, record = stored_analysis(session, solution_id, "graph", reduced_graph)
     title = f"solution {solution_id}" + (f" ({solution_type})" if solution_type else "")
-    return graph_svg_response(record.compact, network_task(network), title)
+    return graph_svg_response(record.compact, solution_task(session, network), title)

@@ -27,7 +27,7 @@ from api.schemas.solutions import (
 )
 from atlas.analysis_status import AnalysisStatus, RunStatus
 from atlas.store import network_state_dict
-from atlas.store.arrays import from_blob, state_dict_from_blob
+from atlas.store.arrays import state_dict_from_blob
 from atlas.store.queries import (
     SolutionFilters,
     analysis_runs,
@@ -170,13 +170,12 @@ def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
     responses=_NOT_FOUND,
 )
 def read_solution(solution_id: SolutionId, session: SessionDep) -> SolutionDetail:
-    network, solution_type = get_solution(session, solution_id)
-    fields = {column.key: getattr(network, column.key) for column in network.__table__.columns}
-    curve = network.loss_curve
+    solution = get_solution(session, solution_id)
+    fields = dataclasses.asdict(solution)
     return SolutionDetail(
-        **_summary(fields, solution_type).model_dump(),
+        **_summary(fields, solution.solution_type).model_dump(),
         **{name: fields[name] for name in _DETAIL_COLUMNS},
-        loss_curve=None if curve is None else from_blob(curve).tolist(),
+        loss_curve=solution.loss_curve,
         analyses=_analyses(session, solution_id),
     )
 

@@ -30,9 +30,8 @@ from atlas.store import (
     limit_cycles,
     reduced_graph,
 )
-from atlas.store.queries import SolutionFilters, get_solution, list_solutions
+from atlas.store.queries import SolutionFilters, get_solution, list_solutions, solution_task
 from atlas.tasks import TASKS
-from worker.steps import network_task
 
 router = page_router()
 T = TypeVar("T")
@@ -166,8 +165,8 @@ def solution_page(
 
 def _graph_svg(session: Session, solution_id: int, compact: dict, title: str) -> str:
     """The compact graph inlined, its edges named by the task the network was trained on."""
-    network, _ = get_solution(session, solution_id)
-    return graph_picture(compact, network_task(network), title, "sol")
+    solution = get_solution(session, solution_id)
+    return graph_picture(compact, solution_task(session, solution), title, "sol")
 
 
 def _suggestions(session: Session, task: str, kind: str | None, exclude: int) -> list:
@@ -233,12 +232,13 @@ def compare_page(
         matrix = compare_matrix(session=session, ids=",".join(map(str, wanted)))
     if pair is not None or matrix is not None:
         for solution_id in wanted:
-            network, type_name = get_solution(session, solution_id)
+            solution = get_solution(session, solution_id)
+            type_name = solution.solution_type
             stored = reduced_graph(session, solution_id)
             if stored is not None:
                 title = f"solution {solution_id}" + (f" ({type_name})" if type_name else "")
                 graphs[solution_id] = graph_picture(
-                    stored.compact, network_task(network), title, f"cmp{solution_id}"
+                    stored.compact, solution_task(session, solution), title, f"cmp{solution_id}"
                 )
     return render(
         request,

@@ -8,14 +8,18 @@ last row seen, so a page deep in the chain costs what the first one does. The in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.orm import Session, load_only
 
 from atlas.errors import NotFoundError
+from atlas.store.arrays import from_blob
 from atlas.store.models import AnalysisRun, CheckpointRow, Network, SolutionType
+from atlas.store.task_records import resolve_task
+from atlas.tasks import TrialTask
 
 #: Sort keys a listing accepts. `created_at` orders by id, which the database assigns in
 #: creation order, so that the order is total and served by the (..., id) indexes.
@@ -128,17 +132,60 @@ def sort_value(row: SolutionRow, sort: str) -> Any:
     return getattr(row.network, SORT_COLUMNS[sort].key)
 
 
-def get_solution(session: Session, network_id: int) -> tuple[Network, str | None]:
-    """A network with every column but its weights, and its solution type's name;
-    NotFoundError (`solution-not-found`) when there is none."""
+@dataclass(frozen=True)
+class SolutionRecord:
+    """A network as the solution routes read it: its columns (the loss curve decoded) and its
+    solution type's name; no weights."""
+
+    id: int
+    task: str
+    task_parameters: dict[str, Any]
+    architecture: str
+    units: int
+    n_inputs: int
+    n_outputs: int
+    source: str
+    name: str | None
+    info: dict[str, Any]
+    job_id: int | None
+    index_in_job: int | None
+    seed: int | None
+    status: str
+    epochs: int | None
+    steps: int | None
+    best_loss: float | None
+    final_loss: float | None
+    validation_loss: float | None
+    loss_curve: list[float] | None
+    code_version: str
+    analysis_status: str
+    created_at: datetime
+    solution_type: str | None
+
+
+_RECORD_COLUMNS = [f.name for f in fields(SolutionRecord) if f.name != "solution_type"]
+
+
+def get_solution(session: Session, network_id: int) -> SolutionRecord:
+    """A network's record; NotFoundError (`solution-not-found`) when there is none."""
     row = session.execute(
-        select(Network, SolutionType.name)
+        select(*(getattr(Network, name) for name in _RECORD_COLUMNS), SolutionType.name)
         .outerjoin(SolutionType, Network.solution_type_id == SolutionType.id)
         .where(Network.id == network_id)
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"no solution with id {network_id}", slug="solution-not-found")
-    return row[0], row[1]
+    *columns, type_name = row
+    values = dict(zip(_RECORD_COLUMNS, columns, strict=True))
+    curve = values["loss_curve"]
+    values["loss_curve"] = None if curve is None else from_blob(curve).tolist()
+    return SolutionRecord(**values, solution_type=type_name)
+
+
+def solution_task(session: Session, solution: SolutionRecord) -> TrialTask:
+    """The task as the solution was trained on it (its recorded parameters), built-in or
+    declared."""
+    return resolve_task(session, solution.task, **solution.task_parameters)
 
 
 def checkpoint_summaries(session: Session, network_id: int) -> Sequence[CheckpointRow]:
