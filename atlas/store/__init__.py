@@ -48,7 +48,6 @@ from atlas.store.charts import ChartRecord, ChartSpec, SettingSpec
 from atlas.store.database import make_engine, session_factory, session_scope
 from atlas.store.jobs import (
     JobSpec,
-    create_job,
     fail_job,
     finish_job,
     record_progress,
@@ -85,7 +84,6 @@ from atlas.store.solution_types import (
     type_variants,
 )
 from atlas.store.two_neuron import (
-    create_two_neuron_study,
     fail_study,
     finish_study,
     record_study_progress,
@@ -136,8 +134,6 @@ __all__ = [
     "check_database_current",
     "check_schema_current",
     "chosen_variant",
-    "create_job",
-    "create_two_neuron_study",
     "extrapolation_signature",
     "fail_job",
     "fail_step",

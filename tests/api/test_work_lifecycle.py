@@ -17,13 +17,13 @@ from atlas.config import Settings
 from atlas.networks import torch_network
 from atlas.store import (
     JobSpec,
-    create_job,
     make_engine,
     migrate,
     save_imported_network,
     session_factory,
     session_scope,
 )
+from atlas.store.jobs import create_job
 from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network
 from atlas.store.models.job import TrainingSnapshot
 from atlas.store.work_status import FINISHED, WorkStatus, check_constraint

@@ -30,8 +30,6 @@ from atlas.config import Settings
 from atlas.networks import from_state_dicts
 from atlas.store import (
     JobSpec,
-    create_job,
-    create_two_neuron_study,
     extrapolation_signature,
     fixed_point_analysis,
     limit_cycles,
@@ -48,6 +46,7 @@ from atlas.store import (
     two_neuron_regime_summary,
     type_table,
 )
+from atlas.store.jobs import create_job
 from atlas.store.models import (
     AnalysisRun,
     ExtrapolationSignature,
@@ -62,6 +61,7 @@ from atlas.store.models import (
     TwoNeuronStudyRow,
     ValidationResult,
 )
+from atlas.store.two_neuron import create_two_neuron_study
 from atlas.store.work_status import FINISHED, WorkStatus
 from atlas.tasks import get_task
 from atlas.training import TrainingConfig, train_population

@@ -24,7 +24,6 @@ from throwaway_databases import sqlite_url
 
 from atlas.config import Settings
 from atlas.store import (
-    create_two_neuron_study,
     make_engine,
     migrate,
     session_factory,
@@ -34,6 +33,7 @@ from atlas.store import (
 from atlas.store.arrays import arrays_from_blob, arrays_to_blob
 from atlas.store.models import TwoNeuronStudyRow
 from atlas.store.models.two_neuron import TwoNeuronSnapshot
+from atlas.store.two_neuron import create_two_neuron_study
 from atlas.studies import TwoNeuronModel
 from atlas.tasks import get_task
 from atlas.training import (

@@ -29,7 +29,6 @@ from atlas.config import Settings, get_settings
 from atlas.networks import torch_network
 from atlas.store import (
     JobSpec,
-    create_job,
     make_engine,
     migrate,
     network_state_dict,
@@ -37,6 +36,7 @@ from atlas.store import (
     session_factory,
     session_scope,
 )
+from atlas.store.jobs import create_job
 from atlas.store.models import AnalysisRun, Job, Network, ValidationResult
 from atlas.store.models.job import TrainingSnapshot
 from atlas.tasks import get_task

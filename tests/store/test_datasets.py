@@ -42,7 +42,6 @@ from atlas.datasets.layout import TABLES
 from atlas.networks import from_state_dicts, to_torch
 from atlas.store import (
     JobSpec,
-    create_job,
     extrapolation_signature,
     fixed_point_analysis,
     limit_cycles,
@@ -56,6 +55,7 @@ from atlas.store import (
 )
 from atlas.store.arrays import arrays_from_blob
 from atlas.store.datasets import DATASET_STEPS, export_dataset, import_dataset
+from atlas.store.jobs import create_job
 from atlas.store.models import (
     AnalysisRun,
     Chart,

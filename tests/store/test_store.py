@@ -24,8 +24,6 @@ from atlas.store import (
     cancel_chart,
     cancel_job,
     cancel_study,
-    create_job,
-    create_two_neuron_study,
     fail_job,
     fail_step,
     fail_submitted_chart,
@@ -61,7 +59,7 @@ from atlas.store.arrays import (
     state_dict_from_blob,
     to_blob,
 )
-from atlas.store.jobs import JobSpecError
+from atlas.store.jobs import JobSpecError, create_job
 from atlas.store.lifecycle import AlreadyFinishedError
 from atlas.store.models import (
     AnalysisRun,
@@ -73,6 +71,7 @@ from atlas.store.models import (
     TwoNeuronStudyRow,
     ValidationResult,
 )
+from atlas.store.two_neuron import create_two_neuron_study
 from atlas.store.work_reads import JobRecord, StudyRecord
 from atlas.store.work_writes import IdempotencyKeyReusedError
 from atlas.studies import TwoNeuronModel
