@@ -18,7 +18,7 @@ a request that cannot be met raises an InvalidError or ConflictError subclass (J
 OverBudgetError, AlreadyFinishedError, ...), which the API answers in one place.
 """
 
-from atlas.store.admission import Budget, admit_job
+from atlas.store.admission import Budget
 from atlas.store.analyses import (
     ConditionCycles,
     save_extrapolation,
@@ -126,7 +126,6 @@ __all__ = [
     "TypeTable",
     "VariantSummary",
     "WorkStatus",
-    "admit_job",
     "assign_solution_type",
     "cancel_chart",
     "cancel_job",
