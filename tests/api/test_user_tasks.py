@@ -16,6 +16,7 @@ from migrated_app import migrated_app_client
 from sqlalchemy import func, select
 
 from atlas.cli import main
+from atlas.network_status import solves_task
 from atlas.store.models import Network, TaskDeclarationRow
 
 API_KEY = "user-task-key-0123456789"
@@ -174,9 +175,12 @@ def test_a_declared_task_is_trained_analysed_typed_and_served(client):
         outputs = {n["output"] for n in graph["compact"]["nodes"]}
         assert {-1, 1} <= outputs  # both answers
 
+    # Types hold every solution: a converged network, or one whose training ended between the
+    # recipe's 2e-5 and the 2e-4 that makes a network a solution (atlas.network_status).
+    solutions = [s for s in listed if solves_task(s["validation_loss"])]
     types = client.get("/types?task=dgng").json()
     assert types["task"] == "go_no_go_delay"
-    assert sum(t["members"] for t in types["types"]) == len(converged) == types["networks"]
+    assert sum(t["members"] for t in types["types"]) == len(solutions) == types["networks"]
     assert client.get(f"/solutions?task=dgng&job={response.json()['id']}").json()["items"]
     with client.app.state.sessions() as session:
         rows = session.scalars(select(Network).where(Network.task == "go_no_go_delay")).all()
