@@ -10,7 +10,7 @@ this or another machine. `atlas chart from-runs` makes the folders a chart. Only
 modules are imported (no database, no web).
 
     python benchmarks/paper_settings.py --out runs/paper --deadline 300 \
-        --population delayed:vanilla:20:0:64:cpu:8 ... [--max-epochs 5000]
+        --population delayed:vanilla:20:0:64:cpu:8 ... [--max-epochs 5000 --initialisation pytorch]
 A population is TASK:ARCH:UNITS:SEED:COUNT:DEVICE[:PROCESSES] (PROCESSES splits its seeds
 over that many processes). The last line printed is one JSON object with the figures.
 """
@@ -36,6 +36,7 @@ def train_one(
     deadline: float,
     out: Path,
     max_epochs: int,
+    initialisation: str,
 ) -> None:
     """Train (or resume) one population until it is done or `deadline` (epoch seconds)."""
     import torch
@@ -49,7 +50,9 @@ def train_one(
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
-    config = TrainingConfig(device=device, checkpoint_every=0, max_epochs=max_epochs)
+    config = TrainingConfig(
+        device=device, checkpoint_every=0, max_epochs=max_epochs, initialisation=initialisation
+    )
     snapshot = out / SNAPSHOT
     if snapshot.exists():
         with np.load(snapshot) as arrays:
@@ -79,12 +82,29 @@ def main() -> None:
         help="epochs before a network still training ends (the paper sets no limit; a task with"
         " few minibatches per epoch, like interval, needs more epochs for the same Adam steps)",
     )
+    parser.add_argument(
+        "--initialisation",
+        choices=("scaled", "pytorch"),
+        default=TrainingConfig.initialisation,
+        help="first weights (atlas.networks.population.INITIALISATIONS): the paper's released"
+        " reproduction vanilla networks began from PyTorch's default, unscaled",
+    )
     parser.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         task, arch, units, seeds, device, deadline, out = args.worker
         seeds_list, at = json.loads(seeds), float(deadline)
-        train_one(task, arch, int(units), seeds_list, device, at, Path(out), args.max_epochs)
+        train_one(
+            task,
+            arch,
+            int(units),
+            seeds_list,
+            device,
+            at,
+            Path(out),
+            args.max_epochs,
+            args.initialisation,
+        )
         return
     deadline = time.time() + args.deadline
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,6 +125,8 @@ def main() -> None:
                 "0",
                 "--max-epochs",
                 str(args.max_epochs),
+                "--initialisation",
+                args.initialisation,
                 "--worker",
                 task,
                 arch,

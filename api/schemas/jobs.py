@@ -59,6 +59,11 @@ class TrainingIn(BaseModel):
     resume_every: Annotated[int, Field(ge=0, le=MAX_EPOCHS)] | None = Field(
         default=None, description="Epochs between snapshots a restarted job resumes from."
     )
+    initialisation: Literal["scaled", "pytorch"] | None = Field(
+        default=None,
+        description="First weights: `scaled` (PyTorch's default / sqrt(units), the recipe) "
+        "or `pytorch` (PyTorch's default, as the paper's reproduction vanilla networks began).",
+    )
 
 
 class JobIn(BaseModel):

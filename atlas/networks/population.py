@@ -29,18 +29,35 @@ class Run:
     states: torch.Tensor
 
 
+INITIALISATIONS = ("scaled", "pytorch")
+"""How a network's first weights are drawn: "scaled" is science.md's recipe, PyTorch's default
+divided by sqrt(units); "pytorch" is PyTorch's default itself, the initial weights the paper
+saved for its released `reproduction` vanilla networks (std 1/sqrt(3 units) at every size,
+where its GRU and LSTM networks have the scaled std 1/(sqrt(3) units))."""
+
+
 def initial_parameters(
-    architecture: str, units: int, n_inputs: int, n_outputs: int, seed: int
+    architecture: str,
+    units: int,
+    n_inputs: int,
+    n_outputs: int,
+    seed: int,
+    initialisation: str = "scaled",
 ) -> dict[str, torch.Tensor]:
-    """One network's parameters, the paper's way: PyTorch's default init divided by sqrt(units).
+    """One network's parameters, the paper's way: PyTorch's default init divided by sqrt(units)
+    (or, under "pytorch" initialisation, not divided).
 
     PyTorch draws RNN weights and biases from U(-1/sqrt(units), 1/sqrt(units)) and a Linear
     layer's from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the paper then scales all by 1/sqrt(units).
     Drawing from a generator seeded by `seed` alone makes each network reproducible on its own.
     """
+    if initialisation not in INITIALISATIONS:
+        raise ValueError(f"unknown initialisation {initialisation!r}; known: {INITIALISATIONS}")
     gen = torch.Generator().manual_seed(seed)
     rows = GATES[architecture] * units
     bound = 1.0 / math.sqrt(units)
+    if initialisation == "scaled":
+        bound /= math.sqrt(units)
     shapes = {
         "weight_ih": (rows, n_inputs),
         "weight_hh": (rows, units),
@@ -50,8 +67,7 @@ def initial_parameters(
         "fc_bias": (n_outputs,),
     }
     return {
-        name: (torch.rand(shape, generator=gen) * 2 - 1) * bound / math.sqrt(units)
-        for name, shape in shapes.items()
+        name: (torch.rand(shape, generator=gen) * 2 - 1) * bound for name, shape in shapes.items()
     }
 
 
@@ -77,8 +93,12 @@ class RNNPopulation(nn.Module):
         seeds: Sequence[int],
         n_inputs: int = 2,
         n_outputs: int = 1,
+        initialisation: str = "scaled",
     ) -> RNNPopulation:
-        nets = [initial_parameters(architecture, units, n_inputs, n_outputs, s) for s in seeds]
+        nets = [
+            initial_parameters(architecture, units, n_inputs, n_outputs, s, initialisation)
+            for s in seeds
+        ]
         stacked = {name: torch.stack([n[name] for n in nets]) for name in PARAMETER_NAMES}
         return cls(architecture, stacked)
 

@@ -58,7 +58,7 @@ class PopulationTraining:
             valid.inputs.to(device, dtype), valid.targets.to(device, dtype)
         )
         self.population = RNNPopulation.initialise(
-            architecture, units, self.seeds, task.n_inputs, task.n_outputs
+            architecture, units, self.seeds, task.n_inputs, task.n_outputs, config.initialisation
         ).to(device, dtype)
         self.initial = [to_state_dict(self.population, k) for k in range(len(self.seeds))]
         self.adam = BatchedAdam(

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from atlas.networks.population import INITIALISATIONS
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -24,6 +26,7 @@ class TrainingConfig:
     sits on the plateau near the trivial zero output that small initial weights start on; it
     leaves it only with phase 1's larger steps (on `delayed` after some 150 epochs of 45 steps),
     so it stays in phase 1: smaller steps would only freeze it there.
+    `initialisation` picks the first weights (atlas.networks.population.INITIALISATIONS).
     Training ends at `success_loss` (converged) or `max_epochs`; a network whose best loss is
     above `failure_loss` at its end has failed.
     A worker snapshots the whole run every `resume_every` epochs (atlas.training.snapshot; 0:
@@ -49,6 +52,7 @@ class TrainingConfig:
     min_learning_rate: float = 1e-6
     dtype: str = "float32"
     resume_every: int = 20
+    initialisation: str = "scaled"
 
     def __post_init__(self) -> None:
         positive_ints = ("max_epochs", "batch_size", "stall_patience", "plateau_patience")
@@ -75,6 +79,10 @@ class TrainingConfig:
             raise ValueError("min_improvement must lie in [0, 1)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.initialisation not in INITIALISATIONS:
+            raise ValueError(
+                f"initialisation must be one of {INITIALISATIONS}, got {self.initialisation!r}"
+            )
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
 

@@ -196,7 +196,9 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
         if (shape.architecture, shape.units) != (arch, units):
             raise RunFolderError(f"{folder}: {entry['file']} is not a {arch} {units} network")
         if initial is None:
-            initial = RNNPopulation.initialise(arch, units, seeds, shape.n_inputs, shape.n_outputs)
+            initial = RNNPopulation.initialise(
+                arch, units, seeds, shape.n_inputs, shape.n_outputs, config.initialisation
+            )
         epochs = int(entry["epochs"])
         outcomes.append(
             NetworkOutcome(

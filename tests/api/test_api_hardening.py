@@ -26,6 +26,7 @@ from api.schemas.two_neuron import TwoNeuronTrainingIn
 from atlas.cli import main as cli_main
 from atlas.cli.serve import stored_api_key
 from atlas.config import Settings, get_settings
+from atlas.networks.population import INITIALISATIONS
 from atlas.store import migrate
 from atlas.store.models import Job, TwoNeuronStudyRow
 from atlas.training import TrainingConfig, TwoNeuronTrainingConfig
@@ -174,6 +175,7 @@ def test_a_broken_upload_is_a_422(client, content):
         ("training", '{"max_epochs": 1000000000}', "max_epochs"),
         ("training", '{"batch_size": 1000000000}', "batch_size"),
         ("training", '{"max_epochs": true}', "max_epochs"),
+        ("training", '{"initialisation": "xavier"}', "initialisation"),
         ("task_parameters", '{"trial_length": NaN}', "trial_length"),
         ("task_parameters", '{"trial_length": 1e9}', "trial_length"),
         ("task_parameters", '{"training_trials": 1000000000}', "training_trials"),
@@ -281,6 +283,8 @@ def test_the_training_schema_covers_the_training_config_exactly():
     assert set(TwoNeuronTrainingIn.model_fields) == {
         f.name for f in dataclasses.fields(TwoNeuronTrainingConfig)
     }
+    offered = TrainingIn.model_json_schema()["properties"]["initialisation"]["anyOf"][0]["enum"]
+    assert tuple(offered) == INITIALISATIONS
 
 
 def test_the_generated_key_is_kept_across_restarts(tmp_path):

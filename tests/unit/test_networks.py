@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -12,6 +14,7 @@ from atlas.networks import (
     to_state_dict,
     torch_network,
 )
+from atlas.networks.population import initial_parameters
 from atlas.tasks import get_task
 from atlas.training.evaluation import population_mse
 
@@ -90,3 +93,21 @@ def test_lstm_state_is_h_then_c(reference_networks):
     last = run.states[0, :, -1]
     assert torch.allclose(last[:, : ref.units], h_last[0], atol=1e-6)
     assert torch.allclose(last[:, ref.units :], c_last[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
+def test_initialisations_draw_the_same_numbers_at_two_scales(architecture):
+    """ "pytorch" is U(-1/sqrt(units), 1/sqrt(units)); "scaled" divides it by sqrt(units)."""
+    units = 36
+    scaled = initial_parameters(architecture, units, 2, 1, seed=5)
+    pytorch = initial_parameters(architecture, units, 2, 1, seed=5, initialisation="pytorch")
+    bound = 1 / math.sqrt(units)
+    for name, weights in pytorch.items():
+        assert weights.abs().max() <= bound
+        if weights.numel() >= 36:  # spread over the whole interval
+            assert weights.abs().max() > 0.9 * bound, name
+        torch.testing.assert_close(scaled[name], weights / math.sqrt(units), rtol=1e-6, atol=0)
+    hidden = pytorch["weight_hh"].double()
+    assert hidden.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
+    with pytest.raises(ValueError, match="unknown initialisation 'xavier'"):
+        initial_parameters(architecture, units, 2, 1, seed=5, initialisation="xavier")

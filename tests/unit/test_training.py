@@ -166,6 +166,8 @@ def test_config_round_trip_and_unknown_keys():
         TrainingConfig.from_dict({"max_epochs": 3, "learnin_rate": 1e-3})
     with pytest.raises(ValueError):
         TrainingConfig(plateau_factor=1.5)
+    with pytest.raises(ValueError, match="initialisation must be one of"):
+        TrainingConfig(initialisation="xavier")
 
 
 def test_two_neuron_gradient_equals_autograd():
