@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.orm import Session
-
 from api.problems import Problem
 
 
@@ -13,21 +11,17 @@ def enqueue_or_503(
     enqueue: Callable[[], None],
     record_failure: Callable[[str], None],
     what: str,
-    *,
-    session: Session | None = None,
     **links: str,
 ) -> None:
     """Run `enqueue()` for work already committed. When the broker is unreachable, say so
-    rather than leave work nobody will do: `record_failure(reason)` notes it in the atlas
-    (committed in `session` when one is given; without one, record_failure owns its
-    transaction), and the client gets a 503 problem carrying `links` to the recorded work."""
+    rather than leave work nobody will do: `record_failure(reason)` notes it in the atlas (in a
+    transaction of its own), and the client gets a 503 problem carrying `links` to the
+    recorded work."""
     try:
         enqueue()
     except Exception as exc:  # any broker or connection error
         reason = f"could not be queued: {exc}"
         record_failure(reason)
-        if session is not None:
-            session.commit()
         raise Problem(
             503, "queue-unavailable", f"{what} {reason} (recorded as failed)", **links
         ) from exc

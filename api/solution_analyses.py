@@ -17,9 +17,7 @@ from sqlalchemy.orm import Session
 from atlas.analysis.fixed_point_conditions import ConditionPoints
 from atlas.analysis.trial_runs import validation_states
 from atlas.errors import NotFoundError
-from atlas.store import load_population
-from atlas.store.analysis_runs import analysis_unavailable
-from atlas.store.queries import SolutionRecord, get_solution
+from atlas.store import SolutionRecord, analysis_unavailable, get_solution, load_population
 from atlas.tasks import TrialTask
 
 T = TypeVar("T")

@@ -20,7 +20,7 @@ from api.problems import Problem
 from api.routes.tasks import task_argument
 from api.schemas.jobs import MAX_UNITS
 from atlas.networks import RNNPopulation, StateDictError, infer_shape, load_state_dict
-from atlas.store.task_records import resolve_task
+from atlas.store import resolve_task
 from atlas.studies import study_name
 from atlas.tasks import TrialTask, get_task
 from atlas.training.evaluation import population_mse

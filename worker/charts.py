@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from atlas.store.charts import advance_chart, chart_of_job, unfinished_chart_ids
+from atlas.store import advance_chart, chart_of_job, unfinished_chart_ids
 from worker.database import transaction
 
 logger = logging.getLogger("atlas.worker")

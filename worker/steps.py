@@ -2,9 +2,10 @@
 
 A step has four parts, so that no database transaction stays open while the science runs
 (on SQLite an open write transaction would hold off every other writer):
-- `skip(network)`: why the step does not apply to this network, or None (a skipped step is
-  recorded as such, with its reason, never as a failure);
-- `load(session, network)`: read the inputs through atlas.store (default: the task with the
+- `skip(subject)`: why the step does not apply to this network (a `Subject`: its task and
+  recorded loss), or None (a skipped step is recorded as such, with its reason, never as a
+  failure);
+- `load(session, subject)`: read the inputs through atlas.store (default: the task with the
   parameters the network was trained on, and its final weights, `NetworkInputs`);
 - `run(inputs)`: the science, with no database at hand;
 - `save(session, network_id, result)`: write the results through atlas.store, replacing the
@@ -23,7 +24,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import torch
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from atlas.analysis.extrapolation import Signature, extrapolation_signature, has_signature
 from atlas.analysis.features import has_features, neural_features
@@ -40,8 +41,11 @@ from atlas.networks import RNNPopulation
 from atlas.store import (
     ConditionCycles,
     assign_solution_type,
+    get_solution,
+    json_number,
     load_population,
     reduced_graph,
+    resolve_task,
     save_extrapolation,
     save_features,
     save_fixed_points,
@@ -49,9 +53,6 @@ from atlas.store import (
     save_reduced_graph,
     save_validation_result,
 )
-from atlas.store.analyses import json_number
-from atlas.store.models import Network
-from atlas.store.task_records import resolve_task
 from atlas.tasks import TrialTask
 
 # How far a recomputed validation loss may be from the recorded one (float32 vs float64,
@@ -64,10 +65,22 @@ CYCLE_STARTS, CYCLE_STEPS = 16, 2000
 Summary = dict[str, Any] | None
 
 
-def network_task(network: Network) -> TrialTask:
-    """The task as the network was trained on it (its recorded parameters); a user's declared
-    task is read from the store through the network's session."""
-    return resolve_task(object_session(network), network.task, **network.task_parameters)
+@dataclass(frozen=True)
+class Subject:
+    """The network an analysis step is about: its task as it was trained on it (a user's
+    declared task read from the store) and the validation loss recorded then."""
+
+    network_id: int
+    task_name: str
+    task: TrialTask
+    validation_loss: float | None
+
+
+def read_subject(session: Session, network_id: int) -> Subject:
+    """NotFoundError when the network is gone."""
+    record = get_solution(session, network_id)
+    task = resolve_task(session, record.task, **record.task_parameters)
+    return Subject(network_id, record.task, task, record.validation_loss)
 
 
 @dataclass(frozen=True)
@@ -80,12 +93,12 @@ class NetworkInputs:
     validation_loss: float | None
 
 
-def load_network(session: Session, network: Network) -> NetworkInputs:
-    population = load_population(session, [network.id])
-    return NetworkInputs(network.id, network_task(network), population, network.validation_loss)
+def load_network(session: Session, subject: Subject) -> NetworkInputs:
+    population = load_population(session, [subject.network_id])
+    return NetworkInputs(subject.network_id, subject.task, population, subject.validation_loss)
 
 
-def applies_to_every_network(network: Network) -> None:
+def applies_to_every_network(subject: Subject) -> None:
     """Every network has a trial task, so a step that needs nothing more always runs."""
 
 
@@ -94,8 +107,8 @@ class Step:
     name: str
     run: Callable[[Any], Any]
     save: Callable[[Session, int, Any], Summary]
-    load: Callable[[Session, Network], Any] = load_network
-    skip: Callable[[Network], str | None] = applies_to_every_network
+    load: Callable[[Session, Subject], Any] = load_network
+    skip: Callable[[Subject], str | None] = applies_to_every_network
 
 
 # --------------------------------------------------------------------------- validation
@@ -157,9 +170,9 @@ def signature(inputs: NetworkInputs) -> Signature:
     return result
 
 
-def needs_signature(network: Network) -> str | None:
-    if not has_signature(network_task(network)):
-        return f"no extrapolation signature is declared for task {network.task!r}"
+def needs_signature(subject: Subject) -> str | None:
+    if not has_signature(subject.task):
+        return f"no extrapolation signature is declared for task {subject.task_name!r}"
     return None
 
 
@@ -170,26 +183,26 @@ def graph(inputs: NetworkInputs) -> ReducedGraph:
     return build_graph(inputs.population, inputs.task)
 
 
-def needs_solution(network: Network) -> str | None:
+def needs_solution(subject: Subject) -> str | None:
     """The reduced graph describes how a solution solves its task (the paper reduces only
     networks that learned it): a network whose validation loss is not below SOLUTION_LOSS has
     no solution to reduce, whatever its training's status."""
-    if not solves_task(network.validation_loss):
+    if not solves_task(subject.validation_loss):
         return (
-            f"validation loss {network.validation_loss!r} is not below {SOLUTION_LOSS:g}: "
+            f"validation loss {subject.validation_loss!r} is not below {SOLUTION_LOSS:g}: "
             "the network is no solution"
         )
     try:
-        network_task(network).graph_protocol()
+        subject.task.graph_protocol()
     except NotImplementedError:
-        return f"task {network.task!r} declares no graph protocol"
+        return f"task {subject.task_name!r} declares no graph protocol"
     return None
 
 
-def load_compact_graph(session: Session, network: Network) -> nx.DiGraph:
-    stored = reduced_graph(session, network.id)
+def load_compact_graph(session: Session, subject: Subject) -> nx.DiGraph:
+    stored = reduced_graph(session, subject.network_id)
     if stored is None:
-        raise LookupError(f"network {network.id} has no reduced graph to type")
+        raise LookupError(f"network {subject.network_id} has no reduced graph to type")
     return from_node_link(stored.compact)
 
 
@@ -221,9 +234,9 @@ def save_feature_values(session: Session, network_id: int, result: FeatureValues
     return save_features(session, network_id, result.names, result.values)
 
 
-def needs_feature_set(network: Network) -> str | None:
-    if not has_features(network_task(network)):
-        return f"no neural features are declared for task {network.task!r}"
+def needs_feature_set(subject: Subject) -> str | None:
+    if not has_features(subject.task):
+        return f"no neural features are declared for task {subject.task_name!r}"
     return None
 
 

@@ -21,31 +21,32 @@ from contextlib import contextmanager
 import torch
 
 from atlas.analysis_status import AnalysisStatus
+from atlas.errors import NotFoundError
 from atlas.store import (
     StopReason,
+    begin_job_attempt,
     fail_job,
     fail_step,
     finish_job,
     finish_step,
+    job_status,
+    lock_network,
     record_progress,
-    save_trained_network,
+    resolve_task,
+    save_job_network,
     save_training_snapshot,
     set_analysis_status,
     skip_step,
-    start_job_attempt,
     start_step,
     step_done,
     stop_job,
-    training_snapshot,
 )
-from atlas.store.models import Job, Network
-from atlas.store.task_records import resolve_task
 from atlas.tasks import TrialTask
 from atlas.training import NetworkOutcome, TrainingConfig, train_population
 from atlas.training.batched import PopulationTraining
 from atlas.training.snapshot import SnapshotMismatchError, restore_training, take_snapshot
 from worker.database import current_settings, transaction
-from worker.steps import STEPS
+from worker.steps import STEPS, read_subject
 from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
 logger = logging.getLogger("atlas.worker")
@@ -74,24 +75,18 @@ def train_job(
     """
     notify = on_network_saved or (lambda _network_id: None)
     with transaction() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise LookupError(f"no job {job_id}")
-        if not start_job_attempt(session, job_id, MAX_ATTEMPTS):
-            logger.info("job %d is %s: nothing to train", job_id, job.status)
+        attempt = begin_job_attempt(session, job_id, MAX_ATTEMPTS)
+        if attempt is None:
+            logger.info("job %d is %s: nothing to train", job_id, job_status(session, job_id))
             return None
-        stored = {n.index_in_job: n for n in job.networks}
-        unanalysed = [n.id for n in stored.values() if n.analysis_status != AnalysisStatus.DONE]
-        seeds = [job.network_seed(i) for i in range(job.count) if i not in stored]
-        task_name, task_parameters, training = job.task, job.task_parameters, job.training_config
-        shape, count, attempt = (job.architecture, job.units), job.count, job.attempts
-        snapshot = training_snapshot(session, job_id) if seeds else None
-        watch = Watch(Job, job_id, should_stop, job.run_seconds)
+    seeds, shape, count = list(attempt.seeds), (attempt.architecture, attempt.units), attempt.count
+    task_name = attempt.task
+    watch = Watch(job_status, job_id, should_stop, attempt.run_seconds)
     logger.info(
         "job %d: training %d of %d %s networks of %d units on %s (attempt %d)",
-        job_id, len(seeds), count, *shape, task_name, attempt,
+        job_id, len(seeds), count, *shape, task_name, attempt.attempt,
     )  # fmt: skip
-    for network_id in unanalysed:
+    for network_id in attempt.unanalysed:
         notify(network_id)
     with finished_or_stopped(
         f"job {job_id}",
@@ -99,9 +94,9 @@ def train_job(
         fail=lambda session, error: fail_job(session, job_id, error),
     ) as ending:
         with transaction() as session:  # users' declared tasks are stored
-            task = resolve_task(session, task_name, **task_parameters)
-        config = TrainingConfig.from_dict({**training, "device": _training_device()})
-        start = _resumed(job_id, task, *shape, config, snapshot)
+            task = resolve_task(session, task_name, **attempt.task_parameters)
+        config = TrainingConfig.from_dict({**attempt.training, "device": _training_device()})
+        start = _resumed(job_id, task, *shape, config, attempt.snapshot)
         if seeds:
             train_population(
                 task,
@@ -122,8 +117,8 @@ def train_job(
                 between_minibatches=watch.check,
             )
         with transaction() as session:
-            job = finish_job(session, job_id)
-        logger.info("job %d %s", job_id, job.status)
+            status = finish_job(session, job_id).status
+        logger.info("job %d %s", job_id, status)
     return ending.reason
 
 
@@ -172,9 +167,7 @@ def _snapshotter(
 
 def _save(job_id: int, outcome: NetworkOutcome) -> int:
     with transaction() as session:
-        job = session.get(Job, job_id)
-        network = save_trained_network(session, job, outcome)
-        network_id = network.id
+        network_id = save_job_network(session, job_id, outcome)
     logger.info(
         "job %d: network %d (seed %d) %s after %d epochs, validation loss %.3g",
         job_id, network_id, outcome.seed, outcome.status, outcome.epochs, outcome.validation_loss,
@@ -218,13 +211,14 @@ def analyse_network(network_id: int, should_stop: Callable[[], bool] | None = No
             logger.info("network %d: analysis stopped before step %s", network_id, step.name)
             return
         with transaction() as session:
-            network = session.get(Network, network_id)
-            if network is None:
+            try:
+                subject = read_subject(session, network_id)
+            except NotFoundError:
                 logger.warning("network %d is gone; nothing to analyse", network_id)
                 return
             if step_done(session, network_id, step.name):
                 continue
-            reason = step.skip(network)
+            reason = step.skip(subject)
             if reason is not None:
                 skip_step(session, network_id, step.name, reason)
                 logger.info("network %d: step %s skipped: %s", network_id, step.name, reason)
@@ -232,15 +226,15 @@ def analyse_network(network_id: int, should_stop: Callable[[], bool] | None = No
             start_step(session, network_id, step.name)
         try:
             with transaction() as session:
-                inputs = step.load(session, session.get(Network, network_id))
+                inputs = step.load(session, subject)
             started = time.perf_counter()
             with one_torch_thread():
                 result = step.run(inputs)
             seconds = time.perf_counter() - started
             with transaction() as session:
-                # Lock the network so that two deliveries of one analysis save one at a time;
-                # the second finds the step done and keeps the first one's rows.
-                session.get(Network, network_id, with_for_update=True)
+                # Two deliveries of one analysis save one at a time; the second finds the
+                # step done and keeps the first one's rows.
+                lock_network(session, network_id)
                 if step_done(session, network_id, step.name):
                     continue
                 summary = step.save(session, network_id, result)

@@ -17,20 +17,20 @@ from collections.abc import Callable
 from atlas.analysis.two_neuron_maps import regime_maps
 from atlas.analysis.two_neuron_regimes import dynamic_regimes, eigenvalue_regimes
 from atlas.store import (
+    begin_study_attempt,
     fail_study,
     finish_study,
+    load_snapshot,
     record_study_progress,
     save_regime_maps,
+    save_snapshot,
     save_study_outcome,
     set_two_neuron_regimes,
-    start_study_attempt,
     stop_study,
     study_setup,
+    study_status,
     study_weights,
 )
-from atlas.store.models import TwoNeuronStudyRow
-from atlas.store.snapshots import load_snapshot, save_snapshot
-from atlas.store.two_neuron import stored_network_count
 from atlas.studies import TwoNeuronModel
 from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
 from atlas.training.snapshot import (
@@ -55,24 +55,19 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
     (some networks did not reach the target) or failed (none did).
     """
     with transaction() as session:
-        study = session.get(TwoNeuronStudyRow, study_id)
-        if study is None:
-            raise LookupError(f"no two-neuron study {study_id}")
-        if not start_study_attempt(session, study_id, MAX_ATTEMPTS):
-            logger.info("study %d is %s: nothing to run", study_id, study.status)
+        attempt = begin_study_attempt(session, study_id, MAX_ATTEMPTS)
+        if attempt is None:
+            logger.info("study %d is %s: nothing to run", study_id, study_status(session, study_id))
             return
-        trained = stored_network_count(session, study_id) > 0
-        seeds = list(range(study.seed, study.seed + study.count))
-        parameters, training = study.task_parameters, study.training_config
-        watch = Watch(TwoNeuronStudyRow, study_id, should_stop, study.run_seconds)
+    watch = Watch(study_status, study_id, should_stop, attempt.run_seconds)
     with finished_or_stopped(
         f"study {study_id}",
         stop=lambda session, stopped: stop_study(session, study_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_study(session, study_id, error),
     ):
-        model, config = study_setup(parameters, training)
-        if not trained:
-            _train(study_id, model, config, seeds, watch)
+        model, config = study_setup(attempt.task_parameters, attempt.training)
+        if not attempt.trained:
+            _train(study_id, model, config, list(attempt.seeds), watch)
         with transaction() as session:
             weights = study_weights(session, study_id)
         by_eigenvalues = eigenvalue_regimes(weights.final_w)
@@ -81,8 +76,8 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         with transaction() as session:
             set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
             save_regime_maps(session, study_id, maps)
-            study = finish_study(session, study_id)
-        logger.info("study %d %s", study_id, study.status)
+            status = finish_study(session, study_id).status
+        logger.info("study %d %s", study_id, status)
 
 
 STUDY_SNAPSHOT_EVERY = 10

@@ -13,14 +13,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from atlas.store import StopReason, WorkStatus
-from atlas.store.lifecycle import status_of
-from atlas.store.models.base import utcnow
 from atlas.training import TrainingProgress
 from worker.database import current_settings, transaction
 
@@ -39,17 +36,21 @@ class Stopped(Exception):
         self.detail = detail
 
 
+WorkStatusReader = Callable[[Session, int], WorkStatus | None]
+
+
 class Watch:
-    """The stop conditions of one attempt at work item `work_id` (a row of `model`)."""
+    """The stop conditions of one attempt at work item `work_id`, whose stored status
+    `status_of` reads (atlas.store.job_status, study_status)."""
 
     def __init__(
         self,
-        model: Any,
+        status_of: WorkStatusReader,
         work_id: int,
         shutting_down: Callable[[], bool] | None,
         seconds_before: float,
     ):
-        self.model, self.work_id = model, work_id
+        self.status_of, self.work_id = status_of, work_id
         self.shutting_down = shutting_down or (lambda: False)
         self.time_limit_s = current_settings().job_time_limit_s
         self.seconds_before = seconds_before
@@ -72,7 +73,7 @@ class Watch:
             return
         self.polled = now
         with transaction() as session:
-            status = status_of(session, self.model, self.work_id)
+            status = self.status_of(session, self.work_id)
         if status in (WorkStatus.CANCELLING, WorkStatus.CANCELLED, None):
             raise Stopped(StopReason.CANCEL, "cancelled on request")
 
@@ -98,7 +99,7 @@ class Pace:
         eta = None
         if fraction > start_fraction and since > 0:
             rate = (fraction - start_fraction) / since
-            eta = utcnow() + timedelta(seconds=(1 - fraction) / rate)
+            eta = datetime.now(UTC) + timedelta(seconds=(1 - fraction) / rate)
         return fraction, eta, self.watch.run_seconds()
 
 

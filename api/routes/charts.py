@@ -30,13 +30,16 @@ from atlas.analysis.chart_summary import KAPPA_SPLITS, KappaOutcome, TypeBreakdo
 from atlas.store import (
     Budget,
     ChartRecord,
+    ChartResult,
     ChartSpec,
     SettingSpec,
+    chart_record,
+    chart_result,
     fail_submitted_chart,
+    list_charts,
 )
 from atlas.store import cancel_chart as cancel_chart_record
 from atlas.store import submit_chart as submit_chart_record
-from atlas.store.charts import ChartResult, chart_record, chart_result, list_charts
 from worker.dispatch import enqueue_training
 
 router = APIRouter(prefix="/charts", tags=["charts"])

@@ -51,9 +51,14 @@ from atlas.analysis.classifier import TREES
 from atlas.analysis.features import neural_features
 from atlas.analysis.graph import build_graph
 from atlas.networks import RNNPopulation, from_state_dicts
-from atlas.store import load_population, network_features, network_solution_type
-from atlas.store.analysis_runs import analysis_unavailable
-from atlas.store.queries import get_solution, solution_task
+from atlas.store import (
+    analysis_unavailable,
+    get_solution,
+    load_population,
+    network_features,
+    network_solution_type,
+    solution_task,
+)
 from atlas.tasks import TrialTask, variant_key
 
 router = APIRouter(tags=["classify"])

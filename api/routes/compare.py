@@ -19,8 +19,13 @@ from api.problems import Problem
 from api.schemas.compare import ComparedSolution, ComparisonMatrixOut, ComparisonOut
 from api.solution_analyses import solution_states
 from atlas.analysis.compare import SolutionSummary, compare_solutions, comparison_matrix
-from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
-from atlas.store.queries import get_solution, solution_task
+from atlas.store import (
+    extrapolation_signature,
+    fixed_point_analysis,
+    get_solution,
+    reduced_graph,
+    solution_task,
+)
 
 router = APIRouter(prefix="/compare", tags=["compare"])
 MAX_MATRIX_IDS = 20

@@ -14,15 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Response, UploadFile, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionsDep, SettingsDep
 from api.problems import Problem
 from api.queueing import enqueue_or_503
 from api.schemas.datasets import DatasetImport
 from api.schemas.jobs import MAX_UNITS
-from atlas.analysis_status import AnalysisStatus
 from atlas.datasets import Limits, parse_dataset, read_files
-from atlas.store import set_analysis_status
-from atlas.store.datasets import import_dataset
+from atlas.store import add_dataset, fail_unqueued_analysis
 from worker.dispatch import enqueue_analysis
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -56,7 +54,7 @@ UNPACKED_LIMITS = Limits(
 )
 def import_dataset_route(
     response: Response,
-    session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The dataset archive.")],
 ) -> DatasetImport:
@@ -64,16 +62,12 @@ def import_dataset_route(
     if len(payload) > MAX_DATASET_BYTES:
         raise Problem(413, "file-too-large", f"datasets are limited to {MAX_DATASET_BYTES} bytes")
     dataset = parse_dataset(read_files(payload, UNPACKED_LIMITS))
-    report = import_dataset(session, dataset, UNPACKED_LIMITS)
-    session.commit()
+    report = add_dataset(sessions, dataset, UNPACKED_LIMITS)
     for network_id in report.to_analyse:
         enqueue_or_503(
             lambda network_id=network_id: enqueue_analysis(network_id, settings),
-            lambda _reason, network_id=network_id: set_analysis_status(
-                session, network_id, AnalysisStatus.FAILED
-            ),
+            lambda _reason, network_id=network_id: fail_unqueued_analysis(sessions, network_id),
             f"solution {network_id} was imported, but its analysis",
-            session=session,
             solution=f"/solutions/{network_id}",
         )
     if not report.created:

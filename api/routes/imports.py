@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import MAX_TEXT, PRINTABLE, SessionDep, SettingsDep
+from api.deps import MAX_TEXT, PRINTABLE, SessionDep, SessionsDep, SettingsDep
 from api.queueing import enqueue_or_503
 from api.routes.solutions import read_solution
 from api.schemas.solutions import SolutionDetail
@@ -23,9 +23,8 @@ from api.uploads import (
     uploaded_state_dict,
     uploaded_validation_loss,
 )
-from atlas.analysis_status import AnalysisStatus
 from atlas.networks import from_state_dicts
-from atlas.store import save_imported_network, set_analysis_status
+from atlas.store import fail_unqueued_analysis, import_network
 from worker.dispatch import enqueue_analysis
 
 router = APIRouter(prefix="/solutions", tags=["solutions"])
@@ -54,6 +53,7 @@ router = APIRouter(prefix="/solutions", tags=["solutions"])
 def import_solution(
     response: Response,
     session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The state dict (`torch.save` format).")],
     task: Annotated[str, Form(description="Task name or alias.", examples=["delayed"])],
@@ -65,14 +65,12 @@ def import_solution(
     state_dict = uploaded_state_dict(file.file.read(MAX_IMPORT_BYTES + 1), trial_task)
     loss = uploaded_validation_loss(from_state_dicts([state_dict]), trial_task)
     info = {"filename": file.filename} if file.filename else {}
-    network = save_imported_network(session, trial_task, state_dict, loss, name=name, info=info)
-    session.commit()
+    network_id = import_network(sessions, trial_task, state_dict, loss, name=name, info=info)
     enqueue_or_503(
-        lambda: enqueue_analysis(network.id, settings),
-        lambda _reason: set_analysis_status(session, network.id, AnalysisStatus.FAILED),
-        f"solution {network.id} was stored, but its analysis",
-        session=session,
-        solution=f"/solutions/{network.id}",
+        lambda: enqueue_analysis(network_id, settings),
+        lambda _reason: fail_unqueued_analysis(sessions, network_id),
+        f"solution {network_id} was stored, but its analysis",
+        solution=f"/solutions/{network_id}",
     )
-    response.headers["Location"] = f"/solutions/{network.id}"
-    return read_solution(network.id, session)
+    response.headers["Location"] = f"/solutions/{network_id}"
+    return read_solution(network_id, session)

@@ -11,9 +11,8 @@ from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
 from api.deps import JobId, SessionsDep, SettingsDep
 from api.queueing import enqueue_or_503
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
-from atlas.store import Budget, JobSpec, cancel_job, fail_submitted_job
+from atlas.store import Budget, JobRecord, JobSpec, cancel_job, fail_submitted_job, job_record
 from atlas.store import submit_job as submit_job_record
-from atlas.store.work_reads import JobRecord, job_record
 from worker.dispatch import enqueue_training
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])

@@ -20,8 +20,7 @@ from api.solution_analyses import select_conditions, solution_states, stored_ana
 from atlas.analysis.extrapolation import Signature
 from atlas.analysis.plots_extrapolation import decision_map_plot, tp_plot
 from atlas.analysis.plots_trajectories import FixedPointGroup, trajectory_plot
-from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph
-from atlas.store.queries import solution_task
+from atlas.store import extrapolation_signature, fixed_point_analysis, reduced_graph, solution_task
 from atlas.tasks import TrialTask
 
 router = APIRouter(prefix="/solutions", tags=["plots"])

@@ -26,16 +26,16 @@ from api.schemas.solutions import (
     SortOrder,
 )
 from atlas.analysis_status import AnalysisStatus, RunStatus
-from atlas.store import network_state_dict
-from atlas.store.arrays import state_dict_from_blob
-from atlas.store.queries import (
+from atlas.store import (
     SolutionFilters,
-    analysis_runs,
     checkpoint_summaries,
     checkpoint_weights,
     get_solution,
     list_solutions,
+    network_state_dict,
     sort_value,
+    state_dict_from_blob,
+    step_runs,
 )
 from worker.steps import STEPS
 
@@ -149,7 +149,7 @@ def _next_url(request: Request, next_cursor: str | None) -> str | None:
 
 def _analyses(session: SessionDep, network_id: int) -> list[AnalysisState]:
     """Every registered analysis step, `pending` where it has not run yet."""
-    runs = {run.step: run for run in analysis_runs(session, network_id)}
+    runs = {run.step: run for run in step_runs(session, network_id)}
     return [
         AnalysisState(
             step=step.name,

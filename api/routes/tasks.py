@@ -9,11 +9,11 @@ import yaml
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import SessionDep
+from api.deps import SessionDep, SessionsDep
 from api.problems import Problem
 from api.schemas.tasks import DECLARATION_EXAMPLE, TaskOut
 from atlas.errors import InvalidError
-from atlas.store.task_records import add_declaration, all_tasks, resolve_task, task_name
+from atlas.store import all_tasks, declare_task, resolve_task, task_name
 from atlas.tasks import UnknownTaskError, canonical_name, load_declaration
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -94,10 +94,11 @@ def parse_body(content_type: str, body: bytes) -> Any:
         422: {"description": "The declaration has mistakes: `errors` lists each."},
     },
 )
-async def add_task(request: Request, response: Response, session: SessionDep) -> dict:
+async def add_task(
+    request: Request, response: Response, session: SessionDep, sessions: SessionsDep
+) -> dict:
     data = parse_body(request.headers.get("content-type", ""), await request.body())
-    stored = add_declaration(session, load_declaration(data))
-    session.commit()
+    stored = declare_task(sessions, load_declaration(data))
     if not stored.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/tasks/{stored.task}"

@@ -20,12 +20,13 @@ from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn, StudyOut, 
 from atlas.store import (
     Budget,
     RegimeSummary,
+    StudyRecord,
     cancel_study,
     fail_submitted_study,
+    study_record,
     two_neuron_regime_summary,
 )
 from atlas.store import submit_study as submit_study_record
-from atlas.store.work_reads import StudyRecord, study_record
 from worker.dispatch import enqueue_two_neuron_study
 
 Answer = TypeVar("Answer")

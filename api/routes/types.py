@@ -6,6 +6,7 @@ Members of a type are also listed, with every other filter, by `/solutions?task=
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -15,8 +16,7 @@ from api.deps import SessionDep, TypeId
 from api.pictures import SVG_MEDIA_TYPE, graph_svg_response, picture_responses
 from api.schemas.types import TypeDetailOut, TypeMemberOut, TypeOut, TypeTableOut, VariantOut
 from api.variants import TaskQuery, VariantQuery, task_variant
-from atlas.store import TypeSummary, solution_type, type_members, type_table
-from atlas.store.task_records import resolve_task
+from atlas.store import TypeSummary, resolve_task, solution_type, type_members, type_table
 
 router = APIRouter(prefix="/types", tags=["types"])
 MAX_MEMBER_PAGE = 500
@@ -104,18 +104,7 @@ def read_type(
     signer, query = request.app.state.cursor_signer, {"type_members": type_id}
     after_id = signer.decode(cursor, query)["id"] if cursor is not None else 0
     rows = type_members(session, type_id, after_id=after_id, limit=limit + 1)
-    members = [
-        TypeMemberOut(
-            id=n.id,
-            architecture=n.architecture,
-            units=n.units,
-            source=n.source,
-            name=n.name,
-            validation_loss=n.validation_loss,
-            link=f"/solutions/{n.id}",
-        )
-        for n in rows[:limit]
-    ]
+    members = [TypeMemberOut(**asdict(n), link=f"/solutions/{n.id}") for n in rows[:limit]]
     next_cursor = next_url = None
     if len(rows) > limit:
         next_cursor = signer.encode({"id": rows[limit - 1].id}, query)

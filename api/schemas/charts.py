@@ -17,8 +17,7 @@ from api.schemas.jobs import (
     TrainingIn,
 )
 from api.schemas.solutions import Architecture, UtcDatetime
-from atlas.store.charts import ACCEPTANCE_LOSS, BUDGET_FACTOR, DEFAULT_CHUNK_SIZE
-from atlas.store.work_status import WorkStatus
+from atlas.store import ACCEPTANCE_LOSS, BUDGET_FACTOR, DEFAULT_CHUNK_SIZE, WorkStatus
 
 MAX_SETTINGS = 16
 MAX_BUDGET = 10 * MAX_COUNT

@@ -10,7 +10,7 @@ from api.deps import MAX_TEXT, PRINTABLE
 from api.schemas.jobs import MAX_SEED, STRICT, ParameterValue
 from api.schemas.solutions import UtcDatetime
 from api.schemas.work import Eta, Fraction, RunSeconds, StatusField
-from atlas.store.two_neuron import DEFAULT_STUDY_SIZE, MAX_STUDY_SIZE
+from atlas.store import DEFAULT_STUDY_SIZE, MAX_STUDY_SIZE
 
 
 class TwoNeuronTrainingIn(BaseModel):

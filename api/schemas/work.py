@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from api.schemas.solutions import UtcDatetime
-from atlas.store.work_status import WorkStatus
+from atlas.store import WorkStatus
 
 StatusField = Annotated[
     WorkStatus,

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import require_api_key
 from api.deps import SessionDep
 from api.web.templating import render
-from atlas.store.explorer_reads import recent_work
+from atlas.store import recent_work
 from atlas.tasks import TASKS
 
 TRIAL_TASKS = list(TASKS)

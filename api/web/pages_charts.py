@@ -23,9 +23,7 @@ from api.web.forms import check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.errors import AtlasError
-from atlas.store.charts import chart_result
-from atlas.store.solution_types import solution_type_by_name
-from atlas.store.work_status import UNFINISHED
+from atlas.store import UNFINISHED, chart_result, solution_type_by_name
 
 router = page_router()
 Field = Annotated[str, Form(max_length=4096)]

@@ -18,9 +18,15 @@ from api.schemas.types import TypeOut, TypeTableOut
 from api.variants import VariantQuery
 from api.web.page_route import page_router
 from api.web.templating import render
-from atlas.store import solution_type
-from atlas.store.explorer_reads import TaskCounts, member_spread, recent_work, task_counts
-from atlas.store.queries import SolutionFilters, list_solutions
+from atlas.store import (
+    SolutionFilters,
+    TaskCounts,
+    list_solutions,
+    member_spread,
+    recent_work,
+    solution_type,
+    task_counts,
+)
 from atlas.studies import TwoNeuronModel
 from atlas.tasks import TASKS, get_task
 

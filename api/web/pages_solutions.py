@@ -25,12 +25,15 @@ from api.web.templating import render
 from atlas.analysis.fixed_point_conditions import ConditionPoints
 from atlas.analysis_status import RunStatus
 from atlas.store import (
+    SolutionFilters,
     extrapolation_signature,
     fixed_point_analysis,
+    get_solution,
     limit_cycles,
+    list_solutions,
     reduced_graph,
+    solution_task,
 )
-from atlas.store.queries import SolutionFilters, get_solution, list_solutions, solution_task
 from atlas.tasks import TASKS
 
 router = page_router()

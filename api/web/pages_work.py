@@ -25,7 +25,7 @@ from api.web.forms import TRIAL_TASKS, check_key, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.errors import AtlasError, NotFoundError
-from atlas.store.work_status import UNFINISHED
+from atlas.store import UNFINISHED
 from atlas.studies import TwoNeuronModel
 
 router = page_router()
@@ -125,6 +125,7 @@ def import_page(request: Request) -> HTMLResponse:
 def import_form(
     request: Request,
     session: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File()],
     task: Field,
@@ -136,6 +137,7 @@ def import_form(
         solution = import_solution(
             response=Response(),
             session=session,
+            sessions=sessions,
             settings=settings,
             file=file,
             task=task,

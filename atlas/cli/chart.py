@@ -29,13 +29,13 @@ from atlas.config import get_settings
 
 if TYPE_CHECKING:
     from atlas.analysis.chart_summary import KappaOutcome, TypeBreakdown
-    from atlas.store.charts import ChartRecord, ChartResult
+    from atlas.store import ChartRecord, ChartResult
 
 DEFAULT_INTERVAL_S = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from atlas.store.charts import ACCEPTANCE_LOSS, BUDGET_FACTOR, DEFAULT_CHUNK_SIZE
+    from atlas.store import ACCEPTANCE_LOSS, BUDGET_FACTOR, DEFAULT_CHUNK_SIZE
 
     parser = subparsers.add_parser("chart", help="chart a task over settings; show, list charts")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -118,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _settings(items: list[str]) -> tuple:
-    from atlas.store.charts import SettingSpec
+    from atlas.store import SettingSpec
 
     settings = []
     for item in items:
@@ -143,8 +143,7 @@ def _training(items: list[str]) -> dict:
 
 
 def run_chart(args: argparse.Namespace) -> int:
-    from atlas.store import ChartSpec, migrate, submit_chart
-    from atlas.store.charts import ChartSpecError
+    from atlas.store import ChartSpec, ChartSpecError, migrate, submit_chart
     from worker import dispatch
 
     task = resolve_task(args.task, args.param)
@@ -195,9 +194,14 @@ def run_chart(args: argparse.Namespace) -> int:
 def _follow(url: str, chart_id: int, interval: float) -> None:
     """Print each setting's progress whenever it changes, until the chart has finished and
     its accepted networks are analysed."""
-    from atlas.store import make_engine, session_factory, session_scope
-    from atlas.store.charts import chart_networks, chart_record
-    from atlas.store.work_status import FINISHED
+    from atlas.store import (
+        FINISHED,
+        chart_networks,
+        chart_record,
+        make_engine,
+        session_factory,
+        session_scope,
+    )
 
     analysis_ended = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
     engine = make_engine(url)
@@ -237,10 +241,8 @@ def chart_from_run_folders(args: argparse.Namespace) -> int:
     """Store the run folders' networks as a finished chart, analyse the accepted ones (the
     chart's; the others wait for `atlas serve` or a worker), show the chart."""
     from atlas.cli.analyses import analyse_or_queue
-    from atlas.store import migrate
-    from atlas.store.chart_runs import chart_from_runs
-    from atlas.store.charts import ChartSpecError
-    from atlas.store.task_records import resolve_task as stored_task
+    from atlas.store import ChartSpecError, chart_from_runs, migrate
+    from atlas.store import resolve_task as stored_task
     from atlas.tasks import ParameterError, UnknownTaskError
     from atlas.training.run_folder import RunFolderError, read_population_run, run_task
 
@@ -278,7 +280,7 @@ def show_chart(args: argparse.Namespace) -> int:
 
 
 def show_result(url: str, chart_id: int, plot: str | None, *, kappa: bool) -> int:
-    from atlas.store.charts import chart_result
+    from atlas.store import chart_result
 
     with atlas_session(url) as session:
         result = chart_result(session, chart_id, kappa=kappa)
@@ -371,7 +373,7 @@ def format_result(result: ChartResult) -> list[str]:
 
 
 def list_charts(args: argparse.Namespace) -> int:
-    from atlas.store.charts import list_charts as charts
+    from atlas.store import list_charts as charts
 
     with atlas_session(args.database_url) as session:
         records = charts(session, limit=1000)

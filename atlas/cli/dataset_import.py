@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 def _import(path: Path, database_url: str | None) -> list[int]:
     """Import one dataset; the new networks whose analysis it leaves incomplete."""
     from atlas.datasets import DatasetError, parse_dataset, read_files
-    from atlas.store.datasets import import_dataset
+    from atlas.store import import_dataset
     from worker.tasks import one_torch_thread
 
     started = time.perf_counter()

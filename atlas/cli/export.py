@@ -59,8 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _query(session: Session, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The filters, and the selection recorded in the dataset; `--task` may name a built-in
     task or a user's task stored in this atlas."""
-    from atlas.store.queries import SolutionFilters
-    from atlas.store.task_records import task_name
+    from atlas.store import SolutionFilters, task_name
     from atlas.tasks import UnknownTaskError
 
     task = None
@@ -86,7 +85,7 @@ def _query(session: Session, args: argparse.Namespace) -> tuple[Any, dict[str, A
 
 def run(args: argparse.Namespace) -> int:
     from atlas.datasets import DatasetError, archive_bytes, write_folder
-    from atlas.store.datasets import export_dataset, selected_network_ids
+    from atlas.store import export_dataset, selected_network_ids
 
     if args.out.exists() and any(args.out.iterdir()):
         raise CommandError(f"{args.out} exists and is not empty")
@@ -133,7 +132,7 @@ def _title(selection: dict[str, Any]) -> str:
 
 def _chart_selection(session: Session, chart_id: int) -> tuple[list[int], dict[str, Any], Any]:
     """A chart's accepted networks, the selection naming it, and its chart.json document."""
-    from atlas.store.datasets import chart_export
+    from atlas.store import chart_export
 
     try:
         network_ids, document = chart_export(session, chart_id)

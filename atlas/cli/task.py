@@ -69,12 +69,12 @@ def run_add(args: argparse.Namespace) -> int:
 
     from atlas.store import (
         SchemaOutOfDateError,
+        TaskNameTaken,
         check_schema_current,
+        declare_task,
         make_engine,
         session_factory,
-        session_scope,
     )
-    from atlas.store.task_records import TaskNameTaken, add_declaration
 
     declaration = checked(args.file)
     url = args.database_url or get_settings().database_url
@@ -84,8 +84,7 @@ def run_add(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     try:
         check_schema_current(engine)
-        with session_scope(session_factory(engine)) as session:
-            stored = add_declaration(session, declaration)
+        stored = declare_task(session_factory(engine), declaration)
     except TaskNameTaken as exc:
         raise CommandError(str(exc)) from exc
     except SchemaOutOfDateError as exc:

@@ -32,8 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atlas.store import principal_variant, type_table, type_variants
-    from atlas.store.task_records import task_name
+    from atlas.store import principal_variant, task_name, type_table, type_variants
     from atlas.tasks import UnknownTaskError
 
     with atlas_session(args.database_url) as session:

@@ -7,8 +7,12 @@ the API's, the explorer's and the chart command's reads; work_reads reads jobs a
 records (frozen dataclasses) in a transaction of its own, from the sessionmaker, and
 work_writes submits and cancels them and charts so, admission (admission: the budget)
 included; lifecycle and work_status are the work lifecycle; models the tables; database the
-engines, sessions and `get_or_raise`; schema the migrations. The module list is the index; this
-package exports what the other layers use.
+engines, sessions and `get_or_raise`; schema the migrations.
+
+This package is the store's interface: the API, the worker and the CLI import from
+`atlas.store` alone, never from its modules (an import-linter contract), and get records
+(frozen dataclasses: SolutionRecord, JobAttempt, CheckpointRecord, ...) rather than rows of
+the tables.
 
 Writers take a Session and flush; the caller commits (session_scope, or the worker's
 worker.database.transaction), except those of work_writes, which own their transaction.
@@ -21,6 +25,7 @@ OverBudgetError, AlreadyFinishedError, ...), which the API answers in one place.
 from atlas.store.admission import Budget
 from atlas.store.analyses import (
     ConditionCycles,
+    json_number,
     save_extrapolation,
     save_features,
     save_fixed_points,
@@ -37,6 +42,7 @@ from atlas.store.analysis_reads import (
 )
 from atlas.store.analysis_results import save_validation_result
 from atlas.store.analysis_runs import (
+    analysis_unavailable,
     fail_step,
     finish_step,
     set_analysis_status,
@@ -44,12 +50,35 @@ from atlas.store.analysis_runs import (
     start_step,
     step_done,
 )
-from atlas.store.charts import ChartRecord, ChartSpec, SettingSpec
+from atlas.store.arrays import state_dict_from_blob
+from atlas.store.chart_runs import chart_from_runs
+from atlas.store.charts import (
+    ACCEPTANCE_LOSS,
+    BUDGET_FACTOR,
+    DEFAULT_CHUNK_SIZE,
+    ChartRecord,
+    ChartResult,
+    ChartSpec,
+    ChartSpecError,
+    SettingSpec,
+    advance_chart,
+    chart_networks,
+    chart_of_job,
+    chart_record,
+    chart_result,
+    list_charts,
+    unfinished_chart_ids,
+)
 from atlas.store.database import make_engine, session_factory, session_scope
+from atlas.store.datasets import chart_export, export_dataset, import_dataset, selected_network_ids
+from atlas.store.explorer_reads import TaskCounts, member_spread, recent_work, task_counts
 from atlas.store.jobs import (
+    JobAttempt,
     JobSpec,
+    begin_job_attempt,
     fail_job,
     finish_job,
+    job_status,
     record_progress,
     start_job_attempt,
     stop_job,
@@ -58,10 +87,25 @@ from atlas.store.jobs import (
 from atlas.store.lifecycle import StopReason
 from atlas.store.networks import (
     load_population,
+    lock_network,
     network_state_dict,
     save_imported_network,
+    save_job_network,
     save_trained_network,
     unanalysed_network_ids,
+)
+from atlas.store.queries import (
+    CheckpointRecord,
+    SolutionFilters,
+    SolutionRecord,
+    StepRunRecord,
+    checkpoint_summaries,
+    checkpoint_weights,
+    get_solution,
+    list_solutions,
+    solution_task,
+    sort_value,
+    step_runs,
 )
 from atlas.store.schema import (
     SchemaOutOfDateError,
@@ -69,8 +113,14 @@ from atlas.store.schema import (
     check_schema_current,
     migrate,
 )
-from atlas.store.snapshots import save_training_snapshot, training_snapshot
+from atlas.store.snapshots import (
+    load_snapshot,
+    save_snapshot,
+    save_training_snapshot,
+)
 from atlas.store.solution_types import (
+    SolutionTypeRecord,
+    TypeMemberRecord,
     TypeSummary,
     TypeTable,
     VariantSummary,
@@ -79,27 +129,40 @@ from atlas.store.solution_types import (
     network_solution_type,
     principal_variant,
     solution_type,
+    solution_type_by_name,
     type_members,
     type_table,
     type_variants,
 )
+from atlas.store.task_records import (
+    TaskNameTaken,
+    add_declaration,
+    all_tasks,
+    resolve_task,
+    task_name,
+)
 from atlas.store.two_neuron import (
+    DEFAULT_STUDY_SIZE,
+    MAX_STUDY_SIZE,
+    StudyAttempt,
+    begin_study_attempt,
     fail_study,
     finish_study,
     record_study_progress,
     save_regime_maps,
     save_study_outcome,
     set_two_neuron_regimes,
-    start_study_attempt,
     stop_study,
     study_setup,
+    study_status,
     study_weights,
     unfinished_study_ids,
 )
 from atlas.store.two_neuron_reads import RegimeSummary, two_neuron_regime_summary
-from atlas.store.work_status import WorkStatus
+from atlas.store.uploads import add_dataset, declare_task, fail_unqueued_analysis, import_network
+from atlas.store.work_reads import JobRecord, StudyRecord, job_record, study_record
+from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.store.work_writes import (
-    ChartSubmission,
     cancel_chart,
     cancel_job,
     cancel_study,
@@ -112,27 +175,64 @@ from atlas.store.work_writes import (
 )
 
 __all__ = [
+    "ACCEPTANCE_LOSS",
+    "BUDGET_FACTOR",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_STUDY_SIZE",
+    "FINISHED",
+    "MAX_STUDY_SIZE",
+    "UNFINISHED",
     "Budget",
     "ChartRecord",
+    "ChartResult",
     "ChartSpec",
-    "ChartSubmission",
+    "ChartSpecError",
+    "CheckpointRecord",
     "ConditionCycles",
+    "JobAttempt",
+    "JobRecord",
     "JobSpec",
     "RegimeSummary",
     "SchemaOutOfDateError",
     "SettingSpec",
+    "SolutionFilters",
+    "SolutionRecord",
+    "SolutionTypeRecord",
+    "StepRunRecord",
     "StopReason",
+    "StudyAttempt",
+    "StudyRecord",
+    "TaskCounts",
+    "TaskNameTaken",
+    "TypeMemberRecord",
     "TypeSummary",
     "TypeTable",
     "VariantSummary",
     "WorkStatus",
+    "add_dataset",
+    "add_declaration",
+    "advance_chart",
+    "all_tasks",
+    "analysis_unavailable",
     "assign_solution_type",
+    "begin_job_attempt",
+    "begin_study_attempt",
     "cancel_chart",
     "cancel_job",
     "cancel_study",
+    "chart_export",
+    "chart_from_runs",
+    "chart_networks",
+    "chart_of_job",
+    "chart_record",
+    "chart_result",
     "check_database_current",
     "check_schema_current",
+    "checkpoint_summaries",
+    "checkpoint_weights",
     "chosen_variant",
+    "declare_task",
+    "export_dataset",
     "extrapolation_signature",
     "fail_job",
     "fail_step",
@@ -140,56 +240,81 @@ __all__ = [
     "fail_submitted_chart",
     "fail_submitted_job",
     "fail_submitted_study",
+    "fail_unqueued_analysis",
     "feature_table",
     "finish_job",
     "finish_step",
     "finish_study",
     "fixed_point_analysis",
+    "get_solution",
+    "import_dataset",
+    "import_network",
+    "job_record",
+    "job_status",
+    "json_number",
     "limit_cycles",
+    "list_charts",
+    "list_solutions",
     "load_population",
+    "load_snapshot",
+    "lock_network",
     "make_engine",
+    "member_spread",
     "migrate",
     "network_features",
     "network_solution_type",
     "network_state_dict",
     "principal_variant",
+    "recent_work",
     "record_progress",
     "record_study_progress",
     "reduced_graph",
+    "resolve_task",
     "save_extrapolation",
     "save_features",
     "save_fixed_points",
     "save_imported_network",
+    "save_job_network",
     "save_limit_cycles",
     "save_reduced_graph",
     "save_regime_maps",
+    "save_snapshot",
     "save_study_outcome",
     "save_trained_network",
     "save_training_snapshot",
     "save_validation_result",
+    "selected_network_ids",
     "session_factory",
     "session_scope",
     "set_analysis_status",
     "set_two_neuron_regimes",
     "skip_step",
+    "solution_task",
     "solution_type",
+    "solution_type_by_name",
+    "sort_value",
     "start_job_attempt",
     "start_step",
-    "start_study_attempt",
+    "state_dict_from_blob",
     "step_done",
+    "step_runs",
     "stop_job",
     "stop_study",
+    "study_record",
     "study_setup",
+    "study_status",
     "study_weights",
     "submit_chart",
     "submit_job",
     "submit_study",
-    "training_snapshot",
+    "task_counts",
+    "task_name",
     "two_neuron_regime_summary",
     "type_members",
     "type_table",
     "type_variants",
     "unanalysed_network_ids",
+    "unfinished_chart_ids",
     "unfinished_job_ids",
     "unfinished_study_ids",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from atlas.analysis_status import AnalysisStatus
 from atlas.errors import InvalidError
 from atlas.network_status import NetworkStatus
 from atlas.networks import ARCHITECTURES
@@ -22,9 +23,10 @@ from atlas.store.lifecycle import (
     record_pace,
     request_cancel,
     start_attempt,
+    status_of,
 )
 from atlas.store.models import Job, Network
-from atlas.store.snapshots import delete_training_snapshot
+from atlas.store.snapshots import Snapshot, delete_training_snapshot, training_snapshot
 from atlas.store.task_records import ensure_task, resolve_task
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, get_task
@@ -147,6 +149,53 @@ def start_job_attempt(session: Session, job_id: int, max_attempts: int) -> bool:
     job.n_saved = count_saved_networks(session, job_id)
     session.flush()
     return started
+
+
+@dataclass(frozen=True)
+class JobAttempt:
+    """One delivery of a job as its worker begins it: what is left to train, and from where."""
+
+    task: str
+    task_parameters: dict[str, Any]
+    training: dict[str, Any]
+    architecture: str
+    units: int
+    count: int
+    attempt: int
+    run_seconds: float
+    seeds: tuple[int, ...]
+    """Seeds of the networks not stored yet."""
+    unanalysed: tuple[int, ...]
+    """Ids of the stored networks whose analysis has not finished."""
+    snapshot: Snapshot | None
+
+
+def begin_job_attempt(session: Session, job_id: int, max_attempts: int) -> JobAttempt | None:
+    """Start a delivery of the job (start_job_attempt) and say what it trains; None when there
+    is nothing to train: the job has finished, was cancelled, or gave up."""
+    if not start_job_attempt(session, job_id, max_attempts):
+        return None
+    job = _job(session, job_id)
+    stored = {n.index_in_job: n for n in job.networks}
+    seeds = tuple(job.network_seed(i) for i in range(job.count) if i not in stored)
+    return JobAttempt(
+        task=job.task,
+        task_parameters=dict(job.task_parameters),
+        training=dict(job.training_config),
+        architecture=job.architecture,
+        units=job.units,
+        count=job.count,
+        attempt=job.attempts,
+        run_seconds=job.run_seconds,
+        seeds=seeds,
+        unanalysed=tuple(n.id for n in stored.values() if n.analysis_status != AnalysisStatus.DONE),
+        snapshot=training_snapshot(session, job_id) if seeds else None,
+    )
+
+
+def job_status(session: Session, job_id: int) -> WorkStatus | None:
+    """The job's status as stored now (None: no such job): how a worker notices a cancel."""
+    return status_of(session, Job, job_id)
 
 
 def record_progress(

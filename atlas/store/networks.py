@@ -84,6 +84,20 @@ def save_trained_network(session: Session, job: Job, outcome: NetworkOutcome) ->
     return network
 
 
+def save_job_network(session: Session, job_id: int, outcome: NetworkOutcome) -> int:
+    """save_trained_network for a job known by its id; the network's id."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job with id {job_id}", slug="job-not-found")
+    return save_trained_network(session, job, outcome).id
+
+
+def lock_network(session: Session, network_id: int) -> None:
+    """Hold the network's row until the transaction ends, so that two deliveries of one
+    analysis step save one at a time (the second then finds the step done)."""
+    session.get(Network, network_id, with_for_update=True)
+
+
 def save_imported_network(
     session: Session,
     task: Task,

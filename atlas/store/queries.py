@@ -7,13 +7,12 @@ last row seen, so a page deep in the chain costs what the first one does. The in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, select, tuple_
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from atlas.errors import NotFoundError
 from atlas.store.arrays import from_blob
@@ -188,16 +187,24 @@ def solution_task(session: Session, solution: SolutionRecord) -> TrialTask:
     return resolve_task(session, solution.task, **solution.task_parameters)
 
 
-def checkpoint_summaries(session: Session, network_id: int) -> Sequence[CheckpointRow]:
-    """A network's checkpoints in training order, without their weight blobs."""
-    return session.scalars(
-        select(CheckpointRow)
-        .options(
-            load_only(CheckpointRow.id, CheckpointRow.kind, CheckpointRow.epoch, CheckpointRow.loss)
-        )
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A checkpoint of a network's training, without its weights."""
+
+    id: int
+    kind: str
+    epoch: int
+    loss: float | None
+
+
+def checkpoint_summaries(session: Session, network_id: int) -> list[CheckpointRecord]:
+    """A network's checkpoints in training order."""
+    rows = session.execute(
+        select(CheckpointRow.id, CheckpointRow.kind, CheckpointRow.epoch, CheckpointRow.loss)
         .where(CheckpointRow.network_id == network_id)
         .order_by(CheckpointRow.epoch, CheckpointRow.id)
-    ).all()
+    )
+    return [CheckpointRecord(*row) for row in rows]
 
 
 def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) -> bytes:
@@ -216,7 +223,28 @@ def checkpoint_weights(session: Session, network_id: int, checkpoint_id: int) ->
     return weights
 
 
-def analysis_runs(session: Session, network_id: int) -> Sequence[AnalysisRun]:
-    return session.scalars(
-        select(AnalysisRun).where(AnalysisRun.network_id == network_id).order_by(AnalysisRun.id)
-    ).all()
+@dataclass(frozen=True)
+class StepRunRecord:
+    """How one analysis step of a network last ran."""
+
+    step: str
+    status: str
+    attempts: int
+    error: str | None
+    finished_at: datetime | None
+
+
+def step_runs(session: Session, network_id: int) -> list[StepRunRecord]:
+    """The network's analysis step runs, in the order they were first started."""
+    rows = session.execute(
+        select(
+            AnalysisRun.step,
+            AnalysisRun.status,
+            AnalysisRun.attempts,
+            AnalysisRun.error,
+            AnalysisRun.finished_at,
+        )
+        .where(AnalysisRun.network_id == network_id)
+        .order_by(AnalysisRun.id)
+    )
+    return [StepRunRecord(*row) for row in rows]

@@ -248,35 +248,82 @@ def chosen_variant(task: str, variants: list[VariantSummary], variant: str | Non
     return variant
 
 
-def solution_type(session: Session, type_id: int) -> SolutionType:
+@dataclass(frozen=True)
+class SolutionTypeRecord:
+    """A solution type: its task variant, name and representative compact graph."""
+
+    id: int
+    task: str
+    variant: str
+    task_parameters: dict[str, Any]
+    name: str
+    graph: dict[str, Any]
+    member_count: int
+
+    @classmethod
+    def of(cls, row: SolutionType) -> SolutionTypeRecord:
+        return cls(
+            row.id,
+            row.task,
+            row.variant,
+            dict(row.task_parameters),
+            row.name,
+            row.graph,
+            row.member_count,
+        )
+
+
+@dataclass(frozen=True)
+class TypeMemberRecord:
+    """A network of a type, as a member list shows it."""
+
+    id: int
+    architecture: str
+    units: int
+    source: str
+    name: str | None
+    validation_loss: float | None
+
+
+def solution_type(session: Session, type_id: int) -> SolutionTypeRecord:
     """The type by id; NotFoundError (`type-not-found`) when there is none."""
-    return get_or_raise(session, SolutionType, type_id, "solution type", "type-not-found")
+    row = get_or_raise(session, SolutionType, type_id, "solution type", "type-not-found")
+    return SolutionTypeRecord.of(row)
 
 
-def solution_type_by_name(session: Session, task: str, name: str) -> SolutionType | None:
-    return session.scalars(
+def solution_type_by_name(session: Session, task: str, name: str) -> SolutionTypeRecord | None:
+    row = session.scalars(
         select(SolutionType).where(SolutionType.task == task, SolutionType.name == name)
     ).one_or_none()
+    return None if row is None else SolutionTypeRecord.of(row)
 
 
 def type_members(
     session: Session, type_id: int, *, after_id: int = 0, limit: int | None = None
-) -> list[Network]:
+) -> list[TypeMemberRecord]:
     """The networks of a type in id order (keyset pages: pass the last id seen as after_id)."""
     query = (
-        select(Network)
+        select(
+            Network.id,
+            Network.architecture,
+            Network.units,
+            Network.source,
+            Network.name,
+            Network.validation_loss,
+        )
         .where(Network.solution_type_id == type_id, Network.id > after_id)
         .order_by(Network.id)
     )
     if limit is not None:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    return [TypeMemberRecord(*row) for row in session.execute(query)]
 
 
-def network_solution_type(session: Session, network_id: int) -> SolutionType | None:
+def network_solution_type(session: Session, network_id: int) -> SolutionTypeRecord | None:
     """The network's type, None while it has none (not analysed yet, or not typed)."""
-    return session.scalars(
+    row = session.scalars(
         select(SolutionType)
         .join(Network, Network.solution_type_id == SolutionType.id)
         .where(Network.id == network_id)
     ).one_or_none()
+    return None if row is None else SolutionTypeRecord.of(row)

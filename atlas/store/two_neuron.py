@@ -28,6 +28,7 @@ from atlas.store.lifecycle import (
     record_pace,
     request_cancel,
     start_attempt,
+    status_of,
 )
 from atlas.store.models import (
     DYNAMIC_REGIMES,
@@ -118,6 +119,38 @@ def start_study_attempt(session: Session, study_id: int, max_attempts: int) -> b
     started = start_attempt(study, max_attempts)
     session.flush()
     return started
+
+
+@dataclass(frozen=True)
+class StudyAttempt:
+    """One delivery of a study as its worker begins it."""
+
+    seeds: tuple[int, ...]
+    task_parameters: dict[str, Any]
+    training: dict[str, Any]
+    run_seconds: float
+    trained: bool
+    """The population is stored already: the attempt only classifies and maps it."""
+
+
+def begin_study_attempt(session: Session, study_id: int, max_attempts: int) -> StudyAttempt | None:
+    """Start a delivery of the study (start_study_attempt) and say what it does; None when
+    there is nothing to do: the study has finished, was cancelled, or gave up."""
+    if not start_study_attempt(session, study_id, max_attempts):
+        return None
+    study = _study(session, study_id)
+    return StudyAttempt(
+        seeds=tuple(range(study.seed, study.seed + study.count)),
+        task_parameters=dict(study.task_parameters),
+        training=dict(study.training_config),
+        run_seconds=study.run_seconds,
+        trained=stored_network_count(session, study_id) > 0,
+    )
+
+
+def study_status(session: Session, study_id: int) -> WorkStatus | None:
+    """The study's status as stored now (None: no such study): how a worker notices a cancel."""
+    return status_of(session, TwoNeuronStudyRow, study_id)
 
 
 def record_study_progress(

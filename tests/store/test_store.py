@@ -13,14 +13,17 @@ from sqlalchemy import delete, func, select, text
 from throwaway_databases import BACKENDS, database
 
 from atlas.config import Settings
+from atlas.errors import NotFoundError
 from atlas.networks import from_state_dicts
 from atlas.store import (
     Budget,
     ChartRecord,
     ChartSpec,
+    JobAttempt,
     JobSpec,
     SettingSpec,
     StopReason,
+    begin_job_attempt,
     cancel_chart,
     cancel_job,
     cancel_study,
@@ -30,12 +33,14 @@ from atlas.store import (
     fail_submitted_job,
     finish_job,
     finish_step,
+    job_status,
     load_population,
     make_engine,
     migrate,
     network_state_dict,
     record_progress,
     save_imported_network,
+    save_job_network,
     save_study_outcome,
     save_trained_network,
     save_validation_result,
@@ -358,6 +363,35 @@ def test_job_lifecycle(sessions):
         job = session.get(Job, job.id)
         assert (job.status, job.attempts, job.error) == ("failed", 2, "RuntimeError: out of memory")
         assert job.finished_at is not None and job.id not in unfinished_job_ids(session)
+
+
+def test_a_job_attempt_says_what_is_left_to_train(sessions, trained):
+    """What the worker reads when it begins a delivery: records, never rows of the tables."""
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+        first = begin_job_attempt(session, job.id, max_attempts=3)
+        assert job_status(session, job.id) == "running"
+    assert isinstance(first, JobAttempt)
+    assert (first.seeds, first.unanalysed, first.snapshot) == ((SEED, SEED + 1), (), None)
+    assert (first.task, first.architecture, first.units, first.count) == (
+        "delayed",
+        "vanilla",
+        8,
+        2,
+    )
+    assert SMALL_DELAYED.items() <= first.task_parameters.items() and first.attempt == 1
+    with session_scope(sessions) as session:
+        saved = save_job_network(session, job.id, trained[1])
+        assert save_job_network(session, job.id, trained[1]) == saved  # once, whatever happens
+        again = begin_job_attempt(session, job.id, max_attempts=3)  # a redelivery
+    assert (again.seeds, again.unanalysed, again.attempt) == ((SEED,), (saved,), 2)
+    cancel_job(sessions, job.id)
+    with session_scope(sessions) as session:
+        assert begin_job_attempt(session, job.id, max_attempts=3) is None
+        assert job_status(session, job.id) == "cancelled"
+        assert job_status(session, 2**31 - 1) is None
+        with pytest.raises(NotFoundError):
+            save_job_network(session, 2**31 - 1, trained[0])
 
 
 # --- networks ----------------------------------------------------------------------------------
