@@ -10,7 +10,7 @@ this or another machine. `atlas chart from-runs` makes the folders a chart. Only
 modules are imported (no database, no web).
 
     python benchmarks/paper_settings.py --out runs/paper --deadline 300 \
-        --population delayed:vanilla:20:0:64:cpu:8 ... [--max-epochs 5000 --initialisation pytorch]
+        --population delayed:vanilla:20:0:64:cpu:8 ... [--max-epochs 5000 --training JSON]
 A population is TASK:ARCH:UNITS:SEED:COUNT:DEVICE[:PROCESSES] (PROCESSES splits its seeds
 over that many processes). The last line printed is one JSON object with the figures.
 """
@@ -35,8 +35,7 @@ def train_one(
     device: str,
     deadline: float,
     out: Path,
-    max_epochs: int,
-    initialisation: str,
+    training: dict,
 ) -> None:
     """Train (or resume) one population until it is done or `deadline` (epoch seconds)."""
     import torch
@@ -50,9 +49,7 @@ def train_one(
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
-    config = TrainingConfig(
-        device=device, checkpoint_every=0, max_epochs=max_epochs, initialisation=initialisation
-    )
+    config = TrainingConfig.from_dict({**training, "device": device, "checkpoint_every": 0})
     snapshot = out / SNAPSHOT
     if snapshot.exists():
         with np.load(snapshot) as arrays:
@@ -83,29 +80,32 @@ def main() -> None:
         " few minibatches per epoch, like interval, needs more epochs for the same Adam steps)",
     )
     parser.add_argument(
-        "--initialisation",
-        choices=("scaled", "pytorch"),
-        default=TrainingConfig.initialisation,
-        help="first weights (atlas.networks.population.INITIALISATIONS): the paper's released"
-        " reproduction vanilla networks began from PyTorch's default, unscaled",
+        "--training",
+        type=json.loads,
+        default={},
+        help="JSON object of further TrainingConfig options, e.g. "
+        '\'{"initialisation": "pytorch", "second_phase_loss": 0.02}\'',
     )
-    parser.add_argument("--worker", nargs=7, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        task, arch, units, seeds, device, deadline, out = args.worker
-        seeds_list, at = json.loads(seeds), float(deadline)
+        task, arch, units, seeds, device, deadline, out, training = args.worker
         train_one(
             task,
             arch,
             int(units),
-            seeds_list,
+            json.loads(seeds),
             device,
-            at,
+            float(deadline),
             Path(out),
-            args.max_epochs,
-            args.initialisation,
+            json.loads(training),
         )
         return
+    training = {**args.training, "max_epochs": args.max_epochs}
+    try:
+        TrainingConfig.from_dict(training)
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--training: {exc}")
     deadline = time.time() + args.deadline
     args.out.mkdir(parents=True, exist_ok=True)
     processes = []
@@ -123,10 +123,6 @@ def main() -> None:
                 str(args.out),
                 "--deadline",
                 "0",
-                "--max-epochs",
-                str(args.max_epochs),
-                "--initialisation",
-                args.initialisation,
                 "--worker",
                 task,
                 arch,
@@ -135,6 +131,7 @@ def main() -> None:
                 device,
                 str(deadline),
                 str(args.out / name),
+                json.dumps(training),
             ]
             log = open(args.out / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
             processes.append((name, subprocess.Popen(command, stdout=log, stderr=log), log))

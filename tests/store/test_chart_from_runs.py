@@ -4,6 +4,7 @@ trained them; folders that do not make one chart are refused with nothing stored
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -30,13 +31,13 @@ SHORT_DELAYED = {"f_max": 5, "delay_max": 2, "f1_onset": 2, "f2_onset": 16,
 CONFIG = TrainingConfig(max_epochs=30, learning_rate=0.05, batch_size=12, checkpoint_every=0)
 
 
-def train_run(folder, seeds, stop_after_epochs=None):
+def train_run(folder, seeds, stop_after_epochs=None, config=CONFIG):
     """Train like paper_settings.py does, in two sessions (the second resumes the snapshot
     that the first leaves), stopping early when asked."""
     task = get_task("delayed", **SHORT_DELAYED)
-    run = PopulationTraining(task, "vanilla", 8, seeds, CONFIG)
+    run = PopulationTraining(task, "vanilla", 8, seeds, config)
     folder.mkdir(parents=True)
-    for epochs in (10, (stop_after_epochs or CONFIG.max_epochs) - 10):
+    for epochs in (10, (stop_after_epochs or config.max_epochs) - 10):
         started, finished = time.time(), []
         for _ in range(epochs):
             if len(run.active):
@@ -75,6 +76,18 @@ def test_run_folders_become_a_chart_that_reads_as_trained_here(tmp_path, capsys)
                                CONFIG)  # fmt: skip
     assert all(torch.equal(fresh.initial[0][k], run.outcomes[0].initial_state_dict[k])
                for k in fresh.initial[0])  # fmt: skip
+
+
+def test_a_run_folder_keeps_its_initialisation(tmp_path):
+    """The initial weights read back are those the run drew, under its own initialisation."""
+    unscaled = dataclasses.replace(CONFIG, initialisation="pytorch", max_epochs=12)
+    trained = train_run(tmp_path / "a", [5, 6], config=unscaled)
+    outcomes = read_population_run(tmp_path / "a", n_trials=1).outcomes
+    scaled = PopulationTraining(get_task("delayed", **SHORT_DELAYED), "vanilla", 8, [5, 6], CONFIG)
+    for k, outcome in enumerate(outcomes):
+        for name, weights in outcome.initial_state_dict.items():
+            assert torch.equal(weights, trained.initial[k][name])
+            torch.testing.assert_close(weights, scaled.initial[k][name] * 8**0.5)
 
 
 def test_a_stopped_run_counts_its_unfinished_seeds_and_foreign_seeds_are_refused(tmp_path, capsys):
