@@ -131,11 +131,11 @@ def list_solutions_route(
     rows = list_solutions(
         session, filters, sort=sort, descending=order == "desc", after=after, limit=limit + 1
     )
-    items = [_summary(row.network._mapping, row.solution_type) for row in rows[:limit]]
+    items = [_summary(dataclasses.asdict(listed), listed.solution_type) for listed in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        position = {"value": sort_value(last, sort), "id": last.network.id}
+        position = {"value": sort_value(last, sort), "id": last.id}
         next_cursor = signer.encode(position, query)
     return SolutionPage(items=items, next_cursor=next_cursor, next=_next_url(request, next_cursor))
 

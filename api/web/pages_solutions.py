@@ -179,7 +179,7 @@ def _suggestions(session: Session, task: str, kind: str | None, exclude: int) ->
         rows = list_solutions(
             session, filters, sort="validation_loss", descending=False, limit=LIMIT
         )
-        found = [row.network for row in rows if row.network.id != exclude][:COMPARE_SUGGESTIONS]
+        found = [listed for listed in rows if listed.id != exclude][:COMPARE_SUGGESTIONS]
         if found:
             return found
     return []

@@ -96,6 +96,7 @@ from atlas.store.networks import (
 )
 from atlas.store.queries import (
     CheckpointRecord,
+    ListedSolution,
     SolutionFilters,
     SolutionRecord,
     StepRunRecord,
@@ -192,6 +193,7 @@ __all__ = [
     "JobAttempt",
     "JobRecord",
     "JobSpec",
+    "ListedSolution",
     "RegimeSummary",
     "SchemaOutOfDateError",
     "SettingSpec",

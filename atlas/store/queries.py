@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.orm import Session
 
 from atlas.errors import NotFoundError
@@ -79,10 +79,23 @@ class SolutionFilters:
 
 
 @dataclass(frozen=True)
-class SolutionRow:
-    """One listing row: the network's summary columns and its solution type's name."""
+class ListedSolution:
+    """One solution as a listing shows it: its summary columns and its solution type's name."""
 
-    network: Row
+    id: int
+    task: str
+    architecture: str
+    units: int
+    source: str
+    name: str | None
+    status: str
+    analysis_status: str
+    seed: int | None
+    job_id: int | None
+    epochs: int | None
+    best_loss: float | None
+    validation_loss: float | None
+    created_at: datetime
     solution_type: str | None
 
 
@@ -94,7 +107,7 @@ def list_solutions(
     descending: bool = True,
     after: tuple[Any, int] | None = None,
     limit: int = 50,
-) -> list[SolutionRow]:
+) -> list[ListedSolution]:
     """Up to `limit` solutions matching `filters` in (sort, id) order, after the position
     `after` = (sort value, id) of the previous page's last row.
 
@@ -115,7 +128,7 @@ def list_solutions(
     else:
         order = [column.desc(), Network.id.desc()] if descending else [column, Network.id]
     rows = session.execute(query.order_by(*order).limit(limit)).all()
-    return [SolutionRow(row, row.solution_type) for row in rows]
+    return [ListedSolution(**row._mapping) for row in rows]
 
 
 def _after(column: Any, position: tuple[Any, int], descending: bool) -> ColumnElement[bool]:
@@ -126,9 +139,9 @@ def _after(column: Any, position: tuple[Any, int], descending: bool) -> ColumnEl
     return key < bound if descending else key > bound
 
 
-def sort_value(row: SolutionRow, sort: str) -> Any:
-    """The value of the sort key on a listing row (what a cursor records)."""
-    return getattr(row.network, SORT_COLUMNS[sort].key)
+def sort_value(solution: ListedSolution, sort: str) -> Any:
+    """The value of the sort key on a listed solution (what a cursor records)."""
+    return getattr(solution, SORT_COLUMNS[sort].key)
 
 
 @dataclass(frozen=True)
