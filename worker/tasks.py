@@ -117,7 +117,7 @@ def train_job(
                 between_minibatches=watch.check,
             )
         with transaction() as session:
-            status = finish_job(session, job_id).status
+            status = finish_job(session, job_id)
         logger.info("job %d %s", job_id, status)
     return ending.reason
 

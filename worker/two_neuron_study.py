@@ -76,7 +76,7 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         with transaction() as session:
             set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
             save_regime_maps(session, study_id, maps)
-            status = finish_study(session, study_id).status
+            status = finish_study(session, study_id)
         logger.info("study %d %s", study_id, status)
 
 

@@ -232,7 +232,7 @@ def _failed_networks(session: Session, job_id: int) -> int:
     )
 
 
-def finish_job(session: Session, job_id: int) -> Job:
+def finish_job(session: Session, job_id: int) -> WorkStatus:
     """Every network the job asked for is stored: succeeded, partially succeeded (some
     networks failed) or failed (all did). Its training snapshot goes."""
     job = _job(session, job_id)
@@ -243,10 +243,10 @@ def finish_job(session: Session, job_id: int) -> Job:
     mark_outcome(job, job.count, _failed_networks(session, job_id))
     delete_training_snapshot(session, job_id)
     session.flush()
-    return job
+    return WorkStatus(job.status)
 
 
-def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = "") -> Job:
+def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = "") -> WorkStatus:
     """The worker stopped the job before its end (lifecycle.mark_stopped): networks stored
     stay; the snapshot stays only for a job queued again."""
     job = _job(session, job_id)
@@ -256,10 +256,10 @@ def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = ""
     if job.status in FINISHED:
         delete_training_snapshot(session, job_id)
     session.flush()
-    return job
+    return WorkStatus(job.status)
 
 
-def request_job_cancel(session: Session, job_id: int) -> Job:
+def request_job_cancel(session: Session, job_id: int) -> WorkStatus:
     """A client's cancel (lifecycle.request_cancel): a queued job is cancelled now, a running
     one is cancelling until its worker stops. Raises NotFoundError, AlreadyFinishedError."""
     job = _job(session, job_id)
@@ -267,17 +267,17 @@ def request_job_cancel(session: Session, job_id: int) -> Job:
     if job.status in FINISHED:
         delete_training_snapshot(session, job_id)
     session.flush()
-    return job
+    return WorkStatus(job.status)
 
 
-def fail_job(session: Session, job_id: int, error: str) -> Job:
+def fail_job(session: Session, job_id: int, error: str) -> WorkStatus:
     """Mark the job failed with a readable reason; networks already stored stay."""
     job = _job(session, job_id)
     mark_failed(job, error)
     job.n_saved = count_saved_networks(session, job_id)
     delete_training_snapshot(session, job_id)
     session.flush()
-    return job
+    return WorkStatus(job.status)
 
 
 def unfinished_job_ids(session: Session) -> list[int]:

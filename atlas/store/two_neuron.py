@@ -184,24 +184,22 @@ def _unsolved(session: Session, study_id: int) -> int:
     )
 
 
-def finish_study(session: Session, study_id: int) -> TwoNeuronStudyRow:
+def finish_study(session: Session, study_id: int) -> WorkStatus:
     """Classified and mapped: succeeded, partially succeeded (some networks did not reach the
     target) or failed (none did)."""
     study = _study(session, study_id)
     study.progress_fraction = 1.0
     mark_outcome(study, study.count, _unsolved(session, study_id))
     session.flush()
-    return study
+    return WorkStatus(study.status)
 
 
-def fail_study(session: Session, study_id: int, error: str) -> TwoNeuronStudyRow:
+def fail_study(session: Session, study_id: int, error: str) -> WorkStatus:
     delete_snapshot(session, "study", study_id)
-    return _change(session, study_id, lambda study: mark_failed(study, error))
+    return WorkStatus(_change(session, study_id, lambda study: mark_failed(study, error)).status)
 
 
-def stop_study(
-    session: Session, study_id: int, reason: StopReason, detail: str = ""
-) -> TwoNeuronStudyRow:
+def stop_study(session: Session, study_id: int, reason: StopReason, detail: str = "") -> WorkStatus:
     """The worker stopped the study before its end (lifecycle.mark_stopped); a study stores
     its networks all at once, so one stopped in training has none."""
     study = _study(session, study_id)
@@ -211,15 +209,15 @@ def stop_study(
     if study.status in FINISHED:
         delete_snapshot(session, "study", study_id)
     session.flush()
-    return study
+    return WorkStatus(study.status)
 
 
-def request_study_cancel(session: Session, study_id: int) -> TwoNeuronStudyRow:
+def request_study_cancel(session: Session, study_id: int) -> WorkStatus:
     """A client's cancel (lifecycle.request_cancel). Raises NotFoundError, AlreadyFinishedError."""
     study = _change(session, study_id, lambda row: request_cancel(row, f"study {study_id}"))
     if study.status in FINISHED:
         delete_snapshot(session, "study", study_id)
-    return study
+    return WorkStatus(study.status)
 
 
 def unfinished_study_ids(session: Session) -> list[int]:

@@ -23,6 +23,7 @@ from atlas.store import (
     JobSpec,
     SettingSpec,
     StopReason,
+    WorkStatus,
     begin_job_attempt,
     cancel_chart,
     cancel_job,
@@ -355,10 +356,10 @@ def test_job_lifecycle(sessions):
         with pytest.raises(RuntimeError, match="0 of 2 networks"):
             finish_job(session, job.id)
         stopped = stop_job(session, job.id, StopReason.SHUTDOWN, "shutting down")
-        assert (stopped.status, job.attempts) == ("queued", 0)
+        assert (stopped, job.attempts) == (WorkStatus.QUEUED, 0)
         assert start_job_attempt(session, job.id, max_attempts=3)
         assert start_job_attempt(session, job.id, max_attempts=3)  # a redelivery
-        fail_job(session, job.id, "RuntimeError: out of memory")
+        assert fail_job(session, job.id, "RuntimeError: out of memory") == WorkStatus.FAILED
     with session_scope(sessions) as session:
         job = session.get(Job, job.id)
         assert (job.status, job.attempts, job.error) == ("failed", 2, "RuntimeError: out of memory")
