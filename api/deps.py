@@ -1,5 +1,5 @@
-"""Request-scoped dependencies (a database session, the app's sessionmaker for the store's
-readers that own their transaction, the app's settings) and the bounded parameter types every
+"""Request-scoped dependencies (a reading session, the app's sessionmaker for the store's
+functions that own their transaction, the app's settings) and the bounded parameter types every
 route shares.
 
 Ids are bounded to the store's integer columns: a path or query integer outside them is a 422
@@ -18,6 +18,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from atlas.config import Settings
+from atlas.store import reading
 
 #: The largest id a row can have: the store's ids are 32-bit integer columns.
 MAX_ID = 2**31 - 1
@@ -27,12 +28,10 @@ MAX_TEXT = 255
 
 
 def _session(request: Request) -> Iterator[Session]:
-    """A session for one request, closed after it; writes commit explicitly."""
-    session = request.app.state.sessions()
-    try:
+    """The request's reading session (atlas.store.reading): routes read records through it
+    and write only through store functions that own their transaction."""
+    with reading(request.app.state.sessions) as session:
         yield session
-    finally:
-        session.close()
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:

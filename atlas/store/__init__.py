@@ -15,7 +15,9 @@ This package is the store's interface: the API, the worker and the CLI import fr
 the tables.
 
 Writers take a Session and flush; the caller commits (session_scope, or the worker's
-worker.database.transaction), except those of work_writes, which own their transaction.
+worker.database.transaction), except those of work_writes and uploads, which own their
+transaction. The API reads through `reading`: a session that is rolled back at the end and
+refuses to flush a change, so no request writes except through a store writer.
 Commit a job, study or chart before enqueueing work on it: the worker reads it from the database.
 A reader that looks a thing up by id raises NotFoundError (atlas.errors) when there is none;
 a request that cannot be met raises an InvalidError or ConflictError subclass (JobSpecError,
@@ -69,7 +71,13 @@ from atlas.store.charts import (
     list_charts,
     unfinished_chart_ids,
 )
-from atlas.store.database import make_engine, session_factory, session_scope
+from atlas.store.database import (
+    ReadOnlySessionError,
+    make_engine,
+    reading,
+    session_factory,
+    session_scope,
+)
 from atlas.store.datasets import chart_export, export_dataset, import_dataset, selected_network_ids
 from atlas.store.explorer_reads import TaskCounts, member_spread, recent_work, task_counts
 from atlas.store.jobs import (
@@ -194,6 +202,7 @@ __all__ = [
     "JobRecord",
     "JobSpec",
     "ListedSolution",
+    "ReadOnlySessionError",
     "RegimeSummary",
     "SchemaOutOfDateError",
     "SettingSpec",
@@ -267,6 +276,7 @@ __all__ = [
     "network_solution_type",
     "network_state_dict",
     "principal_variant",
+    "reading",
     "recent_work",
     "record_progress",
     "record_study_progress",

@@ -80,6 +80,29 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+class ReadOnlySessionError(RuntimeError):
+    """A write through a reading session: a bug in the caller, which must write through a
+    store function that owns its transaction."""
+
+
+def _refuse_writes(session: Session, _context, _instances) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySessionError("a reading session does not write; use a store writer")
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for the store's readers (they return records): its transaction is rolled
+    back at the end, and a flush of any change raises ReadOnlySessionError."""
+    session = factory()
+    event.listen(session, "before_flush", _refuse_writes)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
 def get_or_raise(
     session: Session, model: type[Row], key: int, what: str, slug: str, **options: Any
 ) -> Row:

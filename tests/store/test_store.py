@@ -21,6 +21,7 @@ from atlas.store import (
     ChartSpec,
     JobAttempt,
     JobSpec,
+    ReadOnlySessionError,
     SettingSpec,
     StopReason,
     WorkStatus,
@@ -39,6 +40,7 @@ from atlas.store import (
     make_engine,
     migrate,
     network_state_dict,
+    reading,
     record_progress,
     save_imported_network,
     save_job_network,
@@ -341,6 +343,23 @@ def test_charts_are_submitted_and_cancelled_in_the_stores_transaction(sessions):
     with session_scope(sessions) as session:
         assert session.get(Chart, failed).status == "failed"
         assert count_rows(session, Job, Job.error == "chart could not be queued") == 2
+
+
+def test_a_reading_session_reads_records_and_refuses_to_write(sessions):
+    """The API's request session: readers work through it, a change never reaches the
+    database (a flush raises, the end rolls back)."""
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+    with reading(sessions) as session:
+        assert job_status(session, job.id) == WorkStatus.QUEUED
+        session.get(Job, job.id).status = WorkStatus.FAILED
+        with pytest.raises(ReadOnlySessionError):
+            session.flush()
+    with reading(sessions) as session:
+        session.get(Job, job.id).error = "never stored"
+    with session_scope(sessions) as session:
+        stored = session.get(Job, job.id)
+        assert (stored.status, stored.error) == (WorkStatus.QUEUED, None)
 
 
 def test_job_lifecycle(sessions):
