@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+PROGRESS_EVERY = 50
+"""Epochs between a worker's progress lines in its log."""
+
 
 def train_one(
     task_name: str,
@@ -60,6 +63,15 @@ def train_one(
     finished = []
     while len(run.active) and time.time() < deadline:
         finished.extend(run.run_epoch())
+        if run.epoch % PROGRESS_EVERY == 0:
+            progress = run.progress()
+            losses = run.curves[run.active, run.epoch - 1]
+            print(
+                f"epoch {progress.epoch}: {progress.active} training, {progress.converged}"
+                f" converged, {len(finished)} finished this call; training loss of those"
+                f" training: median {np.median(losses) if len(losses) else float('nan'):.2e}",
+                flush=True,
+            )
     if device == "cuda":
         torch.cuda.synchronize()
     record_session(out, task, run, finished, time.time() - started, run.epoch - first_epoch)
