@@ -46,7 +46,7 @@ def train_one(
     from atlas.tasks import get_task
     from atlas.training.batched import PopulationTraining
     from atlas.training.config import TrainingConfig
-    from atlas.training.run_folder import SNAPSHOT, record_session
+    from atlas.training.run_folder import OUTCOMES, SNAPSHOT, record_session
     from atlas.training.snapshot import restore_training
 
     torch.set_num_threads(1)
@@ -54,6 +54,9 @@ def train_one(
     task = get_task(task_name)
     config = TrainingConfig.from_dict({**training, "device": device, "checkpoint_every": 0})
     snapshot = out / SNAPSHOT
+    if (out / OUTCOMES).exists() and not snapshot.exists():
+        print("every network of this population has finished: nothing to train", flush=True)
+        return
     if snapshot.exists():
         with np.load(snapshot) as arrays:
             run = restore_training(task, arch, units, config, dict(arrays))
