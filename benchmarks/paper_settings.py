@@ -6,7 +6,8 @@ CPU (one thread) or the GPU, so that the launch-bound small-network steps of dif
 populations overlap. Each population writes a run folder `<out>/<name>/` (layout in
 atlas.training.run_folder): its finished networks, its outcomes and, when the deadline stopped
 it, a snapshot; running the same command over the same `--out` continues exactly there, on
-this or another machine. `atlas chart from-runs` makes the folders a chart. Only science
+this or another machine. `atlas chart from-runs` makes the folders a chart (the folders of one
+population's processes join as one setting). Only science
 modules are imported (no database, no web).
 
     python benchmarks/paper_settings.py --out runs/paper --deadline 300 \

@@ -1,11 +1,12 @@
 """A chart made of populations trained outside the atlas (run folders, atlas.training.run_folder).
 
-Each run folder becomes one setting of a new chart and one chunk of it: a job owning the
-run's seeds, whose finished networks are stored as a training job stores them. The seeds must
-be the very seeds the chart would have trained itself (setting p: `seed + p * seed_budget + i`),
-so that the chart reads as if the atlas had trained it, and the same training config and task
-variant for every run. Networks still training when the run stopped are counted as not
-trained: their chunk ends at its time limit with the networks it has. The chart is complete
+The run folders of one setting (one per process where paper_settings.py split a population's
+seeds) are joined, and each setting becomes one chunk of a new chart: a job owning the setting's
+seeds, whose finished networks are stored as a training job stores them. The seeds must be the
+very seeds the chart would have trained itself (setting p: `seed + p * seed_budget + i`), so that
+the chart reads as if the atlas had trained it, and the same training config and task variant for
+every run. Networks still training when the run stopped are counted as not trained: their chunk
+ends at its time limit with the networks it has. The chart is complete
 at once: it spawns nothing (`atlas chart from-runs`).
 """
 
@@ -30,7 +31,7 @@ from atlas.store.lifecycle import StopReason, mark_running
 from atlas.store.models import Job
 from atlas.store.networks import save_trained_network
 from atlas.store.work_status import WorkStatus
-from atlas.training.run_folder import PopulationRun
+from atlas.training.run_folder import PopulationRun, join_runs
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,15 @@ def chart_from_runs(
     seed_budget: int | None = None,
     acceptance_loss: float = ACCEPTANCE_LOSS,
 ) -> ChartFromRuns:
-    """A finished chart with one setting per run, in the order given; ChartSpecError when the
-    runs do not make one chart (another task variant or config, foreign seeds)."""
+    """A finished chart with one setting per (architecture, units) of the runs, in the order
+    first given; ChartSpecError when the runs do not make one chart (another task variant or
+    config, foreign seeds), RunFolderError when runs of one setting are not one population."""
     if not runs:
         raise ChartSpecError("a chart needs at least one run")
+    by_setting: dict[tuple[str, int], list[PopulationRun]] = {}
+    for run in runs:
+        by_setting.setdefault((run.architecture, run.units), []).append(run)
+    runs = [join_runs(parts) for parts in by_setting.values()]
     first = runs[0]
     spec = ChartSpec(
         task=first.task,

@@ -2,8 +2,8 @@
 
 Charting the full tasks takes hours of training on many cores or a GPU, often on a lent
 machine that has no database: `benchmarks/paper_settings.py` trains there and writes one
-folder per population, and `atlas chart from-runs` brings the folders into a chart. The
-layout:
+folder per population (or one per process, when a population's seeds are split across
+processes), and `atlas chart from-runs` brings the folders into a chart. The layout:
 
 - `outcomes.json`: the population (task and its parameters, architecture, units, seeds, the
   training config), its sessions (device, wall seconds, epochs), `epochs_run`, the finished
@@ -18,7 +18,8 @@ Initial weights are not stored: they follow from the seeds (RNNPopulation.initia
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,4 +227,32 @@ def read_population_run(folder: Path, n_trials: int) -> PopulationRun:
         epochs_run,
         still_training,
         outcomes,
+    )
+
+
+def join_runs(runs: Sequence[PopulationRun]) -> PopulationRun:
+    """Folders of one population whose seeds were split across processes, as one run;
+    RunFolderError when they are not parts of one population (another task variant, setting
+    or config, or a seed trained twice)."""
+    first = runs[0]
+    population = (first.task, first.task_parameters, first.architecture, first.units, first.config)
+    for run in runs[1:]:
+        if (run.task, run.task_parameters, run.architecture, run.units, run.config) != population:
+            raise RunFolderError(
+                f"runs of {first.architecture} {first.units} differ in task variant or config"
+            )
+    seeds = sorted(s for run in runs for s in run.seeds)
+    if len(set(seeds)) != len(seeds):
+        raise RunFolderError(f"runs of {first.architecture} {first.units} share seeds")
+    outcomes = sorted((o for run in runs for o in run.outcomes), key=lambda o: o.seed)
+    return PopulationRun(
+        first.task,
+        first.task_parameters,
+        first.architecture,
+        first.units,
+        seeds,
+        first.config,
+        max(run.epochs_run for run in runs),
+        sorted(s for run in runs for s in run.still_training),
+        [replace(o, index=seeds.index(o.seed)) for o in outcomes],
     )

@@ -120,3 +120,32 @@ def test_a_stopped_run_counts_its_unfinished_seeds_and_foreign_seeds_are_refused
         assert len(session.scalars(select(Network)).all()) == 0
         assert len(session.scalars(select(Job)).all()) == 1  # the stopped run's chunk only
     engine.dispose()
+
+
+def test_the_folders_of_one_population_split_across_processes_join_as_one_setting(tmp_path, capsys):
+    """paper_settings.py POPULATION:2 trains seeds 0, 2 in one folder and 1, 3 in another."""
+    train_run(tmp_path / "p0", [0, 2])
+    train_run(tmp_path / "p1", [1, 3])
+    url = sqlite_url(tmp_path)
+    folders = [str(tmp_path / "p0"), str(tmp_path / "p1")]
+    code = atlas_main(["chart", "from-runs", *folders, "--networks-per-setting", "3",
+                       "--acceptance", "0.2", "--no-analysis", "--no-kappa",
+                       "--database-url", url])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "chart 1 (succeeded): 4 networks stored, 4 accepted" in out
+    parts = [read_population_run(tmp_path / p, n_trials=1) for p in ("p0", "p1")]
+    losses = {o.seed: o.validation_loss for run in parts for o in run.outcomes}
+    engine = make_engine(url)
+    with session_scope(session_factory(engine)) as session:
+        (setting,) = chart_record(session, 1).settings
+        assert (setting.trained, setting.accepted) == (4, 4)
+        job = session.scalars(select(Job)).one()
+        assert (job.seed, job.count, job.n_saved) == (0, 4, 4)
+        networks = session.scalars(select(Network).order_by(Network.seed)).all()
+        assert {n.seed: n.validation_loss for n in networks} == losses
+    engine.dispose()
+
+    code = atlas_main(["chart", "from-runs", folders[0], folders[0], "--networks-per-setting",
+                       "1", "--database-url", url])  # fmt: skip
+    assert code == 2 and "share seeds" in capsys.readouterr().err
