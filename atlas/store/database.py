@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -33,12 +34,17 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+READING = "atlas_reading"  # the execution option of a reading session's connections
+
+
 def _sqlite_begin(connection) -> None:
     """BEGIN IMMEDIATE: take the write lock up front, so that a transaction which reads and
     then writes waits (busy timeout) for another writer instead of failing when it upgrades.
-    Emitting BEGIN ourselves also makes SAVEPOINTs behave (the pysqlite driver's own
-    transaction handling gets them wrong)."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    A reading session's transaction never writes: a plain BEGIN reads its WAL snapshot while
+    a writer works, instead of queueing behind it. Emitting BEGIN ourselves also makes
+    SAVEPOINTs behave (the pysqlite driver's own transaction handling gets them wrong)."""
+    reading_only = connection.get_execution_options().get(READING, False)
+    connection.exec_driver_sql("BEGIN" if reading_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -85,17 +91,36 @@ class ReadOnlySessionError(RuntimeError):
     store function that owns its transaction."""
 
 
+class ReadingSession(Session):
+    """A session whose flushes refuse any change (the listener below holds for every one)."""
+
+
+@event.listens_for(ReadingSession, "before_flush")
 def _refuse_writes(session: Session, _context, _instances) -> None:
     if session.new or session.dirty or session.deleted:
         raise ReadOnlySessionError("a reading session does not write; use a store writer")
 
 
+_reading_binds: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
+def _reading_bind(engine: Engine) -> Engine:
+    """`engine` with the options of a reading transaction: on SQLite a deferred BEGIN (above),
+    on PostgreSQL a READ ONLY transaction, so that the database itself refuses a write."""
+    if engine not in _reading_binds:
+        options = {READING: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        _reading_binds[engine] = engine.execution_options(**options)
+    return _reading_binds[engine]
+
+
 @contextmanager
 def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for the store's readers (they return records): its transaction is rolled
-    back at the end, and a flush of any change raises ReadOnlySessionError."""
-    session = factory()
-    event.listen(session, "before_flush", _refuse_writes)
+    """A session for the store's readers (they return records), configured as `factory`'s
+    sessions: it never waits for a writer, its transaction is rolled back at the end, and a
+    flush of any change raises ReadOnlySessionError."""
+    session = ReadingSession(**{**factory.kw, "bind": _reading_bind(factory.kw["bind"])})
     try:
         yield session
     finally:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from throwaway_databases import BACKENDS, database
 
 from atlas.config import Settings
@@ -360,6 +361,28 @@ def test_a_reading_session_reads_records_and_refuses_to_write(sessions):
     with session_scope(sessions) as session:
         stored = session.get(Job, job.id)
         assert (stored.status, stored.error) == (WorkStatus.QUEUED, None)
+
+
+def test_a_reading_session_never_waits_for_a_writer_and_cannot_write_in_sql(sessions):
+    """A writer holding its lock does not delay a reader, which sees the committed state (on
+    SQLite a BEGIN IMMEDIATE reader would queue behind the writer and fail after the busy
+    timeout); on PostgreSQL the transaction is READ ONLY, so SQL past the ORM cannot write."""
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+    writer = sessions()
+    try:
+        writer.get(Job, job.id).error = "not committed"
+        writer.flush()
+        with reading(sessions) as session:
+            assert session.get(Job, job.id).error is None
+            if session.get_bind().dialect.name == "postgresql":
+                with pytest.raises(DBAPIError, match="read-only transaction"):
+                    session.execute(text("CREATE TEMPORARY TABLE probe (x int)"))
+    finally:
+        writer.rollback()
+        writer.close()
+    with session_scope(sessions) as session:
+        assert session.get(Job, job.id).error is None
 
 
 def test_job_lifecycle(sessions):
