@@ -4,20 +4,22 @@ For vanilla 20 on `delayed` and GRU 50 and LSTM 50 on `reproduction`, and each p
 size K, both ways train networks from the same initial weights on the same training set, batch
 size and number of minibatches per epoch:
   population  whole epochs of atlas' PopulationTraining for K networks: every minibatch's
-              batched step (hand-written BPTT, atlas.networks.fused; per-network Adam) plus
-              the epoch's full-training-set loss, the recipe's verdicts and bookkeeping;
+              batched step (hand-written BPTT, atlas.networks.fused; per-network Adam), the
+              epoch loss (`--epoch-loss`: a pass over the whole training set, the default, or
+              the minibatches' mean, as the paper's trainer), the recipe's verdicts and
+              bookkeeping;
   user loop   per network one nn.RNN/GRU/LSTM + nn.Linear trained by torch.optim.Adam on its
               own shuffle of the training set, one network after another, training steps only.
 The user loop's rate does not depend on K (each network runs alone), so it is measured on
 `--sample` networks and reported per network-step. GFLOP/s count the matrix products (a
-training step is three times its forward products; the epoch loss one forward over the
-training set) beside the device's measured matrix-product peak (float32 n x n, best of 5).
+training step is three times its forward products; a training-set epoch loss one forward
+over the training set) beside the device's measured matrix-product peak (float32 n x n, best of 5).
 Runs on the CPU at one thread and all threads, or on CUDA (`--device cuda`, the user loop
 there too, through cuDNN). Prints a table; the last line is one JSON object.
 
     PYTHONPATH=. python benchmarks/train_throughput.py [--device cpu|cuda] [--counts 16,64,256]
         [--threads 1,all] [--configs vanilla_20,gru_50,lstm_50] [--epochs 1] [--sample 4]
-        [--clock wall|process]
+        [--clock wall|process] [--epoch-loss minibatches|training_set]
         [--criterion-epochs 2000]
 """
 
@@ -35,7 +37,7 @@ from atlas.networks import torch_network
 from atlas.networks.cells import GATES
 from atlas.tasks import TrialSet, get_task
 from atlas.training.batched import PopulationTraining
-from atlas.training.config import TrainingConfig
+from atlas.training.config import EPOCH_LOSSES, TrainingConfig
 
 CONFIGURATIONS = (
     ("vanilla", 20, "delayed"),
@@ -88,10 +90,12 @@ def matmul_peak(device: torch.device, clock: Callable[[], float], n: int = 1024)
 
 
 def population_epochs(
-    task, architecture, units, count, epochs, device, clock
+    task, architecture, units, count, epochs, device, clock, epoch_loss
 ) -> tuple[float, PopulationTraining]:
     """Seconds for `epochs` whole epochs (after one warm-up epoch) of K networks."""
-    config = TrainingConfig(max_epochs=epochs + 10, checkpoint_every=0, device=device.type)
+    config = TrainingConfig(
+        max_epochs=epochs + 10, checkpoint_every=0, device=device.type, epoch_loss=epoch_loss
+    )
     run = PopulationTraining(task, architecture, units, list(range(count)), config)
     run.run_epoch()  # warm-up: allocator, kernels
     synchronise(device)
@@ -140,11 +144,12 @@ def measure(
         work = work_of(architecture, units, task.training_set())
         for count in args.counts:
             seconds, run = population_epochs(
-                task, architecture, units, count, args.epochs, device, clock
+                task, architecture, units, count, args.epochs, device, clock, args.epoch_loss
             )
             per_network = user_loop(run, min(args.sample, count), args.epochs, device, clock)
             network_steps = count * work.steps_per_epoch * args.epochs
-            flops = count * args.epochs * (work.steps_per_epoch * work.step_flops + work.loss_flops)
+            loss_flops = work.loss_flops if args.epoch_loss == "training_set" else 0.0
+            flops = count * args.epochs * (work.steps_per_epoch * work.step_flops + loss_flops)
             name = f"{architecture}_{units}_K{count}"
             figures[name] = {
                 "task": task_name,
@@ -178,6 +183,12 @@ def main() -> None:
         "on a machine shared with other jobs); CUDA always by wall clock",
     )
     parser.add_argument(
+        "--epoch-loss",
+        choices=EPOCH_LOSSES,
+        default=TrainingConfig().epoch_loss,
+        help="the population's epoch loss (TrainingConfig.epoch_loss)",
+    )
+    parser.add_argument(
         "--criterion-epochs",
         type=int,
         default=TrainingConfig().max_epochs,
@@ -194,7 +205,12 @@ def main() -> None:
     thread_counts = [all_threads if t == "all" else int(t) for t in args.threads.split(",")]
     if device.type == "cuda":
         thread_counts = thread_counts[:1]
-    summary: dict = {"device": args.device, "epochs": args.epochs, "sample": args.sample}
+    summary: dict = {
+        "device": args.device,
+        "epochs": args.epochs,
+        "sample": args.sample,
+        "epoch_loss": args.epoch_loss,
+    }
     if device.type == "cuda":
         summary["gpu"] = torch.cuda.get_device_name()
     for threads in thread_counts:

@@ -64,6 +64,12 @@ class TrainingIn(BaseModel):
         description="First weights: `scaled` (PyTorch's default / sqrt(units), the recipe) "
         "or `pytorch` (PyTorch's default, as the paper's reproduction vanilla networks began).",
     )
+    epoch_loss: Literal["minibatches", "training_set"] | None = Field(
+        default=None,
+        description="The loss the recipe judges after each epoch: `minibatches`, the mean of "
+        "the epoch's minibatch losses (the paper's trainer), or `training_set`, the whole "
+        "training set under the epoch's last weights (one more pass).",
+    )
 
 
 class JobIn(BaseModel):

@@ -1,9 +1,10 @@
 """Train a population of K networks in one batched computation, each by the paper's recipe.
 
 Every network has its own Adam state, minibatch order, phase, learning rate and stopping
-verdict. Decisions are taken once per epoch on the full training-set loss. A finished network
-leaves the batch: its rows are dropped from the parameters and the optimiser state, which
-freezes it (no update, no step count) and spares its compute while the others go on.
+verdict. Decisions are taken once per epoch on its epoch loss (TrainingConfig.epoch_loss). A
+finished network leaves the batch: its rows are dropped from the parameters and the optimiser
+state, which freezes it (no update, no step count) and spares its compute while the others go
+on.
 """
 
 from __future__ import annotations
@@ -84,11 +85,17 @@ class PopulationTraining:
         self.epoch += 1
         # The epoch's minibatch indices reach the device in one copy, not one per minibatch.
         batches = torch.cat(self.order.epoch(), dim=1).to(self.inputs.device)
+        minibatch_losses = []  # on the device: one copy to the host per epoch
         for batch in batches.split(self.config.batch_size, dim=1):
             if between_minibatches is not None:
                 between_minibatches()
-            training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
-        losses = population_mse(self.population, self.training_set).double().cpu().numpy()
+            minibatch_losses.append(
+                training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
+            )
+        if self.config.epoch_loss == "minibatches":
+            losses = torch.stack(minibatch_losses).double().mean(dim=0).cpu().numpy()
+        else:
+            losses = population_mse(self.population, self.training_set).double().cpu().numpy()
         if self.epoch > self.curves.shape[1]:  # grow by doubling: few runs need max_epochs
             self.curves = np.concatenate([self.curves, np.full_like(self.curves, np.nan)], axis=1)
         self.curves[self.active, self.epoch - 1] = losses

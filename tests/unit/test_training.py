@@ -35,11 +35,19 @@ def _relative_difference(a: dict, b: dict) -> float:
     return max(float((a[k] - b[k]).norm() / b[k].norm()) for k in b)
 
 
-def test_network_in_population_trains_exactly_like_pytorch_adam():
-    """Network k of a batch follows torch.optim.Adam on an nn.RNN fed the same minibatches."""
+@pytest.mark.parametrize("epoch_loss", ["minibatches", "training_set"])
+def test_network_in_population_trains_exactly_like_pytorch_adam(epoch_loss):
+    """Network k of a batch follows torch.optim.Adam on an nn.RNN fed the same minibatches,
+    and its epoch loss is the mean of the epoch's minibatch losses (the paper's trainer) or the
+    loss of the whole training set under the epoch's last weights."""
     task = get_task("delayed", **SMALL)
     config = TrainingConfig(
-        max_epochs=3, batch_size=8, checkpoint_every=1, stall_patience=100, dtype="float64"
+        max_epochs=3,
+        batch_size=8,
+        checkpoint_every=1,
+        stall_patience=100,
+        dtype="float64",
+        epoch_loss=epoch_loss,
     )
     seeds = [5, 6, 7]
     outcomes = train_population(task, "vanilla", 6, seeds, config)
@@ -48,14 +56,22 @@ def test_network_in_population_trains_exactly_like_pytorch_adam():
     net = torch_network(outcomes[k].initial_state_dict).double()
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     train = task.training_set()
+    inputs, targets = train.inputs.double(), train.targets.double()
     order = MinibatchOrder([seeds[k]], len(train), config.batch_size)
-    for checkpoint in outcomes[k].checkpoints:
+    for epoch, checkpoint in enumerate(outcomes[k].checkpoints):
+        minibatch_losses = []
         for (batch,) in order.epoch():
             optimiser.zero_grad()
-            loss = (net(train.inputs[batch].double()) - train.targets[batch].double()).pow(2)
-            loss.mean().backward()
+            loss = (net(inputs[batch]) - targets[batch]).pow(2).mean()
+            loss.backward()
             optimiser.step()
+            minibatch_losses.append(loss.item())
         assert _relative_difference(checkpoint.state_dict, net.state_dict()) < 1e-7
+        with torch.no_grad():
+            whole_set = (net(inputs) - targets).pow(2).mean().item()
+        expected = np.mean(minibatch_losses) if epoch_loss == "minibatches" else whole_set
+        assert outcomes[k].loss_curve[epoch] == pytest.approx(expected, rel=1e-9)
+        assert checkpoint.loss == outcomes[k].loss_curve[epoch]
     assert [c.epoch for c in outcomes[k].checkpoints] == [1, 2]
 
 
@@ -168,6 +184,8 @@ def test_config_round_trip_and_unknown_keys():
         TrainingConfig(plateau_factor=1.5)
     with pytest.raises(ValueError, match="initialisation must be one of"):
         TrainingConfig(initialisation="xavier")
+    with pytest.raises(ValueError, match="epoch_loss must be one of"):
+        TrainingConfig(epoch_loss="validation")
 
 
 def test_two_neuron_gradient_equals_autograd():

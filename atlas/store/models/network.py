@@ -24,8 +24,9 @@ CHECKPOINT_KINDS = ("initial", "intermediate", "final")
 class Network(Base):
     """One trained or imported network: what it was trained on, how training went, its type.
 
-    Losses: `best_loss` is the best training-set loss, `final_loss` the training loss of the
-    last epoch, `validation_loss` the validation-set MSE of the stored final weights.
+    Losses: `best_loss` is the best epoch loss (TrainingConfig.epoch_loss), `final_loss` the
+    epoch loss of the last epoch, `validation_loss` the validation-set MSE of the stored final
+    weights.
 
     A trained network is identified by (job_id, index_in_job); the unique constraint makes
     saving it again (a redelivered job) a no-op instead of a duplicate.
