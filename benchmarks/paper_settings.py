@@ -7,8 +7,8 @@ populations overlap. Each population writes a run folder `<out>/<name>/` (layout
 atlas.training.run_folder): its finished networks, its outcomes and, when the deadline stopped
 it, a snapshot; running the same command over the same `--out` continues exactly there, on
 this or another machine. `atlas chart from-runs` makes the folders a chart (the folders of one
-population's processes join as one setting). Only science
-modules are imported (no database, no web).
+population's processes join as one setting). Only science modules are imported (no database,
+no web).
 
     python benchmarks/paper_settings.py --out runs/paper --deadline 300 \
         --population delayed:vanilla:20:0:64:cpu:8 ... [--max-epochs 5000 --training JSON]

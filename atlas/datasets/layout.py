@@ -71,7 +71,7 @@ TABLES: tuple[Table, ...] = (
             _c("epochs", "int?", "epochs trained"),
             _c("steps", "int?", "optimiser steps"),
             _c("best_loss", "float?", "best epoch loss (training config epoch_loss)"),
-            _c("final_loss", "float?", "training loss of the last epoch"),
+            _c("final_loss", "float?", "epoch loss of the last epoch"),
             _c("validation_loss", "float?", "validation MSE of the final weights"),
             _c("analysis_status", "str", _one_of(ANALYSIS_STATUSES)),
             _c("solution_type", "str?", "the type's name (types.json), null when untyped"),

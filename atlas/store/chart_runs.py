@@ -6,8 +6,8 @@ seeds, whose finished networks are stored as a training job stores them. The see
 very seeds the chart would have trained itself (setting p: `seed + p * seed_budget + i`), so that
 the chart reads as if the atlas had trained it, and the same training config and task variant for
 every run. Networks still training when the run stopped are counted as not trained: their chunk
-ends at its time limit with the networks it has. The chart is complete
-at once: it spawns nothing (`atlas chart from-runs`).
+ends at its time limit with the networks it has. The chart is complete at once: it spawns
+nothing (`atlas chart from-runs`).
 """
 
 from __future__ import annotations

@@ -28,17 +28,12 @@ class TrainingConfig:
     leaves it only with phase 1's larger steps (on `delayed` after some 150 epochs of 45 steps),
     so it stays in phase 1: smaller steps would only freeze it there.
     `initialisation` picks the first weights (atlas.networks.population.INITIALISATIONS).
-    The epoch's loss, which all of this judges, is by default the loss of the whole training
-    set under the epoch's last weights (`epoch_loss="training_set"`). `"minibatches"` takes the
-    mean of the epoch's minibatch losses instead, as the paper's trainer does: no second pass
-    over the training set, which takes 27-32% of an epoch (64 vanilla 20 on `delayed`, GRU 50
-    and LSTM 50 on `reproduction`, one thread), but other verdicts: the mean is noisier, so
-    phase 2's short plateau patience lowers the learning rate sooner (on the short `delayed`
-    variant of the convergence test, 2 of 8 reached 2e-5 against 5, 7 solved the task either
-    way). The paper pairs it with a patience of 150; with `plateau_patience=150` that variant
-    gave 6 converged and 8 solutions, and seeds 0-47 of the full `delayed` task at 20 units 33
-    accepted (below 2e-4) and 8 converged, as the shipped chart's same seeds (33 and 9; 24 of the
-    33 the same networks) in 0.95 s/epoch.
+    The epoch loss, which all of this judges, is by default the loss of the whole training set
+    under the epoch's last weights (`epoch_loss="training_set"`). `"minibatches"` takes the mean
+    of the epoch's minibatch losses, as the paper's trainer does: no second pass (27-36% of an
+    epoch), but other verdicts, since the noisier mean trips phase 2's short patience sooner;
+    pair it with the paper's `plateau_patience=150` (measurements in the README, "Training
+    speed").
     Training ends at `success_loss` (converged) or `max_epochs`; a network whose best loss is
     above `failure_loss` at its end has failed.
     A worker snapshots the whole run every `resume_every` epochs (atlas.training.snapshot; 0:
