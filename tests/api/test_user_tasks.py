@@ -171,7 +171,10 @@ def test_a_declared_task_is_trained_analysed_typed_and_served(client):
         assert len(signature["arrays"]["accuracy_by_delay"]) == 15  # delays 2, 4, .., 30
         graph = client.get(f"/solutions/{solution['id']}/graph").json()
         edge_types = {e["edge_type"] for e in graph["compact"]["edges"]}
-        assert {1, 3, 2} <= edge_types  # the go cue, the no-go cue, the signal
+        # The signal always moves the state; of the two cues at least one must (a network may
+        # rest where one cue leaves it, so that cue's edge is a self-loop and compacted away:
+        # measured on a CI machine, types {0, 2, 3})
+        assert 2 in edge_types and edge_types & {1, 3}, edge_types
         outputs = {n["output"] for n in graph["compact"]["nodes"]}
         assert {-1, 1} <= outputs  # both answers
 

@@ -228,11 +228,11 @@ def test_small_population_trains_to_the_success_criterion():
 
     Sized by measurement (CPU time): on this variant (f in 2..5, delays 0..2, trials of 21
     steps: 36 trials) with lr 3e-3 and batches of 12, the last stretch to 2e-5 is slow, and
-    other rounding (another CPU; tanh taken as 2 sigmoid(2x) - 1 in the float32 sweep where
-    that is faster, atlas.networks.cells.float32_tanh) gives other trajectories. By epoch 3300,
-    6 of the 8 converged on one machine, 1 on another (2026-12-06, the others between 2.1e-5
-    and 1.6e-4 in validation), and one CI machine left a network above 2e-4; by epoch 4000 that
-    second machine had 3 converged, all 8 below 1.4e-4. So the test asks for 2 at the criterion and
+    other rounding (another CPU; tanh taken as 2 sigmoid(2x) - 1 in the float32 sweep,
+    atlas.networks.cells.float32_tanh) gives other trajectories. By epoch 3300, 6 of the 8
+    converged on one machine, 1 on another (2026-12-06, the others between 2.1e-5 and 1.6e-4
+    in validation), and one CI machine left a network above 2e-4; by epoch 4000 that second
+    machine had 3 converged, all 8 below 1.4e-4. So the test asks for 2 at the criterion and
     6 of the 8 solving the task (validation loss below 2e-4, atlas.network_status).
     On the full task at the paper's lr 1e-3, the networks first sit some 150
     epochs (6,750 steps) on the zero-output plateau, which takes minutes on this CPU.
