@@ -19,6 +19,7 @@ from atlas.networks.fused import sweep
 
 ARCHITECTURES = tuple(GATES)
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "fc_weight", "fc_bias")
+ALL_NETWORKS = slice(None)
 
 
 @dataclass
@@ -151,13 +152,15 @@ class RNNPopulation(nn.Module):
         proj = torch.einsum("kbti,kgi->kbtg", inputs, self.weight_ih)
         return proj + self.bias_ih[:, None, None, :]
 
-    def readout(self, states: torch.Tensor) -> torch.Tensor:
-        """Outputs for states (K, ..., S): the linear readout of h (the first `units` entries)."""
+    def readout(self, states: torch.Tensor, networks: slice = ALL_NETWORKS) -> torch.Tensor:
+        """Outputs for states (K, ..., S): the linear readout of h (the first `units` entries);
+        `networks` as in `hidden_states`."""
         h = states[..., : self.units]
         shape = h.shape
-        flat = h.reshape(self.count, -1, self.units)
+        flat = h.reshape(shape[0], -1, self.units)
         # bmm then the bias: a broadcast bias in baddbmm doubles its time (measured)
-        out = torch.bmm(flat, self.fc_weight.transpose(1, 2)).add_(self.fc_bias.unsqueeze(1))
+        weight, bias = self.fc_weight[networks], self.fc_bias[networks]
+        out = torch.bmm(flat, weight.transpose(1, 2)).add_(bias.unsqueeze(1))
         return out.reshape(*shape[:-1], self.n_outputs)
 
     def step(self, states: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -179,25 +182,33 @@ class RNNPopulation(nn.Module):
         return Run(outputs=outputs, states=states.transpose(1, 2))
 
     def hidden_states(
-        self, inputs: torch.Tensor, initial_state: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        initial_state: torch.Tensor | None = None,
+        networks: slice = ALL_NETWORKS,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Time-major hidden states (K, T, B, H) and an LSTM's cell states (else None)."""
+        """Time-major hidden states (K, T, B, H) and an LSTM's cell states (else None).
+
+        `networks` runs a contiguous group of the population alone, its parameters as views:
+        gradients reach the population's own."""
         inputs = inputs.to(self.weight_hh.dtype)
-        if inputs.dim() == 4 and inputs.shape[0] != self.count:
-            raise ValueError(f"per-network inputs for {inputs.shape[0]} networks, not {self.count}")
+        count = len(range(self.count)[networks])
+        if inputs.dim() == 4 and inputs.shape[0] != count:
+            raise ValueError(f"per-network inputs for {inputs.shape[0]} networks, not {count}")
         batch = inputs.shape[-3]
-        state = self.zero_state(batch) if initial_state is None else initial_state
+        if initial_state is None:
+            initial_state = self.weight_hh.new_zeros(count, batch, self.state_size)
         time_major = inputs.transpose(-3, -2)
         if time_major.dim() == 3:
             time_major = time_major.unsqueeze(0)
         return sweep(
             self.architecture,
             time_major,
-            state,
-            self.weight_ih,
-            self.weight_hh,
-            self.bias_ih,
-            self.bias_hh,
+            initial_state,
+            self.weight_ih[networks],
+            self.weight_hh[networks],
+            self.bias_ih[networks],
+            self.bias_hh[networks],
         )
 
     def mse(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,24 @@ def population_parameters(population: RNNPopulation) -> list[torch.Tensor]:
     return [getattr(population, name) for name in PARAMETER_NAMES]
 
 
+NETWORKS_PER_SWEEP = {"gru": 16, "lstm": 16}
+"""On the CPU, a gated population's training step sweeps groups of this many networks, one
+after another: per network they run faster than one sweep of all, whose per-step buffers
+outgrow the caches (one AMD EPYC core, `reproduction`, 50 units, whole epochs: LSTM K = 64
+4.75 -> 3.83 s, K = 256 27.3 -> 18.8 s; GRU K = 256 18.5 -> 15.6 s). A vanilla population runs
+fastest whole (its rate per network still grows at K = 256), as does any population on a GPU,
+where each group's kernel launches would add up."""
+
+
+def sweep_groups(population: RNNPopulation) -> list[slice]:
+    """The groups of networks one training step sweeps in turn (see NETWORKS_PER_SWEEP)."""
+    group = NETWORKS_PER_SWEEP.get(population.architecture)
+    if group is None or population.weight_hh.device.type != "cpu":
+        return [slice(0, population.count)]
+    count = population.count
+    return [slice(start, min(start + group, count)) for start in range(0, count, group)]
+
+
 def training_step(
     population: RNNPopulation, adam: BatchedAdam, inputs: torch.Tensor, targets: torch.Tensor
 ) -> torch.Tensor:
@@ -20,13 +38,18 @@ def training_step(
     one Adam step; returns the K losses.
 
     The per-network losses are summed for backward: the networks' parameters are disjoint, so
-    each network's gradient is exactly the gradient of its own loss.
+    each network's gradient is exactly the gradient of its own loss, whichever group of
+    networks it is swept with.
     """
-    hidden, _ = population.hidden_states(inputs)  # time-major; an LSTM's cells unused
-    errors = population.readout(hidden) - targets.transpose(1, 2)
-    losses = errors.pow(2).flatten(1).mean(dim=1)
     for param in adam.params:
         param.grad = None
-    losses.sum().backward()
+    losses = []
+    for networks in sweep_groups(population):
+        # time-major; an LSTM's cells unused
+        hidden, _ = population.hidden_states(inputs[networks], networks=networks)
+        errors = population.readout(hidden, networks) - targets[networks].transpose(1, 2)
+        group_losses = errors.pow(2).flatten(1).mean(dim=1)
+        group_losses.sum().backward()
+        losses.append(group_losses.detach())
     adam.step()
-    return losses.detach()
+    return torch.cat(losses)

@@ -11,7 +11,7 @@ import torch
 
 from atlas.networks import from_state_dicts, torch_network
 from atlas.tasks import get_task
-from atlas.training import TrainingConfig, evaluation, train_population
+from atlas.training import TrainingConfig, evaluation, step, train_population
 from atlas.training.adam import BatchedAdam
 from atlas.training.batched import PopulationTraining
 from atlas.training.step import population_parameters, training_step
@@ -83,3 +83,28 @@ def test_training_steps_never_wait_for_the_gpu():
             training_step(run.population, adam, run.inputs[batch], run.targets[batch])
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("architecture", ["gru", "lstm"])
+def test_a_step_in_groups_of_networks_equals_one_sweep_of_all(architecture, monkeypatch):
+    """A gated population of 40 swept in groups of 16, 16 and 8 takes the step that one sweep
+    of all 40 takes: the same losses, gradients and updated weights."""
+    run = PopulationTraining(
+        get_task("reproduction", ts_max=30), architecture, 20, range(40), TrainingConfig()
+    )
+    assert [g.stop - g.start for g in step.sweep_groups(run.population)] == [16, 16, 8]
+    batch = torch.cat(run.order.epoch(), dim=1)[:, :32]
+    results = []
+    for groups in (step.NETWORKS_PER_SWEEP, {}):
+        monkeypatch.setattr(step, "NETWORKS_PER_SWEEP", groups)
+        population = from_state_dicts(run.initial)
+        adam = BatchedAdam(population_parameters(population), run.adam.lr)
+        losses = training_step(population, adam, run.inputs[batch], run.targets[batch])
+        gradients = [p.grad.clone() for p in population_parameters(population)]
+        results.append((losses, gradients, population.stacked_parameters()))
+    (grouped_losses, grouped_gradients, grouped), (losses, gradients, whole) = results
+    torch.testing.assert_close(grouped_losses, losses, rtol=1e-6, atol=0)
+    for grouped_gradient, gradient in zip(grouped_gradients, gradients, strict=True):
+        torch.testing.assert_close(grouped_gradient, gradient, rtol=1e-5, atol=1e-9)
+    for name, value in whole.items():
+        torch.testing.assert_close(grouped[name], value, rtol=1e-6, atol=1e-9)
