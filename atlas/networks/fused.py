@@ -227,6 +227,38 @@ class _FusedSweep(torch.autograd.Function):
         return None, None, d_rows, d_h0, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh
 
 
+class _Readout(torch.autograd.Function):
+    """h W^T + b per network with its backward written out: autograd would take both gradients
+    as batched products with an inner or outer size of O (one output), where MKL runs 3-10x
+    slower than a broadcast multiply or the product the other way round (vanilla 20, K = 64,
+    `delayed` minibatch: 5.6 -> 2.0 ms forward and backward, measured)."""
+
+    @staticmethod
+    def forward(ctx, h, weight, bias):
+        ctx.save_for_backward(h, weight)
+        return torch.bmm(h, weight.mT).add_(bias.unsqueeze(1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, weight = ctx.saved_tensors
+        d_h = d_weight = d_bias = None
+        if ctx.needs_input_grad[0]:  # sum over outputs of grad_o w_o: broadcast multiplies
+            d_h = torch.mul(grad[..., :1], weight[:, :1])
+            for o in range(1, weight.shape[1]):
+                d_h.addcmul_(grad[..., o : o + 1], weight[:, o : o + 1])
+        if ctx.needs_input_grad[1]:
+            d_weight = torch.bmm(grad.mT, h)
+        if ctx.needs_input_grad[2]:
+            d_bias = grad.sum(dim=1)
+        return d_h, d_weight, d_bias
+
+
+def readout(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Outputs (K, N, O) of K linear readouts, weight (K, O, H) and bias (K, O), on h (K, N, H);
+    differentiable in all three."""
+    return _Readout.apply(h, weight, bias)
+
+
 def sweep(
     arch: str,
     inputs: torch.Tensor,

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from atlas.networks.cells import GATES, STATE_FACTOR, STEPS
-from atlas.networks.fused import sweep
+from atlas.networks.fused import readout, sweep
 
 ARCHITECTURES = tuple(GATES)
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "fc_weight", "fc_bias")
@@ -158,9 +158,7 @@ class RNNPopulation(nn.Module):
         h = states[..., : self.units]
         shape = h.shape
         flat = h.reshape(shape[0], -1, self.units)
-        # bmm then the bias: a broadcast bias in baddbmm doubles its time (measured)
-        weight, bias = self.fc_weight[networks], self.fc_bias[networks]
-        out = torch.bmm(flat, weight.transpose(1, 2)).add_(bias.unsqueeze(1))
+        out = readout(flat, self.fc_weight[networks], self.fc_bias[networks])
         return out.reshape(*shape[:-1], self.n_outputs)
 
     def step(self, states: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 
 from atlas.networks import RNNPopulation, from_state_dicts, torch_network
 from atlas.networks.cells import STEPS
-from atlas.networks.fused import sweep
+from atlas.networks.fused import readout, sweep
 from atlas.networks.interop import STATE_DICT_KEYS
 from atlas.networks.population import PARAMETER_NAMES
 from atlas.tasks import get_task
@@ -97,6 +97,20 @@ def test_outputs_and_every_gradient_equal_pytorch_modules(reference_networks, na
             error = float((grads32[n][k] - grads[n]).abs().max() / scale)
             theirs = float((torch32[n] - grads[n]).abs().max() / scale)
             assert error < (max(1e-3, 4 * theirs) if k == 0 else 2e-5), (name, k, n, error, theirs)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_readout_gradients_equal_finite_differences(outputs):
+    """The hand-written readout backward against float64 finite differences, for one output
+    and several; and its outputs against the plain product."""
+    generator = torch.Generator().manual_seed(outputs)
+    h, weight, bias = (
+        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+        for shape in ((3, 7, 5), (3, outputs, 5), (3, outputs))
+    )
+    assert torch.autograd.gradcheck(readout, (h, weight, bias))
+    expected = torch.einsum("knh,koh->kno", h, weight) + bias.unsqueeze(1)
+    torch.testing.assert_close(readout(h, weight, bias), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
