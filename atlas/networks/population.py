@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from atlas.networks.cells import GATES, STATE_FACTOR, STEPS
-from atlas.networks.fused import readout, sweep
+from atlas.networks.fused import readout, sweep, sweep_outputs
 
 ARCHITECTURES = tuple(GATES)
 PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "fc_weight", "fc_bias")
@@ -152,13 +152,12 @@ class RNNPopulation(nn.Module):
         proj = torch.einsum("kbti,kgi->kbtg", inputs, self.weight_ih)
         return proj + self.bias_ih[:, None, None, :]
 
-    def readout(self, states: torch.Tensor, networks: slice = ALL_NETWORKS) -> torch.Tensor:
-        """Outputs for states (K, ..., S): the linear readout of h (the first `units` entries);
-        `networks` as in `hidden_states`."""
+    def readout(self, states: torch.Tensor) -> torch.Tensor:
+        """Outputs for states (K, ..., S): the linear readout of h (the first `units` entries)."""
         h = states[..., : self.units]
         shape = h.shape
-        flat = h.reshape(shape[0], -1, self.units)
-        out = readout(flat, self.fc_weight[networks], self.fc_bias[networks])
+        flat = h.reshape(self.count, -1, self.units)
+        out = readout(flat, self.fc_weight, self.fc_bias)
         return out.reshape(*shape[:-1], self.n_outputs)
 
     def step(self, states: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -189,6 +188,25 @@ class RNNPopulation(nn.Module):
 
         `networks` runs a contiguous group of the population alone, its parameters as views:
         gradients reach the population's own."""
+        return sweep(self.architecture, *self._sweep_arguments(inputs, initial_state, networks))
+
+    def training_outputs(
+        self, inputs: torch.Tensor, networks: slice = ALL_NETWORKS
+    ) -> torch.Tensor:
+        """Time-major outputs (K, T, B, O) from the zero state, differentiable in the parameters
+        (atlas.networks.fused.sweep_outputs: the states never leave the sweep); `networks` as
+        in `hidden_states`."""
+        return sweep_outputs(
+            self.architecture,
+            *self._sweep_arguments(inputs, None, networks),
+            self.fc_weight[networks],
+            self.fc_bias[networks],
+        )
+
+    def _sweep_arguments(
+        self, inputs: torch.Tensor, initial_state: torch.Tensor | None, networks: slice
+    ) -> tuple[torch.Tensor, ...]:
+        """Time-major inputs, the initial state and the recurrent parameters of `networks`."""
         inputs = inputs.to(self.weight_hh.dtype)
         count = len(range(self.count)[networks])
         if inputs.dim() == 4 and inputs.shape[0] != count:
@@ -199,8 +217,7 @@ class RNNPopulation(nn.Module):
         time_major = inputs.transpose(-3, -2)
         if time_major.dim() == 3:
             time_major = time_major.unsqueeze(0)
-        return sweep(
-            self.architecture,
+        return (
             time_major,
             initial_state,
             self.weight_ih[networks],

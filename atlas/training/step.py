@@ -45,9 +45,8 @@ def training_step(
         param.grad = None
     losses = []
     for networks in sweep_groups(population):
-        # time-major; an LSTM's cells unused
-        hidden, _ = population.hidden_states(inputs[networks], networks=networks)
-        errors = population.readout(hidden, networks) - targets[networks].transpose(1, 2)
+        outputs = population.training_outputs(inputs[networks], networks)  # time-major
+        errors = outputs - targets[networks].transpose(1, 2)
         group_losses = errors.pow(2).flatten(1).mean(dim=1)
         group_losses.sum().backward()
         losses.append(group_losses.detach())

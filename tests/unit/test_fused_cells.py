@@ -99,6 +99,28 @@ def test_outputs_and_every_gradient_equal_pytorch_modules(reference_networks, na
             assert error < (max(1e-3, 4 * theirs) if k == 0 else 2e-5), (name, k, n, error, theirs)
 
 
+@pytest.mark.parametrize("name", REFERENCES)
+def test_training_outputs_take_the_gradients_of_states_then_readout(reference_networks, name):
+    """The training path (sweep and readout as one function, the states' gradient formed step
+    by step) against the sweep's states through the readout, float64: the same outputs and
+    parameter gradients."""
+    ref = _reference(reference_networks, name)
+    inputs, targets = _trials(ref.task)
+    state_dicts = _two_networks(ref.state_dict)
+    _, expected_losses, expected = _population_losses_and_grads(
+        state_dicts, inputs, targets, torch.float64
+    )
+    population = from_state_dicts(state_dicts).double()
+    outputs = population.training_outputs(inputs).transpose(1, 2)
+    losses = (outputs - targets).pow(2).flatten(1).mean(dim=1)
+    losses.sum().backward()
+    torch.testing.assert_close(losses, expected_losses, rtol=1e-12, atol=0)
+    for n in PARAMETER_NAMES:
+        gradient = getattr(population, n).grad
+        scale = expected[n].abs().max()
+        torch.testing.assert_close(gradient, expected[n], rtol=0, atol=1e-12 * scale)
+
+
 @pytest.mark.parametrize("outputs", [1, 3])
 def test_readout_gradients_equal_finite_differences(outputs):
     """The hand-written readout backward against float64 finite differences, for one output
