@@ -343,22 +343,15 @@ def sweep(
 
 
 def sweep_outputs(
-    arch: str,
-    inputs: torch.Tensor,
-    h0: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor,
-    bias_hh: torch.Tensor,
-    fc_weight: torch.Tensor,
-    fc_bias: torch.Tensor,
+    arch: str, inputs: torch.Tensor, h0: torch.Tensor, *parameters: torch.Tensor
 ) -> torch.Tensor:
-    """Outputs (K, T, B, O) of K networks with readouts fc_weight (K, O, H), fc_bias (K, O):
-    `sweep` then the readout, for training, differentiable in the parameters alone (not the
-    inputs or h0), with no trial-sized gradient of the hidden states in between."""
-    rows = _rows(inputs, weight_hh.shape[0])
-    params = (rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_weight, fc_bias)
-    return _FusedSweepOutputs.apply(arch, inputs.shape[1], *params)
+    """Outputs (K, T, B, O) of K networks: `sweep` then the readout, for training.
+
+    `parameters` are `sweep`'s four recurrent ones, then the readout's weight (K, O, H) and bias
+    (K, O); differentiable in those alone (not the inputs or h0), with no trial-sized gradient
+    of the hidden states in between."""
+    rows = _rows(inputs, parameters[1].shape[0])
+    return _FusedSweepOutputs.apply(arch, inputs.shape[1], rows, h0, *parameters)
 
 
 def _rows(inputs: torch.Tensor, k: int) -> torch.Tensor:
