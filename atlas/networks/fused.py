@@ -213,8 +213,8 @@ class _FusedSweepOutputs(torch.autograd.Function):
     """The sweep and the readout as one function, for training: outputs (K, T, B, O) only. The
     hidden states' gradient is formed step by step inside the backward sweep from the outputs'
     gradient, instead of as a trial-sized tensor written by the readout and read back: vanilla
-    20, K = 64, `delayed`, a 4 ms write of 10 MB a minibatch gone, the epoch 5-8% shorter (three
-    paired runs); GRU and LSTM 50 unchanged within the noise."""
+    20, K = 64, `delayed`, a 4 ms write of 10 MB a minibatch gone, the epoch 5-8% shorter in
+    three paired runs (within the noise of a one-epoch benchmark); GRU and LSTM 50 unchanged."""
 
     @staticmethod
     def forward(ctx, arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b):
