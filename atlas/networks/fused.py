@@ -18,8 +18,8 @@ LSTM (i, f, g, o) with state [h, c]. The sweep is dtype- and device-generic.
 Backward runs once per forward: it overwrites the kept gates with their gradients (no new
 trial-sized buffers), so a second backward through the same graph (retain_graph=True) is
 refused by autograd's in-place check instead of returning wrong gradients.
-For training, `sweep_outputs` runs the readout inside the same function (`readout` is the one
-for states kept outside), so the states' gradient never becomes a trial-sized tensor.
+For training, `sweep_outputs` runs the readout inside the same function, so the states'
+gradient never becomes a trial-sized tensor.
 """
 
 from __future__ import annotations
@@ -286,36 +286,6 @@ def _output_gradient(grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     for o in range(1, weight.shape[1]):
         d_h.addcmul_(grad[..., o : o + 1], weight[:, o : o + 1])
     return d_h
-
-
-class _Readout(torch.autograd.Function):
-    """h W^T + b per network with its backward written out: autograd would take both gradients
-    as batched products with an inner or outer size of O (one output), where MKL runs 3-10x
-    slower than a broadcast multiply or the product the other way round (vanilla 20, K = 64,
-    `delayed` minibatch: 5.6 -> 2.0 ms forward and backward, measured)."""
-
-    @staticmethod
-    def forward(ctx, h, weight, bias):
-        ctx.save_for_backward(h, weight)
-        return torch.bmm(h, weight.mT).add_(bias.unsqueeze(1))
-
-    @staticmethod
-    def backward(ctx, grad):
-        h, weight = ctx.saved_tensors
-        d_h = d_weight = d_bias = None
-        if ctx.needs_input_grad[0]:
-            d_h = _output_gradient(grad, weight)
-        if ctx.needs_input_grad[1]:
-            d_weight = torch.bmm(grad.mT, h)
-        if ctx.needs_input_grad[2]:
-            d_bias = grad.sum(dim=1)
-        return d_h, d_weight, d_bias
-
-
-def readout(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Outputs (K, N, O) of K linear readouts, weight (K, O, H) and bias (K, O), on h (K, N, H);
-    differentiable in all three."""
-    return _Readout.apply(h, weight, bias)
 
 
 def sweep(

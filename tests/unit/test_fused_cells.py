@@ -7,12 +7,13 @@ tolerance of that; the CUDA path against the CPU where a GPU exists (skipped els
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from atlas.networks import RNNPopulation, from_state_dicts, torch_network
-from atlas.networks.cells import STEPS
-from atlas.networks.fused import readout, sweep
+from atlas.networks.cells import GATES, STEPS
+from atlas.networks.fused import sweep, sweep_outputs
 from atlas.networks.interop import STATE_DICT_KEYS
 from atlas.networks.population import PARAMETER_NAMES
 from atlas.tasks import get_task
@@ -121,18 +122,44 @@ def test_training_outputs_take_the_gradients_of_states_then_readout(reference_ne
         torch.testing.assert_close(gradient, expected[n], rtol=0, atol=1e-12 * scale)
 
 
+@pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
 @pytest.mark.parametrize("outputs", [1, 3])
-def test_readout_gradients_equal_finite_differences(outputs):
-    """The hand-written readout backward against float64 finite differences, for one output
-    and several; and its outputs against the plain product."""
+def test_training_outputs_gradients_equal_finite_differences(architecture, outputs):
+    """The sweep with its readout inside (the training path) against float64 finite
+    differences in every parameter, for one output and several."""
     generator = torch.Generator().manual_seed(outputs)
-    h, weight, bias = (
-        torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
-        for shape in ((3, 7, 5), (3, outputs, 5), (3, outputs))
+    gates, units, k, steps, batch = GATES[architecture], 3, 2, 4, 3
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True)
+
+    inputs = torch.randn(k, steps, batch, 2, generator=generator, dtype=torch.float64)
+    h0 = torch.zeros(k, batch, units * (2 if architecture == "lstm" else 1), dtype=torch.float64)
+    parameters = (
+        draw(k, gates * units, 2),
+        draw(k, gates * units, units),
+        draw(k, gates * units),
+        draw(k, gates * units),
+        draw(k, outputs, units),
+        draw(k, outputs),
     )
-    assert torch.autograd.gradcheck(readout, (h, weight, bias))
-    expected = torch.einsum("knh,koh->kno", h, weight) + bias.unsqueeze(1)
-    torch.testing.assert_close(readout(h, weight, bias), expected, rtol=1e-12, atol=1e-12)
+    # one backward per forward (a second through the same graph is refused, fused.py), so
+    # the directional derivative v . outputs, not gradcheck's full Jacobian
+    v = torch.randn(k, steps, batch, outputs, generator=generator, dtype=torch.float64)
+    (v * sweep_outputs(architecture, inputs, h0, *parameters)).sum().backward()
+    eps = 1e-6
+    with torch.no_grad():
+        for parameter in parameters:
+            numeric = torch.empty_like(parameter)
+            for index in np.ndindex(*parameter.shape):
+                value = parameter[index].item()
+                values = []
+                for shifted in (value + eps, value - eps):
+                    parameter[index] = shifted
+                    values.append((v * sweep_outputs(architecture, inputs, h0, *parameters)).sum())
+                parameter[index] = value
+                numeric[index] = (values[0] - values[1]) / (2 * eps)
+            torch.testing.assert_close(parameter.grad, numeric, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
