@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atlas.networks.interop import StateDictError, load_state_dict
-from atlas.networks.torch_module import to_torch
+from atlas.networks.interop import StateDictError, from_state_dicts, load_state_dict
 from atlas.tasks import get_task
+from atlas.training.evaluation import population_mse
 
 PAPER_TASKS = {
     "delayed_discrimination": "delayed",
@@ -34,16 +34,13 @@ PAPER_TASKS = {
 }
 OFF_PLATEAU = 0.5
 """A start below this fraction of the zero-output loss has left the plateau."""
-SETTING = re.compile(r"^(?P<task>[a-z_]+?)_\d+_(?P<arch>vanilla|gru|lstm)_(?P<units>\d+)$")
+SETTING = re.compile(r"^(?P<task>[a-z_]+?)_\d+_(?:vanilla|gru|lstm)_\d+$")
 
 
-def validation_loss(state_dict: dict[str, torch.Tensor], task_name: str) -> float:
-    """The network's MSE on the task's validation set, in float64."""
-    trials = get_task(task_name).validation_set()
-    network = to_torch(state_dict, torch.float64)
-    with torch.no_grad():
-        outputs = network(trials.inputs.to(torch.float64))
-        return float((outputs - trials.targets.to(torch.float64)).pow(2).mean())
+def validation_losses(state_dicts: list[dict[str, torch.Tensor]], task_name: str) -> list[float]:
+    """The networks' MSE on the task's validation set, in float64, as one population."""
+    population = from_state_dicts(state_dicts).double()
+    return population_mse(population, get_task(task_name).validation_set()).tolist()
 
 
 def setting_row(folder: Path, task_name: str) -> dict | None:
@@ -52,23 +49,24 @@ def setting_row(folder: Path, task_name: str) -> dict | None:
         if not (instance / "initial_weights.pt").exists():
             continue
         try:
-            initial.append(
-                validation_loss(load_state_dict(instance / "initial_weights.pt"), task_name)
-            )
-            final.append(validation_loss(load_state_dict(instance / "weights.pt"), task_name))
+            initial.append(load_state_dict(instance / "initial_weights.pt"))
+            final.append(load_state_dict(instance / "weights.pt"))
         except (StateDictError, FileNotFoundError) as exc:
             print(f"{instance}: skipped ({exc})")
+            del initial[len(final) :]  # a pair or neither
     if not initial:
         return None
+    initial_losses = validation_losses(initial, task_name)
+    final_losses = validation_losses(final, task_name)
     zero_output = float(get_task(task_name).validation_set().targets.double().pow(2).mean())
     return {
         "setting": folder.name,
         "networks": len(initial),
         "zero_output_loss": zero_output,
-        "initial_loss_median": float(np.median(initial)),
-        "initial_loss_max": float(np.max(initial)),
-        "final_loss_max": float(np.max(final)),
-        "starts_off_plateau": int(sum(loss < OFF_PLATEAU * zero_output for loss in initial)),
+        "initial_loss_median": float(np.median(initial_losses)),
+        "initial_loss_max": max(initial_losses),
+        "final_loss_max": max(final_losses),
+        "starts_off_plateau": sum(loss < OFF_PLATEAU * zero_output for loss in initial_losses),
     }
 
 
