@@ -87,24 +87,39 @@ def test_training_steps_never_wait_for_the_gpu():
 
 @pytest.mark.parametrize("architecture", ["gru", "lstm"])
 def test_a_step_in_groups_of_networks_equals_one_sweep_of_all(architecture, monkeypatch):
-    """A gated population of 40 swept in groups of 16, 16 and 8 takes the step that one sweep
-    of all 40 takes: the same losses, gradients and updated weights."""
+    """A gated population of 40 swept in groups (16, 16 and 8 at one thread; 32 and 8 at two)
+    takes the step that one sweep of all 40 takes: the same losses, gradients and updated
+    weights."""
     run = PopulationTraining(
         get_task("reproduction", ts_max=30), architecture, 20, range(40), TrainingConfig()
     )
-    assert [g.stop - g.start for g in step.sweep_groups(run.population)] == [16, 16, 8]
-    batch = torch.cat(run.order.epoch(), dim=1)[:, :32]
-    results = []
-    for groups in (step.NETWORKS_PER_SWEEP, {}):
-        monkeypatch.setattr(step, "NETWORKS_PER_SWEEP", groups)
-        population = from_state_dicts(run.initial)
-        adam = BatchedAdam(population_parameters(population), run.adam.lr)
-        losses = training_step(population, adam, run.inputs[batch], run.targets[batch])
-        gradients = [p.grad.clone() for p in population_parameters(population)]
-        results.append((losses, gradients, population.stacked_parameters()))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert [g.stop - g.start for g in step.sweep_groups(run.population)] == [16, 16, 8]
+        torch.set_num_threads(2)
+        assert [g.stop - g.start for g in step.sweep_groups(run.population)] == [32, 8]
+        torch.set_num_threads(1)
+        batch = torch.cat(run.order.epoch(), dim=1)[:, :32]
+        results = [grouped_step(run, batch, groups, monkeypatch) for groups in (True, False)]
+    finally:
+        torch.set_num_threads(threads)
     (grouped_losses, grouped_gradients, grouped), (losses, gradients, whole) = results
     torch.testing.assert_close(grouped_losses, losses, rtol=1e-6, atol=0)
     for grouped_gradient, gradient in zip(grouped_gradients, gradients, strict=True):
         torch.testing.assert_close(grouped_gradient, gradient, rtol=1e-5, atol=1e-9)
     for name, value in whole.items():
         torch.testing.assert_close(grouped[name], value, rtol=1e-6, atol=1e-9)
+
+
+def grouped_step(run, batch, grouped: bool, monkeypatch):
+    """Losses, gradients and updated weights of one training step from the run's initial
+    weights, in groups of networks or as one sweep of all."""
+    groups = step.NETWORKS_PER_THREAD if grouped else {}
+    with monkeypatch.context() as patch:
+        patch.setattr(step, "NETWORKS_PER_THREAD", groups)
+        population = from_state_dicts(run.initial)
+        adam = BatchedAdam(population_parameters(population), run.adam.lr)
+        losses = training_step(population, adam, run.inputs[batch], run.targets[batch])
+    gradients = [p.grad.clone() for p in population_parameters(population)]
+    return losses, gradients, population.stacked_parameters()
