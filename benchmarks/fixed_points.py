@@ -41,9 +41,24 @@ and 53.1: 19.1x and 17.7x (all trajectory starts 10.6x and 9.7x). The covering s
 true fixed points (42 stable, as before) and lacks 52 of FixedPointFinder's 227, all unstable
 (51 before: of the three unstable points that only unsettled free-run ends reached, one is
 FixedPointFinder's); with all trajectory starts 186, lacking 51.
+Gated networks (`--architecture gru|lstm`: the paper's 50-unit `reproduction` GRU or LSTM, the
+same perturbation; FixedPointFinderTorch takes nn.GRU as it is and nn.LSTM through a wrapper
+with the state [h, c], the atlas' order). Measured (2026-12-06, 2 cores, the other one idle, one
+thread, defaults, --fpf with fixed-point-finder at 1a30417, CPU seconds, one run each):
+GRU 50: covering search 19.1 (64 fixed points, all stable, largest q 6.3e-33), with all
+trajectory starts 37.3, FixedPointFinder 364.8: 19.1x and 9.8x. FixedPointFinder's 16,384
+unique points (its duplicates test keeps them apart) include 14,439 with q above 1e-10, and
+polishing turns none of them into a fixed point inside the box (2 outside: saturated update
+gates, where every state stays put). LSTM 50: covering search 27.8 (192 fixed points, 64
+stable, largest q 8.0e-31), all trajectory starts 42.7, FixedPointFinder 176.0: 6.3x and 4.1x;
+its 391 unique points (224 with q above 1e-10) polish to 167 true fixed points (39 stable), none
+of which the covering search lacks. The search one network at a time runs as fast as the batched
+one here (GRU 23.2 s against 23.2, LSTM 22.3 against 23.6): with 256 starts of 50 or 100
+dimensions a network's own linear algebra fills the batched factorisations (`BLOCK`), so
+batching across networks saves only the per-call overhead that dominates smaller searches.
 
-Usage: python benchmarks/fixed_points.py [--networks 64] [--starts 256] [--threads 1]
-       [--fpf DIR] [--skip-serial]
+Usage: python benchmarks/fixed_points.py [--architecture vanilla|gru|lstm] [--networks 64]
+       [--starts 256] [--threads 1] [--fpf DIR] [--skip-serial]
 The last line is one JSON object with the figures; `speedup` is the baseline's CPU time over
 the batched run's (CPU time, not wall time: the machine is shared); `fpf_ratio` is
 FixedPointFinder's CPU time over the covering search's (as analysed; `fpf_ratio_all_trajectory`
@@ -77,15 +92,28 @@ from tests.conftest import reference_dir
 ANALYSIS_TRAJECTORY_STARTS = 64
 """Trajectory starts per condition in the analysis (`analyse_fixed_points`' n_initial)."""
 
-SOURCES = ("delayed_vanilla_50_i100", "interval_vanilla_50_i100", "reproduction_vanilla_50_i100")
+SOURCES = {
+    "vanilla": (
+        "delayed_vanilla_50_i100",
+        "interval_vanilla_50_i100",
+        "reproduction_vanilla_50_i100",
+    ),
+    "gru": ("reproduction_gru_50_i100",),
+    "lstm": ("reproduction_lstm_50_i100",),
+}
+"""The paper's trained 50-unit reference networks of each architecture (gated ones exist for
+`reproduction` only)."""
 
 
-def population_and_starts(count: int, starts: int) -> tuple[RNNPopulation, torch.Tensor]:
+def population_and_starts(
+    architecture: str, count: int, starts: int
+) -> tuple[RNNPopulation, torch.Tensor]:
     """`count` perturbed copies of the reference networks, and starting states for each."""
     generator = torch.Generator().manual_seed(0)
+    sources = SOURCES[architecture]
     state_dicts, tasks = [], []
     for k in range(count):
-        folder = reference_dir() / "networks" / SOURCES[k % len(SOURCES)]
+        folder = reference_dir() / "networks" / sources[k % len(sources)]
         original = load_state_dict(folder / "weights.pt")
         noise = {
             n: 1 + 0.01 * torch.randn(v.shape, generator=generator) for n, v in original.items()
@@ -128,22 +156,46 @@ def covering(population, starts, config):
     return covering_search(population, inputs, starts, network_of, config, CoverageConfig())
 
 
-def fixed_point_finder(folder: Path, population, starts) -> list[np.ndarray]:
-    """FixedPointFinderTorch (defaults, quiet) network by network: each one's unique points."""
+class ConcatenatedStateLSTM(torch.nn.Module):
+    """nn.LSTM with its state as one tensor [h, c], the `output, h_n = rnn(input, h0)` form
+    FixedPointFinderTorch takes (it supports nn.RNN and nn.GRU as they are, an LSTM through
+    such a wrapper); [h, c] is the atlas' LSTM state too."""
+
+    def __init__(self, lstm: torch.nn.LSTM):
+        super().__init__()
+        self.lstm = lstm
+        self.batch_first = lstm.batch_first  # FixedPointFinderTorch reads it
+
+    def forward(self, inputs: torch.Tensor, state: torch.Tensor):
+        h, c = state.chunk(2, dim=-1)
+        output, (h_n, c_n) = self.lstm(inputs, (h.contiguous(), c.contiguous()))
+        return output, torch.cat([h_n, c_n], dim=-1)
+
+
+def torch_rnn(population: RNNPopulation, k: int) -> torch.nn.Module:
+    """Network k as the plain PyTorch module a FixedPointFinder user hands it."""
+    module = {"vanilla": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+    rnn = module[population.architecture](population.n_inputs, population.units, batch_first=True)
+    state = to_state_dict(population, k)
+    rnn.load_state_dict({n[4:]: v for n, v in state.items() if n.startswith("rnn.")})
+    return ConcatenatedStateLSTM(rnn) if population.architecture == "lstm" else rnn
+
+
+def fixed_point_finder(folder: Path, population, starts) -> tuple[list[np.ndarray], np.ndarray]:
+    """FixedPointFinderTorch (defaults, quiet) network by network: each one's unique points,
+    and the q of all of them."""
     sys.path.insert(0, str(folder))
     from FixedPointFinderTorch import FixedPointFinderTorch
 
-    found = []
+    found, q = [], []
     for k in range(population.count):
-        rnn = torch.nn.RNN(population.n_inputs, population.units, batch_first=True)
-        state = to_state_dict(population, k)
-        rnn.load_state_dict({n[4:]: v for n, v in state.items() if n.startswith("rnn.")})
-        finder = FixedPointFinderTorch(rnn, verbose=False)
+        finder = FixedPointFinderTorch(torch_rnn(population, k), verbose=False)
         zero = np.zeros((1, population.n_inputs), dtype=np.float32)
         with contextlib.redirect_stdout(io.StringIO()):  # it prints despite verbose=False
             unique, _ = finder.find_fixed_points(starts[k].numpy(), zero)
         found.append(np.asarray(unique.xstar))
-    return found
+        q.append(np.asarray(unique.qstar).ravel())
+    return found, np.concatenate(q)
 
 
 def missed_by_atlas(population, fpf_points, atlas_sets, config) -> dict[str, int]:
@@ -193,6 +245,7 @@ def same_points(batched, serial) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--architecture", choices=tuple(SOURCES), default="vanilla")
     parser.add_argument("--networks", type=int, default=64)
     parser.add_argument("--starts", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
@@ -201,10 +254,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = FixedPointConfig()
-    population, starts = population_and_starts(args.networks, args.starts)
+    population, starts = population_and_starts(args.architecture, args.networks, args.starts)
     full_search(population.select([0]), starts[:1, :8], config)  # warm-up
 
-    figures: dict[str, float | int] = {
+    figures: dict[str, str | float | int] = {
+        "architecture": args.architecture,
         "networks": args.networks,
         "starts": args.starts,
         "threads": args.threads,
@@ -249,18 +303,24 @@ def main() -> None:
         covering_wall_s=round(cover_wall, 3),
         covering_fixed_points=sum(int(s.fixed.sum()) for s, _ in covered),
         covering_stable_points=sum(int((s.fixed & s.stable).sum()) for s, _ in covered),
+        covering_max_q_fixed=max(
+            (float(s.q[s.fixed].max()) for s, _ in covered if s.fixed.any()), default=None
+        ),
         covering_starts_per_network=sum(covered[0][1].starts.values()),
         covering_all_trajectory_cpu_s=round(wide_cpu, 3),
         covering_all_trajectory_fixed_points=sum(int(s.fixed.sum()) for s, _ in wide),
     )
     if args.fpf is not None:
-        fpf_points, fpf_wall, fpf_cpu = timed(fixed_point_finder, args.fpf, population, starts)
+        (fpf_points, fpf_q), fpf_wall, fpf_cpu = timed(
+            fixed_point_finder, args.fpf, population, starts
+        )
         rows.append(("FixedPointFinder, one network at a time", fpf_wall, fpf_cpu, np.nan))
         figures.update(
             fpf_cpu_s=round(fpf_cpu, 3),
             fpf_wall_s=round(fpf_wall, 3),
             fpf_ratio=round(fpf_cpu / cover_cpu, 3),
             fpf_ratio_all_trajectory=round(fpf_cpu / wide_cpu, 3),
+            fpf_points_q_above_1e10=int((fpf_q > 1e-10).sum()),
             **missed_by_atlas(population, fpf_points, covered, config),
             **{
                 f"all_trajectory_{name}": value
@@ -270,7 +330,7 @@ def main() -> None:
         )
 
     print(
-        f"{args.networks} vanilla networks x 50 units x {args.starts} starting states, "
+        f"{args.networks} {args.architecture} networks x 50 units x {args.starts} starting states, "
         f"zero input, {args.threads} thread(s); Adam {config.adam_steps} steps, "
         f"polishing up to {config.polish_steps}"
     )
