@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from atlas.networks import from_state_dicts, torch_network
+from atlas.networks import from_state_dicts, to_state_dict, torch_network
 from atlas.tasks import get_task
 from atlas.training import TrainingConfig, evaluation, step, train_population
 from atlas.training.adam import BatchedAdam
@@ -38,6 +38,25 @@ def test_epoch_loss_equals_pytorch_modules_over_the_training_set(reference_netwo
             losses = evaluation.population_mse(population.to(dtype), train)
             assert losses.dtype == dtype
             np.testing.assert_allclose(losses.double().numpy(), float(expected), rtol=rtol)
+
+
+@pytest.mark.parametrize("architecture", ["gru", "lstm"])
+def test_epoch_loss_in_groups_and_chunks_equals_each_networks_own(architecture, monkeypatch):
+    """A gated population of 40 evaluated in the training step's groups (16, 16, 8 at one
+    thread) and in chunks of 23 trials cut by the per-step budget: each network's loss is its
+    own nn.GRU/nn.LSTM's over the whole set, float64."""
+    train = get_task("reproduction", ts_max=30).training_set()
+    population = PopulationTraining(
+        get_task("reproduction", ts_max=30), architecture, 10, range(40), TrainingConfig()
+    ).population.double()
+    monkeypatch.setattr(evaluation, "STATE_ELEMENTS_PER_STEP", 16 * population.units * 23)
+    losses = evaluation.population_mse(population, train)
+    expected = []
+    for k in range(population.count):
+        net = torch_network(to_state_dict(population, k)).double()
+        with torch.no_grad():
+            expected.append((net(train.inputs.double()) - train.targets.double()).pow(2).mean())
+    np.testing.assert_allclose(losses.numpy(), torch.stack(expected).numpy(), rtol=1e-12)
 
 
 @needs_cuda
