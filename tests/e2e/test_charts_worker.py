@@ -65,7 +65,15 @@ SPEC = ChartSpec(
     seed=4,
     chunk_size=2,
     acceptance_loss=5e-2,
-    training={"max_epochs": 30, "learning_rate": 5e-2, "batch_size": 12, "checkpoint_every": 0},
+    # A snapshot every epoch (it changes no result) keeps a chunk running long enough for the
+    # kill to land inside it: its 30 epochs alone take about 0.3 s.
+    training={
+        "max_epochs": 30,
+        "learning_rate": 5e-2,
+        "batch_size": 12,
+        "checkpoint_every": 0,
+        "resume_every": 1,
+    },
 )
 
 
@@ -115,7 +123,7 @@ def test_chart_retrains_ends_short_and_survives_a_killed_worker(
             settings, chart_id))  # fmt: skip
 
     with worker_process([*celery_worker("doomed"), settings.queue], settings, log) as doomed:
-        wait_for(training_a_chunk, "a chunk to train", log)
+        wait_for(training_a_chunk, "a chunk to train", log, every_s=0.02)
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=60)
     cut = [(job, saved) for job, saved in chunk_jobs(settings, chart_id) if job.status == "running"]

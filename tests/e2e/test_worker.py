@@ -130,14 +130,17 @@ def finished_and_analysed(settings: Settings, job_id: int) -> bool:
     return job.status == "succeeded" and all(n.analysis_status == "done" for n in networks)
 
 
-def wait_for(condition: Callable[[], bool], what: str, log: Path | None = None) -> None:
-    """Poll until `condition()` holds; after TIMEOUT_S fail, showing the worker's log."""
+def wait_for(
+    condition: Callable[[], bool], what: str, log: Path | None = None, every_s: float = 0.5
+) -> None:
+    """Poll every `every_s` until `condition()` holds; after TIMEOUT_S fail, showing the
+    worker's log."""
     deadline = time.monotonic() + TIMEOUT_S
     while not condition():
         if time.monotonic() > deadline:
             tail = log.read_text()[-4000:] if log and log.exists() else ""
             raise AssertionError(f"timed out waiting for {what}\n--- worker log ---\n{tail}")
-        time.sleep(0.5)
+        time.sleep(every_s)
 
 
 @contextmanager
