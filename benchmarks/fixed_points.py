@@ -85,7 +85,13 @@ from atlas.analysis.fixed_point_coverage import BOX_SLACK, CoverageConfig, cover
 from atlas.analysis.fixed_point_search import FixedPointConfig, minimise_speed
 from atlas.analysis.fixed_points import find_fixed_points, population_system
 from atlas.analysis.state_bounds import fixed_point_box
-from atlas.networks import RNNPopulation, from_state_dicts, load_state_dict, to_state_dict
+from atlas.networks import (
+    RNNPopulation,
+    from_state_dicts,
+    load_state_dict,
+    to_state_dict,
+    torch_network,
+)
 from atlas.tasks import get_task
 from tests.conftest import reference_dir
 
@@ -173,11 +179,8 @@ class ConcatenatedStateLSTM(torch.nn.Module):
 
 
 def torch_rnn(population: RNNPopulation, k: int) -> torch.nn.Module:
-    """Network k as the plain PyTorch module a FixedPointFinder user hands it."""
-    module = {"vanilla": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
-    rnn = module[population.architecture](population.n_inputs, population.units, batch_first=True)
-    state = to_state_dict(population, k)
-    rnn.load_state_dict({n[4:]: v for n, v in state.items() if n.startswith("rnn.")})
+    """Network k's recurrent module, as a FixedPointFinder user hands it over."""
+    rnn = torch_network(to_state_dict(population, k)).rnn
     return ConcatenatedStateLSTM(rnn) if population.architecture == "lstm" else rnn
 
 
