@@ -120,7 +120,7 @@ def test_a_step_in_groups_of_networks_equals_one_sweep_of_all(architecture, monk
         assert [g.stop - g.start for g in step.sweep_groups(run.population)] == [32, 8]
         torch.set_num_threads(1)
         batch = torch.cat(run.order.epoch(), dim=1)[:, :32]
-        results = [grouped_step(run, batch, groups, monkeypatch) for groups in (True, False)]
+        results = [grouped_step(run, batch, in_groups, monkeypatch) for in_groups in (True, False)]
     finally:
         torch.set_num_threads(threads)
     (grouped_losses, grouped_gradients, grouped), (losses, gradients, whole) = results
@@ -131,10 +131,10 @@ def test_a_step_in_groups_of_networks_equals_one_sweep_of_all(architecture, monk
         torch.testing.assert_close(grouped[name], value, rtol=1e-6, atol=1e-9)
 
 
-def grouped_step(run, batch, grouped: bool, monkeypatch):
+def grouped_step(run, batch, in_groups: bool, monkeypatch):
     """Losses, gradients and updated weights of one training step from the run's initial
     weights, in groups of networks or as one sweep of all."""
-    groups = step.NETWORKS_PER_THREAD if grouped else {}
+    groups = step.NETWORKS_PER_THREAD if in_groups else {}
     with monkeypatch.context() as patch:
         patch.setattr(step, "NETWORKS_PER_THREAD", groups)
         population = from_state_dicts(run.initial)
