@@ -279,9 +279,11 @@ def _sweep_gradients(arch, needs_input_grad, rows, h0, weight_ih, weight_hh, sav
 
 
 def readout(states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Outputs (K, N, O) of hidden states (K, N, H) under readouts (K, O, H) and (K, O): the
-    product, then the bias (a broadcast bias in baddbmm doubles its time, measured)."""
-    return torch.bmm(states, weight.mT).add_(bias.unsqueeze(1))
+    """Outputs (K, N, O) of hidden states (K, N, H) under readouts (K, O, H) and (K, O), as the
+    transpose of W H^T + b (K, O, N): MKL's product with a few output rows runs 2.4-3x faster
+    than with as few output columns (one AMD EPYC core, K = 64, N = 1,920, H = 20, O = 1 / 2 /
+    3: 1.06 / 2.13 / 2.72 ms -> 0.43 / 0.58 / 0.88 ms, bias included)."""
+    return torch.baddbmm(bias.unsqueeze(2), weight, states.mT).mT
 
 
 def _output_gradient(grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
