@@ -333,7 +333,9 @@ def sweep_outputs(
 
 def _rows(inputs: torch.Tensor, k: int) -> torch.Tensor:
     """Time-major inputs (K or 1, T, B, I) as rows (K, T*B, I+1) ending in a ones column, the
-    biases' (see _input_projection)."""
-    ones = inputs.new_ones(*inputs.shape[:-1], 1)
-    rows = torch.cat([inputs, ones], dim=-1).view(inputs.shape[0], -1, inputs.shape[-1] + 1)
-    return rows.expand(k, -1, -1)
+    biases' (see _input_projection). Written into one buffer: `torch.cat` with a tensor of ones
+    took 1.6x as long (vanilla 20, K = 64, a minibatch of `delayed`: 0.80 -> 0.50 ms)."""
+    rows = inputs.new_empty(*inputs.shape[:-1], inputs.shape[-1] + 1)
+    rows[..., :-1] = inputs
+    rows[..., -1] = 1
+    return rows.view(inputs.shape[0], -1, rows.shape[-1]).expand(k, -1, -1)
