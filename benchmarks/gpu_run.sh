@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The training path on a GPU machine, in one go (issue 13, item 4): the CUDA tests, then
-# benchmarks/train_throughput.py --device cuda. Run from the repository root; writes its logs
-# under $OUT (or ./gpu_out). Needs python3 with torch (CUDA), numpy and tqdm; atlas.tasks also
-# imports pydantic, PyYAML and safetensors, which come from the wheel folder $GPU_WHEELS
-# (default build/gpu_wheels: `pip download` them there beforehand) when they are missing.
+# benchmarks/train_throughput.py --device cuda, eager and from CUDA graphs. Run from the
+# repository root; writes its logs under $OUT (or ./gpu_out). Needs python3 with torch
+# (CUDA), numpy and tqdm; atlas.tasks also imports pydantic, PyYAML and safetensors, which
+# come from the wheel folder $GPU_WHEELS (default build/gpu_wheels: `pip download` them there
+# beforehand) when they are missing.
 # Every part runs even if an earlier one fails; the exit status is the tests'.
 set -u
 OUT=${OUT:-gpu_out}
@@ -32,4 +33,7 @@ tests=${PIPESTATUS[0]}
 
 timeout 170 python3 benchmarks/train_throughput.py --device cuda --counts 16,64,256 \
     --epochs 2 --sample 4 2>&1 | tee "$OUT/gpu_throughput.txt"
+# the same with each training step replayed from a CUDA graph (TrainingConfig.cuda_graphs)
+timeout 170 python3 benchmarks/train_throughput.py --device cuda --counts 16,64,256 \
+    --epochs 2 --sample 4 --cuda-graphs 2>&1 | tee "$OUT/gpu_throughput_graphs.txt"
 exit "$tests"

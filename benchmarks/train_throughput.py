@@ -20,7 +20,7 @@ there too, through cuDNN). Prints a table; the last line is one JSON object.
     PYTHONPATH=. python benchmarks/train_throughput.py [--device cpu|cuda] [--counts 16,64,256]
         [--threads 1,all] [--configs vanilla_20,gru_50,lstm_50] [--epochs 1] [--sample 4]
         [--clock wall|process] [--epoch-loss minibatches|training_set]
-        [--criterion-epochs 2000]
+        [--cuda-graphs] [--criterion-epochs 2000]
 """
 
 from __future__ import annotations
@@ -90,17 +90,21 @@ def matmul_peak(device: torch.device, clock: Callable[[], float], n: int = 1024)
 
 
 def population_epochs(
-    task, architecture, units, count, epochs, device, clock, epoch_loss
+    task, architecture, units, count, args, device, clock
 ) -> tuple[float, PopulationTraining]:
-    """Seconds for `epochs` whole epochs (after one warm-up epoch) of K networks."""
+    """Seconds for `args.epochs` whole epochs (after one warm-up epoch) of K networks."""
     config = TrainingConfig(
-        max_epochs=epochs + 10, checkpoint_every=0, device=device.type, epoch_loss=epoch_loss
+        max_epochs=args.epochs + 10,
+        checkpoint_every=0,
+        device=device.type,
+        epoch_loss=args.epoch_loss,
+        cuda_graphs=args.cuda_graphs,
     )
     run = PopulationTraining(task, architecture, units, list(range(count)), config)
-    run.run_epoch()  # warm-up: allocator, kernels
+    run.run_epoch()  # warm-up: allocator, kernels, the CUDA graph's recording
     synchronise(device)
     start = clock()
-    for _ in range(epochs):
+    for _ in range(args.epochs):
         run.run_epoch()
     synchronise(device)
     return clock() - start, run
@@ -143,9 +147,7 @@ def measure(
         task = get_task(task_name)
         work = work_of(architecture, units, task.training_set())
         for count in args.counts:
-            seconds, run = population_epochs(
-                task, architecture, units, count, args.epochs, device, clock, args.epoch_loss
-            )
+            seconds, run = population_epochs(task, architecture, units, count, args, device, clock)
             per_network = user_loop(run, min(args.sample, count), args.epochs, device, clock)
             network_steps = count * work.steps_per_epoch * args.epochs
             loss_flops = work.loss_flops if args.epoch_loss == "training_set" else 0.0
@@ -189,6 +191,11 @@ def main() -> None:
         help="the population's epoch loss (TrainingConfig.epoch_loss)",
     )
     parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="on CUDA, replay each training step from a CUDA graph (TrainingConfig.cuda_graphs)",
+    )
+    parser.add_argument(
         "--criterion-epochs",
         type=int,
         default=TrainingConfig().max_epochs,
@@ -210,6 +217,7 @@ def main() -> None:
         "epochs": args.epochs,
         "sample": args.sample,
         "epoch_loss": args.epoch_loss,
+        "cuda_graphs": args.cuda_graphs and device.type == "cuda",
     }
     if device.type == "cuda":
         summary["gpu"] = torch.cuda.get_device_name()

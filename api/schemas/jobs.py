@@ -70,6 +70,11 @@ class TrainingIn(BaseModel):
         "the epoch's minibatch losses (the paper's trainer), or `training_set`, the whole "
         "training set under the epoch's last weights (one more pass).",
     )
+    cuda_graphs: bool | None = Field(
+        default=None,
+        description="On a GPU, record the training step once as a CUDA graph and replay it "
+        "for each minibatch (the same kernels, launched at once); ignored on the CPU.",
+    )
 
 
 class JobIn(BaseModel):

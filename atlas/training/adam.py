@@ -48,8 +48,9 @@ class BatchedAdam:
             param.sub_(step_size.view(shape) * exp_avg / denom)
 
     def restart(self, networks: torch.Tensor) -> None:
-        """A fresh Adam (zero moments and step count) for the networks in the mask."""
-        self.steps = torch.where(networks, torch.zeros_like(self.steps), self.steps)
+        """A fresh Adam (zero moments and step count) for the networks in the mask, in place
+        (a recorded step, atlas.training.graphed_step, holds these tensors)."""
+        self.steps.masked_fill_(networks, 0)
         for exp_avg, exp_avg_sq in zip(self.exp_avg, self.exp_avg_sq, strict=True):
             shape = (-1,) + (1,) * (exp_avg.dim() - 1)
             exp_avg.mul_(~networks.view(shape))

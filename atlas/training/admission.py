@@ -143,6 +143,8 @@ def estimate_population(shape: PopulationShape) -> WorkEstimate:
     set_copies = 1 + (config.dtype != "float32")
     checkpoints = config.max_epochs // config.checkpoint_every if config.checkpoint_every else 0
     activations = count * batch * steps * (units * ACTIVATION_FACTOR[architecture] + n_in + n_out)
+    if config.cuda_graphs and n_train % batch:  # two minibatch sizes: two recorded steps,
+        activations *= 2  # each holding its own memory (atlas.training.graphed_step)
     evaluation = max(EVALUATION_STATE_ELEMENTS, count * state) * EVALUATION_TENSORS[architecture]
     parts = {
         "trial_sets": (n_train + n_valid) * steps * (n_in + n_out) * 4 * set_copies,

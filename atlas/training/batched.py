@@ -23,6 +23,7 @@ from atlas.tasks import TrialSet, TrialTask
 from atlas.training.adam import BatchedAdam
 from atlas.training.config import TrainingConfig
 from atlas.training.evaluation import population_mse
+from atlas.training.graphed_step import GraphedStep
 from atlas.training.minibatches import MinibatchOrder
 from atlas.training.outcome import Checkpoint, NetworkOutcome, TrainingProgress
 from atlas.training.recipe import EpochVerdict, Recipe
@@ -74,6 +75,7 @@ class PopulationTraining:
         self.curves = np.full((len(self.seeds), min(config.max_epochs, 256)), np.nan)
         self.checkpoints: list[list[Checkpoint]] = [[] for _ in self.seeds]
         self.counts = dict.fromkeys(STATUSES, 0)
+        self.graphed_steps: dict[tuple[int, ...], GraphedStep] = {}  # by minibatch shape
 
     def run_epoch(
         self, between_minibatches: Callable[[], None] | None = None
@@ -89,9 +91,7 @@ class PopulationTraining:
         for batch in batches.split(self.config.batch_size, dim=1):
             if between_minibatches is not None:
                 between_minibatches()
-            minibatch_losses.append(
-                training_step(self.population, self.adam, self.inputs[batch], self.targets[batch])
-            )
+            minibatch_losses.append(self._step(self.inputs[batch], self.targets[batch]))
         if self.config.epoch_loss == "minibatches":
             losses = torch.stack(minibatch_losses).double().mean(dim=0).cpu().numpy()
         else:
@@ -106,6 +106,21 @@ class PopulationTraining:
         finished = self._outcomes(verdict)
         self._keep(np.flatnonzero(~verdict.finished))
         return finished
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """One training step of the population, replayed from a CUDA graph where the config
+        asks for one on a GPU (recorded again when the population has changed)."""
+        if not (self.config.cuda_graphs and self.inputs.device.type == "cuda"):
+            return training_step(self.population, self.adam, inputs, targets)
+        shape = tuple(inputs.shape)
+        graphed = self.graphed_steps.get(shape)
+        if graphed is None or not graphed.serves(self.population, self.adam, inputs):
+            if graphed is not None:  # the population changed: every recorded step is stale,
+                self.graphed_steps.clear()  # and holds its memory until dropped
+            graphed = self.graphed_steps[shape] = GraphedStep(
+                self.population, self.adam, inputs, targets
+            )
+        return graphed(inputs, targets)
 
     def progress(self) -> TrainingProgress:
         return TrainingProgress(
@@ -129,7 +144,7 @@ class PopulationTraining:
             self.best[name][new_best] = param[new_best]
             param[back_to_best] = self.best[name][back_to_best]
         self.adam.restart(self._mask(verdict.second_phase))
-        self.adam.lr = torch.from_numpy(self.recipe.lr).to(self.adam.lr)
+        self.adam.lr.copy_(torch.from_numpy(self.recipe.lr))  # in place: see _step
 
     def _checkpoint(self, losses: np.ndarray, still_training: np.ndarray) -> None:
         for row in np.flatnonzero(still_training):

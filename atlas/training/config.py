@@ -41,6 +41,9 @@ class TrainingConfig:
     snapshot costs about 16 ms (the demo's 8 vanilla-40 networks, 0.3 MB, SQLite) against
     320 ms per epoch: 0.3% at 20 epochs; larger populations pay less (32 GRU-50 on
     reproduction: 0.19 s per 4.4 MB snapshot against 12 s per epoch, under 0.1%).
+    `cuda_graphs` records the training step on a GPU once as a CUDA graph and replays it for
+    each minibatch (atlas.training.graphed_step): the same kernels, launched at once. Off by
+    default until measured on a GPU (benchmarks/gpu_run.sh runs it); ignored on the CPU.
     """
 
     max_epochs: int = 2000
@@ -61,6 +64,7 @@ class TrainingConfig:
     resume_every: int = 20
     initialisation: str = "scaled"
     epoch_loss: str = "training_set"
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         positive_ints = ("max_epochs", "batch_size", "stall_patience", "plateau_patience")
@@ -93,6 +97,8 @@ class TrainingConfig:
             )
         if self.epoch_loss not in EPOCH_LOSSES:
             raise ValueError(f"epoch_loss must be one of {EPOCH_LOSSES}, got {self.epoch_loss!r}")
+        if not isinstance(self.cuda_graphs, bool):
+            raise ValueError(f"cuda_graphs must be true or false, got {self.cuda_graphs!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
 

@@ -1,4 +1,4 @@
-"""The fast training paths keep the results: the epoch's loss pass, and CUDA against the CPU.
+"""The fast training paths keep the results: the loss pass, CUDA against the CPU, CUDA graphs.
 
 CUDA tests run where a GPU exists and are reported as skipped (with the reason) elsewhere.
 """
@@ -11,8 +11,9 @@ import torch
 
 from atlas.networks import from_state_dicts, to_state_dict, torch_network
 from atlas.tasks import get_task
-from atlas.training import TrainingConfig, evaluation, step, train_population
+from atlas.training import TrainingConfig, batched, evaluation, graphed_step, step, train_population
 from atlas.training.adam import BatchedAdam
+from atlas.training.admission import estimate_population, population_shape
 from atlas.training.batched import PopulationTraining
 from atlas.training.step import population_parameters, training_step
 
@@ -20,6 +21,15 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 SMALL = {"f_max": 5, "delay_max": 1}
+FAST_PHASES = {
+    "batch_size": 8,
+    "learning_rate": 3e-2,
+    "stall_patience": 1,
+    "plateau_patience": 1,
+    "checkpoint_every": 1,
+    "dtype": "float64",
+}
+"""A float64 recipe whose networks change phase and rate within a few epochs of SMALL."""
 
 
 def test_epoch_loss_equals_pytorch_modules_over_the_training_set(reference_networks, monkeypatch):
@@ -64,15 +74,7 @@ def test_epoch_loss_in_groups_and_chunks_equals_each_networks_own(architecture, 
 def test_training_on_cuda_equals_the_cpu(architecture):
     """Through phase changes and networks leaving the batch, float64: same outcomes."""
     task = get_task("delayed", **SMALL)
-    common = {
-        "max_epochs": 5,
-        "batch_size": 8,
-        "learning_rate": 3e-2,
-        "stall_patience": 1,
-        "plateau_patience": 1,
-        "checkpoint_every": 1,
-        "dtype": "float64",
-    }
+    common = {**FAST_PHASES, "max_epochs": 5}
     runs = [
         train_population(task, architecture, 6, [1, 2, 3], TrainingConfig(**common, device=d))
         for d in ("cpu", "cuda")
@@ -142,3 +144,72 @@ def grouped_step(run, batch, in_groups: bool, monkeypatch):
         losses = training_step(population, adam, run.inputs[batch], run.targets[batch])
     gradients = [p.grad.clone() for p in population_parameters(population)]
     return losses, gradients, population.stacked_parameters()
+
+
+def test_warm_up_before_recording_leaves_the_weights_and_optimiser_as_they_were():
+    """The eager steps before a CUDA graph is recorded update nothing that lasts: the
+    parameters, Adam's moments, step counts and rates are back, the gradients are there."""
+    run = PopulationTraining(
+        get_task("delayed", **SMALL), "vanilla", 6, [1, 2, 3], TrainingConfig(batch_size=8)
+    )
+    batch = torch.cat(run.order.epoch(), dim=1)[:, :8]
+    training_step(run.population, run.adam, run.inputs[batch], run.targets[batch])
+    before = [t.clone() for t in graphed_step._state(run.population, run.adam)]
+    graphed_step.warm_up(run.population, run.adam, run.inputs[batch], run.targets[batch])
+    for tensor, value in zip(graphed_step._state(run.population, run.adam), before, strict=True):
+        assert torch.equal(tensor, value)
+    assert all(p.grad is not None for p in population_parameters(run.population))
+
+
+@needs_cuda
+@pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
+def test_training_replayed_from_cuda_graphs_equals_eager_training(architecture, monkeypatch):
+    """Through phase changes (Adam restarted, rates cut) and networks leaving the batch (the
+    step recorded again), float64 on CUDA: the outcomes of the eager steps. Every network
+    goes to phase 2 at its first stall and ends at its first rate cut: on the CPU they end
+    at epochs 4-7 (vanilla), 3-6 (GRU) and 3-5 (LSTM)."""
+    task = get_task("delayed", **SMALL)
+    common = {
+        **FAST_PHASES,
+        "max_epochs": 12,
+        "second_phase_loss": 1.0,
+        "second_phase_learning_rate": 1e-2,
+        "min_learning_rate": 9e-3,
+        "device": "cuda",
+    }
+    recorded = []
+
+    class CountedGraphedStep(graphed_step.GraphedStep):
+        def __init__(self, *args):
+            super().__init__(*args)
+            recorded.append(args[0].count)
+
+    monkeypatch.setattr(batched, "GraphedStep", CountedGraphedStep)
+    runs = [
+        train_population(
+            task, architecture, 6, range(1, 7), TrainingConfig(**common, cuda_graphs=g)
+        )
+        for g in (False, True)
+    ]
+    assert len(recorded) >= 2 and recorded[0] == 6, recorded  # recorded again once networks left
+    for eager, graphed in zip(*runs, strict=True):
+        assert (eager.status, eager.epochs) == (graphed.status, graphed.epochs)
+        np.testing.assert_allclose(graphed.loss_curve, eager.loss_curve, rtol=1e-9)
+        for key, value in eager.final_state_dict.items():
+            torch.testing.assert_close(graphed.final_state_dict[key], value, rtol=1e-9, atol=0)
+
+
+def test_admission_counts_a_recorded_step_for_each_minibatch_size():
+    """With CUDA graphs a step is recorded per minibatch size, each holding its activations:
+    twice the activations when the training set leaves a shorter last minibatch."""
+    task = get_task("delayed", **SMALL)
+    trials = len(task.training_set())
+    activations = {}
+    for batch_size in (trials // 2, trials // 2 + 1):  # two equal minibatches, then two sizes
+        for graphs in (False, True):
+            config = TrainingConfig(batch_size=batch_size, cuda_graphs=graphs)
+            estimate = estimate_population(population_shape(task, "gru", 8, 4, config))
+            activations[batch_size, graphs] = estimate.parts["activations"]
+    half = trials // 2
+    assert trials % 2 == 0 and activations[half, True] == activations[half, False]
+    assert activations[half + 1, True] == 2 * activations[half + 1, False]
