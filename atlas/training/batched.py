@@ -75,7 +75,7 @@ class PopulationTraining:
         self.curves = np.full((len(self.seeds), min(config.max_epochs, 256)), np.nan)
         self.checkpoints: list[list[Checkpoint]] = [[] for _ in self.seeds]
         self.counts = dict.fromkeys(STATUSES, 0)
-        self.graphed_steps: dict[tuple[int, ...], GraphedStep] = {}  # by minibatch shape
+        self._graphed_steps: dict[tuple[int, ...], GraphedStep] = {}  # by minibatch shape
 
     def run_epoch(
         self, between_minibatches: Callable[[], None] | None = None
@@ -113,11 +113,11 @@ class PopulationTraining:
         if not (self.config.cuda_graphs and self.inputs.device.type == "cuda"):
             return training_step(self.population, self.adam, inputs, targets)
         shape = tuple(inputs.shape)
-        graphed = self.graphed_steps.get(shape)
+        graphed = self._graphed_steps.get(shape)
         if graphed is None or not graphed.serves(self.population, self.adam, inputs):
             if graphed is not None:  # the population changed: every recorded step is stale,
-                self.graphed_steps.clear()  # and holds its memory until dropped
-            graphed = self.graphed_steps[shape] = GraphedStep(
+                self._graphed_steps.clear()  # and holds its memory until dropped
+            graphed = self._graphed_steps[shape] = GraphedStep(
                 self.population, self.adam, inputs, targets
             )
         return graphed(inputs, targets)
