@@ -25,7 +25,7 @@ created state (library handles, workspaces, autograd's gradient buffers) exist b
 Their updates are undone (`warm_up`)."""
 
 
-def _state(population: RNNPopulation, adam: BatchedAdam) -> list[torch.Tensor]:
+def step_state(population: RNNPopulation, adam: BatchedAdam) -> list[torch.Tensor]:
     """Every tensor a step reads or writes besides its minibatch and its gradients (the
     optimiser's parameters are the population's)."""
     return [
@@ -42,11 +42,11 @@ def warm_up(
 ) -> None:
     """Run WARM_UP_STEPS training steps, then put the parameters and the optimiser's state back
     as they were: the warm-up leaves gradients behind and nothing else."""
-    saved = [t.detach().clone() for t in _state(population, adam)]
+    saved = [t.detach().clone() for t in step_state(population, adam)]
     for _ in range(WARM_UP_STEPS):
         training_step(population, adam, inputs, targets)
     with torch.no_grad():
-        for tensor, before in zip(_state(population, adam), saved, strict=True):
+        for tensor, before in zip(step_state(population, adam), saved, strict=True):
             tensor.copy_(before)
 
 
@@ -61,7 +61,7 @@ class GraphedStep:
         inputs: torch.Tensor,
         targets: torch.Tensor,
     ):
-        self._state = _state(population, adam)  # held: their memory is the graph's
+        self._state = step_state(population, adam)  # held: their memory is the graph's
         self._inputs, self._targets = inputs.clone(), targets.clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -75,7 +75,7 @@ class GraphedStep:
     def serves(self, population: RNNPopulation, adam: BatchedAdam, inputs: torch.Tensor) -> bool:
         """Whether this graph is the step of `population` and `adam` for minibatches shaped
         like `inputs` (the same tensors, not copies of them)."""
-        current = _state(population, adam)
+        current = step_state(population, adam)
         return (
             inputs.shape == self._inputs.shape
             and len(current) == len(self._state)

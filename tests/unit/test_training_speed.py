@@ -154,9 +154,10 @@ def test_warm_up_before_recording_leaves_the_weights_and_optimiser_as_they_were(
     )
     batch = torch.cat(run.order.epoch(), dim=1)[:, :8]
     training_step(run.population, run.adam, run.inputs[batch], run.targets[batch])
-    before = [t.clone() for t in graphed_step._state(run.population, run.adam)]
+    state = graphed_step.step_state(run.population, run.adam)
+    before = [t.clone() for t in state]
     graphed_step.warm_up(run.population, run.adam, run.inputs[batch], run.targets[batch])
-    for tensor, value in zip(graphed_step._state(run.population, run.adam), before, strict=True):
+    for tensor, value in zip(state, before, strict=True):
         assert torch.equal(tensor, value)
     assert all(p.grad is not None for p in population_parameters(run.population))
 
