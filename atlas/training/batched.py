@@ -86,7 +86,7 @@ class PopulationTraining:
         epoch (a cancelled job), which leaves this run half-way through it: discard it."""
         self.epoch += 1
         # The epoch's minibatch indices reach the device in one copy, not one per minibatch.
-        batches = torch.cat(self.order.epoch(), dim=1).to(self.inputs.device)
+        batches = self.order.epoch(self.inputs.device)
         minibatch_losses = []  # on the device: one copy to the host per epoch
         for batch in batches.split(self.config.batch_size, dim=1):
             if between_minibatches is not None:

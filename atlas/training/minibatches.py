@@ -29,10 +29,15 @@ class MinibatchOrder:
     def batches_per_epoch(self) -> int:
         return -(-self.n_trials // self.batch_size)
 
-    def epoch(self) -> tuple[torch.Tensor, ...]:
-        """One epoch's trial indices, (K, batch) per minibatch, a fresh shuffle per network."""
+    def epoch(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """One epoch's trial indices (K, n_trials), a fresh shuffle per network; minibatch j is
+        columns [j * batch_size, (j + 1) * batch_size). The shuffles are drawn on the host
+        (each network's own generator) and reach a GPU in one copy from pinned memory that
+        the host does not wait for: no synchronisation inside an epoch."""
         perms = torch.stack([torch.randperm(self.n_trials, generator=g) for g in self.generators])
-        return perms.split(self.batch_size, dim=1)
+        if torch.device(device).type == "cuda":
+            return perms.pin_memory().to(device, non_blocking=True)
+        return perms
 
     def keep(self, index: Sequence[int]) -> None:
         """Keep only the networks at `index` (the others have finished)."""

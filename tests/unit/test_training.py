@@ -60,7 +60,7 @@ def test_network_in_population_trains_exactly_like_pytorch_adam(epoch_loss):
     order = MinibatchOrder([seeds[k]], len(train), config.batch_size)
     for epoch, checkpoint in enumerate(outcomes[k].checkpoints):
         minibatch_losses = []
-        for (batch,) in order.epoch():
+        for (batch,) in order.epoch().split(order.batch_size, dim=1):
             optimiser.zero_grad()
             loss = (net(inputs[batch]) - targets[batch]).pow(2).mean()
             loss.backward()
