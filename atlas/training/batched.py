@@ -112,15 +112,12 @@ class PopulationTraining:
         asks for one on a GPU (recorded again when the population has changed)."""
         if not (self.config.cuda_graphs and self.inputs.device.type == "cuda"):
             return training_step(self.population, self.adam, inputs, targets)
+        if not all(g.serves(self.population, self.adam) for g in self._graphed_steps.values()):
+            self._graphed_steps.clear()  # the population changed: drop the stale steps' memory
         shape = tuple(inputs.shape)
-        graphed = self._graphed_steps.get(shape)
-        if graphed is None or not graphed.serves(self.population, self.adam, inputs):
-            if graphed is not None:  # the population changed: every recorded step is stale,
-                self._graphed_steps.clear()  # and holds its memory until dropped
-            graphed = self._graphed_steps[shape] = GraphedStep(
-                self.population, self.adam, inputs, targets
-            )
-        return graphed(inputs, targets)
+        if shape not in self._graphed_steps:
+            self._graphed_steps[shape] = GraphedStep(self.population, self.adam, inputs, targets)
+        return self._graphed_steps[shape](inputs, targets)
 
     def progress(self) -> TrainingProgress:
         return TrainingProgress(

@@ -72,14 +72,12 @@ class GraphedStep:
         with torch.cuda.graph(self._graph):
             self._losses = training_step(population, adam, self._inputs, self._targets)
 
-    def serves(self, population: RNNPopulation, adam: BatchedAdam, inputs: torch.Tensor) -> bool:
-        """Whether this graph is the step of `population` and `adam` for minibatches shaped
-        like `inputs` (the same tensors, not copies of them)."""
+    def serves(self, population: RNNPopulation, adam: BatchedAdam) -> bool:
+        """Whether this graph is the step of `population` and `adam`: it holds their tensors
+        themselves, not copies of them."""
         current = step_state(population, adam)
-        return (
-            inputs.shape == self._inputs.shape
-            and len(current) == len(self._state)
-            and all(a is b for a, b in zip(current, self._state, strict=True))
+        return len(current) == len(self._state) and all(
+            a is b for a, b in zip(current, self._state, strict=True)
         )
 
     def __call__(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
