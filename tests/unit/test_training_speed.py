@@ -164,6 +164,21 @@ def test_warm_up_before_recording_leaves_the_weights_and_optimiser_as_they_were(
     assert all(p.grad is not None for p in population_parameters(run.population))
 
 
+def test_cuda_graphs_asked_for_on_the_cpu_train_as_without():
+    """A config asking for CUDA graphs (as an API job may) trains on the CPU eagerly, with the
+    same outcomes as without; recording a graph there would raise."""
+    task = get_task("delayed", **SMALL)
+    runs = [
+        train_population(
+            task, "gru", 6, [1, 2], TrainingConfig(**FAST_PHASES, max_epochs=3, cuda_graphs=g)
+        )
+        for g in (False, True)
+    ]
+    for eager, asked in zip(*runs, strict=True):
+        assert (eager.status, eager.epochs) == (asked.status, asked.epochs)
+        np.testing.assert_array_equal(asked.loss_curve, eager.loss_curve)
+
+
 @needs_cuda
 @pytest.mark.parametrize("architecture", ["vanilla", "gru", "lstm"])
 def test_training_replayed_from_cuda_graphs_equals_eager_training(architecture, monkeypatch):
