@@ -16,11 +16,16 @@ training step is three times its forward products; a training-set epoch loss one
 over the training set) beside the device's measured matrix-product peak (float32 n x n, best of 5).
 Runs on the CPU at one thread and all threads, or on CUDA (`--device cuda`, the user loop
 there too, through cuDNN). Prints a table; the last line is one JSON object.
+`--to-criterion` measures instead one whole run of 64 vanilla 20 networks on `delayed` under
+the default recipe (each network until it converges, fails or reaches `--criterion-epochs`),
+at the first of `--threads`: wall and CPU time, the outcomes and the network-epochs run,
+against the user loop's time for as many network-epochs (timed on `--sample` networks for
+`--epochs` epochs; it computes no epoch loss). About 45 minutes at one thread.
 
     PYTHONPATH=. python benchmarks/train_throughput.py [--device cpu|cuda] [--counts 16,64,256]
         [--threads 1,all] [--configs vanilla_20,gru_50,lstm_50] [--epochs 1] [--sample 4]
         [--clock wall|process] [--epoch-loss minibatches|training_set]
-        [--cuda-graphs] [--criterion-epochs 2000]
+        [--cuda-graphs] [--criterion-epochs 2000] [--to-criterion]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,7 +42,7 @@ import torch
 from atlas.networks import torch_network
 from atlas.networks.cells import GATES
 from atlas.tasks import TrialSet, get_task
-from atlas.training.batched import PopulationTraining
+from atlas.training.batched import PopulationTraining, train_population
 from atlas.training.config import EPOCH_LOSSES, TrainingConfig
 
 CONFIGURATIONS = (
@@ -45,6 +51,7 @@ CONFIGURATIONS = (
     ("lstm", 50, "reproduction"),
 )
 BATCH = 32
+CRITERION_RUN = ("vanilla", 20, "delayed", 64)  # architecture, units, task, networks
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,35 @@ def user_loop(run: PopulationTraining, sample: int, epochs: int, device, clock) 
     return elapsed / sample
 
 
+def to_criterion(args, device: torch.device, clock: Callable[[], float]) -> dict:
+    """One whole training run of CRITERION_RUN, against the user loop for its network-epochs."""
+    architecture, units, task_name, count = CRITERION_RUN
+    task = get_task(task_name)
+    config = TrainingConfig(
+        max_epochs=args.criterion_epochs,
+        device=device.type,
+        epoch_loss=args.epoch_loss,
+        cuda_graphs=args.cuda_graphs,
+    )
+    wall, cpu = time.perf_counter(), time.process_time()
+    outcomes = train_population(task, architecture, units, range(count), config, progress_bar=True)
+    synchronise(device)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    network_epochs = sum(o.epochs for o in outcomes)
+    sample = PopulationTraining(task, architecture, units, list(range(args.sample)), config)
+    user_epoch_s = user_loop(sample, args.sample, args.epochs, device, clock) / args.epochs
+    return {
+        "networks": count,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "epochs": max(o.epochs for o in outcomes),
+        "network_epochs": network_epochs,
+        "outcomes": dict(Counter(o.status for o in outcomes)),
+        "user_loop_s_estimate": user_epoch_s * network_epochs,
+        "speedup": user_epoch_s * network_epochs / wall,
+    }
+
+
 def measure(
     args, device: torch.device, threads: int, clock: Callable[[], float]
 ) -> tuple[list[tuple], dict]:
@@ -196,6 +232,11 @@ def main() -> None:
         help="on CUDA, replay each training step from a CUDA graph (TrainingConfig.cuda_graphs)",
     )
     parser.add_argument(
+        "--to-criterion",
+        action="store_true",
+        help="instead of the table, one whole run of 64 vanilla 20 networks on `delayed`",
+    )
+    parser.add_argument(
         "--criterion-epochs",
         type=int,
         default=TrainingConfig().max_epochs,
@@ -221,6 +262,16 @@ def main() -> None:
     }
     if device.type == "cuda":
         summary["gpu"] = torch.cuda.get_device_name()
+    if args.to_criterion:
+        torch.set_num_threads(thread_counts[0])
+        f = summary["to_criterion"] = to_criterion(args, device, time.perf_counter)
+        hours, user_hours = f["wall_s"] / 3600, f["user_loop_s_estimate"] / 3600
+        print(f"64 vanilla 20 networks on delayed to the criterion, {thread_counts[0]} thread(s): "
+              f"{hours:.2f} h ({f['wall_s']:.0f} s wall, {f['cpu_s']:.0f} s CPU), "
+              f"{f['network_epochs']} network-epochs, {f['outcomes']}; the user loop "
+              f"{user_hours:.2f} h for as many: {f['speedup']:.1f}x")  # fmt: skip
+        print(json.dumps(summary))
+        return
     for threads in thread_counts:
         if args.clock == "process" and threads != 1 and device.type == "cpu":
             continue
