@@ -96,17 +96,19 @@ def matmul_peak(device: torch.device, clock: Callable[[], float], n: int = 1024)
     return 2 * n**3 / best / 1e9
 
 
+def population_config(args, device: torch.device, **recipe) -> TrainingConfig:
+    """The population's config: `recipe` over the defaults, the command line's epoch loss and
+    CUDA graphs, on `device`."""
+    return TrainingConfig(
+        **recipe, device=device.type, epoch_loss=args.epoch_loss, cuda_graphs=args.cuda_graphs
+    )
+
+
 def population_epochs(
     task, architecture, units, count, args, device, clock
 ) -> tuple[float, PopulationTraining]:
     """Seconds for `args.epochs` whole epochs (after one warm-up epoch) of K networks."""
-    config = TrainingConfig(
-        max_epochs=args.epochs + 10,
-        checkpoint_every=0,
-        device=device.type,
-        epoch_loss=args.epoch_loss,
-        cuda_graphs=args.cuda_graphs,
-    )
+    config = population_config(args, device, max_epochs=args.epochs + 10, checkpoint_every=0)
     run = PopulationTraining(task, architecture, units, list(range(count)), config)
     run.run_epoch()  # warm-up: allocator, kernels, the CUDA graph's recording
     synchronise(device)
@@ -143,23 +145,20 @@ def user_loop(run: PopulationTraining, sample: int, epochs: int, device, clock) 
     return elapsed / sample
 
 
-def to_criterion(args, device: torch.device, clock: Callable[[], float]) -> dict:
-    """One whole training run of CRITERION_RUN, against the user loop for its network-epochs."""
+def to_criterion(args, device: torch.device) -> dict:
+    """One whole training run of CRITERION_RUN, against the user loop for its network-epochs
+    (both by wall clock)."""
     architecture, units, task_name, count = CRITERION_RUN
     task = get_task(task_name)
-    config = TrainingConfig(
-        max_epochs=args.criterion_epochs,
-        device=device.type,
-        epoch_loss=args.epoch_loss,
-        cuda_graphs=args.cuda_graphs,
-    )
+    config = population_config(args, device, max_epochs=args.criterion_epochs)
     wall, cpu = time.perf_counter(), time.process_time()
     outcomes = train_population(task, architecture, units, range(count), config, progress_bar=True)
     synchronise(device)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     network_epochs = sum(o.epochs for o in outcomes)
     sample = PopulationTraining(task, architecture, units, list(range(args.sample)), config)
-    user_epoch_s = user_loop(sample, args.sample, args.epochs, device, clock) / args.epochs
+    user_epoch_s = user_loop(sample, args.sample, args.epochs, device, time.perf_counter)
+    user_epoch_s /= args.epochs
     return {
         "networks": count,
         "wall_s": wall,
@@ -264,7 +263,7 @@ def main() -> None:
         summary["gpu"] = torch.cuda.get_device_name()
     if args.to_criterion:
         torch.set_num_threads(thread_counts[0])
-        f = summary["to_criterion"] = to_criterion(args, device, time.perf_counter)
+        f = summary["to_criterion"] = to_criterion(args, device)
         hours, user_hours = f["wall_s"] / 3600, f["user_loop_s_estimate"] / 3600
         print(f"64 vanilla 20 networks on delayed to the criterion, {thread_counts[0]} thread(s): "
               f"{hours:.2f} h ({f['wall_s']:.0f} s wall, {f['cpu_s']:.0f} s CPU), "

@@ -42,11 +42,12 @@ def warm_up(
 ) -> None:
     """Run WARM_UP_STEPS training steps, then put the parameters and the optimiser's state back
     as they were: the warm-up leaves gradients behind and nothing else."""
-    saved = [t.detach().clone() for t in step_state(population, adam)]
+    state = step_state(population, adam)  # updated in place by each step
+    saved = [t.detach().clone() for t in state]
     for _ in range(WARM_UP_STEPS):
         training_step(population, adam, inputs, targets)
     with torch.no_grad():
-        for tensor, before in zip(step_state(population, adam), saved, strict=True):
+        for tensor, before in zip(state, saved, strict=True):
             tensor.copy_(before)
 
 
