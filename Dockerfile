@@ -10,6 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# A C compiler: the atlas builds its CPU kernels (atlas/networks/kernels) on first use.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
 # torch first, from the PyTorch index, so the project's install finds it satisfied.
 RUN pip install --index-url "${TORCH_INDEX}" torch==2.13.0
 

@@ -20,6 +20,8 @@ trial-sized buffers), so a second backward through the same graph (retain_graph=
 refused by autograd's in-place check instead of returning wrong gradients.
 For training, `sweep_outputs` runs the readout inside the same function, so the states'
 gradient never becomes a trial-sized tensor.
+A float32 vanilla sweep on the CPU runs instead in C (atlas.networks.kernels.vanilla), one
+network at a time with its trial in the caches, where a C compiler could build it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import torch
 
 from atlas.networks.cells import GATES, float32_tanh
+from atlas.networks.kernels import vanilla as vanilla_kernel
 
 _tanh_grad = torch.ops.aten.tanh_backward.grad_input
 _sigmoid_grad = torch.ops.aten.sigmoid_backward.grad_input
@@ -68,6 +71,8 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     h = h0[..., :units]
     if arch == "vanilla":  # one product per step: its strided operand is copied once anyway
         hs = xg[0]
+        if vanilla_kernel.applies(hs):
+            return (vanilla_kernel.forward(hs, h0, weight_hh), None), (hs,)
         for t in range(steps):
             h = float32_tanh(torch.baddbmm(hs[:, t], h, w_t[0], out=sc), out=hs[:, t])
         return (hs, None), (hs,)
@@ -199,13 +204,8 @@ class _FusedSweep(torch.autograd.Function):
         grad_hs = torch.zeros_like(saved[0]) if grad_hs is None else grad_hs
         grad_c = grad_cs[0] if grad_cs else None
         grad_c = None if grad_c is None else grad_c.contiguous()
-
-        def grad_h(t: int) -> torch.Tensor:  # the backward sweep adds into it
-            return grad_hs[:, t].clone(memory_format=torch.contiguous_format)
-
-        gradients = _sweep_gradients(
-            ctx.arch, ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, saved, grad_h, grad_c
-        )
+        swept = _backward_sweep(ctx.arch, saved, h0, weight_hh, grad_hs, None, grad_c)
+        gradients = _sweep_gradients(ctx.needs_input_grad, rows, h0, weight_ih, saved, swept)
         return None, None, *gradients
 
 
@@ -236,24 +236,39 @@ class _FusedSweepOutputs(torch.autograd.Function):
         # before the sweep: it overwrites the saved gates with their gradients
         d_fc_w = torch.bmm(flat.mT, hs.view(k, steps * b, units))
         d_fc_b = flat.sum(dim=1)
-
-        def grad_h(t: int) -> torch.Tensor:
-            return _output_gradient(grad_outputs[:, t], fc_w)
-
-        gradients = _sweep_gradients(
-            ctx.arch, ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, saved, grad_h, None
-        )
+        swept = _backward_sweep(ctx.arch, saved, h0, weight_hh, grad_outputs, fc_w, None)
+        gradients = _sweep_gradients(ctx.needs_input_grad, rows, h0, weight_ih, saved, swept)
         return None, None, *gradients, d_fc_w, d_fc_b
 
 
-def _sweep_gradients(arch, needs_input_grad, rows, h0, weight_ih, weight_hh, saved, grad_h, grad_c):
+def _backward_sweep(arch, saved, h0, weight_hh, grad, readout_weight, grad_c):
+    """The sweep's gradients (per gate: input side, recurrent side; h0's) from the outside
+    gradient `grad`: the outputs' (K, T, B, O) through the readout's weight, or where that is
+    None the states' own (K, T, B, H). A float32 vanilla sweep on the CPU runs in C
+    (atlas.networks.kernels) where it could be built."""
+    if arch == "vanilla" and vanilla_kernel.applies(saved[0]):
+        d, d_h0 = vanilla_kernel.backward(saved[0], grad, readout_weight, weight_hh)
+        return [d], [d], d_h0
+    if readout_weight is None:
+
+        def grad_h(t: int) -> torch.Tensor:  # a new tensor: the backward sweep adds into it
+            return grad[:, t].clone(memory_format=torch.contiguous_format)
+
+    else:
+
+        def grad_h(t: int) -> torch.Tensor:
+            return _output_gradient(grad[:, t], readout_weight)
+
+    return _BACKWARD[arch](grad_h, grad_c, saved, h0, _blocks(weight_hh, GATES[arch]))
+
+
+def _sweep_gradients(needs_input_grad, rows, h0, weight_ih, saved, swept):
     """The gradients of rows, h0, weight_ih, weight_hh, bias_ih, bias_hh from the backward
-    sweep; `grad_h(t)` gives the hidden state's gradient from outside at step t as a new
-    tensor (the sweep adds into it)."""
+    sweep's (`_backward_sweep`)."""
     hs = saved[0]
     k, steps, b, units = hs.shape
-    gates = GATES[arch]
-    d_x, d_rec, d_h0 = _BACKWARD[arch](grad_h, grad_c, saved, h0, _blocks(weight_hh, gates))
+    d_x, d_rec, d_h0 = swept
+    gates = len(d_x)
     flat_x = [d.view(k, steps * b, units) for d in d_x]
     d_weight_hh = torch.cat([_weight_gradient(d, hs, h0) for d in d_rec], dim=1)
     # [x, 1]^T d, not d^T [x, 1]: MKL's product with few output columns is 4x slower
