@@ -41,11 +41,20 @@ def _blocks(weight: torch.Tensor, gates: int) -> list[torch.Tensor]:
     return [w.contiguous() for w in weight.chunk(gates, dim=1)]
 
 
-def _input_projection(rows, weight_ih, bias, gates):
+def _input_weight(arch, weight_ih, bias_ih, bias_hh):
+    """[W_ih, b] (K, G*H, I+1): the input side's weight with the biases that join it as the
+    weight of the rows' ones column (all but GRU's b_hn, which stays inside r * (...))."""
+    bias = bias_ih + bias_hh if arch != "gru" else bias_ih.clone()
+    if arch == "gru":
+        units = bias.shape[1] // 3
+        bias[:, : 2 * units] += bias_hh[:, : 2 * units]
+    return torch.cat([weight_ih, bias.unsqueeze(2)], dim=2)
+
+
+def _input_projection(rows, augmented, gates):
     """Per gate [x, 1] [W_g, b_g]^T for rows (K, T*B, I+1) ending in a ones column: G tensors
     (K, T*B, H). The bias rides in the product: a broadcast bias in `baddbmm` cost 3x the
     product itself (vanilla 20, K = 64, delayed: 1.8 ms against 0.6, measured)."""
-    augmented = torch.cat([weight_ih, bias.unsqueeze(2)], dim=2)
     return [torch.bmm(rows, w.transpose(1, 2)) for w in _blocks(augmented, gates)]
 
 
@@ -59,10 +68,11 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     time per GRU-50 step of 64 networks)."""
     gates = GATES[arch]
     k, units, b = weight_hh.shape[0], weight_hh.shape[2], h0.shape[1]
-    bias = bias_ih + bias_hh if arch != "gru" else bias_ih.clone()
-    if arch == "gru":  # b_hr, b_hz join the input side; b_hn stays inside r * (...)
-        bias[:, : 2 * units] += bias_hh[:, : 2 * units]
-    xg = [x.view(k, steps, b, units) for x in _input_projection(rows, weight_ih, bias, gates)]
+    augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
+    if arch == "vanilla" and vanilla_kernel.applies(h0):
+        hs, _ = vanilla_kernel.forward(rows, h0, augmented, weight_hh)
+        return (hs, None), (hs,)
+    xg = [x.view(k, steps, b, units) for x in _input_projection(rows, augmented, gates)]
     w_t = [w.transpose(1, 2).contiguous() for w in weight_hh.chunk(gates, dim=1)]
     slots = steps if keep else 1
     # A batched product writes into a contiguous scratch: into a strided slice of a buffer
@@ -71,8 +81,6 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     h = h0[..., :units]
     if arch == "vanilla":  # one product per step: its strided operand is copied once anyway
         hs = xg[0]
-        if vanilla_kernel.applies(hs):
-            return (vanilla_kernel.forward(hs, h0, weight_hh), None), (hs,)
         for t in range(steps):
             h = float32_tanh(torch.baddbmm(hs[:, t], h, w_t[0], out=sc), out=hs[:, t])
         return (hs, None), (hs,)
@@ -204,6 +212,11 @@ class _FusedSweep(torch.autograd.Function):
         grad_hs = torch.zeros_like(saved[0]) if grad_hs is None else grad_hs
         grad_c = grad_cs[0] if grad_cs else None
         grad_c = None if grad_c is None else grad_c.contiguous()
+        if ctx.arch == "vanilla" and vanilla_kernel.applies(saved[0]):
+            gradients, _ = _kernel_gradients(
+                ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, saved[0], grad_hs, None
+            )
+            return None, None, *gradients
         swept = _backward_sweep(ctx.arch, saved, h0, weight_hh, grad_hs, None, grad_c)
         gradients = _sweep_gradients(ctx.needs_input_grad, rows, h0, weight_ih, saved, swept)
         return None, None, *gradients
@@ -218,11 +231,16 @@ class _FusedSweepOutputs(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b):
+        ctx.arch = arch
+        if arch == "vanilla" and vanilla_kernel.applies(h0):
+            augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
+            hs, outputs = vanilla_kernel.forward(rows, h0, augmented, weight_hh, fc_w, fc_b)
+            ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, hs)
+            return outputs
         (hs, _), saved = _forward(
             arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep=True
         )
         k, _, b, units = hs.shape
-        ctx.arch = arch
         ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, *saved)
         return readout(hs.view(k, steps * b, units), fc_w, fc_b).view(k, steps, b, -1)
 
@@ -233,9 +251,14 @@ class _FusedSweepOutputs(torch.autograd.Function):
         k, steps, b, units = hs.shape
         grad_outputs = grad_outputs.contiguous()
         flat = grad_outputs.view(k, steps * b, -1)
+        d_fc_b = flat.sum(dim=1)
+        if ctx.arch == "vanilla" and vanilla_kernel.applies(hs):
+            gradients, d_fc_w = _kernel_gradients(
+                ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, hs, grad_outputs, fc_w
+            )
+            return None, None, *gradients, d_fc_w, d_fc_b
         # before the sweep: it overwrites the saved gates with their gradients
         d_fc_w = torch.bmm(flat.mT, hs.view(k, steps * b, units))
-        d_fc_b = flat.sum(dim=1)
         swept = _backward_sweep(ctx.arch, saved, h0, weight_hh, grad_outputs, fc_w, None)
         gradients = _sweep_gradients(ctx.needs_input_grad, rows, h0, weight_ih, saved, swept)
         return None, None, *gradients, d_fc_w, d_fc_b
@@ -244,11 +267,7 @@ class _FusedSweepOutputs(torch.autograd.Function):
 def _backward_sweep(arch, saved, h0, weight_hh, grad, readout_weight, grad_c):
     """The sweep's gradients (per gate: input side, recurrent side; h0's) from the outside
     gradient `grad`: the outputs' (K, T, B, O) through the readout's weight, or where that is
-    None the states' own (K, T, B, H). A float32 vanilla sweep on the CPU runs in C
-    (atlas.networks.kernels) where it could be built."""
-    if arch == "vanilla" and vanilla_kernel.applies(saved[0]):
-        d, d_h0 = vanilla_kernel.backward(saved[0], grad, readout_weight, weight_hh)
-        return [d], [d], d_h0
+    None the states' own (K, T, B, H)."""
     if readout_weight is None:
 
         def grad_h(t: int) -> torch.Tensor:  # a new tensor: the backward sweep adds into it
@@ -268,7 +287,6 @@ def _sweep_gradients(needs_input_grad, rows, h0, weight_ih, saved, swept):
     hs = saved[0]
     k, steps, b, units = hs.shape
     d_x, d_rec, d_h0 = swept
-    gates = len(d_x)
     flat_x = [d.view(k, steps * b, units) for d in d_x]
     d_weight_hh = torch.cat([_weight_gradient(d, hs, h0) for d in d_rec], dim=1)
     # [x, 1]^T d, not d^T [x, 1]: MKL's product with few output columns is 4x slower
@@ -284,13 +302,31 @@ def _sweep_gradients(needs_input_grad, rows, h0, weight_ih, saved, swept):
         ],
         dim=1,
     )
-    d_rows = None
-    if needs_input_grad[2]:  # the ones column's gradient is not needed: zero
-        blocks = _blocks(weight_ih, gates)
-        d_inputs = sum(torch.bmm(d, w) for d, w in zip(flat_x, blocks, strict=True))
-        d_rows = torch.nn.functional.pad(d_inputs, (0, 1))
+    d_rows = _rows_gradient(flat_x, weight_ih) if needs_input_grad[2] else None
     d_h0 = d_h0 if needs_input_grad[3] else None
     return d_rows, d_h0, d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh
+
+
+def _rows_gradient(flat_x: list[torch.Tensor], weight_ih: torch.Tensor) -> torch.Tensor:
+    """The rows' gradient (K, T*B, I+1) from each gate's input-side gradient (K, T*B, H); the
+    ones column's is not needed: zero."""
+    blocks = _blocks(weight_ih, len(flat_x))
+    d_inputs = sum(torch.bmm(d, w) for d, w in zip(flat_x, blocks, strict=True))
+    return torch.nn.functional.pad(d_inputs, (0, 1))
+
+
+def _kernel_gradients(needs_input_grad, rows, h0, weight_ih, weight_hh, hs, grad, readout_weight):
+    """`_sweep_gradients`' answer, and the readout weight's gradient (given a readout), from the
+    vanilla kernel: it sums the parameters' gradients inside its backward sweep."""
+    d_augmented, d_weight_hh, d_h0, d_readout, d = vanilla_kernel.backward(
+        rows, h0, hs, weight_hh, grad, readout_weight, keep_steps=needs_input_grad[2]
+    )
+    k, steps, b, units = hs.shape
+    d_rows = _rows_gradient([d.view(k, steps * b, units)], weight_ih) if d is not None else None
+    d_bias = d_augmented[..., -1]
+    d_h0 = d_h0 if needs_input_grad[3] else None
+    gradients = (d_rows, d_h0, d_augmented[..., :-1], d_weight_hh, d_bias, d_bias.clone())
+    return gradients, d_readout
 
 
 def readout(states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

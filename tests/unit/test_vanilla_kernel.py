@@ -53,9 +53,10 @@ def _outputs_and_gradients(parameters, inputs, probe, dtype, with_readout):
     h0 = torch.zeros(k, batch, units, dtype=dtype)
     if with_readout:
         outputs = sweep_outputs("vanilla", inputs.to(dtype), h0, *leaves)
-    else:
-        outputs, _ = sweep("vanilla", inputs.to(dtype), h0, *leaves[:4])
-        leaves = leaves[:4]
+    else:  # the states, differentiable in the inputs too
+        inputs = inputs.detach().to(dtype).requires_grad_()
+        outputs, _ = sweep("vanilla", inputs, h0, *leaves[:4])
+        leaves = [*leaves[:4], inputs]
     (probe.to(dtype) * outputs).sum().backward()
     return outputs.detach().double(), [p.grad.double() for p in leaves]
 
@@ -124,8 +125,9 @@ def test_one_thread_or_two_give_the_same_bits():
 def _two_thread_kernel_sweep() -> None:
     """The kernel alone: PyTorch's own parallel regions do not survive a fork (OpenMP)."""
     torch.set_num_threads(2)
-    weight_hh = _network_parameters(8, 1, k=4, seed=5)[1].float()
-    vanilla_kernel.forward(torch.ones(4, 10, 5, 8), torch.zeros(4, 5, 8), weight_hh)
+    weight_ih, weight_hh, *_ = (p.float() for p in _network_parameters(8, 1, k=4, seed=5))
+    rows = torch.ones(1, 10 * 5, 2).expand(4, -1, -1)
+    vanilla_kernel.forward(rows, torch.zeros(4, 5, 8), weight_ih, weight_hh)
 
 
 def test_a_forked_worker_sweeps_on_threads_of_its_own():

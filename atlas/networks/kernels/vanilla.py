@@ -25,8 +25,9 @@ _POINTER = ctypes.c_void_p
 def _library() -> ctypes.CDLL | None:
     library = load("vanilla_sweep")
     if library is not None:
-        library.vanilla_forward.argtypes = [_SIZE] * 5 + [_POINTER] * 3
-        library.vanilla_backward.argtypes = [_SIZE] * 6 + [_POINTER] * 6
+        sizes = [_SIZE] * 7  # k0, k1, T, B, H, C, O
+        library.vanilla_forward.argtypes = [*sizes, _POINTER, _SIZE, *[_POINTER] * 7]
+        library.vanilla_backward.argtypes = [*sizes, _POINTER, _SIZE, *[_POINTER] * 10]
     return library
 
 
@@ -57,35 +58,75 @@ def _over_networks(kernel, count: int, *arguments) -> None:
         raise MemoryError("the vanilla sweep kernel could not allocate its scratch buffers")
 
 
-def _address(tensor: torch.Tensor | None) -> int | None:
-    return None if tensor is None else tensor.data_ptr()
+def _sweep(kernel, sizes: tuple[int, ...], rows: torch.Tensor, tensors: tuple) -> None:
+    """kernel(k0, k1, T, B, H, C, O, rows, rows' network stride, *tensors) over the networks;
+    sizes are (K, T, B, H, C, O), a None tensor is passed as NULL."""
+    count, *rest = sizes
+    addresses = [None if t is None else t.data_ptr() for t in tensors]
+    _over_networks(kernel, count, *rest, rows.data_ptr(), rows.stride(0), *addresses)
 
 
-def forward(xs: torch.Tensor, h0: torch.Tensor, weight_hh: torch.Tensor) -> torch.Tensor:
-    """States (K, T, B, H), in place of xs: each step's input projection with its biases."""
-    assert xs.is_contiguous()
-    k, steps, batch, units = xs.shape
-    h0, weight_hh = h0.contiguous(), weight_hh.contiguous()
-    _over_networks(
-        _library().vanilla_forward, k, steps, batch, units, *map(_address, (xs, h0, weight_hh))
-    )
-    return xs
+def _network_rows(rows: torch.Tensor) -> torch.Tensor:
+    """rows (K, T*B, C) with contiguous rows; its network stride may be 0 (shared trials)."""
+    return rows if rows.stride()[1:] == (rows.shape[2], 1) else rows.contiguous()
+
+
+def forward(
+    rows: torch.Tensor,
+    h0: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    readout_weight: torch.Tensor | None = None,
+    readout_bias: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """States (K, T, B, H) and, given a readout, outputs (K, T, B, O), of networks fed `rows`
+    (K, T*B, C): each trial-step's inputs then a ones column, whose weight (weight_ih's last
+    column) is the bias."""
+    k, units, columns = weight_ih.shape
+    batch = h0.shape[1]
+    steps = rows.shape[1] // batch
+    rows = _network_rows(rows)
+    h0, weight_ih, weight_hh = h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous()
+    hs = h0.new_empty(k, steps, batch, units)
+    outputs, n_outputs = None, 0
+    if readout_weight is not None:
+        readout_weight, readout_bias = readout_weight.contiguous(), readout_bias.contiguous()
+        n_outputs = readout_weight.shape[1]
+        outputs = h0.new_empty(k, steps, batch, n_outputs)
+    sizes = (k, steps, batch, units, columns, n_outputs)
+    tensors = (h0, weight_ih, weight_hh, readout_weight, readout_bias, hs, outputs)
+    _sweep(_library().vanilla_forward, sizes, rows, tensors)
+    return hs, outputs
 
 
 def backward(
+    rows: torch.Tensor,
+    h0: torch.Tensor,
     hs: torch.Tensor,
+    weight_hh: torch.Tensor,
     grad: torch.Tensor,
     readout_weight: torch.Tensor | None,
-    weight_hh: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pre-activations' gradient (K, T, B, H) and h0's (K, B, H), from the states hs and
-    the outputs' gradient (K, T, B, O) through the readout (K, O, H), or without a readout
+    keep_steps: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """Gradients of weight_ih (its last column the bias'), weight_hh, h0, the readout's weight
+    (None without a readout) and, if `keep_steps`, of each step's pre-activation (K, T, B, H),
+    from the outputs' gradient `grad` (K, T, B, O) through the readout, or without a readout
     the states' own gradient (K, T, B, H)."""
+    assert hs.is_contiguous()
     k, steps, batch, units = hs.shape
+    columns = rows.shape[2]
+    rows, h0 = _network_rows(rows), h0.contiguous()
     grad, weight_hh = grad.contiguous(), weight_hh.contiguous()
-    readout_weight = None if readout_weight is None else readout_weight.contiguous()
-    outputs = grad.shape[-1]
-    d, d_h0 = torch.empty_like(hs), hs.new_empty(k, batch, units)
-    addresses = map(_address, (hs, grad, readout_weight, weight_hh, d, d_h0))
-    _over_networks(_library().vanilla_backward, k, steps, batch, units, outputs, *addresses)
-    return d, d_h0
+    n_outputs = grad.shape[-1]
+    d_weight_ih, d_weight_hh = hs.new_empty(k, units, columns), hs.new_empty(k, units, units)
+    d_h0 = hs.new_empty(k, batch, units)
+    d_readout = None
+    if readout_weight is not None:
+        readout_weight = readout_weight.contiguous()
+        d_readout = hs.new_empty(k, n_outputs, units)
+    d = torch.empty_like(hs) if keep_steps else None
+    sizes = (k, steps, batch, units, columns, n_outputs)
+    tensors = (h0, hs, weight_hh, readout_weight, grad, d_weight_ih, d_weight_hh, d_h0)
+    tensors = (*tensors, d_readout, d)
+    _sweep(_library().vanilla_backward, sizes, rows, tensors)
+    return d_weight_ih, d_weight_hh, d_h0, d_readout, d

@@ -6,9 +6,15 @@
  * core's speed. Here one network's whole trial stays in L1/L2 while it is swept, its state
  * rows are padded to whole vectors, and four trials share each loaded weight row.
  *
- * Layouts (row-major, contiguous): xs, hs, d (K, T, B, H); h0, d_h0 (K, B, H); weight_hh
- * (K, H, H), PyTorch's h W^T convention; grad (K, T, B, O) with readout (K, O, H), or the
- * states' own gradient (K, T, B, H) when readout is NULL.
+ * The backward sweep also sums every parameter's gradient while a step's numbers are in the
+ * caches, instead of PyTorch's products over all steps afterwards.
+ *
+ * Layouts (row-major, contiguous but for rows' network stride, 0 when all networks share
+ * the trials): rows (K, T*B, C), each trial-step's inputs and a ones column (C = I + 1);
+ * hs, d (K, T, B, H); h0, d_h0 (K, B, H); weight_ih (K, H, C), the bias as its last column;
+ * weight_hh (K, H, H), PyTorch's h W^T convention; readout (K, O, H) and readout_bias (K, O);
+ * outputs and grad (K, T, B, O), or grad (K, T, B, H), the states' own gradient, when
+ * readout is NULL.
  */
 #include <math.h>
 #include <stdint.h>
@@ -31,109 +37,137 @@ __attribute__((simd("notinbranch"))) float tanhf(float);
 
 #define LANES 8
 typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
-#define ROWS 4      /* trials that share each loaded row of the matrix */
+#define ROWS 4      /* rows of a that share each loaded row of m */
 #define MAX_NV 8    /* vectors per padded row kept in registers: up to 64 units */
 
-/* out[b] += sum_j a[b * a_stride + j] m[j] for b < n, j < inner: m's rows and out's rows are
- * nv vectors. Inlined with a constant nv, the accumulators live in registers. */
+/* out[r] += sum_j a[r * a_row + j * a_col] m[j] for r < n, j < inner: m's rows and out's rows
+ * are nv vectors. Inlined with a constant nv, the accumulators live in registers. */
 static inline __attribute__((always_inline)) void
-rows_times(const float *restrict a, int64_t a_stride, int64_t inner, const vec *restrict m,
-           vec *restrict out, int64_t n, int nv)
+rows_times(const float *restrict a, int64_t a_row, int64_t a_col, int64_t inner,
+           const vec *restrict m, vec *restrict out, int64_t n, int nv)
 {
-    int64_t b = 0;
+    int64_t r0 = 0;
     if (nv <= MAX_NV)
-        for (; b + ROWS <= n; b += ROWS) {
+        for (; r0 + ROWS <= n; r0 += ROWS) {
             vec acc[ROWS][MAX_NV];
             for (int r = 0; r < ROWS; r++)
-                for (int v = 0; v < nv; v++) acc[r][v] = out[(b + r) * nv + v];
+                for (int v = 0; v < nv; v++) acc[r][v] = out[(r0 + r) * nv + v];
             for (int64_t j = 0; j < inner; j++) {
                 const vec *mj = m + j * nv;
                 for (int r = 0; r < ROWS; r++) {
-                    const float s = a[(b + r) * a_stride + j];
+                    const float s = a[(r0 + r) * a_row + j * a_col];
                     for (int v = 0; v < nv; v++) acc[r][v] += s * mj[v];
                 }
             }
             for (int r = 0; r < ROWS; r++)
-                for (int v = 0; v < nv; v++) out[(b + r) * nv + v] = acc[r][v];
+                for (int v = 0; v < nv; v++) out[(r0 + r) * nv + v] = acc[r][v];
         }
-    for (; b < n; b++)
+    for (; r0 < n; r0++)
         for (int64_t j = 0; j < inner; j++) {
-            const float s = a[b * a_stride + j];
-            for (int v = 0; v < nv; v++) out[b * nv + v] += s * m[j * nv + v];
+            const float s = a[r0 * a_row + j * a_col];
+            for (int v = 0; v < nv; v++) out[r0 * nv + v] += s * m[j * nv + v];
         }
 }
 
 /* rows_times with nv made a constant for each common width, so each gets its own code. */
 static inline __attribute__((always_inline)) void
-rows_times_nv(const float *a, int64_t a_stride, int64_t inner, const float *m, float *out,
-              int64_t n, int64_t nv)
+product(const float *a, int64_t a_row, int64_t a_col, int64_t inner, const float *m,
+        float *out, int64_t n, int64_t nv)
 {
     const vec *mv = (const vec *)m;
     vec *ov = (vec *)out;
     switch (nv) {
-    case 1: rows_times(a, a_stride, inner, mv, ov, n, 1); break;
-    case 2: rows_times(a, a_stride, inner, mv, ov, n, 2); break;
-    case 3: rows_times(a, a_stride, inner, mv, ov, n, 3); break;
-    case 4: rows_times(a, a_stride, inner, mv, ov, n, 4); break;
-    case 5: rows_times(a, a_stride, inner, mv, ov, n, 5); break;
-    case 6: rows_times(a, a_stride, inner, mv, ov, n, 6); break;
-    case 7: rows_times(a, a_stride, inner, mv, ov, n, 7); break;
-    case 8: rows_times(a, a_stride, inner, mv, ov, n, 8); break;
-    default: rows_times(a, a_stride, inner, mv, ov, n, (int)nv); break;
+    case 1: rows_times(a, a_row, a_col, inner, mv, ov, n, 1); break;
+    case 2: rows_times(a, a_row, a_col, inner, mv, ov, n, 2); break;
+    case 3: rows_times(a, a_row, a_col, inner, mv, ov, n, 3); break;
+    case 4: rows_times(a, a_row, a_col, inner, mv, ov, n, 4); break;
+    case 5: rows_times(a, a_row, a_col, inner, mv, ov, n, 5); break;
+    case 6: rows_times(a, a_row, a_col, inner, mv, ov, n, 6); break;
+    case 7: rows_times(a, a_row, a_col, inner, mv, ov, n, 7); break;
+    case 8: rows_times(a, a_row, a_col, inner, mv, ov, n, 8); break;
+    default: rows_times(a, a_row, a_col, inner, mv, ov, n, (int)nv); break;
     }
 }
 
 /* rows x cols at src into rows of `padded` floats at dst, zeros after each row's end. */
-static void pack(const float *src, int64_t rows, int64_t cols, float *dst, int64_t padded)
+static inline void pack(const float *restrict src, int64_t rows, int64_t cols,
+                        float *restrict dst, int64_t padded)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        memcpy(dst + r * padded, src + r * cols, cols * sizeof(float));
-        memset(dst + r * padded + cols, 0, (padded - cols) * sizeof(float));
-    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < padded; c++) dst[r * padded + c] = c < cols ? src[r * cols + c] : 0.f;
 }
 
-/* The square matrix src (n x n) transposed into padded rows. */
-static void pack_transposed(const float *src, int64_t n, float *dst, int64_t padded)
+/* The matrix src (rows x cols) transposed into cols padded rows. */
+static void pack_transposed(const float *src, int64_t rows, int64_t cols, float *dst,
+                            int64_t padded)
 {
-    memset(dst, 0, n * padded * sizeof(float));
-    for (int64_t r = 0; r < n; r++)
-        for (int64_t c = 0; c < n; c++) dst[c * padded + r] = src[r * n + c];
+    memset(dst, 0, cols * padded * sizeof(float));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[c * padded + r] = src[r * cols + c];
 }
 
-static void unpack(const float *src, int64_t rows, int64_t cols, int64_t padded, float *dst)
+static inline void unpack(const float *restrict src, int64_t rows, int64_t cols, int64_t padded,
+                          float *restrict dst)
 {
-    for (int64_t r = 0; r < rows; r++) memcpy(dst + r * cols, src + r * padded, cols * sizeof(float));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = src[r * padded + c];
+}
+
+/* The padded rows src (rows x padded) transposed into dst (cols x rows). */
+static void unpack_transposed(const float *src, int64_t rows, int64_t cols, int64_t padded,
+                              float *dst)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[c * rows + r] = src[r * padded + c];
 }
 
 static float *scratch(int64_t floats)
 {
-    return aligned_alloc(64, (size_t)((floats * (int64_t)sizeof(float) + 63) / 64 * 64));
+    float *buffer = aligned_alloc(64, (size_t)((floats * (int64_t)sizeof(float) + 63) / 64 * 64));
+    if (buffer) memset(buffer, 0, (size_t)floats * sizeof(float));
+    return buffer;
 }
 
-/* Networks [k0, k1): xs holds each step's input projection (bias included) on entry and the
- * states h_t = tanh(xs_t + h_{t-1} W^T) on return. 0, or 2 when out of memory. */
-CLONES int vanilla_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
-                           float *restrict xs, const float *restrict h0,
-                           const float *restrict weight_hh)
+/* Networks [k0, k1): the states hs, h_t = tanh([x_t, 1] weight_ih^T + h_{t-1} weight_hh^T),
+ * and with a readout the outputs h_t readout^T + readout_bias. 0, or 2 when out of memory. */
+CLONES int vanilla_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
+                           int64_t O, const float *restrict rows, int64_t rows_stride,
+                           const float *restrict h0, const float *restrict weight_ih,
+                           const float *restrict weight_hh, const float *restrict readout,
+                           const float *restrict readout_bias, float *restrict hs,
+                           float *restrict outputs)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES;
-    float *w_t = scratch(H * hp), *prev = scratch(B * hp), *cur = scratch(B * hp);
-    int status = (w_t && prev && cur) ? 0 : 2;
+    float *w_in = scratch(C * hp), *w_rec = scratch(H * hp);
+    float *prev = scratch(B * hp), *cur = scratch(B * hp);
+    int status = (w_in && w_rec && prev && cur) ? 0 : 2;
     for (int64_t k = k0; k < k1 && !status; k++) {
-        pack_transposed(weight_hh + k * H * H, H, w_t, hp);
+        pack_transposed(weight_ih + k * H * C, H, C, w_in, hp);
+        pack_transposed(weight_hh + k * H * H, H, H, w_rec, hp);
         pack(h0 + k * B * H, B, H, prev, hp);
         for (int64_t t = 0; t < T; t++) {
-            float *x = xs + (k * T + t) * B * H;
-            pack(x, B, H, cur, hp);
-            rows_times_nv(prev, hp, H, w_t, cur, B, nv);
+            memset(cur, 0, B * hp * sizeof(float));
+            product(rows + k * rows_stride + t * B * C, C, 1, C, w_in, cur, B, nv);
+            product(prev, hp, 1, H, w_rec, cur, B, nv);
             for (int64_t i = 0; i < B * hp; i++) cur[i] = tanhf(cur[i]);
-            unpack(cur, B, H, hp, x);
+            unpack(cur, B, H, hp, hs + (k * T + t) * B * H);
+            if (readout) {
+                const float *wo = readout + k * O * H, *bo = readout_bias + k * O;
+                float *out = outputs + (k * T + t) * B * O;
+                for (int64_t b = 0; b < B; b++)
+                    for (int64_t o = 0; o < O; o++) {
+                        float sum = bo[o];
+                        for (int64_t i = 0; i < H; i++) sum += cur[b * hp + i] * wo[o * H + i];
+                        out[b * O + o] = sum;
+                    }
+            }
             float *swap = prev;
             prev = cur;
             cur = swap;
         }
     }
-    free(w_t);
+    free(w_in);
+    free(w_rec);
     free(prev);
     free(cur);
     return status;
@@ -150,42 +184,69 @@ outside_gradient(const float *grad, const float *readout, int64_t t, int64_t B, 
         return;
     }
     memset(carry, 0, B * hp * sizeof(float));
-    rows_times_nv(grad + t * B * O, O, O, readout, carry, B, nv);
+    product(grad + t * B * O, O, 1, O, readout, carry, B, nv);
 }
 
-/* Networks [k0, k1): d_t, the gradient at each step's pre-activation, and d_h0, from the
- * states hs and the outside gradient. 0, or 2 when out of memory. */
-CLONES int vanilla_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t O,
-                            const float *restrict hs, const float *restrict grad,
-                            const float *restrict readout, const float *restrict weight_hh,
-                            float *restrict d, float *restrict d_h0)
+/* Networks [k0, k1), from the states hs and the outside gradient: the gradients of
+ * weight_ih (K, H, C), weight_hh (K, H, H), h0 (K, B, H), and with a readout of its weight
+ * (K, O, H); where d is not NULL, each step's pre-activation gradient. 0, or 2 when out of
+ * memory. */
+CLONES int vanilla_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
+                            int64_t O, const float *restrict rows, int64_t rows_stride,
+                            const float *restrict h0, const float *restrict hs,
+                            const float *restrict weight_hh, const float *restrict readout,
+                            const float *restrict grad, float *restrict d_weight_ih,
+                            float *restrict d_weight_hh, float *restrict d_h0,
+                            float *restrict d_readout, float *restrict d)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES;
     const int64_t per_step = readout ? B * O : B * H;
     float *w = scratch(H * hp), *out_w = scratch((readout ? O : 1) * hp);
-    float *carry = scratch(B * hp), *dp = scratch(B * hp), *h = scratch(B * hp);
-    int status = (w && out_w && carry && dp && h) ? 0 : 2;
+    float *carry = scratch(B * hp), *dp = scratch(B * hp);
+    float *h = scratch(B * hp), *h_prev = scratch(B * hp);
+    float *g_in = scratch(C * hp), *g_rec = scratch(H * hp), *g_out = scratch(O * hp);
+    int status = (w && out_w && carry && dp && h && h_prev && g_in && g_rec && g_out) ? 0 : 2;
     for (int64_t k = k0; k < k1 && !status; k++) {
         pack(weight_hh + k * H * H, H, H, w, hp);
         if (readout) pack(readout + k * O * H, O, H, out_w, hp);
+        memset(g_in, 0, C * hp * sizeof(float));
+        memset(g_rec, 0, H * hp * sizeof(float));
+        memset(g_out, 0, O * hp * sizeof(float));
         const float *gk = grad + k * T * per_step;
         outside_gradient(gk, readout ? out_w : NULL, T - 1, B, H, O, nv, carry);
+        pack(hs + (k * T + T - 1) * B * H, B, H, h, hp);
         for (int64_t t = T - 1; t >= 0; t--) {
-            pack(hs + (k * T + t) * B * H, B, H, h, hp);
+            const float *x = rows + k * rows_stride + t * B * C;
+            pack(t ? hs + (k * T + t - 1) * B * H : h0 + k * B * H, B, H, h_prev, hp);
+            if (readout) /* readout's gradient: sum over trials of g_t^T h_t */
+                product(gk + t * B * O, 1, O, B, h, g_out, O, nv);
             for (int64_t i = 0; i < B * hp; i++) dp[i] = carry[i] * (1.f - h[i] * h[i]);
-            unpack(dp, B, H, hp, d + (k * T + t) * B * H);
+            if (d) unpack(dp, B, H, hp, d + (k * T + t) * B * H);
+            /* sums over trials: [x_t, 1]^T d_t and h_{t-1}^T d_t, transposed (rows by input) */
+            product(x, 1, C, B, dp, g_in, C, nv);
+            product(h_prev, 1, hp, B, dp, g_rec, H, nv);
             if (t)
                 outside_gradient(gk, readout ? out_w : NULL, t - 1, B, H, O, nv, carry);
             else
                 memset(carry, 0, B * hp * sizeof(float));
-            rows_times_nv(dp, hp, H, w, carry, B, nv);
+            product(dp, hp, 1, H, w, carry, B, nv);
+            float *swap = h;
+            h = h_prev;
+            h_prev = swap;
         }
         unpack(carry, B, H, hp, d_h0 + k * B * H);
+        unpack_transposed(g_in, C, H, hp, d_weight_ih + k * H * C);
+        unpack_transposed(g_rec, H, H, hp, d_weight_hh + k * H * H);
+        if (readout) unpack(g_out, O, H, hp, d_readout + k * O * H);
     }
     free(w);
     free(out_w);
     free(carry);
     free(dp);
     free(h);
+    free(h_prev);
+    free(g_in);
+    free(g_rec);
+    free(g_out);
     return status;
 }
