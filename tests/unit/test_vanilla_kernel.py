@@ -140,3 +140,15 @@ def test_a_forked_worker_sweeps_on_threads_of_its_own():
     if child.is_alive():
         child.kill()
     assert child.exitcode == 0
+
+
+def test_trials_of_no_steps_have_zero_gradients():
+    weight_ih, weight_hh, *_ = (p.float() for p in _network_parameters(6, 1, k=2, seed=6))
+    rows, h0 = torch.ones(2, 0, 3), torch.randn(2, 4, 6)
+    hs, _ = vanilla_kernel.forward(
+        rows, h0, torch.cat([weight_ih, weight_ih[..., :1]], 2), weight_hh
+    )
+    grad = torch.empty(2, 0, 4, 6)
+    gradients = vanilla_kernel.backward(rows, h0, hs, weight_hh, grad, None)
+    assert hs.shape == (2, 0, 4, 6)
+    assert all(g is None or (g == 0).all() for g in gradients)

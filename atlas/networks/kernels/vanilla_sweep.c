@@ -213,8 +213,11 @@ CLONES int vanilla_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_
         memset(g_rec, 0, H * hp * sizeof(float));
         memset(g_out, 0, O * hp * sizeof(float));
         const float *gk = grad + k * T * per_step;
-        outside_gradient(gk, readout ? out_w : NULL, T - 1, B, H, O, nv, carry);
-        pack(hs + (k * T + T - 1) * B * H, B, H, h, hp);
+        memset(carry, 0, B * hp * sizeof(float)); /* trials of no steps: every gradient 0 */
+        if (T > 0) {
+            outside_gradient(gk, readout ? out_w : NULL, T - 1, B, H, O, nv, carry);
+            pack(hs + (k * T + T - 1) * B * H, B, H, h, hp);
+        }
         for (int64_t t = T - 1; t >= 0; t--) {
             const float *x = rows + k * rows_stride + t * B * C;
             pack(t ? hs + (k * T + t - 1) * B * H : h0 + k * B * H, B, H, h_prev, hp);
