@@ -41,6 +41,12 @@ def _blocks(weight: torch.Tensor, gates: int) -> list[torch.Tensor]:
     return [w.contiguous() for w in weight.chunk(gates, dim=1)]
 
 
+def _in_kernel(arch: str, states: torch.Tensor) -> bool:
+    """Whether networks of `arch` with states like `states` sweep in C (float32 vanilla on the
+    CPU, where the kernel could be built) rather than in the PyTorch code below."""
+    return arch == "vanilla" and vanilla_kernel.applies(states)
+
+
 def _input_weight(arch, weight_ih, bias_ih, bias_hh):
     """[W_ih, b] (K, G*H, I+1): the input side's weight with the biases that join it as the
     weight of the rows' ones column (all but GRU's b_hn, which stays inside r * (...))."""
@@ -69,7 +75,7 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     gates = GATES[arch]
     k, units, b = weight_hh.shape[0], weight_hh.shape[2], h0.shape[1]
     augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
-    if arch == "vanilla" and vanilla_kernel.applies(h0):
+    if _in_kernel(arch, h0):
         hs, _ = vanilla_kernel.forward(rows, h0, augmented, weight_hh)
         return (hs, None), (hs,)
     xg = [x.view(k, steps, b, units) for x in _input_projection(rows, augmented, gates)]
@@ -212,7 +218,7 @@ class _FusedSweep(torch.autograd.Function):
         grad_hs = torch.zeros_like(saved[0]) if grad_hs is None else grad_hs
         grad_c = grad_cs[0] if grad_cs else None
         grad_c = None if grad_c is None else grad_c.contiguous()
-        if ctx.arch == "vanilla" and vanilla_kernel.applies(saved[0]):
+        if _in_kernel(ctx.arch, saved[0]):
             gradients, _ = _kernel_gradients(
                 ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, saved[0], grad_hs, None
             )
@@ -232,7 +238,7 @@ class _FusedSweepOutputs(torch.autograd.Function):
     @staticmethod
     def forward(ctx, arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b):
         ctx.arch = arch
-        if arch == "vanilla" and vanilla_kernel.applies(h0):
+        if _in_kernel(arch, h0):
             augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
             hs, outputs = vanilla_kernel.forward(rows, h0, augmented, weight_hh, fc_w, fc_b)
             ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, hs)
@@ -252,7 +258,7 @@ class _FusedSweepOutputs(torch.autograd.Function):
         grad_outputs = grad_outputs.contiguous()
         flat = grad_outputs.view(k, steps * b, -1)
         d_fc_b = flat.sum(dim=1)
-        if ctx.arch == "vanilla" and vanilla_kernel.applies(hs):
+        if _in_kernel(ctx.arch, hs):
             gradients, d_fc_w = _kernel_gradients(
                 ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, hs, grad_outputs, fc_w
             )
