@@ -80,6 +80,7 @@ def load(name: str) -> ctypes.CDLL | None:
     target = cache_dir() / f"{name}-{key}.so"
     try:
         if not target.exists():
+            log.info("building the %s kernel for this machine, once (into %s)", name, target)
             _compile(source, target, command)
         return ctypes.CDLL(str(target))
     except (OSError, subprocess.SubprocessError) as error:

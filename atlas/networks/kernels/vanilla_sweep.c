@@ -37,29 +37,30 @@ __attribute__((simd("notinbranch"))) float tanhf(float);
 
 #define LANES 8
 typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
-#define ROWS 4      /* rows of a that share each loaded row of m */
+#define MAX_ROWS 4  /* rows of a that share each loaded row of m */
 #define MAX_NV 8    /* vectors per padded row kept in registers: up to 64 units */
 
 /* out[r] += sum_j a[r * a_row + j * a_col] m[j] for r < n, j < inner: m's rows and out's rows
- * are nv vectors. Inlined with a constant nv, the accumulators live in registers. */
+ * are nv vectors. Inlined with constant nv and rows (rows of a per loaded row of m), the
+ * rows x nv accumulators live in registers. */
 static inline __attribute__((always_inline)) void
 rows_times(const float *restrict a, int64_t a_row, int64_t a_col, int64_t inner,
-           const vec *restrict m, vec *restrict out, int64_t n, int nv)
+           const vec *restrict m, vec *restrict out, int64_t n, int nv, int rows)
 {
     int64_t r0 = 0;
     if (nv <= MAX_NV)
-        for (; r0 + ROWS <= n; r0 += ROWS) {
-            vec acc[ROWS][MAX_NV];
-            for (int r = 0; r < ROWS; r++)
+        for (; r0 + rows <= n; r0 += rows) {
+            vec acc[MAX_ROWS][MAX_NV];
+            for (int r = 0; r < rows; r++)
                 for (int v = 0; v < nv; v++) acc[r][v] = out[(r0 + r) * nv + v];
             for (int64_t j = 0; j < inner; j++) {
                 const vec *mj = m + j * nv;
-                for (int r = 0; r < ROWS; r++) {
+                for (int r = 0; r < rows; r++) {
                     const float s = a[(r0 + r) * a_row + j * a_col];
                     for (int v = 0; v < nv; v++) acc[r][v] += s * mj[v];
                 }
             }
-            for (int r = 0; r < ROWS; r++)
+            for (int r = 0; r < rows; r++)
                 for (int v = 0; v < nv; v++) out[(r0 + r) * nv + v] = acc[r][v];
         }
     for (; r0 < n; r0++)
@@ -69,23 +70,41 @@ rows_times(const float *restrict a, int64_t a_row, int64_t a_col, int64_t inner,
         }
 }
 
-/* rows_times with nv made a constant for each common width, so each gets its own code. */
-static inline __attribute__((always_inline)) void
+/* Rows beyond 3 vectors go 2 at a time without AVX-512: 4 x nv accumulators outgrow AVX2's
+ * 16 vector registers (vanilla 50, K = 64, a training step: AVX2 build 57.6 -> 45.0 ms; the
+ * AVX-512 build loses 4-10% with 2). */
+#define NARROW(n_vectors)                                                         \
+    case n_vectors:                                                               \
+        if (wide)                                                                 \
+            rows_times(a, a_row, a_col, inner, mv, ov, n, n_vectors, MAX_ROWS);   \
+        else                                                                      \
+            rows_times(a, a_row, a_col, inner, mv, ov, n, n_vectors, 2);          \
+        break;
+
+/* rows_times with nv made a constant for each common width, so each gets its own code; one
+ * copy per CPU level (not inlined into each caller: that took the build from seconds to a
+ * minute, for no measurable speed). */
+CLONES __attribute__((noinline)) static void
 product(const float *a, int64_t a_row, int64_t a_col, int64_t inner, const float *m,
         float *out, int64_t n, int64_t nv)
 {
     const vec *mv = (const vec *)m;
     vec *ov = (vec *)out;
+#if defined(__x86_64__)
+    const int wide = __builtin_cpu_supports("avx512f");
+#else
+    const int wide = 0;
+#endif
     switch (nv) {
-    case 1: rows_times(a, a_row, a_col, inner, mv, ov, n, 1); break;
-    case 2: rows_times(a, a_row, a_col, inner, mv, ov, n, 2); break;
-    case 3: rows_times(a, a_row, a_col, inner, mv, ov, n, 3); break;
-    case 4: rows_times(a, a_row, a_col, inner, mv, ov, n, 4); break;
-    case 5: rows_times(a, a_row, a_col, inner, mv, ov, n, 5); break;
-    case 6: rows_times(a, a_row, a_col, inner, mv, ov, n, 6); break;
-    case 7: rows_times(a, a_row, a_col, inner, mv, ov, n, 7); break;
-    case 8: rows_times(a, a_row, a_col, inner, mv, ov, n, 8); break;
-    default: rows_times(a, a_row, a_col, inner, mv, ov, n, (int)nv); break;
+    case 1: rows_times(a, a_row, a_col, inner, mv, ov, n, 1, MAX_ROWS); break;
+    case 2: rows_times(a, a_row, a_col, inner, mv, ov, n, 2, MAX_ROWS); break;
+    case 3: rows_times(a, a_row, a_col, inner, mv, ov, n, 3, MAX_ROWS); break;
+    NARROW(4)
+    NARROW(5)
+    NARROW(6)
+    NARROW(7)
+    NARROW(8)
+    default: rows_times(a, a_row, a_col, inner, mv, ov, n, (int)nv, 1); break;
     }
 }
 
