@@ -45,25 +45,21 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
-def _over_networks(kernel, count: int, *arguments) -> None:
-    """kernel(k0, k1, *arguments) for the networks' shares, in parallel over torch's threads."""
+def _sweep(kernel, sizes: tuple[int, ...], rows: torch.Tensor, tensors: tuple) -> None:
+    """kernel(k0, k1, T, B, H, C, O, rows, rows' network stride, *tensors) for the networks'
+    shares [k0, k1), in parallel over torch's threads; sizes are (K, T, B, H, C, O), a None
+    tensor is passed as NULL."""
+    count, *rest = sizes
+    arguments = (*rest, rows.data_ptr(), rows.stride(0))
+    arguments += tuple(None if t is None else t.data_ptr() for t in tensors)
     threads = max(1, min(torch.get_num_threads(), count))
-    bounds = [count * i // threads for i in range(threads + 1)]
-    shares = list(pairwise(bounds))
     if threads == 1:
         statuses = [kernel(0, count, *arguments)]
     else:
+        shares = pairwise(count * i // threads for i in range(threads + 1))
         statuses = list(_pool(threads).map(lambda share: kernel(*share, *arguments), shares))
     if any(statuses):
         raise MemoryError("the vanilla sweep kernel could not allocate its scratch buffers")
-
-
-def _sweep(kernel, sizes: tuple[int, ...], rows: torch.Tensor, tensors: tuple) -> None:
-    """kernel(k0, k1, T, B, H, C, O, rows, rows' network stride, *tensors) over the networks;
-    sizes are (K, T, B, H, C, O), a None tensor is passed as NULL."""
-    count, *rest = sizes
-    addresses = [None if t is None else t.data_ptr() for t in tensors]
-    _over_networks(kernel, count, *rest, rows.data_ptr(), rows.stride(0), *addresses)
 
 
 def _network_rows(rows: torch.Tensor) -> torch.Tensor:
