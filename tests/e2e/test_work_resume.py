@@ -14,6 +14,8 @@ import pytest
 import torch
 from conftest import ROOT
 from test_worker import (
+    IN_FLIGHT_EPOCHS,
+    IN_FLIGHT_POLL_S,
     assert_same_as_uninterrupted,
     job_state,
     snapshot_epoch,
@@ -107,14 +109,17 @@ def test_embedded_server_killed_mid_training_resumes_from_its_snapshot(
     # Created in the database only: the server process below picks it up at its start.
     with monkeypatch.context() as patch:
         patch.setattr(dispatch, "enqueue_training", lambda *_args, **_kw: None)
-        # Long enough that the job cannot finish between the snapshot seen and the kill.
-        job_id = submit(settings, count=3, max_epochs=200, seed=40, resume_every=10)
+        job_id = submit(settings, count=3, max_epochs=IN_FLIGHT_EPOCHS, seed=40, resume_every=10)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     server = subprocess.Popen(
         [sys.executable, "-c", EMBEDDED_SERVER, settings.database_url], cwd=ROOT, env=env
     )
     try:
-        wait_for(lambda: snapshot_epoch(settings, job_id) >= 20, "a snapshot after epoch 20")
+        wait_for(
+            lambda: snapshot_epoch(settings, job_id) >= 20,
+            "a snapshot after epoch 20",
+            every_s=IN_FLIGHT_POLL_S,
+        )
         killed_after = job_state(settings, job_id)[0].epoch
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=60)

@@ -51,6 +51,11 @@ REDIS_DB = 11
 SMALL_DELAYED = {"f_max": 5, "delay_max": 2}
 TIMEOUT_S = 300
 VISIBILITY_TIMEOUT_S = 4
+# Jobs that a kill or a shutdown must land inside, and how often to look for the moment: an
+# epoch of these small networks takes about 1.5 ms in the C kernel, so 150 epochs once ended
+# between two polls 0.5 s apart; 3000 leave seconds.
+IN_FLIGHT_EPOCHS = 3000
+IN_FLIGHT_POLL_S = 0.02
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
 ATLAS = str(ROOT / ".venv" / "bin" / "atlas")
 
@@ -220,14 +225,14 @@ def test_worker_killed_mid_job_is_redelivered_without_duplicates(
     run, no more than one snapshot interval (resume_every epochs) trained twice."""
     settings = service_settings(postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S)
     log = tmp_path / "workers.log"
-    job_id = submit(settings, count=3, max_epochs=150, seed=100, resume_every=10)
+    job_id = submit(settings, count=3, max_epochs=IN_FLIGHT_EPOCHS, seed=100, resume_every=10)
 
     def training_started() -> bool:
         job = job_state(settings, job_id)[0]
         return job.status == "running" and snapshot_epoch(settings, job_id) >= 10
 
     with worker_process([*celery_worker("doomed"), settings.queue], settings, log) as doomed:
-        wait_for(training_started, "training to start", log)
+        wait_for(training_started, "training to start", log, every_s=IN_FLIGHT_POLL_S)
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=60)
     job, networks = job_state(settings, job_id)
@@ -295,9 +300,12 @@ def embedded(tmp_path):
 
 
 def test_embedded_mode_interrupted_at_shutdown_resumes_on_start(embedded):
-    # Long enough that the job cannot finish between the first epoch seen and the shutdown.
-    job_id = submit(embedded, count=3, max_epochs=300, seed=7)
-    wait_for(lambda: job_state(embedded, job_id)[0].epoch >= 1, "training to start")
+    job_id = submit(embedded, count=3, max_epochs=IN_FLIGHT_EPOCHS, seed=7)
+    wait_for(
+        lambda: job_state(embedded, job_id)[0].epoch >= 1,
+        "training to start",
+        every_s=IN_FLIGHT_POLL_S,
+    )
     dispatch.shutdown(wait=True)
     job, networks = job_state(embedded, job_id)
     assert (job.status, job.attempts) == ("queued", 0) and len(networks) < 3
