@@ -20,7 +20,7 @@ trial-sized buffers), so a second backward through the same graph (retain_graph=
 refused by autograd's in-place check instead of returning wrong gradients.
 For training, `sweep_outputs` runs the readout inside the same function, so the states'
 gradient never becomes a trial-sized tensor.
-A float32 vanilla sweep on the CPU runs instead in C (atlas.networks.kernels.vanilla), one
+A float32 sweep on the CPU runs instead in C (atlas.networks.kernels: vanilla, gru, lstm), one
 network at a time with its trial in the caches, where a C compiler could build it.
 """
 
@@ -29,7 +29,9 @@ from __future__ import annotations
 import torch
 
 from atlas.networks.cells import GATES, float32_tanh
-from atlas.networks.kernels import vanilla as vanilla_kernel
+from atlas.networks.kernels import gru, lstm, vanilla
+
+_KERNELS = {"vanilla": vanilla, "gru": gru, "lstm": lstm}
 
 _tanh_grad = torch.ops.aten.tanh_backward.grad_input
 _sigmoid_grad = torch.ops.aten.sigmoid_backward.grad_input
@@ -42,9 +44,9 @@ def _blocks(weight: torch.Tensor, gates: int) -> list[torch.Tensor]:
 
 
 def _in_kernel(arch: str, states: torch.Tensor) -> bool:
-    """Whether networks of `arch` with states like `states` sweep in C (float32 vanilla on the
-    CPU, where the kernel could be built) rather than in the PyTorch code below."""
-    return arch == "vanilla" and vanilla_kernel.applies(states)
+    """Whether networks of `arch` with states like `states` sweep in C (float32 on the CPU,
+    where the kernel could be built) rather than in the PyTorch code below."""
+    return _KERNELS[arch].applies(states)
 
 
 def _input_weight(arch, weight_ih, bias_ih, bias_hh):
@@ -76,8 +78,10 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     k, units, b = weight_hh.shape[0], weight_hh.shape[2], h0.shape[1]
     augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
     if _in_kernel(arch, h0):
-        hs, _ = vanilla_kernel.forward(rows, h0, augmented, weight_hh)
-        return (hs, None), (hs,)
+        hs, cs, saved, _ = _KERNELS[arch].forward(
+            rows, h0, augmented, weight_hh, bias_hh, keep=keep
+        )
+        return (hs, cs), saved
     xg = [x.view(k, steps, b, units) for x in _input_projection(rows, augmented, gates)]
     w_t = [w.transpose(1, 2).contiguous() for w in weight_hh.chunk(gates, dim=1)]
     slots = steps if keep else 1
@@ -220,7 +224,7 @@ class _FusedSweep(torch.autograd.Function):
         grad_c = None if grad_c is None else grad_c.contiguous()
         if _in_kernel(ctx.arch, saved[0]):
             gradients, _ = _kernel_gradients(
-                ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, saved[0], grad_hs, None
+                ctx, rows, h0, weight_ih, weight_hh, saved, grad_hs, None, grad_c
             )
             return None, None, *gradients
         swept = _backward_sweep(ctx.arch, saved, h0, weight_hh, grad_hs, None, grad_c)
@@ -240,8 +244,9 @@ class _FusedSweepOutputs(torch.autograd.Function):
         ctx.arch = arch
         if _in_kernel(arch, h0):
             augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
-            hs, outputs = vanilla_kernel.forward(rows, h0, augmented, weight_hh, fc_w, fc_b)
-            ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, hs)
+            kernel = _KERNELS[arch]
+            *_, saved, outputs = kernel.forward(rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b)
+            ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, *saved)
             return outputs
         (hs, _), saved = _forward(
             arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep=True
@@ -260,7 +265,7 @@ class _FusedSweepOutputs(torch.autograd.Function):
         d_fc_b = flat.sum(dim=1)
         if _in_kernel(ctx.arch, hs):
             gradients, d_fc_w = _kernel_gradients(
-                ctx.needs_input_grad, rows, h0, weight_ih, weight_hh, hs, grad_outputs, fc_w
+                ctx, rows, h0, weight_ih, weight_hh, saved, grad_outputs, fc_w, None
             )
             return None, None, *gradients, d_fc_w, d_fc_b
         # before the sweep: it overwrites the saved gates with their gradients
@@ -321,18 +326,18 @@ def _rows_gradient(flat_x: list[torch.Tensor], weight_ih: torch.Tensor) -> torch
     return torch.nn.functional.pad(d_inputs, (0, 1))
 
 
-def _kernel_gradients(needs_input_grad, rows, h0, weight_ih, weight_hh, hs, grad, readout_weight):
-    """`_sweep_gradients`' answer, and the readout weight's gradient (given a readout), from the
-    vanilla kernel: it sums the parameters' gradients inside its backward sweep."""
-    d_augmented, d_weight_hh, d_h0, d_readout, d = vanilla_kernel.backward(
-        rows, h0, hs, weight_hh, grad, readout_weight, keep_steps=needs_input_grad[2]
+def _kernel_gradients(ctx, rows, h0, weight_ih, weight_hh, saved, grad, readout_weight, grad_c):
+    """`_sweep_gradients`' answer, and the readout weight's gradient (given a readout), from a
+    C kernel: it sums the parameters' gradients inside its backward sweep."""
+    needs_input_grad = ctx.needs_input_grad
+    swept = _KERNELS[ctx.arch].backward(
+        rows, h0, saved, weight_hh, grad, readout_weight, grad_c, keep_steps=needs_input_grad[2]
     )
-    k, steps, b, units = hs.shape
-    d_rows = _rows_gradient([d.view(k, steps * b, units)], weight_ih) if d is not None else None
-    d_bias = d_augmented[..., -1]
-    d_h0 = d_h0 if needs_input_grad[3] else None
-    gradients = (d_rows, d_h0, d_augmented[..., :-1], d_weight_hh, d_bias, d_bias.clone())
-    return gradients, d_readout
+    d_rows = _rows_gradient(swept.steps, weight_ih) if swept.steps is not None else None
+    d_h0 = swept.h0 if needs_input_grad[3] else None
+    d_augmented = swept.weight_ih
+    gradients = (d_rows, d_h0, d_augmented[..., :-1], swept.weight_hh, d_augmented[..., -1])
+    return (*gradients, swept.bias_hh), swept.readout
 
 
 def readout(states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from atlas.networks.fused import sweep_outputs
-from atlas.networks.kernels import build
+from atlas.networks.kernels import build, run
 from atlas.networks.kernels import vanilla as vanilla_kernel
 
 
@@ -19,10 +19,10 @@ def fresh_build(monkeypatch, tmp_path):
     """An empty kernel cache; the process' loaded kernels come back afterwards."""
     monkeypatch.setenv("ATLAS_KERNEL_CACHE", str(tmp_path))
     build.load.cache_clear()
-    vanilla_kernel._library.cache_clear()
+    run.library.cache_clear()
     yield tmp_path
     build.load.cache_clear()
-    vanilla_kernel._library.cache_clear()
+    run.library.cache_clear()
 
 
 needs_compiler = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")

@@ -1,9 +1,9 @@
 """Compile a kernel's C source once per machine and load it with ctypes.
 
 The shared library is cached under $ATLAS_KERNEL_CACHE (default: $XDG_CACHE_HOME/atlas/kernels,
-else ~/.cache/atlas/kernels), named by a hash of its source, the compiler command and this
-platform, so a changed source or compiler builds afresh and concurrent processes never load a
-half-written file (each writes its own and renames it into place). Where no C compiler works,
+else ~/.cache/atlas/kernels), named by a hash of its source and headers, the compiler command
+and this platform, so a changed source or compiler builds afresh and concurrent processes never
+load a half-written file (each writes its own and renames it into place). Where no C compiler works,
 or `ATLAS_NATIVE_KERNELS=off`, `load` returns None and callers keep their PyTorch path: the
 kernels are a speed-up, never a requirement.
 """
@@ -63,7 +63,8 @@ def _compile(source: Path, target: Path, command: list[str]) -> None:
 
 @cache
 def load(name: str) -> ctypes.CDLL | None:
-    """The kernel `name` (SOURCES/<name>.c) built for this machine, or None where it cannot be."""
+    """The kernel `name` (SOURCES/<name>.c, with the headers beside it) built for this machine,
+    or None where it cannot be."""
     if not enabled():
         return None
     source = SOURCES / f"{name}.c"
@@ -72,6 +73,7 @@ def load(name: str) -> ctypes.CDLL | None:
         b"\0".join(
             [
                 source.read_bytes(),
+                *(header.read_bytes() for header in sorted(SOURCES.glob("*.h"))),
                 " ".join(command + _libraries()).encode(),
                 platform.platform().encode(),
             ]

@@ -1,0 +1,111 @@
+"""Running a sweep kernel's C functions over K networks, shared out over torch's threads.
+
+Each call splits the K networks into one contiguous share per torch thread; ctypes releases
+the GIL during the call, so the shares run in parallel, and every network is swept by one
+thread in the same order whatever the thread count (results do not depend on it). Every
+kernel's functions take (k0, k1, T, B, H, C, O, rows, rows' network stride) and then their
+tensors, passed as pointers (None as NULL).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from itertools import pairwise
+from typing import NamedTuple
+
+import torch
+
+from atlas.networks.kernels.build import load
+
+_SIZE = ctypes.c_int64
+_POINTER = ctypes.c_void_p
+
+
+@cache
+def library(name: str, **tensor_counts: int) -> ctypes.CDLL | None:
+    """The kernel `name` built for this machine, its functions (keyword: how many tensors each
+    takes after the rows) declared for ctypes; None where it cannot be built."""
+    kernel = load(name)
+    if kernel is not None:
+        for function, tensors in tensor_counts.items():
+            sizes = [_SIZE] * 7  # k0, k1, T, B, H, C, O
+            getattr(kernel, function).argtypes = [*sizes, _POINTER, _SIZE, *[_POINTER] * tensors]
+    return kernel
+
+
+def serves(states: torch.Tensor) -> bool:
+    """Whether states like these are a kernel's to sweep (float32 on the CPU)."""
+    return states.dtype == torch.float32 and states.device.type == "cpu"
+
+
+@cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kernel-sweep")
+
+
+# A forked child (a Celery worker) inherits the pool without its threads: it makes its own.
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
+def sweep(function, sizes: tuple[int, ...], rows: torch.Tensor, tensors: tuple) -> None:
+    """function(k0, k1, T, B, H, C, O, rows, rows' network stride, *tensors) for the networks'
+    shares [k0, k1), in parallel over torch's threads; sizes are (K, T, B, H, C, O)."""
+    count, *rest = sizes
+    rows = network_rows(rows)
+    arguments = (*rest, rows.data_ptr(), rows.stride(0))
+    arguments += tuple(None if t is None else t.data_ptr() for t in tensors)
+    threads = max(1, min(torch.get_num_threads(), count))
+    if threads == 1:
+        statuses = [function(0, count, *arguments)]
+    else:
+        shares = pairwise(count * i // threads for i in range(threads + 1))
+        statuses = list(_pool(threads).map(lambda share: function(*share, *arguments), shares))
+    if any(statuses):
+        raise MemoryError("a sweep kernel could not allocate its scratch buffers")
+
+
+def network_rows(rows: torch.Tensor) -> torch.Tensor:
+    """rows (K, T*B, C) with contiguous rows; its network stride may be 0 (shared trials)."""
+    return rows if rows.stride()[1:] == (rows.shape[2], 1) else rows.contiguous()
+
+
+def padded(units: int) -> int:
+    """A padded row's length for `units` numbers: whole vectors of 8 floats (products.h)."""
+    return -(-units // 8) * 8
+
+
+def gate_steps(gates: torch.Tensor, count: int, units: int) -> list[torch.Tensor]:
+    """Per gate, the (K, T*B, H) view of a kernel's padded gate rows (K, T, B, count * hp)."""
+    k, steps, batch, width = gates.shape
+    blocks = gates.view(k, steps * batch, count, width // count)
+    return [blocks[:, :, g, :units] for g in range(count)]
+
+
+class KernelGradients(NamedTuple):
+    """A kernel's backward sweep: the gradients of [W_ih, b] (K, G*H, C), of W_hh, of b_hh, of
+    h0, of the readout's weight (None without a readout), and where asked for, of each gate's
+    pre-activation at every trial-step, G tensors (K, T*B, H) (the rows' gradient's inputs)."""
+
+    weight_ih: torch.Tensor
+    weight_hh: torch.Tensor
+    bias_hh: torch.Tensor
+    h0: torch.Tensor
+    readout: torch.Tensor | None
+    steps: list[torch.Tensor] | None
+
+
+def readout_buffers(h0: torch.Tensor, steps: int, weight, bias):
+    """(outputs (K, T, B, O) to fill, or None; the readout's weight and bias as the kernel reads
+    them, or Nones) for an optional readout."""
+    if weight is None:
+        return None, (None, None)
+    k, batch = h0.shape[:2]
+    outputs = h0.new_empty(k, steps, batch, weight.shape[1])
+    return outputs, (weight.contiguous(), bias.contiguous())
+
+
+def outputs_of(readout_weight: torch.Tensor | None) -> int:
+    return 0 if readout_weight is None else readout_weight.shape[1]
