@@ -24,7 +24,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SOURCES = Path(__file__).parent
-FLAGS = ("-O3", "-std=gnu11", "-fPIC", "-shared")
+FLAGS = ("-O3", "-std=gnu11", "-fopenmp", "-fPIC", "-shared")
 
 
 def _libraries() -> list[str]:

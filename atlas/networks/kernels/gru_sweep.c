@@ -19,13 +19,15 @@
 
 /* Networks [k0, k1): the states hs, with a readout the outputs, and where gates is not NULL
  * each step's gates and hn. 0, or 2 when out of memory. */
-CLONES int gru_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
-                       int64_t O, const float *restrict rows, int64_t rows_stride,
-                       const float *restrict h0, const float *restrict weight_ih,
-                       const float *restrict weight_hh, const float *restrict bias_hn,
-                       const float *restrict readout, const float *restrict readout_bias,
-                       float *restrict hs, float *restrict gates, float *restrict hn,
-                       float *restrict outputs)
+CLONES static int gru_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
+                                    int64_t C, int64_t O, const float *restrict rows,
+                                    int64_t rows_stride, const float *restrict h0,
+                                    const float *restrict weight_ih,
+                                    const float *restrict weight_hh, const float *restrict bias_hn,
+                                    const float *restrict readout,
+                                    const float *restrict readout_bias, float *restrict hs,
+                                    float *restrict gates, float *restrict hn,
+                                    float *restrict outputs)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES, gp = 3 * hp;
     float *w_in = scratch(C * gp), *w_rec = scratch(H * gp), *h = scratch(B * hp);
@@ -71,17 +73,34 @@ CLONES int gru_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, 
     return status;
 }
 
+/* gru_forward_share over all K networks, shared out over `threads` threads. */
+int gru_forward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, int64_t C, int64_t O,
+                const float *restrict rows, int64_t rows_stride, const float *restrict h0,
+                const float *restrict weight_ih, const float *restrict weight_hh,
+                const float *restrict bias_hn, const float *restrict readout,
+                const float *restrict readout_bias, float *restrict hs, float *restrict gates,
+                float *restrict hn, float *restrict outputs)
+{
+    int status = 0;
+    FOR_EACH_SHARE(K, status,
+                   gru_forward_share(k0, k1, T, B, H, C, O, rows, rows_stride, h0, weight_ih,
+                                     weight_hh, bias_hn, readout, readout_bias, hs, gates, hn,
+                                     outputs))
+    return status;
+}
+
 /* Networks [k0, k1), from the forward sweep's states, gates and hn and the outside gradient:
  * the gradients of weight_ih (K, 3H, C), weight_hh (K, 3H, H), b_hn (K, H), h0 (K, B, H) and
  * with a readout of its weight (K, O, H). 0, or 2 when out of memory. */
-CLONES int gru_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
-                        int64_t O, const float *restrict rows, int64_t rows_stride,
-                        const float *restrict h0, const float *restrict hs,
-                        float *restrict gates, float *restrict hn,
-                        const float *restrict weight_hh, const float *restrict readout,
-                        const float *restrict grad, float *restrict d_weight_ih,
-                        float *restrict d_weight_hh, float *restrict d_bias_hn,
-                        float *restrict d_h0, float *restrict d_readout)
+CLONES static int gru_backward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
+                                     int64_t C, int64_t O, const float *restrict rows,
+                                     int64_t rows_stride, const float *restrict h0,
+                                     const float *restrict hs, float *restrict gates,
+                                     float *restrict hn, const float *restrict weight_hh,
+                                     const float *restrict readout, const float *restrict grad,
+                                     float *restrict d_weight_ih, float *restrict d_weight_hh,
+                                     float *restrict d_bias_hn, float *restrict d_h0,
+                                     float *restrict d_readout)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES, gp = 3 * hp;
     const int64_t per_step = readout ? B * O : B * H;
@@ -165,5 +184,22 @@ CLONES int gru_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
     free(h_prev);
     free(g_in);
     free(totals);
+    return status;
+}
+
+/* gru_backward_share over all K networks, shared out over `threads` threads. */
+int gru_backward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, int64_t C, int64_t O,
+                 const float *restrict rows, int64_t rows_stride, const float *restrict h0,
+                 const float *restrict hs, float *restrict gates, float *restrict hn,
+                 const float *restrict weight_hh, const float *restrict readout,
+                 const float *restrict grad, float *restrict d_weight_ih,
+                 float *restrict d_weight_hh, float *restrict d_bias_hn, float *restrict d_h0,
+                 float *restrict d_readout)
+{
+    int status = 0;
+    FOR_EACH_SHARE(K, status,
+                   gru_backward_share(k0, k1, T, B, H, C, O, rows, rows_stride, h0, hs, gates, hn,
+                                      weight_hh, readout, grad, d_weight_ih, d_weight_hh, d_bias_hn,
+                                      d_h0, d_readout))
     return status;
 }

@@ -16,12 +16,14 @@
 
 /* Networks [k0, k1): states hs and cells cs, with a readout the outputs, and where gates is
  * not NULL each step's gate activations. 0, or 2 when out of memory. */
-CLONES int lstm_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
-                        int64_t O, const float *restrict rows, int64_t rows_stride,
-                        const float *restrict h0, const float *restrict weight_ih,
-                        const float *restrict weight_hh, const float *restrict readout,
-                        const float *restrict readout_bias, float *restrict hs,
-                        float *restrict cs, float *restrict gates, float *restrict outputs)
+CLONES static int lstm_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
+                                     int64_t C, int64_t O, const float *restrict rows,
+                                     int64_t rows_stride, const float *restrict h0,
+                                     const float *restrict weight_ih,
+                                     const float *restrict weight_hh, const float *restrict readout,
+                                     const float *restrict readout_bias, float *restrict hs,
+                                     float *restrict cs, float *restrict gates,
+                                     float *restrict outputs)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES, gp = 4 * hp;
     float *w_in = scratch(C * gp), *w_rec = scratch(H * gp);
@@ -40,7 +42,8 @@ CLONES int lstm_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
             product(rows + k * rows_stride + t * B * C, C, 1, C, w_in, gp, pre, gp, B, 4 * nv);
             product(h, hp, 1, H, w_rec, gp, pre, gp, B, 4 * nv);
             for (int64_t b = 0; b < B; b++) {
-                float *restrict p = pre + b * gp, *restrict hb = h + b * hp, *restrict cb = c + b * hp;
+                float *restrict p = pre + b * gp, *restrict hb = h + b * hp;
+                float *restrict cb = c + b * hp;
                 for (int64_t u = 0; u < hp; u++) {
                     const float i = sigmoidf(p[u]), f = sigmoidf(p[hp + u]);
                     const float g = tanhf(p[2 * hp + u]), o = sigmoidf(p[3 * hp + u]);
@@ -68,6 +71,21 @@ CLONES int lstm_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
     return status;
 }
 
+/* lstm_forward_share over all K networks, shared out over `threads` threads. */
+int lstm_forward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, int64_t C, int64_t O,
+                 const float *restrict rows, int64_t rows_stride, const float *restrict h0,
+                 const float *restrict weight_ih, const float *restrict weight_hh,
+                 const float *restrict readout, const float *restrict readout_bias,
+                 float *restrict hs, float *restrict cs, float *restrict gates,
+                 float *restrict outputs)
+{
+    int status = 0;
+    FOR_EACH_SHARE(K, status,
+                   lstm_forward_share(k0, k1, T, B, H, C, O, rows, rows_stride, h0, weight_ih,
+                                      weight_hh, readout, readout_bias, hs, cs, gates, outputs))
+    return status;
+}
+
 /* add (B x H, unpadded) into dst's padded rows. */
 static void add_rows(const float *add, int64_t B, int64_t H, int64_t hp, float *dst)
 {
@@ -79,14 +97,15 @@ static void add_rows(const float *add, int64_t B, int64_t H, int64_t hp, float *
  * gradients (grad; grad_c, the cells' own, or NULL): the gradients of weight_ih (K, 4H, C),
  * weight_hh (K, 4H, H), h0 (K, B, 2H) and with a readout of its weight (K, O, H); gates are
  * left holding each step's pre-activation gradients. 0, or 2 when out of memory. */
-CLONES int lstm_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
-                         int64_t O, const float *restrict rows, int64_t rows_stride,
-                         const float *restrict h0, const float *restrict hs,
-                         const float *restrict cs, float *restrict gates,
-                         const float *restrict weight_hh, const float *restrict readout,
-                         const float *restrict grad, const float *restrict grad_c,
-                         float *restrict d_weight_ih, float *restrict d_weight_hh,
-                         float *restrict d_h0, float *restrict d_readout)
+CLONES static int lstm_backward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
+                                      int64_t C, int64_t O, const float *restrict rows,
+                                      int64_t rows_stride, const float *restrict h0,
+                                      const float *restrict hs, const float *restrict cs,
+                                      float *restrict gates, const float *restrict weight_hh,
+                                      const float *restrict readout, const float *restrict grad,
+                                      const float *restrict grad_c, float *restrict d_weight_ih,
+                                      float *restrict d_weight_hh, float *restrict d_h0,
+                                      float *restrict d_readout)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES, gp = 4 * hp;
     const int64_t per_step = readout ? B * O : B * H;
@@ -178,5 +197,22 @@ CLONES int lstm_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H
     free(c_prev);
     free(g_in);
     free(totals);
+    return status;
+}
+
+/* lstm_backward_share over all K networks, shared out over `threads` threads. */
+int lstm_backward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, int64_t C, int64_t O,
+                  const float *restrict rows, int64_t rows_stride, const float *restrict h0,
+                  const float *restrict hs, const float *restrict cs, float *restrict gates,
+                  const float *restrict weight_hh, const float *restrict readout,
+                  const float *restrict grad, const float *restrict grad_c,
+                  float *restrict d_weight_ih, float *restrict d_weight_hh, float *restrict d_h0,
+                  float *restrict d_readout)
+{
+    int status = 0;
+    FOR_EACH_SHARE(K, status,
+                   lstm_backward_share(k0, k1, T, B, H, C, O, rows, rows_stride, h0, hs, cs, gates,
+                                       weight_hh, readout, grad, grad_c, d_weight_ih, d_weight_hh,
+                                       d_h0, d_readout))
     return status;
 }

@@ -27,6 +27,19 @@
 __attribute__((simd("notinbranch"))) float tanhf(float);
 #endif
 
+/* The networks [0, K) in one contiguous share per thread, each swept by `call` (which reads
+ * k0 and k1) on one of `threads` OpenMP threads (the variable named threads), the statuses
+ * ORed into `status`. OpenMP's threads are PyTorch's own: a process loads one libgomp, so the
+ * kernels run on the threads torch's operations leave spinning between parallel regions,
+ * where threads of their own would compete with those for the cores. Every network is swept
+ * by one thread, in the same order at any thread count: results do not depend on it. */
+#define FOR_EACH_SHARE(K, status, call)                                                      \
+    _Pragma("omp parallel for num_threads(threads) schedule(static, 1) reduction(| : status)") \
+    for (int64_t share = 0; share < threads; share++) {                                      \
+        const int64_t k0 = (K) * share / threads, k1 = (K) * (share + 1) / threads;          \
+        status |= (call);                                                                    \
+    }
+
 #define LANES 8
 typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
 #define MAX_ROWS 4 /* rows of a that share each loaded row of m */

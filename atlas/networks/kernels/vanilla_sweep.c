@@ -20,12 +20,14 @@
 
 /* Networks [k0, k1): the states hs, h_t = tanh([x_t, 1] weight_ih^T + h_{t-1} weight_hh^T),
  * and with a readout the outputs h_t readout^T + readout_bias. 0, or 2 when out of memory. */
-CLONES int vanilla_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
-                           int64_t O, const float *restrict rows, int64_t rows_stride,
-                           const float *restrict h0, const float *restrict weight_ih,
-                           const float *restrict weight_hh, const float *restrict readout,
-                           const float *restrict readout_bias, float *restrict hs,
-                           float *restrict outputs)
+CLONES static int vanilla_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
+                                        int64_t C, int64_t O, const float *restrict rows,
+                                        int64_t rows_stride, const float *restrict h0,
+                                        const float *restrict weight_ih,
+                                        const float *restrict weight_hh,
+                                        const float *restrict readout,
+                                        const float *restrict readout_bias, float *restrict hs,
+                                        float *restrict outputs)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES;
     float *w_in = scratch(C * hp), *w_rec = scratch(H * hp);
@@ -56,24 +58,40 @@ CLONES int vanilla_forward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t
     return status;
 }
 
+/* vanilla_forward_share over all K networks, shared out over `threads` threads. */
+int vanilla_forward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, int64_t C, int64_t O,
+                    const float *restrict rows, int64_t rows_stride, const float *restrict h0,
+                    const float *restrict weight_ih, const float *restrict weight_hh,
+                    const float *restrict readout, const float *restrict readout_bias,
+                    float *restrict hs, float *restrict outputs)
+{
+    int status = 0;
+    FOR_EACH_SHARE(K, status,
+                   vanilla_forward_share(k0, k1, T, B, H, C, O, rows, rows_stride, h0, weight_ih,
+                                         weight_hh, readout, readout_bias, hs, outputs))
+    return status;
+}
+
 /* Networks [k0, k1), from the states hs and the outside gradient: the gradients of
  * weight_ih (K, H, C), weight_hh (K, H, H), h0 (K, B, H), and with a readout of its weight
  * (K, O, H); where d is not NULL, each step's pre-activation gradient. 0, or 2 when out of
  * memory. */
-CLONES int vanilla_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H, int64_t C,
-                            int64_t O, const float *restrict rows, int64_t rows_stride,
-                            const float *restrict h0, const float *restrict hs,
-                            const float *restrict weight_hh, const float *restrict readout,
-                            const float *restrict grad, float *restrict d_weight_ih,
-                            float *restrict d_weight_hh, float *restrict d_h0,
-                            float *restrict d_readout, float *restrict d)
+CLONES static int vanilla_backward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
+                                         int64_t C, int64_t O, const float *restrict rows,
+                                         int64_t rows_stride, const float *restrict h0,
+                                         const float *restrict hs, const float *restrict weight_hh,
+                                         const float *restrict readout, const float *restrict grad,
+                                         float *restrict d_weight_ih, float *restrict d_weight_hh,
+                                         float *restrict d_h0, float *restrict d_readout,
+                                         float *restrict d)
 {
     const int64_t nv = (H + LANES - 1) / LANES, hp = nv * LANES;
     const int64_t per_step = readout ? B * O : B * H;
     float *w = scratch(H * hp), *out_w = scratch((readout ? O : 1) * hp);
     float *carry = scratch(B * hp), *dp = scratch(B * hp);
     float *h = scratch(B * hp), *h_prev = scratch(B * hp);
-    const int64_t n_sums = (C + H + O) * hp; /* the gradients' sums: weight_ih, weight_hh, readout */
+    /* the gradients' sums: weight_ih, weight_hh, readout */
+    const int64_t n_sums = (C + H + O) * hp;
     float *g_in = scratch(n_sums), *g_rec = g_in + C * hp, *g_out = g_rec + H * hp;
     double *totals = double_scratch(n_sums);
     int status = (w && out_w && carry && dp && h && h_prev && g_in && totals) ? 0 : 2;
@@ -122,5 +140,21 @@ CLONES int vanilla_backward(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_
     free(h_prev);
     free(g_in);
     free(totals);
+    return status;
+}
+
+/* vanilla_backward_share over all K networks, shared out over `threads` threads. */
+int vanilla_backward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, int64_t C, int64_t O,
+                     const float *restrict rows, int64_t rows_stride, const float *restrict h0,
+                     const float *restrict hs, const float *restrict weight_hh,
+                     const float *restrict readout, const float *restrict grad,
+                     float *restrict d_weight_ih, float *restrict d_weight_hh, float *restrict d_h0,
+                     float *restrict d_readout, float *restrict d)
+{
+    int status = 0;
+    FOR_EACH_SHARE(K, status,
+                   vanilla_backward_share(k0, k1, T, B, H, C, O, rows, rows_stride, h0, hs,
+                                          weight_hh, readout, grad, d_weight_ih, d_weight_hh, d_h0,
+                                          d_readout, d))
     return status;
 }
