@@ -4,7 +4,8 @@ For vanilla 20 on `delayed` and GRU 50 and LSTM 50 on `reproduction`, and each p
 size K, both ways train networks from the same initial weights on the same training set, batch
 size and number of minibatches per epoch:
   population  whole epochs of atlas' PopulationTraining for K networks: every minibatch's
-              batched step (hand-written BPTT, atlas.networks.fused; per-network Adam), the
+              batched step (hand-written BPTT, atlas.networks.fused, in C kernels for float32
+              on the CPU unless ATLAS_NATIVE_KERNELS=off; per-network Adam), the
               epoch loss (`--epoch-loss`: a pass over the whole training set, the default, or
               the minibatches' mean, as the paper's trainer), the recipe's verdicts and
               bookkeeping;
