@@ -51,34 +51,40 @@ typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
  * 2.8e-3 of its scale from float64, against 1.9e-3 this way (PyTorch's float32 LSTM: 5e-4). */
 static inline float sigmoidf(float x) { return 0.5f * tanhf(0.5f * x) + 0.5f; }
 
-/* out[r] += sum_j a[r * a_row + j * a_col] m[j] for r < n, j < inner: m's rows and out's rows
- * are nv vectors, m_row and out_row vectors apart. Inlined with constant nv and rows (rows of
- * a per loaded row of m), the rows x nv accumulators live in registers. */
+/* out[r] += sum_j a[r * a_row + j * a_col] m[j] for the `rows` rows from r0, j < inner: m's
+ * rows and out's rows are nv vectors, m_row and out_row vectors apart. Inlined with constant
+ * nv and rows (rows of a per loaded row of m), the rows x nv accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+block_times(const float *restrict a, int64_t a_row, int64_t a_col, int64_t inner,
+            const vec *restrict m, int64_t m_row, vec *restrict out, int64_t out_row,
+            int64_t r0, int nv, int rows)
+{
+    vec acc[MAX_ROWS][MAX_NV];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = out[(r0 + r) * out_row + v];
+    for (int64_t j = 0; j < inner; j++) {
+        const vec *mj = m + j * m_row;
+        for (int r = 0; r < rows; r++) {
+            const float s = a[(r0 + r) * a_row + j * a_col];
+            for (int v = 0; v < nv; v++) acc[r][v] += s * mj[v];
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < nv; v++) out[(r0 + r) * out_row + v] = acc[r][v];
+}
+
+/* block_times over rows [0, n): blocks of `rows`, then the rest one row at a time, still in
+ * registers (the gradients' products have as few rows as inputs or outputs: a loop adding into
+ * memory there took a tenth of a vanilla backward sweep). */
 static inline __attribute__((always_inline)) void
 rows_times(const float *restrict a, int64_t a_row, int64_t a_col, int64_t inner,
            const vec *restrict m, int64_t m_row, vec *restrict out, int64_t out_row, int64_t n,
            int nv, int rows)
 {
     int64_t r0 = 0;
-    for (; r0 + rows <= n; r0 += rows) {
-        vec acc[MAX_ROWS][MAX_NV];
-        for (int r = 0; r < rows; r++)
-            for (int v = 0; v < nv; v++) acc[r][v] = out[(r0 + r) * out_row + v];
-        for (int64_t j = 0; j < inner; j++) {
-            const vec *mj = m + j * m_row;
-            for (int r = 0; r < rows; r++) {
-                const float s = a[(r0 + r) * a_row + j * a_col];
-                for (int v = 0; v < nv; v++) acc[r][v] += s * mj[v];
-            }
-        }
-        for (int r = 0; r < rows; r++)
-            for (int v = 0; v < nv; v++) out[(r0 + r) * out_row + v] = acc[r][v];
-    }
-    for (; r0 < n; r0++)
-        for (int64_t j = 0; j < inner; j++) {
-            const float s = a[r0 * a_row + j * a_col];
-            for (int v = 0; v < nv; v++) out[r0 * out_row + v] += s * m[j * m_row + v];
-        }
+    for (; r0 + rows <= n; r0 += rows)
+        block_times(a, a_row, a_col, inner, m, m_row, out, out_row, r0, nv, rows);
+    for (; r0 < n; r0++) block_times(a, a_row, a_col, inner, m, m_row, out, out_row, r0, nv, 1);
 }
 
 /* Rows beyond 3 vectors go 2 at a time without AVX-512: 4 x nv accumulators outgrow AVX2's
