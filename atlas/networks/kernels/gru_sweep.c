@@ -34,10 +34,8 @@ CLONES static int gru_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B
     float *step = gates ? NULL : scratch(B * gp), *step_hn = gates ? NULL : scratch(B * hp);
     int status = (w_in && w_rec && h && (gates || (step && step_hn))) ? 0 : 2;
     for (int64_t k = k0; k < k1 && !status; k++) {
-        for (int64_t g = 0; g < 3; g++) {
-            pack_transposed(weight_ih + (k * 3 + g) * H * C, H, C, w_in + g * hp, gp);
-            pack_transposed(weight_hh + (k * 3 + g) * H * H, H, H, w_rec + g * hp, gp);
-        }
+        pack_gate_weight(weight_ih, k, 3, H, C, hp, w_in);
+        pack_gate_weight(weight_hh, k, 3, H, H, hp, w_rec);
         pack(h0 + k * B * H, B, H, H, h, hp, hp);
         for (int64_t t = 0; t < T; t++) {
             float *pre = gates ? gates + (k * T + t) * B * gp : step;
@@ -59,10 +57,7 @@ CLONES static int gru_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B
                     p[2 * hp + u] = n;
                 }
             }
-            unpack(h, B, H, hp, hs + (k * T + t) * B * H, H);
-            if (readout)
-                read_out(h, B, H, hp, O, readout + k * O * H, readout_bias + k * O,
-                         outputs + (k * T + t) * B * O);
+            write_step(h, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);
         }
     }
     free(w_in);
@@ -168,10 +163,8 @@ CLONES static int gru_backward_share(int64_t k0, int64_t k1, int64_t T, int64_t 
         }
         settle(totals, g_in, n_sums);
         unpack(carry, B, H, hp, d_h0 + k * B * H, H);
-        for (int64_t g = 0; g < 3; g++) {
-            unpack_transposed(g_in + g * hp, C, H, gp, d_weight_ih + (k * 3 + g) * H * C);
-            unpack_transposed(g_rec + g * hp, H, H, gp, d_weight_hh + (k * 3 + g) * H * H);
-        }
+        unpack_gate_weight(g_in, k, 3, H, C, hp, d_weight_ih);
+        unpack_gate_weight(g_rec, k, 3, H, H, hp, d_weight_hh);
         unpack(g_hn, 1, H, hp, d_bias_hn + k * H, H);
         if (readout) unpack(g_out, O, H, hp, d_readout + k * O * H, H);
     }

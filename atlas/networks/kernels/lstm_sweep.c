@@ -30,10 +30,8 @@ CLONES static int lstm_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t 
     float *h = scratch(B * hp), *c = scratch(B * hp), *step = gates ? NULL : scratch(B * gp);
     int status = (w_in && w_rec && h && c && (gates || step)) ? 0 : 2;
     for (int64_t k = k0; k < k1 && !status; k++) {
-        for (int64_t g = 0; g < 4; g++) {
-            pack_transposed(weight_ih + (k * 4 + g) * H * C, H, C, w_in + g * hp, gp);
-            pack_transposed(weight_hh + (k * 4 + g) * H * H, H, H, w_rec + g * hp, gp);
-        }
+        pack_gate_weight(weight_ih, k, 4, H, C, hp, w_in);
+        pack_gate_weight(weight_hh, k, 4, H, H, hp, w_rec);
         pack(h0 + k * B * 2 * H, B, H, 2 * H, h, hp, hp);
         pack(h0 + k * B * 2 * H + H, B, H, 2 * H, c, hp, hp);
         for (int64_t t = 0; t < T; t++) {
@@ -56,11 +54,8 @@ CLONES static int lstm_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t 
                     p[3 * hp + u] = o;
                 }
             }
-            unpack(h, B, H, hp, hs + (k * T + t) * B * H, H);
+            write_step(h, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);
             unpack(c, B, H, hp, cs + (k * T + t) * B * H, H);
-            if (readout)
-                read_out(h, B, H, hp, O, readout + k * O * H, readout_bias + k * O,
-                         outputs + (k * T + t) * B * O);
         }
     }
     free(w_in);
@@ -181,10 +176,8 @@ CLONES static int lstm_backward_share(int64_t k0, int64_t k1, int64_t T, int64_t
         settle(totals, g_in, n_sums);
         unpack(carry, B, H, hp, d_h0 + k * B * 2 * H, 2 * H);
         unpack(d_c, B, H, hp, d_h0 + k * B * 2 * H + H, 2 * H);
-        for (int64_t g = 0; g < 4; g++) {
-            unpack_transposed(g_in + g * hp, C, H, gp, d_weight_ih + (k * 4 + g) * H * C);
-            unpack_transposed(g_rec + g * hp, H, H, gp, d_weight_hh + (k * 4 + g) * H * H);
-        }
+        unpack_gate_weight(g_in, k, 4, H, C, hp, d_weight_ih);
+        unpack_gate_weight(g_rec, k, 4, H, H, hp, d_weight_hh);
         if (readout) unpack(g_out, O, H, hp, d_readout + k * O * H, H);
     }
     free(w);

@@ -212,16 +212,42 @@ static void settle(const double *restrict total, float *restrict out, int64_t n)
 /* Whether the backward sweep, at step t (counting down from T - 1), folds its partial sums. */
 static inline int folds_at(int64_t t, int64_t T) { return t == 0 || (T - t) % FOLD_EVERY == 0; }
 
-/* out (B x O) = h (B padded rows hp floats apart, H used) readout^T + bias, readout (O x H). */
-static void read_out(const float *h, int64_t B, int64_t H, int64_t hp, int64_t O,
-                     const float *readout, const float *bias, float *out)
+/* Network k's step t: its states h (B padded rows, hp floats apart) into hs (K, T, B, H) and,
+ * with a readout (K, O, H) and its bias (K, O), its outputs into outputs (K, T, B, O). Inlined:
+ * compiled inside each CPU level's clone, the readout's sums keep that level's (fused)
+ * multiply-adds, and so their rounding. */
+static inline __attribute__((always_inline)) void
+write_step(const float *h, int64_t k, int64_t t, int64_t T, int64_t B, int64_t H, int64_t hp,
+           int64_t O, const float *readout, const float *readout_bias, float *hs, float *outputs)
 {
+    unpack(h, B, H, hp, hs + (k * T + t) * B * H, H);
+    if (!readout) return;
+    const float *w = readout + k * O * H, *bias = readout_bias + k * O;
+    float *out = outputs + (k * T + t) * B * O;
     for (int64_t b = 0; b < B; b++)
         for (int64_t o = 0; o < O; o++) {
             float sum = bias[o];
-            for (int64_t i = 0; i < H; i++) sum += h[b * hp + i] * readout[o * H + i];
+            for (int64_t i = 0; i < H; i++) sum += h[b * hp + i] * w[o * H + i];
             out[b * O + o] = sum;
         }
+}
+
+/* Network k's weight (K, G*H, cols), PyTorch's gate blocks of H rows, transposed into cols
+ * rows of G padded gate blocks (G * hp floats): the layout the products read. */
+static void pack_gate_weight(const float *weight, int64_t k, int64_t G, int64_t H, int64_t cols,
+                             int64_t hp, float *dst)
+{
+    for (int64_t g = 0; g < G; g++)
+        pack_transposed(weight + (k * G + g) * H * cols, H, cols, dst + g * hp, G * hp);
+}
+
+/* pack_gate_weight's inverse, for a gradient: cols rows of G padded gate blocks into network
+ * k's (G*H, cols) of weight. */
+static void unpack_gate_weight(const float *src, int64_t k, int64_t G, int64_t H, int64_t cols,
+                               int64_t hp, float *weight)
+{
+    for (int64_t g = 0; g < G; g++)
+        unpack_transposed(src + g * hp, cols, H, G * hp, weight + (k * G + g) * H * cols);
 }
 
 /* The states' gradient from outside at step t into carry (B padded rows of hp floats): the

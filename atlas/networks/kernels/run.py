@@ -92,5 +92,14 @@ def readout_buffers(h0: torch.Tensor, steps: int, weight, bias):
     return outputs, (weight.contiguous(), bias.contiguous())
 
 
+def readout_gradient_buffers(hs: torch.Tensor, grad: torch.Tensor, weight):
+    """(the readout's weight as the kernel reads it, the buffer for its gradient (K, O, H)) for
+    a backward sweep through an optional readout, or (None, None)."""
+    if weight is None:
+        return None, None
+    k, units = hs.shape[0], hs.shape[-1]
+    return weight.contiguous(), hs.new_empty(k, grad.shape[-1], units)
+
+
 def outputs_of(readout_weight: torch.Tensor | None) -> int:
     return 0 if readout_weight is None else readout_weight.shape[1]

@@ -34,18 +34,15 @@ CLONES static int vanilla_forward_share(int64_t k0, int64_t k1, int64_t T, int64
     float *prev = scratch(B * hp), *cur = scratch(B * hp);
     int status = (w_in && w_rec && prev && cur) ? 0 : 2;
     for (int64_t k = k0; k < k1 && !status; k++) {
-        pack_transposed(weight_ih + k * H * C, H, C, w_in, hp);
-        pack_transposed(weight_hh + k * H * H, H, H, w_rec, hp);
+        pack_gate_weight(weight_ih, k, 1, H, C, hp, w_in);
+        pack_gate_weight(weight_hh, k, 1, H, H, hp, w_rec);
         pack(h0 + k * B * H, B, H, H, prev, hp, hp);
         for (int64_t t = 0; t < T; t++) {
             memset(cur, 0, B * hp * sizeof(float));
             product(rows + k * rows_stride + t * B * C, C, 1, C, w_in, hp, cur, hp, B, nv);
             product(prev, hp, 1, H, w_rec, hp, cur, hp, B, nv);
             for (int64_t i = 0; i < B * hp; i++) cur[i] = tanhf(cur[i]);
-            unpack(cur, B, H, hp, hs + (k * T + t) * B * H, H);
-            if (readout)
-                read_out(cur, B, H, hp, O, readout + k * O * H, readout_bias + k * O,
-                         outputs + (k * T + t) * B * O);
+            write_step(cur, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);
             float *swap = prev;
             prev = cur;
             cur = swap;
@@ -128,8 +125,8 @@ CLONES static int vanilla_backward_share(int64_t k0, int64_t k1, int64_t T, int6
         }
         settle(totals, g_in, n_sums);
         unpack(carry, B, H, hp, d_h0 + k * B * H, H);
-        unpack_transposed(g_in, C, H, hp, d_weight_ih + k * H * C);
-        unpack_transposed(g_rec, H, H, hp, d_weight_hh + k * H * H);
+        unpack_gate_weight(g_in, k, 1, H, C, hp, d_weight_ih);
+        unpack_gate_weight(g_rec, k, 1, H, H, hp, d_weight_hh);
         if (readout) unpack(g_out, O, H, hp, d_readout + k * O * H, H);
     }
     free(w);
