@@ -107,22 +107,36 @@ def test_float32_kernel_is_as_close_to_float64_as_pytorch(
 @pytest.mark.parametrize(
     "name", ["delayed_vanilla_20_i100", "reproduction_gru_50_i100", "reproduction_lstm_50_i100"]
 )
-def test_a_reference_network_trains_on_the_kernel_as_in_float64(reference_networks, name):
+def test_a_reference_network_trains_on_the_kernel_as_in_float64(
+    monkeypatch, reference_networks, name
+):
     """The paper's networks at their minimum: the training loss's gradient is a small
-    difference of large terms, float32 rounding luck (test_fused_cells.py)."""
+    difference of large terms, float32 rounding luck (test_fused_cells.py), which moves with
+    the CPU's vector width. The kernel must come as close to float64 as PyTorch's own float32
+    path (errors relative to each gradient's scale, LSTM 50's weight_ih: under 1e-3 on an
+    AVX-512 EPYC; on an AVX2 one 1.1e-3, PyTorch's float32 2.4e-3)."""
     (ref,) = [r for r in reference_networks if r.name == name]
     valid = get_task(ref.task).validation_set()
     inputs, targets = valid.inputs[:16].double(), valid.targets[:16].double()
-    gradients = {}
-    for dtype in (torch.float64, torch.float32):
+
+    def gradients(dtype):
         population = from_state_dicts([ref.state_dict]).to(dtype)
         outputs = population.training_outputs(inputs.to(dtype)).transpose(1, 2)
         (outputs - targets.to(dtype)).pow(2).mean().backward()
-        gradients[dtype] = {n: getattr(population, n).grad.double() for n in PARAMETER_NAMES}
+        return {n: getattr(population, n).grad.double() for n in PARAMETER_NAMES}
+
+    def errors(answer):
+        return {
+            n: float((answer[n] - expected[n]).abs().max() / expected[n].abs().max())
+            for n in PARAMETER_NAMES
+        }
+
+    expected = gradients(torch.float64)
+    kernel = errors(gradients(torch.float32))
+    monkeypatch.setattr(KERNELS[ref.architecture], "applies", lambda states: False)
+    pytorch = errors(gradients(torch.float32))
     for parameter in PARAMETER_NAMES:
-        expected = gradients[torch.float64][parameter]
-        error = (gradients[torch.float32][parameter] - expected).abs().max() / expected.abs().max()
-        assert error < 1e-3, (parameter, float(error))
+        assert kernel[parameter] < max(1e-3, 2 * pytorch[parameter]), (kernel, pytorch)
 
 
 @pytest.mark.parametrize("arch", ["vanilla", "gru", "lstm"])
