@@ -79,7 +79,7 @@ def _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep
     augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
     if _in_kernel(arch, h0):
         hs, cs, saved, _ = _KERNELS[arch].forward(
-            rows, h0, augmented, weight_hh, bias_hh, keep=keep
+            rows, h0, augmented, weight_hh, bias_hh, keep="backward" if keep else "states"
         )
         return (hs, cs), saved
     xg = [x.view(k, steps, b, units) for x in _input_projection(rows, augmented, gates)]
@@ -388,9 +388,24 @@ def sweep_outputs(
 
     `parameters` are `sweep`'s four recurrent ones, then the readout's weight (K, O, H) and bias
     (K, O); differentiable in those alone (not the inputs or h0), with no trial-sized gradient
-    of the hidden states in between."""
+    of the hidden states in between. Without autograd (a loss pass) a C kernel writes the
+    outputs alone, the states never leaving its caches."""
     rows = _rows(inputs, parameters[1].shape[0])
-    return _FusedSweepOutputs.apply(arch, inputs.shape[1], rows, h0, *parameters)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in parameters):
+        return _FusedSweepOutputs.apply(arch, inputs.shape[1], rows, h0, *parameters)
+    with torch.no_grad():
+        return _outputs(arch, inputs.shape[1], rows, h0, *parameters)
+
+
+def _outputs(arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b):
+    """sweep_outputs' answer without autograd: nothing kept for a backward sweep."""
+    if _in_kernel(arch, h0):
+        augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
+        kernel = _KERNELS[arch]
+        return kernel.forward(rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b, "outputs")[3]
+    (hs, _), _ = _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, False)
+    k, _, b, units = hs.shape
+    return readout(hs.view(k, steps * b, units), fc_w, fc_b).view(k, steps, b, -1)
 
 
 def _rows(inputs: torch.Tensor, k: int) -> torch.Tensor:

@@ -54,7 +54,7 @@ def _group_mse(population: RNNPopulation, trials: TrialSet) -> torch.Tensor:
     chunk = max(1, chunk)
     total = param.new_zeros(count)
     for start in range(0, n_trials, chunk):
-        hidden, _ = population.hidden_states(inputs[start : start + chunk])
+        outputs = population.training_outputs(inputs[start : start + chunk])
         expected = targets[start : start + chunk].transpose(0, 1)  # (T, B, O), time-major
-        total += (population.readout(hidden) - expected).pow(2).sum(dim=(1, 2, 3))
+        total += (outputs - expected).pow(2).sum(dim=(1, 2, 3))
     return total / (n_trials * steps * n_outputs)

@@ -160,6 +160,25 @@ def test_one_thread_or_two_give_the_same_bits(arch, with_readout):
     assert all(torch.equal(a, b) for a, b in zip(grads_1, grads_2, strict=True))
 
 
+@pytest.mark.parametrize("arch", ["vanilla", "gru", "lstm"])
+def test_a_loss_pass_writes_the_training_sweeps_outputs_and_no_states(monkeypatch, arch):
+    """Without autograd, sweep_outputs asks the kernel for the outputs alone (no states, nothing
+    kept): the same bits as the training sweep's outputs."""
+    parameters = [p.float() for p in _network_parameters(arch, 20, 2, k=3, seed=5)]
+    inputs, h0 = torch.randn(3, 30, 9, 2), torch.zeros(3, 9, STATE_FACTOR[arch] * 20)
+    trained = sweep_outputs(arch, inputs, h0, *[p.requires_grad_() for p in parameters])
+    passes = []
+    forward = KERNELS[arch].forward
+    monkeypatch.setattr(
+        KERNELS[arch], "forward", lambda *a, **kw: passes.append(forward(*a, **kw)) or passes[-1]
+    )
+    with torch.no_grad():
+        evaluated = sweep_outputs(arch, inputs, h0, *parameters)
+    [(hs, cs, saved, outputs)] = passes
+    assert (hs, cs, saved) == (None, None, ())
+    assert outputs is evaluated and torch.equal(evaluated, trained.detach())
+
+
 SERIAL_PARENT_FORKS = """
 import multiprocessing, torch
 from atlas.networks.kernels import vanilla

@@ -20,25 +20,25 @@ def applies(states: torch.Tensor) -> bool:
 
 
 def forward(
-    rows, h0, weight_ih, weight_hh, bias_hh, readout_weight=None, readout_bias=None, keep=True
+    rows, h0, weight_ih, weight_hh, bias_hh, readout_weight=None, readout_bias=None, keep="backward"
 ):
-    """(hs, None, saved, outputs): states (K, T, B, H), what backward needs (with `keep`) and
-    given a readout the outputs (K, T, B, O); weight_ih ends in the biases' column, which
-    holds all but b_hn, taken from bias_hh (K, 3H)."""
+    """(hs, None, saved, outputs): states (K, T, B, H), what backward needs and given a readout
+    the outputs (K, T, B, O), as far as `keep` asks (run.KEEPS); weight_ih ends in the biases'
+    column, which holds all but b_hn, taken from bias_hh (K, 3H)."""
     k, gate_rows, columns = weight_ih.shape
     units, batch = gate_rows // GATES, h0.shape[1]
     steps = rows.shape[1] // batch
-    hs = h0.new_empty(k, steps, batch, units)
+    hs = h0.new_empty(k, steps, batch, units) if keep != "outputs" else None
     width = run.padded(units)
-    gates = h0.new_empty(k, steps, batch, GATES * width) if keep else None
-    hn = h0.new_empty(k, steps, batch, width) if keep else None
+    gates = h0.new_empty(k, steps, batch, GATES * width) if keep == "backward" else None
+    hn = h0.new_empty(k, steps, batch, width) if keep == "backward" else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     bias_hn = bias_hh[:, 2 * units :].contiguous()
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), bias_hn)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
     tensors = (*parameters, *readout, hs, gates, hn, outputs)
     run.sweep(_library().gru_forward, sizes, rows, tensors)
-    return hs, None, (hs, gates, hn) if keep else (), outputs
+    return hs, None, (hs, gates, hn) if keep == "backward" else (), outputs
 
 
 def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep_steps=False):

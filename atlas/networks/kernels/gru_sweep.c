@@ -17,8 +17,8 @@
  */
 #include "products.h"
 
-/* Networks [k0, k1): the states hs, with a readout the outputs, and where gates is not NULL
- * each step's gates and hn. 0, or 2 when out of memory. */
+/* Networks [k0, k1): the states hs (unless NULL), with a readout the outputs, and where gates
+ * is not NULL each step's gates and hn. 0, or 2 when out of memory. */
 CLONES static int gru_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
                                     int64_t C, int64_t O, const float *restrict rows,
                                     int64_t rows_stride, const float *restrict h0,

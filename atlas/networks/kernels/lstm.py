@@ -20,21 +20,21 @@ def applies(states: torch.Tensor) -> bool:
 
 
 def forward(
-    rows, h0, weight_ih, weight_hh, bias_hh, readout_weight=None, readout_bias=None, keep=True
+    rows, h0, weight_ih, weight_hh, bias_hh, readout_weight=None, readout_bias=None, keep="backward"
 ):
-    """(hs, cs, saved, outputs): states and cells (K, T, B, H), what backward needs (with
-    `keep`) and given a readout the outputs (K, T, B, O); h0 is (K, B, 2H), [h, c]; weight_ih
-    ends in the biases' column (bias_hh in it already)."""
+    """(hs, cs, saved, outputs): states and cells (K, T, B, H), what backward needs and given a
+    readout the outputs (K, T, B, O), as far as `keep` asks (run.KEEPS); h0 is (K, B, 2H),
+    [h, c]; weight_ih ends in the biases' column (bias_hh in it already)."""
     k, gate_rows, columns = weight_ih.shape
     units, batch = gate_rows // GATES, h0.shape[1]
     steps = rows.shape[1] // batch
-    hs, cs = h0.new_empty(k, steps, batch, units), h0.new_empty(k, steps, batch, units)
-    gates = h0.new_empty(k, steps, batch, GATES * run.padded(units)) if keep else None
+    hs, cs = (h0.new_empty(k, steps, batch, units) if keep != "outputs" else None for _ in "hc")
+    gates = h0.new_empty(k, steps, batch, GATES * run.padded(units)) if keep == "backward" else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), *readout)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
     run.sweep(_library().lstm_forward, sizes, rows, (*parameters, hs, cs, gates, outputs))
-    return hs, cs, (hs, cs, gates) if keep else (), outputs
+    return hs, cs, (hs, cs, gates) if keep == "backward" else (), outputs
 
 
 def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep_steps=False):

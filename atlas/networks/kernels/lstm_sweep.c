@@ -14,8 +14,8 @@
  */
 #include "products.h"
 
-/* Networks [k0, k1): states hs and cells cs, with a readout the outputs, and where gates is
- * not NULL each step's gate activations. 0, or 2 when out of memory. */
+/* Networks [k0, k1): states hs and cells cs (each unless NULL), with a readout the outputs,
+ * and where gates is not NULL each step's gate activations. 0, or 2 when out of memory. */
 CLONES static int lstm_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
                                      int64_t C, int64_t O, const float *restrict rows,
                                      int64_t rows_stride, const float *restrict h0,
@@ -55,7 +55,7 @@ CLONES static int lstm_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t 
                 }
             }
             write_step(h, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);
-            unpack(c, B, H, hp, cs + (k * T + t) * B * H, H);
+            if (cs) unpack(c, B, H, hp, cs + (k * T + t) * B * H, H);
         }
     }
     free(w_in);

@@ -21,6 +21,12 @@ import torch
 
 from atlas.networks.kernels.build import load
 
+KEEPS = ("backward", "states", "outputs")
+"""What a forward sweep writes out besides a readout's outputs: the states and what the backward
+sweep needs (training), the states alone (a run without autograd), or nothing (a loss pass: the
+states never leave the kernel's caches). What is not written is returned as None, or () for
+what backward needs."""
+
 _SIZE = ctypes.c_int64
 _POINTER = ctypes.c_void_p
 

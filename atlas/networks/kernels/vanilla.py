@@ -18,21 +18,21 @@ def applies(states: torch.Tensor) -> bool:
 
 
 def forward(
-    rows, h0, weight_ih, weight_hh, bias_hh, readout_weight=None, readout_bias=None, keep=True
+    rows, h0, weight_ih, weight_hh, bias_hh, readout_weight=None, readout_bias=None, keep="backward"
 ):
-    """(hs, None, saved, outputs): states (K, T, B, H), what backward needs (the states: kept
-    with or without `keep`), and given a readout the outputs (K, T, B, O), of networks fed
+    """(hs, None, saved, outputs): states (K, T, B, H), what backward needs (the states), and
+    given a readout the outputs (K, T, B, O), as far as `keep` asks (run.KEEPS), of networks fed
     `rows` (K, T*B, C), each trial-step's inputs then a ones column whose weight (weight_ih's
     last column) is the bias; bias_hh is in it already."""
     k, units, columns = weight_ih.shape
     batch = h0.shape[1]
     steps = rows.shape[1] // batch
-    hs = h0.new_empty(k, steps, batch, units)
+    hs = h0.new_empty(k, steps, batch, units) if keep != "outputs" else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), *readout)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
     run.sweep(_library().vanilla_forward, sizes, rows, (*parameters, hs, outputs))
-    return hs, None, (hs,), outputs
+    return hs, None, (hs,) if keep == "backward" else (), outputs
 
 
 def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep_steps=False):

@@ -19,7 +19,7 @@
 #include "products.h"
 
 /* Networks [k0, k1): the states hs, h_t = tanh([x_t, 1] weight_ih^T + h_{t-1} weight_hh^T),
- * and with a readout the outputs h_t readout^T + readout_bias. 0, or 2 when out of memory. */
+ * unless hs is NULL, and with a readout the outputs h_t readout^T + readout_bias. 0, or 2 when out of memory. */
 CLONES static int vanilla_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B, int64_t H,
                                         int64_t C, int64_t O, const float *restrict rows,
                                         int64_t rows_stride, const float *restrict h0,
