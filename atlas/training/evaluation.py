@@ -31,8 +31,9 @@ def population_mse(population: RNNPopulation, trials: TrialSet) -> torch.Tensor:
     """Mean squared error of every network over all trials, steps and outputs: (K,).
 
     Networks go in the training step's groups, trials in chunks (STATE_ELEMENTS_PER_CHUNK,
-    STATE_ELEMENTS_PER_STEP); each chunk is one no-grad sweep (atlas.networks.fused, nothing but
-    the states kept) and one readout; the sums stay on the device (no host round-trip).
+    STATE_ELEMENTS_PER_STEP); each chunk is one no-grad sweep to the outputs
+    (atlas.networks.fused.sweep_outputs: in a C kernel the states are never written, in PyTorch's
+    sweep nothing but them is kept); the sums stay on the device (no host round-trip).
     """
     groups = sweep_groups(population)
     if len(groups) == 1:  # the population as it is, no copy
