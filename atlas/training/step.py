@@ -22,7 +22,12 @@ thread needs its share: at two threads groups of 16 keep a step's elementwise wo
 PyTorch's parallel grain (K = 64: GRU 1.33-1.46 s an epoch against 1.06-1.12 s in groups of
 32, LSTM 2.0 against 1.5-1.6 s). A vanilla population runs fastest whole (its rate per
 network still grows at K = 256), as does any population on a GPU, where each group's kernel
-launches would add up."""
+launches would add up. Measured again with the C kernels (atlas.networks.kernels, which sweep
+network by network; an AVX2 EPYC, whole `minibatches` epochs, best of two, K = 64 / 256): at
+one thread GRU 50 in groups of 16 2.5 / 8.7 s against 3.7 / 9.6 s whole, LSTM 50 2.8 / 12.0
+against 4.2 / 16.1; at two threads GRU 1.1 / 5.1 against 1.3 / 8.6, LSTM 2.0 / 8.2 against
+2.8 / 10.6 (the kept gates of a group stay in the caches); groups of 4 or 8 per thread were
+within the noise of 16. Vanilla 20 whole 1.08 / 4.3 s, in groups of 16 1.39 / 5.6."""
 
 
 def sweep_groups(population: RNNPopulation) -> list[slice]:
