@@ -15,6 +15,9 @@ atlas.networks.kernels), one torch thread, CPU seconds of training:
 | interval | 32 GRU-20, seeds 100-131 | 19 | 32 | 17 (5, 4, 4, 4, 2, 2, and 11 of 1) |
 | reproduction | 16 GRU-30 | 16 | 13 | 8 (5, 3, 3, and 5 of 1) |
 
+On an AVX2 EPYC (no AVX-512: the kernels' x86-64-v3 clone, other rounding) the same recipes
+gave 15, 17 and 15 converged in 45, 88 and 41 CPU seconds.
+
 How many converge is a chaotic function of float32 rounding: `interval`'s seeds 0-31 gave 18
 converged on PyTorch's sweep in an earlier session, 15 today and 11 with the kernels, whose
 rounding differs; seeds 100-131 and 200-231 give 19 and 19 with the kernels, 13 and 26 without
