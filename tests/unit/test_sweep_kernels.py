@@ -179,6 +179,14 @@ def test_a_loss_pass_writes_the_training_sweeps_outputs_and_no_states(monkeypatc
     assert outputs is evaluated and torch.equal(evaluated, trained.detach())
 
 
+def test_a_sweep_asked_to_keep_something_unknown_is_refused():
+    """One GRU of 4 units, 2 inputs and the ones column, 2 trials of 5 steps."""
+    rows, h0 = torch.ones(1, 5 * 2, 3), torch.zeros(1, 2, 4)
+    weight_ih, weight_hh, bias_hh = torch.ones(1, 12, 3), torch.ones(1, 12, 4), torch.zeros(1, 12)
+    with pytest.raises(ValueError, match="keeps one of"):
+        gru.forward(rows, h0, weight_ih, weight_hh, bias_hh, keep="all")
+
+
 SERIAL_PARENT_FORKS = """
 import multiprocessing, torch
 from atlas.networks.kernels import vanilla

@@ -28,17 +28,18 @@ def forward(
     k, gate_rows, columns = weight_ih.shape
     units, batch = gate_rows // GATES, h0.shape[1]
     steps = rows.shape[1] // batch
-    hs = h0.new_empty(k, steps, batch, units) if keep != "outputs" else None
+    states, for_backward = run.kept(keep)
+    hs = h0.new_empty(k, steps, batch, units) if states else None
     width = run.padded(units)
-    gates = h0.new_empty(k, steps, batch, GATES * width) if keep == "backward" else None
-    hn = h0.new_empty(k, steps, batch, width) if keep == "backward" else None
+    gates = h0.new_empty(k, steps, batch, GATES * width) if for_backward else None
+    hn = h0.new_empty(k, steps, batch, width) if for_backward else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     bias_hn = bias_hh[:, 2 * units :].contiguous()
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), bias_hn)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
     tensors = (*parameters, *readout, hs, gates, hn, outputs)
     run.sweep(_library().gru_forward, sizes, rows, tensors)
-    return hs, None, (hs, gates, hn) if keep == "backward" else (), outputs
+    return hs, None, (hs, gates, hn) if for_backward else (), outputs
 
 
 def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep_steps=False):

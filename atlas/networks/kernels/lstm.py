@@ -28,13 +28,14 @@ def forward(
     k, gate_rows, columns = weight_ih.shape
     units, batch = gate_rows // GATES, h0.shape[1]
     steps = rows.shape[1] // batch
-    hs, cs = (h0.new_empty(k, steps, batch, units) if keep != "outputs" else None for _ in "hc")
-    gates = h0.new_empty(k, steps, batch, GATES * run.padded(units)) if keep == "backward" else None
+    states, for_backward = run.kept(keep)
+    hs, cs = (h0.new_empty(k, steps, batch, units) if states else None for _ in "hc")
+    gates = h0.new_empty(k, steps, batch, GATES * run.padded(units)) if for_backward else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), *readout)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
     run.sweep(_library().lstm_forward, sizes, rows, (*parameters, hs, cs, gates, outputs))
-    return hs, cs, (hs, cs, gates) if keep == "backward" else (), outputs
+    return hs, cs, (hs, cs, gates) if for_backward else (), outputs
 
 
 def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep_steps=False):

@@ -212,10 +212,10 @@ static void settle(const double *restrict total, float *restrict out, int64_t n)
 /* Whether the backward sweep, at step t (counting down from T - 1), folds its partial sums. */
 static inline int folds_at(int64_t t, int64_t T) { return t == 0 || (T - t) % FOLD_EVERY == 0; }
 
-/* Network k's step t: its states h (B padded rows, hp floats apart) into hs (K, T, B, H), unless
- * hs is NULL (a pass for the outputs alone), and, with a readout (K, O, H) and its bias (K, O), its outputs into outputs (K, T, B, O). Inlined:
- * compiled inside each CPU level's clone, the readout's sums keep that level's (fused)
- * multiply-adds, and so their rounding. */
+/* Network k's step t: its states h (B padded rows, hp floats apart) into hs (K, T, B, H) unless
+ * hs is NULL (a pass for the outputs alone), and, with a readout (K, O, H) and its bias (K, O),
+ * its outputs into outputs (K, T, B, O). Inlined: compiled inside each CPU level's clone, the
+ * readout's sums keep that level's (fused) multiply-adds, and so their rounding. */
 static inline __attribute__((always_inline)) void
 write_step(const float *h, int64_t k, int64_t t, int64_t T, int64_t B, int64_t H, int64_t hp,
            int64_t O, const float *readout, const float *readout_bias, float *hs, float *outputs)

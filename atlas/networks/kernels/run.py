@@ -27,6 +27,14 @@ sweep needs (training), the states alone (a run without autograd), or nothing (a
 states never leave the kernel's caches). What is not written is returned as None, or () for
 what backward needs."""
 
+
+def kept(keep: str) -> tuple[bool, bool]:
+    """(whether the states are written, whether what backward needs is) for `keep` (KEEPS)."""
+    if keep not in KEEPS:
+        raise ValueError(f"a sweep keeps one of {KEEPS}, not {keep!r}")
+    return keep != "outputs", keep == "backward"
+
+
 _SIZE = ctypes.c_int64
 _POINTER = ctypes.c_void_p
 

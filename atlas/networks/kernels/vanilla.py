@@ -27,12 +27,13 @@ def forward(
     k, units, columns = weight_ih.shape
     batch = h0.shape[1]
     steps = rows.shape[1] // batch
-    hs = h0.new_empty(k, steps, batch, units) if keep != "outputs" else None
+    states, for_backward = run.kept(keep)
+    hs = h0.new_empty(k, steps, batch, units) if states else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), *readout)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
     run.sweep(_library().vanilla_forward, sizes, rows, (*parameters, hs, outputs))
-    return hs, None, (hs,) if keep == "backward" else (), outputs
+    return hs, None, (hs,) if for_backward else (), outputs
 
 
 def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep_steps=False):
