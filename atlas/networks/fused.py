@@ -242,18 +242,10 @@ class _FusedSweepOutputs(torch.autograd.Function):
     @staticmethod
     def forward(ctx, arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b):
         ctx.arch = arch
-        if _in_kernel(arch, h0):
-            augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
-            kernel = _KERNELS[arch]
-            *_, saved, outputs = kernel.forward(rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b)
-            ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, *saved)
-            return outputs
-        (hs, _), saved = _forward(
-            arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep=True
-        )
-        k, _, b, units = hs.shape
+        parameters = (weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b)
+        outputs, saved = _outputs(arch, steps, rows, h0, *parameters, keep=True)
         ctx.save_for_backward(rows, h0, weight_ih, weight_hh, fc_w, *saved)
-        return readout(hs.view(k, steps * b, units), fc_w, fc_b).view(k, steps, b, -1)
+        return outputs
 
     @staticmethod
     def backward(ctx, grad_outputs):
@@ -394,18 +386,24 @@ def sweep_outputs(
     if torch.is_grad_enabled() and any(t.requires_grad for t in parameters):
         return _FusedSweepOutputs.apply(arch, inputs.shape[1], rows, h0, *parameters)
     with torch.no_grad():
-        return _outputs(arch, inputs.shape[1], rows, h0, *parameters)
+        return _outputs(arch, inputs.shape[1], rows, h0, *parameters, keep=False)[0]
 
 
-def _outputs(arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b):
-    """sweep_outputs' answer without autograd: nothing kept for a backward sweep."""
+def _outputs(arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w, fc_b, keep):
+    """Outputs (K, T, B, O) and, if `keep`, what the backward sweep needs (else ()): in a C
+    kernel the readout inside the sweep (without `keep` no states written), else PyTorch's
+    sweep and then the readout."""
     if _in_kernel(arch, h0):
         augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
-        kernel = _KERNELS[arch]
-        return kernel.forward(rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b, "outputs")[3]
-    (hs, _), _ = _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, False)
+        kernel, kept = _KERNELS[arch], "backward" if keep else "outputs"  # run.KEEPS
+        *_, saved, outputs = kernel.forward(
+            rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b, kept
+        )
+        return outputs, saved
+    (hs, _), saved = _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep)
     k, _, b, units = hs.shape
-    return readout(hs.view(k, steps * b, units), fc_w, fc_b).view(k, steps, b, -1)
+    outputs = readout(hs.view(k, steps * b, units), fc_w, fc_b).view(k, steps, b, -1)
+    return outputs, saved if keep else ()
 
 
 def _rows(inputs: torch.Tensor, k: int) -> torch.Tensor:
