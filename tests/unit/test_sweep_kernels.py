@@ -11,10 +11,8 @@ bits.
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +20,7 @@ import torch
 from atlas.networks import from_state_dicts
 from atlas.networks.cells import GATES, STATE_FACTOR
 from atlas.networks.fused import sweep, sweep_outputs
-from atlas.networks.kernels import gru, lstm, run, vanilla
+from atlas.networks.kernels import gru, lstm, vanilla
 from atlas.networks.population import PARAMETER_NAMES
 from atlas.tasks import get_task
 
@@ -187,22 +185,6 @@ def test_a_sweep_asked_to_keep_something_unknown_is_refused():
     weight_ih, weight_hh, bias_hh = torch.ones(1, 12, 3), torch.ones(1, 12, 4), torch.zeros(1, 12)
     with pytest.raises(ValueError, match="keeps one of"):
         gru.forward(rows, h0, weight_ih, weight_hh, bias_hh, keep="all")
-
-
-TRANSPARENT_HUGE_PAGES = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-
-
-@pytest.mark.skipif(
-    not TRANSPARENT_HUGE_PAGES.exists() or "[never]" in TRANSPARENT_HUGE_PAGES.read_text(),
-    reason="this system gives no 2 MB pages",
-)
-def test_a_sweep_buffer_arrives_in_large_pages():
-    """64 MB a sweep fills arrive in far fewer page faults than their 16,384 pages of 4 KB."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    filled = run.buffer(torch.zeros(1), 16, 1024, 1024).fill_(1.5)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    assert faults < 16_384 // 4
-    assert filled.shape == (16, 1024, 1024) and bool((filled == 1.5).all())
 
 
 SERIAL_PARENT_FORKS = """

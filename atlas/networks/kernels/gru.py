@@ -29,10 +29,10 @@ def forward(
     units, batch = gate_rows // GATES, h0.shape[1]
     steps = rows.shape[1] // batch
     states, for_backward = run.kept(keep)
-    hs = run.buffer(h0, k, steps, batch, units) if states else None
+    hs = h0.new_empty(k, steps, batch, units) if states else None
     width = run.padded(units)
-    gates = run.buffer(h0, k, steps, batch, GATES * width) if for_backward else None
-    hn = run.buffer(h0, k, steps, batch, width) if for_backward else None
+    gates = h0.new_empty(k, steps, batch, GATES * width) if for_backward else None
+    hn = h0.new_empty(k, steps, batch, width) if for_backward else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     bias_hn = bias_hh[:, 2 * units :].contiguous()
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), bias_hn)

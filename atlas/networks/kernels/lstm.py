@@ -29,8 +29,8 @@ def forward(
     units, batch = gate_rows // GATES, h0.shape[1]
     steps = rows.shape[1] // batch
     states, for_backward = run.kept(keep)
-    hs, cs = (run.buffer(h0, k, steps, batch, units) if states else None for _ in "hc")
-    gates = run.buffer(h0, k, steps, batch, GATES * run.padded(units)) if for_backward else None
+    hs, cs = (h0.new_empty(k, steps, batch, units) if states else None for _ in "hc")
+    gates = h0.new_empty(k, steps, batch, GATES * run.padded(units)) if for_backward else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), *readout)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))

@@ -14,7 +14,6 @@ kernels') hangs in its own parallel work; Celery's prefork parent runs none.
 from __future__ import annotations
 
 import ctypes
-import platform
 from functools import cache
 from typing import NamedTuple
 
@@ -65,34 +64,6 @@ def sweep(function, sizes: tuple[int, ...], rows: torch.Tensor, tensors: tuple) 
     arguments = (threads, *sizes, rows.data_ptr(), rows.stride(0))
     if function(*arguments, *(None if t is None else t.data_ptr() for t in tensors)):
         raise MemoryError("a sweep kernel could not allocate its scratch buffers")
-
-
-_HUGE_PAGE = 2 << 20
-_MADV_HUGEPAGE = 14  # Linux's madvise advice: back this range with 2 MB pages
-
-
-@cache
-def _madvise():
-    """Linux's madvise(2), or None elsewhere."""
-    if platform.system() != "Linux":
-        return None
-    function = ctypes.CDLL(None).madvise
-    function.argtypes = [_POINTER, ctypes.c_size_t, ctypes.c_int]
-    return function
-
-
-def buffer(like: torch.Tensor, *shape: int) -> torch.Tensor:
-    """An empty tensor of `shape` like `like` for a sweep to fill, in 2 MB pages where Linux
-    gives them. A training sweep's states and gates are large (16 LSTM 50 networks on
-    `reproduction`: 100 MB a step), mapped afresh each step, and arrive one page per fault when
-    first written: that forward sweep took 93 ms in 4 KB pages, 68 ms in 2 MB (GRU 50: 71, 53;
-    one thread, the backward sweep unchanged)."""
-    tensor = like.new_empty(shape)
-    start = -(-tensor.data_ptr() // _HUGE_PAGE) * _HUGE_PAGE
-    end = (tensor.data_ptr() + tensor.nbytes) // _HUGE_PAGE * _HUGE_PAGE
-    if end > start and tensor.device.type == "cpu" and (advise := _madvise()) is not None:
-        advise(start, end - start, _MADV_HUGEPAGE)  # refused or ignored: 4 KB pages, same data
-    return tensor
 
 
 def network_rows(rows: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ def forward(
     batch = h0.shape[1]
     steps = rows.shape[1] // batch
     states, for_backward = run.kept(keep)
-    hs = run.buffer(h0, k, steps, batch, units) if states else None
+    hs = h0.new_empty(k, steps, batch, units) if states else None
     outputs, readout = run.readout_buffers(h0, steps, readout_weight, readout_bias)
     parameters = (h0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(), *readout)
     sizes = (k, steps, batch, units, columns, run.outputs_of(readout_weight))
@@ -43,7 +43,7 @@ def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep
     k, steps, batch, units = hs.shape
     d_weight_ih = hs.new_empty(k, units, rows.shape[2])
     d_weight_hh, d_h0 = hs.new_empty(k, units, units), hs.new_empty(k, batch, units)
-    d = run.buffer(hs, *hs.shape) if keep_steps else None
+    d = torch.empty_like(hs) if keep_steps else None
     readout, d_readout = run.readout_gradient_buffers(hs, grad, readout_weight)
     tensors = (h0.contiguous(), hs, weight_hh.contiguous(), readout, grad.contiguous())
     tensors += (d_weight_ih, d_weight_hh, d_h0, d_readout, d)
