@@ -46,15 +46,15 @@ CLONES static int gru_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t B
             product(h, hp, 1, H, w_rec, gp, pre, gp, B, 2 * nv);
             product(h, hp, 1, H, w_rec + 2 * hp, gp, rec, hp, B, nv);
             for (int64_t b = 0; b < B; b++) {
-                float *restrict p = pre + b * gp, *restrict hb = h + b * hp;
-                const float *restrict rb = rec + b * hp;
-                for (int64_t u = 0; u < hp; u++) {
-                    const float r = sigmoidf(p[u]), z = sigmoidf(p[hp + u]);
-                    const float n = tanhf(p[2 * hp + u] + r * rb[u]);
-                    hb[u] = n + z * (hb[u] - n);
-                    p[u] = r;
-                    p[hp + u] = z;
-                    p[2 * hp + u] = n;
+                vec *restrict p = (vec *)(pre + b * gp), *restrict hb = (vec *)(h + b * hp);
+                const vec *restrict rb = (const vec *)(rec + b * hp);
+                for (int64_t v = 0; v < nv; v++) {
+                    const vec r = sigmoid_vec(p[v]), z = sigmoid_vec(p[nv + v]);
+                    const vec n = tanh_vec(p[2 * nv + v] + r * rb[v]);
+                    hb[v] = n + z * (hb[v] - n);
+                    p[v] = r;
+                    p[nv + v] = z;
+                    p[2 * nv + v] = n;
                 }
             }
             write_step(h, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);

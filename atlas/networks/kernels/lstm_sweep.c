@@ -40,18 +40,18 @@ CLONES static int lstm_forward_share(int64_t k0, int64_t k1, int64_t T, int64_t 
             product(rows + k * rows_stride + t * B * C, C, 1, C, w_in, gp, pre, gp, B, 4 * nv);
             product(h, hp, 1, H, w_rec, gp, pre, gp, B, 4 * nv);
             for (int64_t b = 0; b < B; b++) {
-                float *restrict p = pre + b * gp, *restrict hb = h + b * hp;
-                float *restrict cb = c + b * hp;
-                for (int64_t u = 0; u < hp; u++) {
-                    const float i = sigmoidf(p[u]), f = sigmoidf(p[hp + u]);
-                    const float g = tanhf(p[2 * hp + u]), o = sigmoidf(p[3 * hp + u]);
-                    const float cell = f * cb[u] + i * g;
-                    cb[u] = cell;
-                    hb[u] = o * tanhf(cell);
-                    p[u] = i;
-                    p[hp + u] = f;
-                    p[2 * hp + u] = g;
-                    p[3 * hp + u] = o;
+                vec *restrict p = (vec *)(pre + b * gp), *restrict hb = (vec *)(h + b * hp);
+                vec *restrict cb = (vec *)(c + b * hp);
+                for (int64_t v = 0; v < nv; v++) {
+                    const vec i = sigmoid_vec(p[v]), f = sigmoid_vec(p[nv + v]);
+                    const vec g = tanh_vec(p[2 * nv + v]), o = sigmoid_vec(p[3 * nv + v]);
+                    const vec cell = f * cb[v] + i * g;
+                    cb[v] = cell;
+                    hb[v] = o * tanh_vec(cell);
+                    p[v] = i;
+                    p[nv + v] = f;
+                    p[2 * nv + v] = g;
+                    p[3 * nv + v] = o;
                 }
             }
             write_step(h, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);
@@ -140,18 +140,19 @@ CLONES static int lstm_backward_share(int64_t k0, int64_t k1, int64_t T, int64_t
             if (readout) /* readout's gradient: sum over trials of g_t^T h_t */
                 product(gk + t * B * O, 1, O, B, h, hp, g_out, hp, O, nv);
             for (int64_t b = 0; b < B; b++) {
-                float *restrict pb = p + b * gp, *restrict dcb = d_c + b * hp;
-                const float *restrict dhb = carry + b * hp, *restrict cb = c + b * hp;
-                const float *restrict cpb = c_prev + b * hp;
-                for (int64_t u = 0; u < hp; u++) {
-                    const float i = pb[u], f = pb[hp + u], g = pb[2 * hp + u], o = pb[3 * hp + u];
-                    const float tc = tanhf(cb[u]), dh = dhb[u];
-                    const float dc = dcb[u] + dh * o * (1.f - tc * tc);
-                    pb[u] = dc * g * i * (1.f - i);
-                    pb[hp + u] = dc * cpb[u] * f * (1.f - f);
-                    pb[2 * hp + u] = dc * i * (1.f - g * g);
-                    pb[3 * hp + u] = dh * tc * o * (1.f - o);
-                    dcb[u] = dc * f;
+                vec *restrict pb = (vec *)(p + b * gp), *restrict dcb = (vec *)(d_c + b * hp);
+                const vec *restrict dhb = (const vec *)(carry + b * hp);
+                const vec *restrict cb = (const vec *)(c + b * hp);
+                const vec *restrict cpb = (const vec *)(c_prev + b * hp);
+                for (int64_t v = 0; v < nv; v++) {
+                    const vec i = pb[v], f = pb[nv + v], g = pb[2 * nv + v], o = pb[3 * nv + v];
+                    const vec tc = tanh_vec(cb[v]), dh = dhb[v];
+                    const vec dc = dcb[v] + dh * o * (1.f - tc * tc);
+                    pb[v] = dc * g * i * (1.f - i);
+                    pb[nv + v] = dc * cpb[v] * f * (1.f - f);
+                    pb[2 * nv + v] = dc * i * (1.f - g * g);
+                    pb[3 * nv + v] = dh * tc * o * (1.f - o);
+                    dcb[v] = dc * f;
                 }
             }
             /* sums over trials: [x_t, 1]^T d_t and h_{t-1}^T d_t (rows by input) */

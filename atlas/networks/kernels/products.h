@@ -20,13 +20,6 @@
 #define CLONES
 #endif
 
-#if defined(__GLIBC__) && defined(__x86_64__)
-/* glibc's libmvec has a vector version of tanhf: declaring it lets the compiler vectorise the
- * activation loops without -ffast-math (which, in a shared library, would switch the whole
- * process to flush denormals). */
-__attribute__((simd("notinbranch"))) float tanhf(float);
-#endif
-
 /* The networks [0, K) in one contiguous share per thread, each swept by `call` (which reads
  * k0 and k1) on one of `threads` OpenMP threads (the variable named threads), the statuses
  * ORed into `status`. OpenMP's threads are PyTorch's own: a process loads one libgomp, so the
@@ -45,11 +38,7 @@ typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
 #define MAX_ROWS 4 /* rows of a that share each loaded row of m */
 #define MAX_NV 8   /* vectors of an output row kept in registers at once */
 
-/* The logistic function through tanhf: 1 / (1 + expf(-x)) in vectors (libmvec) ran lower on
- * average (mean error -4.8e-10 over [-8, 8], against 5e-12 for tanhf), which an LSTM's cell,
- * a sum over hundreds of steps, carries along: the gradient of a trained LSTM 20 came out
- * 2.8e-3 of its scale from float64, against 1.9e-3 this way (PyTorch's float32 LSTM: 5e-4). */
-static inline float sigmoidf(float x) { return 0.5f * tanhf(0.5f * x) + 0.5f; }
+#include "activations.h"
 
 /* out[r] += sum_j a[r * a_row + j * a_col] m[j] for the `rows` rows from r0, j < inner: m's
  * rows and out's rows are nv vectors, m_row and out_row vectors apart. Inlined with constant

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 
 from atlas.networks.kernels import run
@@ -52,3 +54,15 @@ def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep
     steps_gradient = None if d is None else [d.view(k, steps * batch, units)]
     bias = d_weight_ih[..., -1].clone()
     return KernelGradients(d_weight_ih, d_weight_hh, bias, d_h0, d_readout, steps_gradient)
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """The sweeps' tanh (activations.h) of float32 numbers, as the kernel computes it."""
+    flat = x.detach().float().cpu().flatten()
+    padded = flat.new_zeros(run.padded(flat.numel()))  # whole vectors, aligned
+    padded[: flat.numel()] = flat
+    out = torch.empty_like(padded)
+    function = _library().vanilla_tanh
+    function.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    function(padded.numel(), padded.data_ptr(), out.data_ptr())
+    return out[: flat.numel()].view(x.shape)

@@ -41,7 +41,7 @@ CLONES static int vanilla_forward_share(int64_t k0, int64_t k1, int64_t T, int64
             memset(cur, 0, B * hp * sizeof(float));
             product(rows + k * rows_stride + t * B * C, C, 1, C, w_in, hp, cur, hp, B, nv);
             product(prev, hp, 1, H, w_rec, hp, cur, hp, B, nv);
-            for (int64_t i = 0; i < B * hp; i++) cur[i] = tanhf(cur[i]);
+            for (int64_t v = 0; v < B * nv; v++) ((vec *)cur)[v] = tanh_vec(((vec *)cur)[v]);
             write_step(cur, k, t, T, B, H, hp, O, readout, readout_bias, hs, outputs);
             float *swap = prev;
             prev = cur;
@@ -155,3 +155,12 @@ int vanilla_backward(int threads, int64_t K, int64_t T, int64_t B, int64_t H, in
                                           d_readout, d))
     return status;
 }
+
+/* tanh_vec (activations.h), the activation every sweep inlines, on n floats (whole vectors),
+ * at this CPU's level: for its tests. */
+CLONES static void tanh_share(int64_t n, const float *x, float *out)
+{
+    for (int64_t v = 0; v < n / LANES; v++) ((vec *)out)[v] = tanh_vec(((const vec *)x)[v]);
+}
+
+void vanilla_tanh(int64_t n, const float *x, float *out) { tanh_share(n, x, out); }
