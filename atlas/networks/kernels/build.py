@@ -45,7 +45,7 @@ def _compile(source: Path, target: Path, command: list[str]) -> None:
         partial = Path(part.name)
     try:
         subprocess.run(
-            [*command, str(source), "-o", str(partial), "-lm"],
+            [*command, str(source), "-o", str(partial)],
             check=True,
             capture_output=True,
             text=True,

@@ -8,7 +8,6 @@
 #ifndef ATLAS_PRODUCTS_H
 #define ATLAS_PRODUCTS_H
 
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
