@@ -16,7 +16,9 @@ atlas.networks.kernels), one torch thread, CPU seconds of training:
 | reproduction | 16 GRU-30 | 16 | 13 | 8 (5, 3, 3, and 5 of 1) |
 
 On an AVX2 EPYC (no AVX-512: the kernels' x86-64-v3 clone, other rounding) the same recipes
-gave 15, 17 and 15 converged in 45, 88 and 41 CPU seconds.
+gave 15, 17 and 15 converged in 45, 88 and 41 CPU seconds with glibc's tanhf, and with the
+kernels' own tanh (activations.h) 16, 18 and 15 in 32, 58 and 31 (a later run, the machine
+faster that day).
 
 How many converge is a chaotic function of float32 rounding: `interval`'s seeds 0-31 gave 18
 converged on PyTorch's sweep in an earlier session, 15 today and 11 with the kernels, whose

@@ -395,9 +395,9 @@ def _outputs(arch, steps, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, fc_w
     sweep and then the readout."""
     if _in_kernel(arch, h0):
         augmented = _input_weight(arch, weight_ih, bias_ih, bias_hh)
-        kernel, kept = _KERNELS[arch], "backward" if keep else "outputs"  # run.KEEPS
-        *_, saved, outputs = kernel.forward(
-            rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b, kept
+        kernel_keeps = "backward" if keep else "outputs"  # a word of run.KEEPS
+        *_, saved, outputs = _KERNELS[arch].forward(
+            rows, h0, augmented, weight_hh, bias_hh, fc_w, fc_b, kernel_keeps
         )
         return outputs, saved
     (hs, _), saved = _forward(arch, rows, h0, weight_ih, weight_hh, bias_ih, bias_hh, steps, keep)

@@ -7,6 +7,7 @@
  * |r| <= ln 2 / 2 by a polynomial; below |x| = 0.4, where e + 2 rounds away too much of e,
  * |x| + |x|^3 P(x^2). Both polynomials are minimax fits in float64 rounded to float32
  * (scripts/fit_activations.py). Signs, zeros, infinities and NaN come out as tanhf's.
+ * Included by products.h, after LANES and vec.
  */
 #ifndef ATLAS_ACTIVATIONS_H
 #define ATLAS_ACTIVATIONS_H

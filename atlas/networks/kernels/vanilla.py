@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from functools import cache
 
 import torch
 
@@ -56,13 +57,18 @@ def backward(rows, h0, saved, weight_hh, grad, readout_weight, grad_c=None, keep
     return KernelGradients(d_weight_ih, d_weight_hh, bias, d_h0, d_readout, steps_gradient)
 
 
+@cache
+def _tanh_function():
+    function = _library().vanilla_tanh
+    function.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    return function
+
+
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """The sweeps' tanh (activations.h) of float32 numbers, as the kernel computes it."""
     flat = x.detach().float().cpu().flatten()
     padded = flat.new_zeros(run.padded(flat.numel()))  # whole vectors, aligned
     padded[: flat.numel()] = flat
     out = torch.empty_like(padded)
-    function = _library().vanilla_tanh
-    function.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
-    function(padded.numel(), padded.data_ptr(), out.data_ptr())
+    _tanh_function()(padded.numel(), padded.data_ptr(), out.data_ptr())
     return out[: flat.numel()].view(x.shape)
