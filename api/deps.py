@@ -51,6 +51,10 @@ SolutionId = Annotated[int, Path(ge=1, le=MAX_ID, description="A solution id.")]
 CheckpointId = Annotated[int, Path(ge=1, le=MAX_ID, description="A checkpoint id.")]
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="A job id.")]
 TypeId = Annotated[int, Path(ge=1, le=MAX_ID, description="A solution type id.")]
+AfterId = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="The last id of the previous page.")
+]
+PageLimit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 TaskName = Annotated[
     str,
     Query(

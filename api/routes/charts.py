@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
+from api.deps import MAX_ID, AfterId, PageLimit, SessionDep, SessionsDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, SVG_MEDIA_TYPE
 from api.queueing import enqueue_or_503
 from api.schemas.charts import (
@@ -249,18 +249,8 @@ def submit_chart(
 
 
 @router.get("", response_model=ChartPage, summary="Charts, newest first")
-def read_charts(
-    session: SessionDep,
-    after: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="The last chart id of the previous page.")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> ChartPage:
-    records = list_charts(session, after_id=after, limit=limit)
-    more = len(records) == limit and records[-1].id > 1
-    return ChartPage(
-        items=[chart_out(r) for r in records], next_after=records[-1].id if more else None
-    )
+def read_charts(session: SessionDep, after: AfterId = None, limit: PageLimit = 50) -> ChartPage:
+    return ChartPage.of(list_charts(session, after_id=after, limit=limit + 1), limit, chart_out)
 
 
 @router.get(

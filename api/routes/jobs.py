@@ -1,17 +1,28 @@
-"""`/jobs`: submit a population to train (API key, idempotent) and follow its progress."""
+"""`/jobs`: submit a population to train (API key, idempotent), follow its progress, list jobs."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import JobId, SessionsDep, SettingsDep
+from api.deps import PRINTABLE, AfterId, JobId, PageLimit, SessionDep, SessionsDep, SettingsDep
 from api.queueing import enqueue_or_503
-from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobProgress
-from atlas.store import Budget, JobRecord, JobSpec, cancel_job, fail_submitted_job, job_record
+from api.routes.tasks import task_argument
+from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobPage, JobProgress, JobSummaryOut
+from atlas.store import (
+    Budget,
+    JobRecord,
+    JobSpec,
+    JobSummary,
+    WorkStatus,
+    cancel_job,
+    fail_submitted_job,
+    job_record,
+    list_jobs,
+)
 from atlas.store import submit_job as submit_job_record
 from worker.dispatch import enqueue_training
 
@@ -27,8 +38,8 @@ _ERRORS = {
 }
 
 
-def job_out(job: JobRecord) -> JobOut:
-    return JobOut(
+def job_summary_out(job: JobSummary) -> JobSummaryOut:
+    return JobSummaryOut(
         id=job.id,
         status=job.status,
         task=job.task,
@@ -49,11 +60,18 @@ def job_out(job: JobRecord) -> JobOut:
             active=job.n_active,
             converged=job.n_converged,
             failed=job.n_failed,
-            saved=len(job.networks),
+            saved=job.saved,
             fraction=job.progress_fraction,
             eta=job.eta_at,
             run_seconds=job.run_seconds,
         ),
+        links={"self": f"/jobs/{job.id}", "solutions": f"/solutions?job={job.id}"},
+    )
+
+
+def job_out(job: JobRecord) -> JobOut:
+    return JobOut(
+        **dict(job_summary_out(job)),
         networks=[
             JobNetwork(
                 id=n.id,
@@ -68,8 +86,33 @@ def job_out(job: JobRecord) -> JobOut:
             )
             for n in job.networks
         ],
-        links={"self": f"/jobs/{job.id}", "solutions": f"/solutions?job={job.id}"},
     )
+
+
+@router.get(
+    "",
+    response_model=JobPage,
+    summary="Jobs, newest first",
+    description="Each job's request, lifecycle and progress (its networks are at `/jobs/{id}` "
+    "and `links.solutions`). Filters combine with AND; pass `next_after` back as `after` for "
+    "the next page.",
+    responses={422: {"description": "Unknown task or status."}},
+)
+def list_jobs_route(
+    sessions: SessionsDep,
+    session: SessionDep,
+    status: WorkStatus | None = None,
+    task: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, pattern=PRINTABLE, description="Short name or alias."),
+    ] = None,
+    after: AfterId = None,
+    limit: PageLimit = 50,
+) -> JobPage:
+    if task is not None:
+        task = task_argument(task, session)
+    records = list_jobs(sessions, status=status, task=task, after_id=after, limit=limit + 1)
+    return JobPage.of(records, limit, job_summary_out)
 
 
 @router.post(

@@ -1,5 +1,5 @@
-"""Two-neuron studies: `/studies` (start one, follow and cancel it as a work item, like
-`/jobs`), and `/tasks/two_neuron/regimes`: which regime its networks end in, counted by the
+"""Two-neuron studies: `/studies` (start one, follow, list and cancel them as work items,
+like `/jobs`), and `/tasks/two_neuron/regimes`: which regime its networks end in, counted by the
 eigenvalue rule and by the dynamics, with the regime maps drawn against the initial W.
 `POST /tasks/two_neuron/studies` (the older way to start one) still works."""
 
@@ -13,16 +13,25 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
+from api.deps import MAX_ID, AfterId, PageLimit, SessionDep, SessionsDep, SettingsDep
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.queueing import enqueue_or_503
-from api.schemas.two_neuron import RegimeMapOut, RegimesOut, StudyIn, StudyOut, StudyProgress
+from api.schemas.two_neuron import (
+    RegimeMapOut,
+    RegimesOut,
+    StudyIn,
+    StudyOut,
+    StudyPage,
+    StudyProgress,
+)
 from atlas.store import (
     Budget,
     RegimeSummary,
     StudyRecord,
+    WorkStatus,
     cancel_study,
     fail_submitted_study,
+    list_studies,
     study_record,
     two_neuron_regime_summary,
 )
@@ -167,6 +176,22 @@ def submit_study(
     study = _created_study(body, sessions, settings, study_out)
     response.headers["Location"] = f"/studies/{study.id}"
     return study
+
+
+@router.get(
+    "/studies",
+    response_model=StudyPage,
+    summary="Two-neuron studies, newest first",
+    description="Pass `next_after` back as `after` for the next page.",
+)
+def list_studies_route(
+    sessions: SessionsDep,
+    status: WorkStatus | None = None,
+    after: AfterId = None,
+    limit: PageLimit = 50,
+) -> StudyPage:
+    records = list_studies(sessions, status=status, after_id=after, limit=limit + 1)
+    return StudyPage.of(records, limit, study_out)
 
 
 @router.get(

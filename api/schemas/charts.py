@@ -17,6 +17,7 @@ from api.schemas.jobs import (
     TrainingIn,
 )
 from api.schemas.solutions import Architecture, UtcDatetime
+from api.schemas.work import WorkPage
 from atlas.store import ACCEPTANCE_LOSS, BUDGET_FACTOR, DEFAULT_CHUNK_SIZE, WorkStatus
 
 MAX_SETTINGS = 16
@@ -193,6 +194,5 @@ class ChartOut(BaseModel):
     links: dict[str, str]
 
 
-class ChartPage(BaseModel):
-    items: list[ChartOut]
-    next_after: int | None = Field(description="Pass as `after` for the next page.")
+class ChartPage(WorkPage[ChartOut]):
+    """Charts, newest first."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from api.schemas.solutions import Architecture, NetworkStatus, UtcDatetime
-from api.schemas.work import Eta, Fraction, RunSeconds, StatusField
+from api.schemas.work import Eta, Fraction, RunSeconds, StatusField, WorkPage
 from atlas.analysis_status import AnalysisStatus
 
 MAX_UNITS = 512
@@ -155,7 +155,9 @@ class JobNetwork(BaseModel):
     links: dict[str, str]
 
 
-class JobOut(BaseModel):
+class JobSummaryOut(BaseModel):
+    """A job as listed: what was asked, its lifecycle and progress; not its networks."""
+
     id: int
     status: StatusField
     task: str
@@ -171,5 +173,14 @@ class JobOut(BaseModel):
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
     progress: JobProgress
-    networks: list[JobNetwork]
     links: dict[str, str]
+
+
+class JobOut(JobSummaryOut):
+    """A job and the networks it has stored so far, in seed order."""
+
+    networks: list[JobNetwork]
+
+
+class JobPage(WorkPage[JobSummaryOut]):
+    """Jobs, newest first."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from api.deps import MAX_TEXT, PRINTABLE
 from api.schemas.jobs import MAX_SEED, STRICT, ParameterValue
 from api.schemas.solutions import UtcDatetime
-from api.schemas.work import Eta, Fraction, RunSeconds, StatusField
+from api.schemas.work import Eta, Fraction, RunSeconds, StatusField, WorkPage
 from atlas.store import DEFAULT_STUDY_SIZE, MAX_STUDY_SIZE
 
 
@@ -170,3 +170,7 @@ class StudyOut(BaseModel):
     finished_at: UtcDatetime | None
     progress: StudyProgress
     links: dict[str, str]
+
+
+class StudyPage(WorkPage[StudyOut]):
+    """Two-neuron studies, newest first."""

@@ -169,7 +169,15 @@ from atlas.store.two_neuron import (
 )
 from atlas.store.two_neuron_reads import RegimeSummary, two_neuron_regime_summary
 from atlas.store.uploads import add_dataset, declare_task, fail_unqueued_analysis, import_network
-from atlas.store.work_reads import JobRecord, StudyRecord, job_record, study_record
+from atlas.store.work_reads import (
+    JobRecord,
+    JobSummary,
+    StudyRecord,
+    job_record,
+    list_jobs,
+    list_studies,
+    study_record,
+)
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.store.work_writes import (
     cancel_chart,
@@ -201,6 +209,7 @@ __all__ = [
     "JobAttempt",
     "JobRecord",
     "JobSpec",
+    "JobSummary",
     "ListedSolution",
     "ReadOnlySessionError",
     "RegimeSummary",
@@ -265,7 +274,9 @@ __all__ = [
     "json_number",
     "limit_cycles",
     "list_charts",
+    "list_jobs",
     "list_solutions",
+    "list_studies",
     "load_population",
     "load_snapshot",
     "lock_network",

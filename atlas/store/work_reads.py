@@ -1,9 +1,11 @@
-"""Work items read as records: a job with the networks it has stored, a two-neuron study.
+"""Work items read as records: a job with the networks it has stored, a two-neuron study, and
+pages of either, newest first.
 
-Each reader takes the sessionmaker, reads in a transaction of its own and returns a frozen
-record (plain values, no ORM row), so its caller holds no Session. NotFoundError
-(`job-not-found`, `study-not-found`) when there is no such item. Charts have theirs in
-atlas.store.charts (ChartRecord).
+Each reader takes the sessionmaker, reads in a transaction of its own and returns frozen
+records (plain values, no ORM row), so its caller holds no Session. NotFoundError
+(`job-not-found`, `study-not-found`) when there is no such item. A page of jobs holds
+JobSummary records (counts, not the networks themselves: a job may have thousands). Charts
+have theirs in atlas.store.charts (ChartRecord).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from atlas.store.database import get_or_raise, session_scope
@@ -73,10 +75,10 @@ class JobNetwork:
 
 
 @dataclass(frozen=True)
-class JobRecord(WorkRecord):
+class JobSummary(WorkRecord):
     """A job: what was asked (task, architecture, units, count, seed, training), where its
-    training is (epoch of max_epochs; networks active, converged, failed) and the networks it
-    has stored so far, in seed order."""
+    training is (epoch of max_epochs; networks active, converged, failed) and how many
+    networks it has stored so far (`saved`)."""
 
     task: str
     architecture: str
@@ -86,6 +88,13 @@ class JobRecord(WorkRecord):
     n_active: int
     n_converged: int
     n_failed: int
+    saved: int
+
+
+@dataclass(frozen=True)
+class JobRecord(JobSummary):
+    """A job's summary and the networks it has stored so far, in seed order."""
+
     networks: tuple[JobNetwork, ...]
 
 
@@ -116,28 +125,84 @@ def _job_networks(session: Session, job_id: int) -> tuple[JobNetwork, ...]:
     return tuple(JobNetwork(*row) for row in rows)
 
 
+def _job_fields(job: Job) -> dict[str, Any]:
+    return {
+        **_work_fields(job),
+        "task": job.task,
+        "architecture": job.architecture,
+        "units": job.units,
+        "epoch": job.epoch,
+        "max_epochs": job.max_epochs,
+        "n_active": job.n_active,
+        "n_converged": job.n_converged,
+        "n_failed": job.n_failed,
+    }
+
+
 def job_record(sessions: sessionmaker[Session], job_id: int) -> JobRecord:
     """The job and the networks it has stored; NotFoundError when there is no such job."""
     with session_scope(sessions) as session:
         job = get_or_raise(session, Job, job_id, "job", "job-not-found")
-        return JobRecord(
-            **_work_fields(job),
-            task=job.task,
-            architecture=job.architecture,
-            units=job.units,
-            epoch=job.epoch,
-            max_epochs=job.max_epochs,
-            n_active=job.n_active,
-            n_converged=job.n_converged,
-            n_failed=job.n_failed,
-            networks=_job_networks(session, job_id),
+        networks = _job_networks(session, job_id)
+        return JobRecord(**_job_fields(job), saved=len(networks), networks=networks)
+
+
+def _newest_first(
+    model: type[Job] | type[TwoNeuronStudyRow], status: str | None, after_id: int | None, limit: int
+) -> Select:
+    """A page of work items, newest first (keyset on id: the next page starts below the last
+    id seen), of one status or all."""
+    query = select(model).order_by(model.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(model.status == status)
+    if after_id is not None:
+        query = query.where(model.id < after_id)
+    return query
+
+
+def list_jobs(
+    sessions: sessionmaker[Session],
+    *,
+    status: str | None = None,
+    task: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[JobSummary]:
+    """Jobs newest first, of one status and one task (its short name) or all."""
+    with session_scope(sessions) as session:
+        query = _newest_first(Job, status, after_id, limit)
+        if task is not None:
+            query = query.where(Job.task == task)
+        jobs = session.scalars(query).all()
+        saved = dict(
+            session.execute(
+                select(Network.job_id, func.count())
+                .where(Network.job_id.in_([job.id for job in jobs]))
+                .group_by(Network.job_id)
+            ).all()
         )
+        return [JobSummary(**_job_fields(job), saved=saved.get(job.id, 0)) for job in jobs]
+
+
+def _study(study: TwoNeuronStudyRow) -> StudyRecord:
+    return StudyRecord(**_work_fields(study), name=study.name, progress=dict(study.progress or {}))
 
 
 def study_record(sessions: sessionmaker[Session], study_id: int) -> StudyRecord:
     """The two-neuron study; NotFoundError when there is no such study."""
     with session_scope(sessions) as session:
         study = get_or_raise(session, TwoNeuronStudyRow, study_id, "study", "study-not-found")
-        return StudyRecord(
-            **_work_fields(study), name=study.name, progress=dict(study.progress or {})
-        )
+        return _study(study)
+
+
+def list_studies(
+    sessions: sessionmaker[Session],
+    *,
+    status: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[StudyRecord]:
+    """Two-neuron studies newest first, of one status or all."""
+    with session_scope(sessions) as session:
+        query = _newest_first(TwoNeuronStudyRow, status, after_id, limit)
+        return [_study(study) for study in session.scalars(query)]

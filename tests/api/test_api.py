@@ -151,6 +151,47 @@ def test_a_job_trains_in_process_and_its_weights_reproduce_the_losses(client):
         assert not torch.equal(initial["rnn.weight_hh_l0"], weights["rnn.weight_hh_l0"])
 
 
+def test_jobs_are_listed_newest_first_filtered_and_paged(client):
+    """Runs after the first job, which is in the listing too."""
+    done = client.post("/jobs", json={**JOB, "seed": 30}, headers=WRITE).json()["id"]
+    long = {**JOB, "seed": 40, "training": {**JOB["training"], "max_epochs": 100_000}}
+    stopped = client.post("/jobs", json=long, headers=WRITE).json()["id"]
+    assert client.post(f"/jobs/{stopped}/cancel", headers=WRITE).status_code == 202
+    assert wait_for_job(client, done)["status"] == "succeeded"
+    assert wait_for_job(client, stopped)["status"] == "cancelled"
+
+    everything = client.get("/jobs", params={"limit": 200}).json()
+    ids = [job["id"] for job in everything["items"]]
+    assert ids == sorted(ids, reverse=True) and {done, stopped} <= set(ids) and len(ids) >= 3
+    assert everything["next_after"] is None
+    listed = {job["id"]: job for job in everything["items"]}
+    assert "networks" not in listed[done]
+    assert listed[done]["progress"]["saved"] == len(client.get(f"/jobs/{done}").json()["networks"])
+    assert listed[done]["links"]["self"] == f"/jobs/{done}"
+
+    walked, after = [], None
+    while True:
+        page = client.get("/jobs", params={"limit": 1} | ({"after": after} if after else {}))
+        body = page.json()
+        walked += [job["id"] for job in body["items"]]
+        after = body["next_after"]
+        if after is None:
+            break
+    assert walked == ids
+
+    def ids_where(**filters) -> set[int]:
+        return {job["id"] for job in client.get("/jobs", params=filters).json()["items"]}
+
+    assert stopped in ids_where(status="cancelled") and done not in ids_where(status="cancelled")
+    assert done in ids_where(status="succeeded") and stopped not in ids_where(status="succeeded")
+    assert {done, stopped} <= ids_where(task="delayed_discrimination")  # long name or alias
+    assert not ids_where(task="interval", status="succeeded") & {done, stopped}
+    for bad in ({"task": "no-such-task"}, {"status": "sleeping"}, {"after": 0}, {"limit": 0}):
+        answer = client.get("/jobs", params=bad)
+        assert answer.status_code == 422, bad
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
 def test_imported_reference_networks_keep_their_validation_loss(imported):
     for reference, body in imported:
         task = get_task(reference.task)

@@ -151,6 +151,14 @@ def test_studies_are_work_items(tmp_path):
         assert old.status_code == 202 and old.json()["status"] in ("queued", "running")
         study = client.get(f"/studies/{old.json()['study_id']}").json()
         assert study["links"]["regimes"] == f"/tasks/two_neuron/regimes?study={study['id']}"
+        # Both are listed, newest first, a page at a time and by status.
+        first = client.get("/studies", params={"limit": 1}).json()
+        assert [s["id"] for s in first["items"]] == [study["id"]]
+        assert first["next_after"] == study["id"]
+        rest = client.get("/studies", params={"after": study["id"]}).json()
+        assert [s["id"] for s in rest["items"]] == [study_id] and rest["next_after"] is None
+        cancelled = client.get("/studies", params={"status": "cancelled"}).json()["items"]
+        assert [s["id"] for s in cancelled] == [study_id]
 
 
 @pytest.fixture
