@@ -23,6 +23,8 @@ COPY atlas ./atlas
 COPY api ./api
 COPY worker ./worker
 COPY migrations ./migrations
+# The shipped charts, for the compose `charts` service to import.
+COPY charts ./charts
 # Editable: migrations and alembic.ini are found beside the source, where the store looks.
 RUN pip install -e . \
     && useradd --create-home --uid 1000 atlas \

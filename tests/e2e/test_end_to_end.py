@@ -195,7 +195,7 @@ def test_compose_runs_migrations_then_api_and_workers_with_healthchecks():
     services = compose["services"]
     assert {"postgres", "redis", "migrate", "api", "worker", "worker-gpu"} <= set(services)
     commands = set(build_parser()._subparsers._group_actions[0].choices)
-    for name in ("migrate", "api", "worker", "worker-gpu"):
+    for name in ("migrate", "charts", "api", "worker", "worker-gpu"):
         command = services[name]["command"]
         assert command[0] == "atlas" and command[1] in commands, (name, command)
         env = services[name]["environment"]
@@ -212,6 +212,11 @@ def test_compose_runs_migrations_then_api_and_workers_with_healthchecks():
         getattr(importlib.import_module(celery_app[1]), "celery_app", None), Celery
     )
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    shipped = sorted(f"charts/{path.name}" for path in (ROOT / "charts").glob("*.zip"))
+    assert shipped and services["charts"]["command"][1:] == ["import", *shipped]
+    assert services["charts"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
     for name in ("api", "worker", "worker-gpu"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
