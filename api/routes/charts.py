@@ -78,9 +78,11 @@ def _types_out(types: TypeBreakdown, kappa: KappaOutcome | None, link: str) -> T
     )
 
 
-def _solutions_link(record: ChartRecord, architecture: str, units: int) -> str:
+def _solutions_link(record: ChartRecord, setting: tuple[str, int] | None = None) -> str:
+    """The chart's accepted networks (of one setting) at /solutions: its counts, listed."""
+    narrowed = f"&architecture={setting[0]}&units={setting[1]}" if setting else ""
     return (
-        f"/solutions?task={record.task}&architecture={architecture}&units={units}"
+        f"/solutions?task={record.task}&chart={record.id}{narrowed}"
         f"&max_loss={record.acceptance_loss!r}"
     )
 
@@ -90,7 +92,7 @@ def chart_out(record: ChartRecord, result: ChartResult | None = None) -> ChartOu
     by_position = {s.progress.position: s for s in result.settings} if result else {}
     settings = []
     for s in record.settings:
-        link = _solutions_link(record, s.architecture, s.units)
+        link = _solutions_link(record, (s.architecture, s.units))
         found = by_position.get(s.position)
         settings.append(
             SettingOut(
@@ -113,7 +115,6 @@ def chart_out(record: ChartRecord, result: ChartResult | None = None) -> ChartOu
             )
         )
     base = f"/charts/{record.id}"
-    task_link = f"/solutions?task={record.task}"
     return ChartOut(
         id=record.id,
         status=record.status,
@@ -140,10 +141,15 @@ def chart_out(record: ChartRecord, result: ChartResult | None = None) -> ChartOu
         settings=settings,
         rare_threshold=result.rare_threshold if result else None,
         rare_types=result.rare_types if result else None,
-        overall=_types_out(result.overall, result.overall_kappa, task_link) if result else None,
+        overall=(
+            _types_out(result.overall, result.overall_kappa, _solutions_link(record))
+            if result
+            else None
+        ),
         links={
             "self": base,
             "cancel": f"{base}/cancel",
+            "solutions": _solutions_link(record),
             "shares_png": f"{base}/shares.png",
             "shares_svg": f"{base}/shares.svg",
             "types": f"/types?task={record.task}&variant={record.variant}",

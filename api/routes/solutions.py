@@ -101,6 +101,9 @@ def list_solutions_route(
     job: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Networks trained by this job.")
     ] = None,
+    chart: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Networks trained for this chart.")
+    ] = None,
     sort: SortKey = "created_at",
     order: Annotated[
         SortOrder | None, Query(description="Default: desc for created_at, else asc.")
@@ -120,6 +123,7 @@ def list_solutions_route(
         min_loss=min_loss,
         max_loss=max_loss,
         job_id=job,
+        chart_id=chart,
     )
     order = order or DEFAULT_ORDER[sort]
     query = {**dataclasses.asdict(filters), "sort": sort, "order": order}

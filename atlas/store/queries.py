@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from atlas.errors import NotFoundError
 from atlas.store.arrays import from_blob
-from atlas.store.models import AnalysisRun, CheckpointRow, Network, SolutionType
+from atlas.store.models import AnalysisRun, ChartChunk, CheckpointRow, Network, SolutionType
 from atlas.store.task_records import resolve_task
 from atlas.tasks import TrialTask
 
@@ -58,6 +58,7 @@ class SolutionFilters:
     min_loss: float | None = None
     max_loss: float | None = None
     job_id: int | None = None
+    chart_id: int | None = None  # networks trained by the chart's chunks (jobs)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         equal = {
@@ -75,6 +76,9 @@ class SolutionFilters:
             where.append(Network.validation_loss <= self.max_loss)
         if self.solution_type is not None:
             where.append(SolutionType.name == self.solution_type)
+        if self.chart_id is not None:
+            chunks = select(ChartChunk.job_id).where(ChartChunk.chart_id == self.chart_id)
+            where.append(Network.job_id.in_(chunks))
         return where
 
 

@@ -153,8 +153,20 @@ def test_chart_of_reference_networks_through_the_api(client, reference_networks)
         with session_scope(session_factory(engine)) as session:
             listed = chart_networks(session, chart_id)
             result = chart_result(session, chart_id, rare_threshold=0.1)
+            # The same network again outside the chart, of the same type: its links must not
+            # list it.
+            first = references[0]
+            outside = save_imported_network(session, get_task("reproduction"), first.state_dict, 0)
+            assign_solution_type(session, outside.id, first.graph)
     finally:
         engine.dispose()
+    shown = [*overall["types"], *(t for s in chart["settings"] for t in s["types"]["types"])]
+    for listed_type in shown:
+        members = client.get(listed_type["link"]).json()["items"]
+        assert len(members) == listed_type["count"], listed_type
+    for setting in chart["settings"]:
+        assert len(client.get(setting["links"]["solutions"]).json()["items"]) == 1
+    assert len(client.get(chart["links"]["solutions"]).json()["items"]) == 12
     assert [n.position for n in listed] == list(range(12))
     singles = {t.name for t in result.overall.types if t.count == 1}
     assert set(result.rare_types) == singles  # 1 of 12 is below 10%

@@ -437,7 +437,9 @@ def test_a_typed_chart_shows_its_settings_types_and_shares(watched, typed_chart)
         assert cells[2:7] == ["1", "1", "0", "1", "1"], (setting, cells)
         units = setting.split()[1]
         href = row.locator("a").get_attribute("href")
-        assert href == f"/atlas/solutions?task=interval&architecture=vanilla&units={units}"
+        assert href == (
+            f"/atlas/solutions?task=interval&chart={chart_id}&architecture=vanilla&units={units}"
+        )
 
     figure = page.locator("#shares ~ figure img")
     assert figure.count() == 1
