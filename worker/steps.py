@@ -54,6 +54,7 @@ from atlas.store import (
     save_validation_result,
 )
 from atlas.tasks import TrialTask
+from atlas.tasks.checks import window_problems
 
 # How far a recomputed validation loss may be from the recorded one (float32 vs float64,
 # CPU vs GPU summation order) before the stored weights are deemed not to be the trained ones.
@@ -237,6 +238,11 @@ def save_feature_values(session: Session, network_id: int, result: FeatureValues
 def needs_feature_set(subject: Subject) -> str | None:
     if not has_features(subject.task):
         return f"no neural features are declared for task {subject.task_name!r}"
+    problems = window_problems(subject.task)
+    if problems:
+        return f"the features are not defined on this variant of {subject.task_name!r}: " + (
+            "; ".join(problems)
+        )
     return None
 
 

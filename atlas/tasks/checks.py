@@ -360,8 +360,9 @@ def _period_problems(
     return problems
 
 
-def _window_problems(task: DeclaredTask) -> list[str]:
-    """Each feature window must pick one validation trial and lie inside it."""
+def window_problems(task: DeclaredTask) -> list[str]:
+    """Each feature window must pick one validation trial and lie inside it (a parameter
+    variant may lack a window's trials: `delayed` with no delay has no delay period)."""
     from atlas.tasks.windows import feature_windows
 
     try:
@@ -411,7 +412,7 @@ def declaration_problems(declaration: TaskDeclaration) -> list[str]:
     if problems:
         return problems
     if declaration.features is not None:
-        problems += _window_problems(task)
+        problems += window_problems(task)
     problems += _guarded(lambda: _builds(task.input_events), "events")
     if declaration.graph is not None and not problems:  # the graph applies the events
         problems += _guarded(lambda: _builds(task.graph_protocol), "graph")

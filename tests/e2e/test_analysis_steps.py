@@ -262,9 +262,18 @@ def test_the_sqlite_atlas_stores_the_same_analyses(
     assert found[url][0] == "done"
 
 
-def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path):
+@pytest.mark.parametrize(
+    ("parameters", "features"),
+    [
+        ({"f_max": 5, "delay_max": 2}, "succeeded"),
+        # No delay: the features' delay window selects no trial, so they do not apply.
+        ({"f_max": 3, "delay_max": 0}, "skipped"),
+    ],
+)
+def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path, parameters, features):
     """A really (briefly) trained network on SQLite: every analysis that applies is stored, the
-    graph and the type are recorded as skipped with their reason, and the analysis is done."""
+    graph and the type (and features a variant lacks the windows of) are recorded as skipped
+    with their reason, and the analysis is done."""
     url = f"sqlite:///{tmp_path / 'atlas.db'}"
     migrate(url)
     sessions = sessions_for(url)
@@ -274,7 +283,7 @@ def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path):
         units=8,
         count=1,
         seed=3,
-        task_parameters={"f_max": 5, "delay_max": 2},
+        task_parameters=parameters,
         training={"max_epochs": 10, "checkpoint_every": 5},
     )
     with session_scope(sessions) as session:
@@ -297,7 +306,7 @@ def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path):
             "extrapolation": "succeeded",
             "graph": "skipped",
             "solution_type": "skipped",
-            "features": "succeeded",
+            "features": features,
         }
         assert "is no solution" in runs["graph"].summary["reason"]
         assert runs["graph"].error is None
@@ -305,7 +314,9 @@ def test_a_network_that_is_no_solution_skips_graph_and_type(tmp_path):
         assert network_solution_type(session, network_id) is None
         counts = row_counts(session, network_id)
         assert counts["reduced_graphs"] == 0 and counts["extrapolation_signatures"] == 1
-        assert counts["features"] == 1
+        assert counts["features"] == (features == "succeeded")
+        if features == "skipped":
+            assert "selects no trial" in runs["features"].summary["reason"]
 
 
 @pytest.mark.postgresql
