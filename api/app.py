@@ -15,6 +15,7 @@ from fastapi import FastAPI
 import atlas
 from api.body_limit import BodyLimitMiddleware
 from api.cursor import CursorSigner
+from api.head import HeadAsGetMiddleware
 from api.problems import document_problems, install_problem_handlers
 from api.routes import (
     analyses,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cursor_signer = CursorSigner(_cursor_secret(settings))
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HeadAsGetMiddleware)
     routers = (health, tasks, imports, datasets, solutions, jobs)
     analysis_routers = (analyses, plots, types, compare, classify, two_neuron, charts)
     for module in (*routers, *analysis_routers):

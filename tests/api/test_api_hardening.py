@@ -118,6 +118,28 @@ def test_a_huge_id_leaves_the_keep_alive_connection_usable(live_url):
         connection.close()
 
 
+def test_head_answers_as_get_without_the_body(live_url):
+    """HEAD was a 405 everywhere (FastAPI routes GET alone); link checkers probe with it."""
+    connection = http.client.HTTPConnection(*live_url, timeout=30)
+    try:
+        for path in ("/health", "/tasks", "/atlas/tasks/delayed", "/jobs", "/solutions/424242"):
+            connection.request("GET", path)
+            got = connection.getresponse()
+            body = got.read()
+            connection.request("HEAD", path)
+            head = connection.getresponse()
+            assert head.read() == b"", path
+            assert head.status == got.status != 405, (path, head.status)
+            assert head.getheader("content-type") == got.getheader("content-type"), path
+            assert head.getheader("content-length") == str(len(body)), path
+        connection.request("HEAD", "/jobs/1/cancel")  # POST only: still refused, as for GET
+        refused = connection.getresponse()
+        refused.read()
+        assert refused.status == 405
+    finally:
+        connection.close()
+
+
 def torch_bytes(obj) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
