@@ -30,3 +30,15 @@ def solves_task(validation_loss: float | None) -> bool:
     status: a network that reached the recipe's 2e-5 training loss is one, but so is one whose
     training ended (by the epoch limit or an exhausted second phase) between 2e-5 and 2e-4."""
     return validation_loss is not None and validation_loss < SOLUTION_LOSS
+
+
+def no_solution_reason(validation_loss: float | None) -> str | None:
+    """Why a network with this validation loss has no solution to reduce or type, or None
+    when it solves its task (the analysis' graph step and the API's classification say the
+    same)."""
+    if solves_task(validation_loss):
+        return None
+    return (
+        f"validation loss {validation_loss!r} is not below {SOLUTION_LOSS:g}: "
+        "the network is no solution"
+    )

@@ -36,7 +36,7 @@ from atlas.analysis.fixed_point_conditions import (
 )
 from atlas.analysis.graph import ReducedGraph, build_graph, from_node_link
 from atlas.analysis.limit_cycles import find_limit_cycles
-from atlas.network_status import SOLUTION_LOSS, solves_task
+from atlas.network_status import no_solution_reason
 from atlas.networks import RNNPopulation
 from atlas.store import (
     ConditionCycles,
@@ -188,11 +188,9 @@ def needs_solution(subject: Subject) -> str | None:
     """The reduced graph describes how a solution solves its task (the paper reduces only
     networks that learned it): a network whose validation loss is not below SOLUTION_LOSS has
     no solution to reduce, whatever its training's status."""
-    if not solves_task(subject.validation_loss):
-        return (
-            f"validation loss {subject.validation_loss!r} is not below {SOLUTION_LOSS:g}: "
-            "the network is no solution"
-        )
+    reason = no_solution_reason(subject.validation_loss)
+    if reason is not None:
+        return reason
     try:
         subject.task.graph_protocol()
     except NotImplementedError:

@@ -50,6 +50,7 @@ from api.variants import TaskQuery, VariantQuery, task_variant
 from atlas.analysis.classifier import TREES
 from atlas.analysis.features import neural_features
 from atlas.analysis.graph import build_graph
+from atlas.network_status import no_solution_reason
 from atlas.networks import RNNPopulation, from_state_dicts
 from atlas.store import (
     analysis_unavailable,
@@ -152,7 +153,14 @@ def classify_stored(session: Session, network_id: int) -> ClassificationOut:
             "actual_status": missing.extra["analysis_status"],
             "actual_detail": missing.detail,
         }
-    return _classification(network.task, predictor, features, actual, network_id=network_id)
+    return _classification(
+        network.task,
+        predictor,
+        features,
+        actual,
+        network_id=network_id,
+        validation_loss=network.validation_loss,
+    )
 
 
 def _actual_from_graph(session: Session, population: RNNPopulation, task: TrialTask) -> dict:
@@ -179,7 +187,11 @@ def classify_upload(session: Session, task_name: str, payload: bytes) -> Classif
     predictor = fit_task_predictor(session, task.name)
     population = from_state_dicts([uploaded_state_dict(payload, task)])
     loss = uploaded_validation_loss(population, task)
-    actual = _actual_from_graph(session, population, task)
+    no_solution = no_solution_reason(loss)
+    if no_solution is None:
+        actual = _actual_from_graph(session, population, task)
+    else:  # as the analysis does: a network that is no solution has no graph to type
+        actual = {"actual_type": None, "actual_status": "skipped", "actual_detail": no_solution}
     features = _features(population, task)
     return _classification(task.name, predictor, features, actual, validation_loss=loss)
 

@@ -42,7 +42,8 @@ class ClassificationOut(BaseModel):
     task: str
     network_id: int | None = Field(description="The solution classified; null for an upload.")
     validation_loss: float | None = Field(
-        description="Validation MSE of the uploaded weights on the task (null by id)."
+        description="Validation MSE of the network on its task (of the uploaded weights, or "
+        "the one stored with the solution)."
     )
     features: dict[str, float] = Field(description="The neural features the forest was given.")
     predicted_type: TypeRef
@@ -51,8 +52,9 @@ class ClassificationOut(BaseModel):
     actual_status: str = Field(
         description="`stored` (the atlas' type of the solution), `matched` (an upload's graph "
         "is isomorphic to a stored type's), `new` (its graph matches no stored type), or, "
-        "where no type is known, why: `unavailable` (the graph could not be built) or the "
-        "solution_type analysis step's state (`pending`, `running`, `skipped`, `failed`)."
+        "where no type is known, why: `unavailable` (the graph could not be built), `skipped` "
+        "(an upload that is no solution: validation loss not below 2e-4) or the solution_type "
+        "analysis step's state (`pending`, `running`, `skipped`, `failed`)."
     )
     actual_detail: str | None = Field(description="Why no actual type is given, if none is.")
     predictor: PredictorOut

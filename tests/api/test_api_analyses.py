@@ -406,6 +406,7 @@ def test_classify_by_id_predicts_among_the_types_and_gives_the_stored_type(clien
         assert body["predicted_type"] == body["probabilities"][0]["type"]
         assert body["actual_status"] == "stored"
         assert body["actual_type"]["name"] == detail["solution_type"]
+        assert body["validation_loss"] == detail["validation_loss"]
         assert body["predictor"]["includes_this_network"] is True
         assert body["predictor"]["min_members"] == MIN_MEMBERS
         assert list(body["features"]) == list(feature_names(get_task("reproduction")))
@@ -432,6 +433,23 @@ def test_classify_an_upload_matches_its_graph_to_the_stored_type(client, solutio
     assert body["predictor"]["includes_this_network"] is False
     by_id = client.post("/classify", json={"network_id": solutions[name]["id"]}, headers=WRITE)
     assert by_id.json()["features"] == pytest.approx(body["features"], rel=1e-9)
+
+
+def test_classify_an_upload_that_is_no_solution_gives_no_actual_type(client, solutions, references):
+    """Its readout halved, a reference network no longer solves its task: the forest still
+    predicts (from its features), but no graph is typed, as the analysis would not type it."""
+    weights = dict(references["reproduction_gru_30_i100"].state_dict)
+    weights["fc.weight"] = weights["fc.weight"] * 0.5
+    buffer = io.BytesIO()
+    torch.save(weights, buffer)
+    files = {"file": ("w.pt", buffer.getvalue())}
+    response = client.post("/classify", headers=WRITE, data={"task": "reproduction"}, files=files)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["validation_loss"] >= 2e-4
+    assert body["actual_status"] == "skipped" and body["actual_type"] is None
+    assert "no solution" in body["actual_detail"]
+    assert body["predicted_type"] == body["probabilities"][0]["type"]
 
 
 def test_classify_needs_two_types_with_enough_members(client, solutions):
