@@ -7,16 +7,20 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from api.auth import require_api_key
 from api.deps import SessionDep
 from api.web.templating import render
-from atlas.store import recent_work
-from atlas.tasks import TASKS
+from atlas.store import all_tasks, recent_work
 
-TRIAL_TASKS = list(TASKS)
 ARCHITECTURES = ("vanilla", "gru", "lstm")
 RECENT = 20
+
+
+def task_names(session: Session) -> list[str]:
+    """The tasks a form offers: the built-in ones, then each user's declared task."""
+    return [task.name for task in all_tasks(session)]
 
 
 def check_key(request: Request, key: str) -> None:
@@ -32,7 +36,7 @@ def work_page(
         "work.html",
         status_code=status_code,
         title="Work",
-        tasks=TRIAL_TASKS,
+        tasks=task_names(session),
         architectures=ARCHITECTURES,
         work=recent_work(session, RECENT),
         form=form,

@@ -21,14 +21,15 @@ from api.web.templating import render
 from atlas.store import (
     SolutionFilters,
     TaskCounts,
+    all_tasks,
     list_solutions,
     member_spread,
     recent_work,
+    resolve_task,
     solution_type,
     task_counts,
 )
 from atlas.studies import TwoNeuronModel
-from atlas.tasks import TASKS, get_task
 
 router = page_router()
 EXAMPLES_PER_TYPE = 3
@@ -53,7 +54,7 @@ def _task_counts(request: Request, session: SessionDep) -> dict[str, TaskCounts]
 @router.get("/atlas", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep) -> HTMLResponse:
     counts = _task_counts(request, session)
-    tasks = [(get_task(name), counts.get(name, TaskCounts())) for name in TASKS]
+    tasks = [(task, counts.get(task.name, TaskCounts())) for task in all_tasks(session)]
     return render(
         request,
         "home.html",
@@ -119,7 +120,7 @@ def task_page(
     architecture = architecture or None
     size = int(units) if units and units.isdigit() else None
     table = list_types(session, task=name, variant=variant or None)
-    task = get_task(table.task, **table.task_parameters)
+    task = resolve_task(session, table.task, **table.task_parameters)
     every_setting = _settings(table, None, None)
     settings = _settings(table, architecture, size)
     totals = [sum(_count(t, s) for t in table.types) for s in settings]
@@ -186,7 +187,7 @@ def type_page(
         type_id=type_id, request=request, session=session, limit=limit, cursor=cursor
     )
     row = solution_type(session, type_id)
-    task = get_task(row.task, **row.task_parameters)
+    task = resolve_task(session, row.task, **row.task_parameters)
     spread = member_spread(session, type_id)
     signature_names = sorted(spread.signatures)
     signature_values = (

@@ -19,6 +19,7 @@ from api.problems import Problem
 from api.routes.compare import compare, compare_matrix
 from api.routes.solutions import DEFAULT_ORDER, list_solutions_route, read_solution
 from api.schemas.solutions import Architecture, NetworkSource, NetworkStatus, SortKey, SortOrder
+from api.web.forms import task_names
 from api.web.page_route import page_router
 from api.web.svg import loss_curve_svg
 from api.web.templating import render
@@ -34,7 +35,6 @@ from atlas.store import (
     reduced_graph,
     solution_task,
 )
-from atlas.tasks import TASKS
 
 router = page_router()
 T = TypeVar("T")
@@ -117,7 +117,7 @@ def browse(
         title="Browse solutions",
         page=page,
         form=form,
-        tasks=TASKS,
+        tasks=task_names(session),
         choices=CHOICES,
         sort=sort,
         order=order,

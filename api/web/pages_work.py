@@ -21,7 +21,7 @@ from api.routes.imports import import_solution
 from api.routes.jobs import cancel, read_job, submit_job
 from api.routes.two_neuron import read_regimes
 from api.schemas.jobs import JobIn
-from api.web.forms import TRIAL_TASKS, check_key, work_page
+from api.web.forms import check_key, task_names, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.errors import AtlasError, NotFoundError
@@ -117,8 +117,9 @@ def cancel_job_form(
 
 
 @router.get("/atlas/import", response_class=HTMLResponse)
-def import_page(request: Request) -> HTMLResponse:
-    return render(request, "import.html", title="Import a network", tasks=TRIAL_TASKS, form={})
+def import_page(request: Request, session: SessionDep) -> HTMLResponse:
+    tasks = task_names(session)
+    return render(request, "import.html", title="Import a network", tasks=tasks, form={})
 
 
 @router.post("/atlas/import", response_class=HTMLResponse)
@@ -152,7 +153,7 @@ def import_form(
             "import.html",
             status_code=problem.status,
             title="Import a network",
-            tasks=TRIAL_TASKS,
+            tasks=task_names(session),
             form=form,
         )
     return RedirectResponse(f"/atlas/solutions/{solution.id}", status_code=303)

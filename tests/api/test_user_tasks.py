@@ -190,6 +190,23 @@ def test_a_declared_task_is_trained_analysed_typed_and_served(client):
         assert {n.task_parameters["version"] for n in rows} == {1}
 
 
+def test_the_explorer_shows_a_declared_task_its_types_and_offers_it_in_forms(client):
+    """After the training test: the pages took the built-in tasks alone, and a declared
+    task's own page answered 404."""
+    home = client.get("/atlas")
+    assert home.status_code == 200 and 'href="/atlas/tasks/go_no_go_delay"' in home.text
+    types = client.get("/types?task=dgng").json()["types"]
+    assert types, "the training test stores typed solutions"
+    page = client.get("/atlas/tasks/dgng")
+    assert page.status_code == 200
+    assert all(t["name"] in page.text for t in types)
+    assert client.get(f"/atlas/types/{types[0]['id']}").status_code == 200
+    for form in ("/atlas/work", "/atlas/import", "/atlas/solutions"):
+        assert "<option>go_no_go_delay</option>" in client.get(form).text.replace(
+            " selected", ""
+        ), form
+
+
 def test_cli_types_export_and_import_find_a_declared_task(client, tmp_path, capsys):
     """`atlas types`, `atlas export` and `atlas import` resolve a user's task (here by its
     alias) from the atlas' stored declarations, not only the built-in tasks; the networks are
