@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from atlas.analysis_status import AnalysisStatus
 from atlas.cli import CommandError
+from atlas.cli.arguments import positive_int, record_id, seed
 from atlas.cli.database import atlas_session, atlas_sessions
 from atlas.cli.loading import add_task_parameter_argument, resolve_task
 from atlas.config import get_settings
@@ -49,16 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ARCH:UNITS",
         help="a setting to chart, e.g. vanilla:20; repeatable",
     )
-    run.add_argument("--networks-per-setting", type=int, required=True, metavar="N")
+    run.add_argument("--networks-per-setting", type=positive_int, required=True, metavar="N")
     run.add_argument(
         "--seed-budget",
-        type=int,
+        type=positive_int,
         help=f"seeds a setting may use (default {BUDGET_FACTOR}x --networks-per-setting)",
     )
-    run.add_argument("--seed", type=int, default=0, help="start of the chart's seeds")
+    run.add_argument("--seed", type=seed, default=0, help="start of the chart's seeds")
     run.add_argument(
         "--chunk-size",
-        type=int,
+        type=positive_int,
         default=DEFAULT_CHUNK_SIZE,
         help="networks per population chunk (default %(default)s)",
     )
@@ -80,15 +81,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--interval", type=float, default=DEFAULT_INTERVAL_S, help="seconds between reports"
     )
     show = actions.add_parser("show", help="a chart's progress and types")
-    show.add_argument("chart_id", type=int, metavar="ID")
+    show.add_argument("chart_id", type=record_id, metavar="ID")
     runs = actions.add_parser(
         "from-runs", help="a chart of populations trained elsewhere (run folders)"
     )
     runs.add_argument(
         "folders", type=Path, nargs="+", metavar="FOLDER", help="run folders, one per setting"
     )
-    runs.add_argument("--networks-per-setting", type=int, required=True, metavar="N")
-    runs.add_argument("--seed-budget", type=int, help="as for run (default 3x N)")
+    runs.add_argument("--networks-per-setting", type=positive_int, required=True, metavar="N")
+    runs.add_argument("--seed-budget", type=positive_int, help="as for run (default 3x N)")
     runs.add_argument("--acceptance", type=float, default=ACCEPTANCE_LOSS, metavar="LOSS")
     runs.add_argument(
         "--no-analysis",
@@ -143,7 +144,7 @@ def _training(items: list[str]) -> dict:
 
 
 def run_chart(args: argparse.Namespace) -> int:
-    from atlas.store import ChartSpec, ChartSpecError, migrate, submit_chart
+    from atlas.store import ChartSpec, ChartSpecError, WorkStatus, migrate, submit_chart
     from worker import dispatch
 
     task = resolve_task(args.task, args.param)
@@ -181,19 +182,22 @@ def run_chart(args: argparse.Namespace) -> int:
     for job_id in submitted.job_ids:
         dispatch.enqueue_training(job_id, settings)
     try:
-        _follow(url, chart_id, args.interval)
+        final = _follow(url, chart_id, args.interval)
     except KeyboardInterrupt:
         print(f"\ninterrupted: chart {chart_id}'s running chunks go back to queued; "
               "`atlas serve` on this database finishes it", file=sys.stderr)  # fmt: skip
         return 130
     finally:
         dispatch.shutdown(wait=True)
-    return show_result(url, chart_id, args.plot, kappa=not args.no_kappa)
+    code = show_result(url, chart_id, args.plot, kappa=not args.no_kappa)
+    if final.status == WorkStatus.FAILED:  # shown above; a script must see it too
+        raise CommandError(f"chart {chart_id} failed: {final.error or 'see its settings above'}")
+    return code
 
 
-def _follow(url: str, chart_id: int, interval: float) -> None:
+def _follow(url: str, chart_id: int, interval: float) -> ChartRecord:
     """Print each setting's progress whenever it changes, until the chart has finished and
-    its accepted networks are analysed."""
+    its accepted networks are analysed; the chart as it ended."""
     from atlas.store import (
         FINISHED,
         chart_networks,
@@ -220,7 +224,7 @@ def _follow(url: str, chart_id: int, interval: float) -> None:
                 print("\n".join(lines), flush=True)
                 last = lines
             if record.status in FINISHED and waiting == 0:
-                return
+                return record
             time.sleep(interval)
     finally:
         engine.dispose()

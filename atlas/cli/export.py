@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas.cli import CommandError
+from atlas.cli.arguments import positive_int, record_id
 from atlas.cli.database import atlas_session
 from atlas.network_status import STATUSES
 
@@ -34,14 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--title", help="the dataset's title (default: from the selection)")
     parser.add_argument("--task", help="task name or alias")
     parser.add_argument("--architecture", "--arch", choices=("vanilla", "gru", "lstm"))
-    parser.add_argument("--units", type=int)
+    parser.add_argument("--units", type=positive_int)
     parser.add_argument("--status", choices=STATUSES)
     parser.add_argument("--source", choices=("trained", "imported"))
     parser.add_argument("--type", help="a solution type's name")
     parser.add_argument("--min-loss", type=float, help="validation loss at least")
     parser.add_argument("--max-loss", type=float, help="validation loss at most")
-    parser.add_argument("--job", type=int, help="networks trained by this job")
-    parser.add_argument("--chart", type=int, help="export this chart's networks")
+    parser.add_argument("--job", type=record_id, help="networks trained by this job")
+    parser.add_argument(
+        "--chart", type=record_id, help="export this chart's networks (takes no filters)"
+    )
     parser.add_argument(
         "--checkpoints", action="store_true", help="include intermediate checkpoints"
     )
@@ -87,6 +90,16 @@ def run(args: argparse.Namespace) -> int:
     from atlas.datasets import DatasetError, archive_bytes, write_folder
     from atlas.store import export_dataset, selected_network_ids
 
+    if args.chart is not None:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in (*FILTERS, "job")
+            if getattr(args, name) is not None
+        ]
+        if given:  # a chart's networks are its own; filtering them would misdescribe the chart
+            raise CommandError(
+                f"--chart exports the chart's networks; it takes no filters ({', '.join(given)})"
+            )
     if args.out.exists() and any(args.out.iterdir()):
         raise CommandError(f"{args.out} exists and is not empty")
     started = time.perf_counter()

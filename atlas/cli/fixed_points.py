@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from atlas.cli import CommandError
+from atlas.cli.arguments import starts
 from atlas.cli.loading import (
     add_task_arguments,
     load_network,
@@ -28,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fixed-points", help="a network's fixed and slow points per input condition, as JSON"
     )
     add_task_arguments(parser, "state dict (.pt); for two_neuron a .npy W (2, 2)")
-    parser.add_argument("--starts", type=int, default=64, help="starting states per condition")
+    parser.add_argument(
+        "--starts", type=starts, default=64, help="starting states per condition (1..4096)"
+    )
     parser.set_defaults(func=fixed_points)
 
 
@@ -62,8 +65,6 @@ def _two_neuron_report(weights: str) -> dict[str, Any]:
 
 
 def fixed_points(args: argparse.Namespace) -> int:
-    if args.starts < 1:
-        raise CommandError("--starts must be positive")
     model = resolve_study_model(args.task, args.param)
     if model is not None:
         report = {"task": model.name, **_two_neuron_report(args.weights)}

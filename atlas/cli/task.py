@@ -36,9 +36,13 @@ def read_declaration(path: Path) -> Any:
     import yaml
 
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            f"{path} is not a text file (UTF-8 YAML or JSON): byte {exc.start} cannot be read"
+        ) from exc
     is_json = path.suffix.lower() == ".json"
     try:
         return json.loads(text) if is_json else yaml.safe_load(text)

@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas.cli import CommandError
+from atlas.cli.arguments import positive_int, seed
 from atlas.cli.loading import add_task_parameter_argument, resolve_study_model, resolve_task
+from atlas.config import get_settings
 from atlas.network_status import STATUSES
 
 if TYPE_CHECKING:
     from atlas.studies import TwoNeuronModel
+    from atlas.training import TrainingConfig, TwoNeuronTrainingConfig
+    from atlas.training.admission import WorkEstimate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,11 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="task key or alias (delayed, ...), or two_neuron (the study model)",
     )
     parser.add_argument("--arch", choices=("vanilla", "gru", "lstm"), help="architecture")
-    parser.add_argument("--units", type=int, help="hidden units per network")
-    parser.add_argument("--count", type=int, required=True, help="number of networks K")
-    parser.add_argument("--seed", type=int, default=0, help="network k uses seed S + k")
+    parser.add_argument("--units", type=positive_int, help="hidden units per network")
+    parser.add_argument("--count", type=positive_int, required=True, help="number of networks K")
+    parser.add_argument("--seed", type=seed, default=0, help="network k uses seed S + k")
     parser.add_argument(
-        "--max-epochs", type=int, help="epoch limit (two_neuron: Adam steps); default: recipe's"
+        "--max-epochs",
+        type=positive_int,
+        help="epoch limit (two_neuron: Adam steps); default: recipe's",
     )
     parser.add_argument(
         "--checkpoint-every", type=int, help="epochs between checkpoints; default: recipe's"
@@ -49,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--progress", action="store_true", help="show a progress bar")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         help="torch CPU threads (small networks on a busy machine train fastest on 1)",
     )
     parser.set_defaults(func=train)
@@ -58,36 +64,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def train(args: argparse.Namespace) -> int:
     import torch
 
+    from atlas.training.admission import estimate_population, estimate_two_neuron, population_shape
+
     model = resolve_study_model(args.task, args.param)
     subject = model or resolve_task(args.task, args.param)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise CommandError("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
-    if args.count < 1:
-        raise CommandError("--count must be at least 1")
-    if args.max_epochs is not None and args.max_epochs < 1:
-        raise CommandError("--max-epochs must be at least 1")
+    if model is None and (args.arch is None or args.units is None):
+        raise CommandError(f"--arch and a positive --units are required for {subject.name!r}")
+    count = args.count  # admitted before the folder is made: a refused run leaves nothing
+    if model is not None:
+        config: Any = _two_neuron_config(args)
+        estimate = estimate_two_neuron(model, count, config)
+        admit(estimate, f"a two-neuron study of {count} networks")
+    else:
+        config = _training_config(args)
+        shape = population_shape(subject, args.arch, args.units, count, config)
+        admit(
+            estimate_population(shape),
+            f"a population of {count} {args.arch} networks of {args.units} units",
+        )
     out = args.out or Path(f"{subject.name}_{args.arch or 'w'}_{args.units or 2}_seed{args.seed}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CommandError(f"{out} exists and is not an empty folder")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     out.mkdir(parents=True, exist_ok=True)
     seeds = [args.seed + k for k in range(args.count)]
     if model is not None:
-        summary = _train_two_neuron(model, seeds, args, out)
+        summary = _train_two_neuron(model, seeds, config, args, out)
     else:
-        if args.arch is None or args.units is None or args.units < 1:
-            raise CommandError(f"--arch and a positive --units are required for {subject.name!r}")
-        summary = _train_population(subject, seeds, args, out)
+        summary = _train_population(subject, seeds, config, args, out)
     print(json.dumps({"out": str(out), **summary}))
     return 0
 
 
-def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out: Path) -> dict:
-    import numpy as np
-    import torch
+def admit(estimate: WorkEstimate, what: str) -> None:
+    """Refuse work over the budget the API admits jobs and studies under (atlas.config:
+    max_job_memory_bytes, max_job_work), before it fails allocating or runs for days."""
+    from atlas.store import Budget, OverBudgetError, check_budget
 
-    from atlas.training import NetworkOutcome, TrainingConfig, train_population
+    try:
+        check_budget(estimate, Budget.of(get_settings()), what)
+    except OverBudgetError as exc:
+        raise CommandError(
+            f"over-budget: {exc} Or raise ATLAS_MAX_JOB_MEMORY_BYTES / ATLAS_MAX_JOB_WORK."
+        ) from exc
+
+
+def _training_config(args: argparse.Namespace) -> TrainingConfig:
+    """The recipe's training configuration with the command's overrides, its device checked."""
+    from atlas.training import TrainingConfig
 
     overrides = {"device": args.device}
     if args.max_epochs is not None:
@@ -99,6 +124,28 @@ def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out
         config.torch_device()
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
+    return config
+
+
+def _two_neuron_config(args: argparse.Namespace) -> TwoNeuronTrainingConfig:
+    from atlas.training import TwoNeuronTrainingConfig
+
+    try:
+        return TwoNeuronTrainingConfig(
+            **({} if args.max_epochs is None else {"max_steps": args.max_epochs})
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _train_population(
+    task: Any, seeds: list[int], config: TrainingConfig, args: argparse.Namespace, out: Path
+) -> dict:
+    import numpy as np
+    import torch
+
+    from atlas.training import NetworkOutcome, train_population
+
     networks: list[dict] = []
     metadata = {
         "task": task.name,
@@ -158,15 +205,16 @@ def _train_population(task: Any, seeds: list[int], args: argparse.Namespace, out
 
 
 def _train_two_neuron(
-    model: TwoNeuronModel, seeds: list[int], args: argparse.Namespace, out: Path
+    model: TwoNeuronModel,
+    seeds: list[int],
+    config: TwoNeuronTrainingConfig,
+    args: argparse.Namespace,
+    out: Path,
 ) -> dict:
     import numpy as np
 
-    from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
+    from atlas.training import train_two_neuron
 
-    config = TwoNeuronTrainingConfig(
-        **({} if args.max_epochs is None else {"max_steps": args.max_epochs})
-    )
     result = train_two_neuron(model, seeds, config, progress_bar=args.progress)
     for name in ("initial_w", "final_w", "loss", "loss_curves"):
         np.save(out / f"{name}.npy", getattr(result, name))

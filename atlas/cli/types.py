@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from atlas.cli import CommandError
 from atlas.cli.database import atlas_session
+from atlas.errors import NotFoundError
 
 if TYPE_CHECKING:
     from atlas.store import TypeTable, VariantSummary
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atlas.store import principal_variant, task_name, type_table, type_variants
+    from atlas.store import chosen_variant, task_name, type_table, type_variants
     from atlas.tasks import UnknownTaskError
 
     with atlas_session(args.database_url) as session:
@@ -41,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
         except UnknownTaskError as exc:
             raise CommandError(str(exc)) from exc
         variants = type_variants(session, task)
-        table = type_table(session, task, args.variant or principal_variant(variants))
+        try:  # as the API's 404 `variant-not-found`
+            variant = chosen_variant(task, variants, args.variant)
+        except NotFoundError as exc:
+            known = ", ".join(exc.extra["variants"]) or "none"
+            raise CommandError(f"{exc}; variants with types: {known}") from exc
+        table = type_table(session, task, variant)
     print("\n".join(format_table(table) + format_variants(variants, table.variant)))
     return 0
 

@@ -24,7 +24,7 @@ a request that cannot be met raises an InvalidError or ConflictError subclass (J
 OverBudgetError, AlreadyFinishedError, ...), which the API answers in one place.
 """
 
-from atlas.store.admission import Budget
+from atlas.store.admission import Budget, OverBudgetError, check_budget
 from atlas.store.analyses import (
     ConditionCycles,
     json_number,
@@ -211,6 +211,7 @@ __all__ = [
     "JobSpec",
     "JobSummary",
     "ListedSolution",
+    "OverBudgetError",
     "ReadOnlySessionError",
     "RegimeSummary",
     "SchemaOutOfDateError",
@@ -246,6 +247,7 @@ __all__ = [
     "chart_of_job",
     "chart_record",
     "chart_result",
+    "check_budget",
     "check_database_current",
     "check_schema_current",
     "checkpoint_summaries",

@@ -155,8 +155,6 @@ def test_evaluate_rejects_a_network_of_the_wrong_shape(tmp_path, capsys):
         (["evaluate", "--task", "delayed", "--param", "delay_max=99", "--weights", "x.pt"],
          "bad task parameters"),
         (["train", "--task", "delayed", "--count", "1"], "--arch and a positive --units"),
-        (["train", "--task", "interval", "--arch", "gru", "--units", "4", "--count", "0"],
-         "--count"),
         (["train", "--task", "delayed", "--arch", "gru", "--units", "4", "--count", "1",
           "--out", "full"], "not an empty folder"),
     ],
@@ -169,3 +167,17 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, monkeypatch, argv, mes
     code, stdout, stderr = _run(capsys, *argv)
     assert code == 2 and stdout == ""
     assert message in stderr and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--count", "0"), ("--units", "-4"), ("--max-epochs", "0"), ("--threads", "0")],
+)
+def test_train_refuses_numbers_out_of_range(capsys, option, value):
+    """argparse refuses them (exit 2, the usage and one line naming the argument)."""
+    argv = ["train", "--task", "interval", "--arch", "gru", "--units", "4", "--count", "1"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, option, value])
+    stderr = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in stderr
+    assert f"argument {option}: must be an integer in 1..2147483647, not {value}" in stderr
