@@ -6,6 +6,10 @@ redelivered study either finds it (and only classifies) or trains it, continuing
 last snapshot (every STUDY_SNAPSHOT_EVERY steps) when it has one; the classification replaces
 what a previous delivery wrote. The networks' weights depend on their seeds alone, and a run
 restored from a snapshot continues exactly, so training again gives the same population.
+
+A stopped study keeps the networks that had finished (those out of the batch: below the stop
+loss), as jobs do: a cancelled or time-limited one has them classified and mapped; one queued
+again stores the rest when its training ends.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from atlas.analysis.two_neuron_maps import regime_maps
 from atlas.analysis.two_neuron_regimes import dynamic_regimes, eigenvalue_regimes
 from atlas.store import (
+    FINISHED,
     begin_study_attempt,
     fail_study,
     finish_study,
@@ -30,6 +35,7 @@ from atlas.store import (
     study_setup,
     study_status,
     study_weights,
+    two_neuron_regime_summary,
 )
 from atlas.studies import TwoNeuronModel
 from atlas.training import TwoNeuronTrainingConfig, train_two_neuron
@@ -38,10 +44,14 @@ from atlas.training.snapshot import (
     restore_two_neuron,
     take_two_neuron_snapshot,
 )
-from atlas.training.two_neuron import TwoNeuronRun
+from atlas.training.two_neuron import (
+    TwoNeuronRun,
+    first_two_neuron_run,
+    two_neuron_outcome,
+)
 from worker.database import transaction
 from worker.tasks import MAX_ATTEMPTS
-from worker.work import Pace, Watch, finished_or_stopped, progress_writer
+from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
 logger = logging.getLogger("atlas.worker")
 
@@ -64,20 +74,41 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
         f"study {study_id}",
         stop=lambda session, stopped: stop_study(session, study_id, stopped.reason, stopped.detail),
         fail=lambda session, error: fail_study(session, study_id, error),
-    ):
+    ) as ending:
         model, config = study_setup(attempt.task_parameters, attempt.training)
         if not attempt.trained:
             _train(study_id, model, config, list(attempt.seeds), watch)
-        with transaction() as session:
-            weights = study_weights(session, study_id)
-        by_eigenvalues = eigenvalue_regimes(weights.final_w)
-        by_dynamics = dynamic_regimes(weights.final_w, model).regimes
-        maps = regime_maps(weights.initial_w, by_eigenvalues, weights.solved)
-        with transaction() as session:
-            set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
-            save_regime_maps(session, study_id, maps)
-            status = finish_study(session, study_id)
-        logger.info("study %d %s", study_id, status)
+        _classify(study_id, model, finish=True)
+    if ending.reason is not None and _ended_with_networks(study_id):
+        _classify(study_id, model, finish=False)
+
+
+def _ended_with_networks(study_id: int) -> bool:
+    """Whether the stop finished the study (cancelled, time limit) with networks kept: they
+    are classified then; a study queued again classifies all of them when it ends."""
+    with transaction() as session:
+        stored = two_neuron_regime_summary(session, study_id)
+    return stored.status in FINISHED and stored.n > 0
+
+
+def _classify(study_id: int, model: TwoNeuronModel, *, finish: bool) -> None:
+    """Classify the study's stored networks two ways and draw its regime maps, holding no
+    transaction meanwhile; save them with the study's end when `finish` (a trained study),
+    alone otherwise (the networks a stopped study kept)."""
+    with transaction() as session:
+        weights = study_weights(session, study_id)
+    by_eigenvalues = eigenvalue_regimes(weights.final_w)
+    by_dynamics = dynamic_regimes(weights.final_w, model).regimes
+    maps = regime_maps(weights.initial_w, by_eigenvalues, weights.solved)
+    with transaction() as session:
+        set_two_neuron_regimes(session, study_id, by_eigenvalues, by_dynamics)
+        save_regime_maps(session, study_id, maps)
+        if finish:
+            logger.info("study %d %s", study_id, finish_study(session, study_id))
+        else:
+            logger.info(
+                "study %d: the %d networks it kept are classified", study_id, len(weights.solved)
+            )
 
 
 STUDY_SNAPSHOT_EVERY = 10
@@ -118,23 +149,31 @@ def _train(
     watch: Watch,
 ) -> None:
     """Train the study's population, continuing from its snapshot when it has one, and store
-    it in one transaction; a snapshot is kept every STUDY_SNAPSHOT_EVERY steps meanwhile."""
+    it in one transaction; a snapshot is kept every STUDY_SNAPSHOT_EVERY steps meanwhile.
+    Stopped, it stores the networks that had finished first."""
     started = time.perf_counter()
-    outcome = train_two_neuron(
-        model,
-        seeds,
-        config,
-        start=_resumed(study_id, len(seeds)),
-        on_step_end=_snapshotter(study_id),
-        on_progress=progress_writer(
-            lambda session, progress, pace: record_study_progress(
-                session, study_id, progress, pace
+    run = _resumed(study_id, len(seeds)) or first_two_neuron_run(model, seeds, config)
+    try:
+        outcome = train_two_neuron(
+            model,
+            seeds,
+            config,
+            start=run,
+            on_step_end=_snapshotter(study_id),
+            on_progress=progress_writer(
+                lambda session, progress, pace: record_study_progress(
+                    session, study_id, progress, pace
+                ),
+                watch,
+                Pace(len(seeds), watch),
+                f"study {study_id}",
             ),
-            watch,
-            Pace(len(seeds), watch),
-            f"study {study_id}",
-        ),
-    )
+        )
+    except Stopped:
+        # Keep the networks that had finished, as a job does; stop_study then counts them.
+        with transaction() as session:
+            save_study_outcome(session, study_id, two_neuron_outcome(model, seeds, run))
+        raise
     with transaction() as session:
         save_study_outcome(session, study_id, outcome)
     logger.info(

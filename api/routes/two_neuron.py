@@ -122,9 +122,8 @@ def start_study(
 
 
 def _finished(study: StudyRecord) -> int:
-    """Networks done training: all once the study is complete, else those out of the batch."""
-    if study.progress_fraction >= 1:
-        return study.count
+    """Networks done training: those not active in the last counts (which the store reads
+    from the stored networks when the study ends), none before the first."""
     return study.count - study.progress["active"] if study.progress else 0
 
 

@@ -77,8 +77,11 @@ class RegimesOut(BaseModel):
     study_id: int
     name: str | None
     status: StatusField
-    n: int = Field(description="Networks in the study.")
-    solved: int
+    n: int = Field(
+        description="Networks stored: all of them once trained; for a cancelled or "
+        "time-limited study, those that had finished training when it stopped."
+    )
+    solved: int = Field(description="Stored networks below the model's solved loss.")
     eigenvalue_rule: RegimeCountsOut = Field(
         description="Regimes of the final W by its eigenvalues: limit_cycle (complex, real "
         "part > 1), fixed_point (real, largest > 1), stable_origin (largest real part <= 1)."
@@ -142,11 +145,26 @@ class RegimesOut(BaseModel):
 
 
 class StudyProgress(BaseModel):
+    """The study's counts after its last recorded training step: once it has started,
+    `active + finished = count` and `solved <= finished`; once it has ended they are read from
+    the networks stored, so they match `links.regimes` (`finished` is its `n`, `solved` its
+    `solved`)."""
+
     step: int = Field(description="Training steps done (0 before it starts).")
     max_steps: int
-    active: int = Field(description="Networks still training.")
-    finished: int = Field(description="Networks done training (solved or out of steps).")
-    solved: int = Field(description="Networks that reached the loss criterion so far.")
+    active: int = Field(
+        description="Networks still training (0 before it starts); once it has ended, those "
+        "that had not finished when it stopped (cancelled, time limit), which are not kept."
+    )
+    finished: int = Field(
+        description="Networks done training: out of the batch at the stop loss, or at "
+        "`max_steps`. They are stored when training ends or stops; a cancelled or "
+        "time-limited study keeps them."
+    )
+    solved: int = Field(
+        description="Finished networks whose final loss is below the model's solved loss "
+        "(1e-4 by default); one below it but above the stop loss still trains, uncounted."
+    )
     fraction: Fraction
     eta: Eta
     run_seconds: RunSeconds

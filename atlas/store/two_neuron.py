@@ -130,7 +130,8 @@ class StudyAttempt:
     training: dict[str, Any]
     run_seconds: float
     trained: bool
-    """The population is stored already: the attempt only classifies and maps it."""
+    """The whole population is stored already: the attempt only classifies and maps it (one
+    stopped part-way, with some networks stored, trains again and stores the rest)."""
 
 
 def begin_study_attempt(session: Session, study_id: int, max_attempts: int) -> StudyAttempt | None:
@@ -144,7 +145,7 @@ def begin_study_attempt(session: Session, study_id: int, max_attempts: int) -> S
         task_parameters=dict(study.task_parameters),
         training=dict(study.training_config),
         run_seconds=study.run_seconds,
-        trained=stored_network_count(session, study_id) > 0,
+        trained=stored_network_count(session, study_id) == study.count,
     )
 
 
@@ -159,8 +160,9 @@ def record_study_progress(
     progress: TrainingProgress,
     pace: tuple[float, datetime | None, float] | None = None,
 ) -> None:
-    """The study's counts after a training step and, when given, its pace (see
-    atlas.store.jobs.record_progress)."""
+    """The study's counts after a training step (atlas.training.two_neuron.two_neuron_progress:
+    `active` networks still training, `solved` those done below the solved loss; the others
+    are done) and, when given, its pace (see atlas.store.jobs.record_progress)."""
     study = _study(session, study_id)
     study.progress = {
         "step": progress.epoch,
@@ -173,15 +175,31 @@ def record_study_progress(
     session.flush()
 
 
-def _unsolved(session: Session, study_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                TwoNeuronNetwork.study_id == study_id, TwoNeuronNetwork.solved.is_(False)
-            )
+def _stored_and_solved(session: Session, study_id: int) -> tuple[int, int]:
+    """How many of the study's networks are stored, and how many of those are solved."""
+    stored, solved = session.execute(
+        select(func.count(), func.count().filter(TwoNeuronNetwork.solved.is_(True))).where(
+            TwoNeuronNetwork.study_id == study_id
         )
-        or 0
-    )
+    ).one()
+    return stored or 0, solved or 0
+
+
+def _end(session: Session, study: TwoNeuronStudyRow, end: Callable[[int], Any]) -> None:
+    """End the study by `end(failed)` (failed: its networks not stored or not solved) and,
+    when that finishes it, read its last counts from the networks stored, so that the
+    progress agrees with its regimes: `active` those that were still training (never stored),
+    `solved` the stored ones that reached the target."""
+    stored, solved = _stored_and_solved(session, study.id)
+    end(study.count - solved)
+    if study.status in FINISHED:
+        study.progress = {
+            **(study.progress or {}),
+            "active": study.count - stored,
+            "solved": solved,
+        }
+        delete_snapshot(session, "study", study.id)
+    session.flush()
 
 
 def finish_study(session: Session, study_id: int) -> WorkStatus:
@@ -189,8 +207,7 @@ def finish_study(session: Session, study_id: int) -> WorkStatus:
     target) or failed (none did)."""
     study = _study(session, study_id)
     study.progress_fraction = 1.0
-    mark_outcome(study, study.count, _unsolved(session, study_id))
-    session.flush()
+    _end(session, study, lambda failed: mark_outcome(study, study.count, failed))
     return WorkStatus(study.status)
 
 
@@ -200,15 +217,11 @@ def fail_study(session: Session, study_id: int, error: str) -> WorkStatus:
 
 
 def stop_study(session: Session, study_id: int, reason: StopReason, detail: str = "") -> WorkStatus:
-    """The worker stopped the study before its end (lifecycle.mark_stopped); a study stores
-    its networks all at once, so one stopped in training has none."""
+    """The worker stopped the study before its end (lifecycle.mark_stopped), after storing the
+    networks that had finished (save_study_outcome): a cancelled or time-limited study keeps
+    them, one queued again stores the rest when it ends."""
     study = _study(session, study_id)
-    stored = stored_network_count(session, study_id)
-    failed = _unsolved(session, study_id) + study.count - stored
-    mark_stopped(study, reason, study.count, failed, detail)
-    if study.status in FINISHED:
-        delete_snapshot(session, "study", study_id)
-    session.flush()
+    _end(session, study, lambda failed: mark_stopped(study, reason, study.count, failed, detail))
     return WorkStatus(study.status)
 
 
@@ -235,19 +248,25 @@ def stored_network_count(session: Session, study_id: int) -> int:
 
 
 def save_study_outcome(session: Session, study_id: int, outcome: TwoNeuronOutcome) -> None:
-    """Store the study's trained networks, all at once; a study that has them already (a
-    redelivered task) keeps its own."""
+    """Store the trained networks of the outcome that the study does not hold yet, each at
+    its place in the study (its seed less the study's): all of them when training ends, those
+    that had finished when it was stopped. Networks stored before (a redelivered task, a
+    study stopped earlier) keep their rows: training again gives the same ones. The snapshot
+    goes once the whole population is stored."""
     study = _study(session, study_id)
-    delete_snapshot(session, "study", study_id)
-    if stored_network_count(session, study_id):
-        return
-    count = len(outcome.seeds)
-    if count != study.count:
-        raise ValueError(f"study {study_id} has {study.count} networks, the outcome {count}")
+    indices = np.asarray(outcome.seeds, dtype=np.int64) - study.seed
+    if len(indices) and (indices.min() < 0 or indices.max() >= study.count):
+        last = study.seed + study.count - 1
+        raise ValueError(f"study {study_id} has the seeds {study.seed}..{last} only")
+    stored = set(
+        session.scalars(
+            select(TwoNeuronNetwork.index_in_study).where(TwoNeuronNetwork.study_id == study_id)
+        )
+    )
     session.add_all(
         TwoNeuronNetwork(
             study_id=study.id,
-            index_in_study=k,
+            index_in_study=int(index),
             seed=int(outcome.seeds[k]),
             initial_w=to_blob(np.asarray(outcome.initial_w[k])),
             final_w=to_blob(np.asarray(outcome.final_w[k])),
@@ -255,9 +274,12 @@ def save_study_outcome(session: Session, study_id: int, outcome: TwoNeuronOutcom
             solved=bool(outcome.solved[k]),
             loss_curve=to_blob(np.asarray(outcome.loss_curves[k])),
         )
-        for k in range(count)
+        for k, index in enumerate(indices)
+        if int(index) not in stored
     )
     session.flush()
+    if stored_network_count(session, study_id) == study.count:
+        delete_snapshot(session, "study", study_id)
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,9 @@ DEFAULT_CONFIG = TwoNeuronTrainingConfig()
 
 @dataclass
 class TwoNeuronOutcome:
-    """Per network k: its seed, W before and after training, final loss, whether it reached the
-    target (loss < model.solved_loss), and its loss every `log_every` steps (held at its last
-    value once the network has stopped)."""
+    """Per network k: its seed (which identifies it in its population), W before and after
+    training, final loss, whether it reached the target (loss < model.solved_loss), and its
+    loss every `log_every` steps (held at its last value once the network has stopped)."""
 
     seeds: np.ndarray
     initial_w: np.ndarray
@@ -90,16 +90,15 @@ def train_two_neuron(
 ) -> TwoNeuronOutcome:
     """Train one network per seed (W drawn by `initial_weights`), with numpy on the CPU.
 
-    `on_progress` receives, after every step, the networks still training (`active`) and those
-    already below the solved loss (`converged`); `failed` stays 0 until the verdict at the end.
-    `on_step_end(run)` follows it (a worker snapshots the run there); `start` continues a run
-    restored from a snapshot instead of starting from the initial W.
+    `on_progress` receives, after every step and once more when the last network is done,
+    the counts of two_neuron_progress. `on_step_end(run)` follows it while networks still
+    train (a worker snapshots the run there); `start` continues a run restored from a
+    snapshot, or one a caller holds to read its finished networks should training be stopped
+    (two_neuron_outcome), instead of starting from the initial W.
     """
-    seeds = np.asarray([int(s) for s in seeds])
     if len(seeds) == 0:
         raise ValueError("at least one seed is needed")
-    initial = initial_weights(seeds.tolist(), model).numpy()
-    run = start or _first_run(initial, config)
+    run = start or first_two_neuron_run(model, seeds, config)
     with tqdm(total=config.max_steps, disable=not progress_bar, unit="step") as bar:
         bar.update(run.step)
         for step in range(run.step, config.max_steps + 1):
@@ -108,41 +107,33 @@ def train_two_neuron(
             run.final_w[run.active], run.loss[run.active] = run.w.numpy(), step_loss
             if step % config.log_every == 0:
                 run.curves[run.active, step // config.log_every] = step_loss
-            keep = np.flatnonzero(step_loss >= config.stop_loss)
-            if step == config.max_steps or len(keep) == 0:
-                break
+            # After the last step every network is done: out of the batch like the stopped ones.
+            last = step == config.max_steps
+            keep = np.flatnonzero(step_loss >= config.stop_loss) if not last else np.arange(0)
             if len(keep) < len(run.active):
                 index = torch.from_numpy(keep)
                 run.w = run.w[index]
                 run.adam.keep(index, [run.w])
                 run.active, grad = run.active[keep], grad[keep]
-            run.w.grad = torch.from_numpy(grad)
-            run.adam.step()
-            run.step = step + 1
-            bar.update(1)
+            if len(keep):
+                run.w.grad = torch.from_numpy(grad)
+                run.adam.step()
+                run.step = step + 1
+                bar.update(1)
             if on_progress is not None:
-                on_progress(
-                    TrainingProgress(
-                        epoch=step + 1,
-                        max_epochs=config.max_steps,
-                        active=len(run.active),
-                        converged=int((run.loss < model.solved_loss).sum()),
-                        failed=0,
-                    )
-                )
+                on_progress(two_neuron_progress(run, model, config))
+            if len(keep) == 0:
+                break
             if on_step_end is not None:
                 on_step_end(run)
-    return TwoNeuronOutcome(
-        seeds=seeds,
-        initial_w=initial,
-        final_w=run.final_w,
-        loss=run.loss,
-        solved=run.loss < model.solved_loss,
-        loss_curves=_held(run.curves),
-    )
+    return two_neuron_outcome(model, seeds, run)
 
 
-def _first_run(initial: np.ndarray, config: TwoNeuronTrainingConfig) -> TwoNeuronRun:
+def first_two_neuron_run(
+    model: TwoNeuronModel, seeds: Sequence[int], config: TwoNeuronTrainingConfig
+) -> TwoNeuronRun:
+    """The run before its first step: every network training from its initial W."""
+    initial = initial_weights([int(s) for s in seeds], model).numpy()
     w = torch.from_numpy(initial.copy())
     count = len(initial)
     return TwoNeuronRun(
@@ -153,6 +144,52 @@ def _first_run(initial: np.ndarray, config: TwoNeuronTrainingConfig) -> TwoNeuro
         final_w=initial.copy(),
         loss=np.full(count, np.inf),
         curves=np.full((count, config.max_steps // config.log_every + 1), np.nan),
+    )
+
+
+def _done(run: TwoNeuronRun) -> np.ndarray:
+    """Which networks are out of the batch (boolean, one per network): their W, loss and
+    curve will not change again."""
+    done = np.ones(len(run.loss), dtype=bool)
+    done[run.active] = False
+    return done
+
+
+def two_neuron_progress(
+    run: TwoNeuronRun, model: TwoNeuronModel, config: TwoNeuronTrainingConfig
+) -> TrainingProgress:
+    """The run's counts: `epoch` steps taken, `active` networks still training, and of those
+    done (out of the batch), `converged` below the solved loss and `failed` not, so that
+    active + converged + failed is the population and converged never counts a network still
+    training (one below the solved loss but above `stop_loss` trains on)."""
+    done = _done(run)
+    solved = run.loss < model.solved_loss
+    return TrainingProgress(
+        epoch=run.step,
+        max_epochs=config.max_steps,
+        active=len(run.active),
+        converged=int((done & solved).sum()),
+        failed=int((done & ~solved).sum()),
+    )
+
+
+def two_neuron_outcome(
+    model: TwoNeuronModel, seeds: Sequence[int], run: TwoNeuronRun
+) -> TwoNeuronOutcome:
+    """The networks of `run` that are done (all of them once train_two_neuron returns; those
+    that had finished when a caller stopped it part-way), with their seeds."""
+    done = _done(run)
+    finished_seeds = np.asarray([int(s) for s in seeds])[done]
+    initial = np.empty((0, 2, 2))
+    if len(finished_seeds):
+        initial = initial_weights(finished_seeds.tolist(), model).numpy()
+    return TwoNeuronOutcome(
+        seeds=finished_seeds,
+        initial_w=initial,
+        final_w=run.final_w[done],
+        loss=run.loss[done],
+        solved=run.loss[done] < model.solved_loss,
+        loss_curves=_held(run.curves[done]),
     )
 
 
