@@ -232,6 +232,15 @@ def _failed_networks(session: Session, job_id: int) -> int:
     )
 
 
+def _end(session: Session, job: Job) -> None:
+    """Once the job has finished (not when it is only queued again): no network trains any
+    more and its training snapshot goes."""
+    if job.status in FINISHED:
+        job.n_active = 0
+        delete_training_snapshot(session, job.id)
+    session.flush()
+
+
 def finish_job(session: Session, job_id: int) -> WorkStatus:
     """Every network the job asked for is stored: succeeded, partially succeeded (some
     networks failed) or failed (all did). Its training snapshot goes."""
@@ -241,8 +250,7 @@ def finish_job(session: Session, job_id: int) -> WorkStatus:
         raise RuntimeError(f"job {job_id} has {job.n_saved} of {job.count} networks stored")
     job.progress_fraction = 1.0
     mark_outcome(job, job.count, _failed_networks(session, job_id))
-    delete_training_snapshot(session, job_id)
-    session.flush()
+    _end(session, job)
     return WorkStatus(job.status)
 
 
@@ -253,9 +261,7 @@ def stop_job(session: Session, job_id: int, reason: StopReason, detail: str = ""
     job.n_saved = count_saved_networks(session, job_id)
     failed = _failed_networks(session, job_id) + job.count - job.n_saved
     mark_stopped(job, reason, job.count, failed, detail)
-    if job.status in FINISHED:
-        delete_training_snapshot(session, job_id)
-    session.flush()
+    _end(session, job)
     return WorkStatus(job.status)
 
 
@@ -264,9 +270,7 @@ def request_job_cancel(session: Session, job_id: int) -> WorkStatus:
     one is cancelling until its worker stops. Raises NotFoundError, AlreadyFinishedError."""
     job = _job(session, job_id)
     request_cancel(job, f"job {job_id}")
-    if job.status in FINISHED:
-        delete_training_snapshot(session, job_id)
-    session.flush()
+    _end(session, job)
     return WorkStatus(job.status)
 
 
@@ -275,8 +279,7 @@ def fail_job(session: Session, job_id: int, error: str) -> WorkStatus:
     job = _job(session, job_id)
     mark_failed(job, error)
     job.n_saved = count_saved_networks(session, job_id)
-    delete_training_snapshot(session, job_id)
-    session.flush()
+    _end(session, job)
     return WorkStatus(job.status)
 
 

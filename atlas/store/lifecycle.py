@@ -66,12 +66,14 @@ def mark_running(row: WorkRow) -> None:
 
 
 def _finish(row: WorkRow, status: WorkStatus) -> None:
+    """Finished, however: no end is expected any more."""
     row.status = status
     row.finished_at = utcnow()
+    row.eta_at = None
 
 
 def mark_succeeded(row: WorkRow) -> None:
-    row.progress_fraction, row.eta_at = 1.0, None
+    row.progress_fraction = 1.0
     _finish(row, WorkStatus.SUCCEEDED)
 
 
@@ -85,7 +87,6 @@ def mark_outcome(row: WorkRow, total: int, failed: int) -> WorkStatus:
     """Finished with `total` networks of which `failed` failed: succeeded, partially
     succeeded or failed (work_status.outcome_status). Returns the status set."""
     status = outcome_status(total, failed)
-    row.eta_at = None
     if status is WorkStatus.FAILED and row.error is None:
         row.error = f"all {total} networks failed" if total else "no network was trained"
     _finish(row, status)

@@ -103,6 +103,8 @@ def test_cancel_running_job_keeps_finished_networks(tmp_path):
         assert fractions[-1] > 0 and max(fractions) > min(fractions)
         assert took < 5, took
         assert job["progress"]["saved"] >= saved_then and job["finished_at"]
+        # Nothing trains any more and no end is expected (both were left as they stood).
+        assert job["progress"]["active"] == 0 and job["progress"]["eta"] is None
 
         again = client.post(f"/jobs/{job_id}/cancel", headers=HEADERS)
         assert again.status_code == 409
