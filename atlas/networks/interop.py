@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,37 @@ def torch_network(state_dict: Mapping[str, torch.Tensor]) -> TorchNetwork:
     return net
 
 
+_TORCH_ADVICE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def _refused_part(text: str) -> str:
+    """What torch's weights-only unpickler refused, from the prose around it (its wording
+    differs by what it met): the sentence after "WeightsUnpickler error:", else the
+    paragraphs that are not advice."""
+    named = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\.?\n|\.?$)", text)
+    if named:
+        return named[1]
+    paragraphs = (part.strip() for part in text.split("\n\n"))
+    return " ".join(p for p in paragraphs if p and not p.startswith(_TORCH_ADVICE)).rstrip(".")
+
+
+def _why_unreadable(error: Exception) -> str:
+    """torch.load's refusal in the atlas' words. Its own message advises loading again with
+    weights_only=False, which would run whatever code the file carries: never passed on."""
+    text = str(error)
+    if text.startswith(_TORCH_ADVICE[0]):
+        refused = _refused_part(text)
+        return (
+            "its pickle holds more than tensors and plain containers"
+            + (f" ({refused})" if refused else "")
+            + ", so it is not loaded: it could run code. Save the network's state_dict() "
+            "with torch.save"
+        )
+    if isinstance(error, RuntimeError) and "zip archive" in text:
+        return "it is not a file torch.save wrote (not a zip archive), or it is corrupted"
+    return f"the file is truncated or corrupted ({type(error).__name__})"
+
+
 def load_state_dict(source: str | Path | bytes | BinaryIO) -> dict[str, torch.Tensor]:
     """Load a state dict safely (`weights_only=True`, on the CPU) and check its shapes.
 
@@ -159,8 +191,7 @@ def load_state_dict(source: str | Path | bytes | BinaryIO) -> dict[str, torch.Te
         TypeError,
         OSError,
     ) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StateDictError(f"not a safe PyTorch state dict: {first_line}") from exc
+        raise StateDictError(f"not a safe PyTorch state dict: {_why_unreadable(exc)}") from exc
     if not isinstance(loaded, Mapping):
         raise StateDictError(
             f"expected a state dict (a mapping of tensors), got {type(loaded).__name__}"

@@ -64,6 +64,23 @@ class _Exploit:
         return (exec, ("raise SystemExit('pickled code ran')",))
 
 
+def test_a_refusal_names_what_it_refused_and_never_advises_an_unsafe_load():
+    """torch's own message says to load again with weights_only=False: that would run the
+    file's code, so the atlas passes on only what was refused."""
+    buffer = io.BytesIO()
+    torch.save({"rnn.weight_ih_l0": _Exploit()}, buffer)
+    for payload, found in (
+        (buffer.getvalue(), "GLOBAL exec"),
+        (pickle.dumps({"rnn.weight_ih_l0": _Exploit()}), "Unsupported operand"),
+        (b"PK\x03\x04", "not a zip archive"),
+        (b"", "truncated or corrupted"),
+    ):
+        with pytest.raises(StateDictError) as refused:
+            to_torch(payload)
+        message = str(refused.value)
+        assert found in message and "weights_only" not in message, message
+
+
 def test_files_that_are_not_a_network_are_refused(reference_networks, tmp_path):
     ref = _reference(reference_networks, "delayed", "vanilla")
     with pytest.raises(StateDictError, match="not a safe PyTorch state dict"):
