@@ -33,6 +33,7 @@ from atlas.store import (
     ChartResult,
     ChartSpec,
     SettingSpec,
+    WorkStatus,
     chart_record,
     chart_result,
     fail_submitted_chart,
@@ -255,8 +256,14 @@ def submit_chart(
 
 
 @router.get("", response_model=ChartPage, summary="Charts, newest first")
-def read_charts(session: SessionDep, after: AfterId = None, limit: PageLimit = 50) -> ChartPage:
-    return ChartPage.of(list_charts(session, after_id=after, limit=limit + 1), limit, chart_out)
+def read_charts(
+    session: SessionDep,
+    status: WorkStatus | None = None,
+    after: AfterId = None,
+    limit: PageLimit = 50,
+) -> ChartPage:
+    records = list_charts(session, status=status, after_id=after, limit=limit + 1)
+    return ChartPage.of(records, limit, chart_out)
 
 
 @router.get(

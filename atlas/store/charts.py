@@ -623,10 +623,13 @@ def chart_record(session: Session, chart_id: int) -> ChartRecord:
 
 
 def list_charts(
-    session: Session, *, after_id: int | None = None, limit: int = 50
+    session: Session, *, status: str | None = None, after_id: int | None = None, limit: int = 50
 ) -> list[ChartRecord]:
-    """Charts newest first; the next page starts after the last id seen."""
+    """Charts newest first, of one status or all; the next page starts after the last id
+    seen."""
     query = select(Chart).order_by(Chart.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Chart.status == status)
     if after_id is not None:
         query = query.where(Chart.id < after_id)
     return [_record(session, chart) for chart in session.scalars(query)]

@@ -180,6 +180,10 @@ def test_chart_of_reference_networks_through_the_api(client, reference_networks)
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert all(name in svg.text for name in names)
     assert chart_id in [c["id"] for c in client.get("/charts").json()["items"]]
+    done = client.get("/charts", params={"status": "succeeded"}).json()["items"]
+    assert chart_id in [c["id"] for c in done]
+    assert not client.get("/charts", params={"status": "running"}).json()["items"]
+    assert client.get("/charts", params={"status": "asleep"}).status_code == 422
     finished = client.post(f"/charts/{chart_id}/cancel", headers=HEADERS)
     assert finished.status_code == 409
     assert finished.headers["content-type"] == "application/problem+json"
