@@ -14,6 +14,7 @@ a body), so that schemathesis finds no undocumented status or content type.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -86,6 +87,11 @@ def as_problem(error: Problem | AtlasError) -> Problem:
     return error if isinstance(error, Problem) else domain_problem(error)
 
 
+def summarise_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Pydantic's errors as one line, each `where: what` (no links to its documentation)."""
+    return "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in errors)
+
+
 def _validation_problem(exc: RequestValidationError) -> Problem:
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -93,8 +99,9 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     ]
     if any(e["type"] == "json_invalid" for e in errors):
         return Problem(400, "malformed-json", "the request body is not valid JSON", errors=errors)
-    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-    return Problem(422, "validation-error", summary or "invalid request", errors=errors)
+    return Problem(
+        422, "validation-error", summarise_errors(errors) or "invalid request", errors=errors
+    )
 
 
 def _http_problem(exc: StarletteHTTPException) -> Problem:

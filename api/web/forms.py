@@ -3,19 +3,52 @@ Work page (re-)rendered with a form's values and the problem that stopped it."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from api.auth import require_api_key
 from api.deps import SessionDep
+from api.problems import Problem, summarise_errors
 from api.web.templating import render
 from atlas.store import all_tasks, recent_work
 
+Body = TypeVar("Body", bound=BaseModel)
 ARCHITECTURES = ("vanilla", "gru", "lstm")
 RECENT = 20
+
+
+def form_number(name: str, text: str, kind: type[int] | type[float] = int) -> int | float:
+    """A form's text field as a number, or a 422 that names the field (not Python's message
+    about int())."""
+    try:
+        return kind(text.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise Problem(422, "invalid-form", f"{name} must be {what}, not {text!r}") from None
+
+
+def form_json_object(name: str, text: str) -> dict[str, Any]:
+    """A form's JSON field (blank: {}), or a 422 that names the field."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        raise Problem(422, "invalid-form", f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise Problem(422, "invalid-form", f'{name} must be a JSON object, like {{"f_max": 5}}')
+    return value
+
+
+def form_model(model: type[Body], body: dict[str, Any], slug: str, what: str) -> Body:
+    """The API's request model from a form's values; its mistakes as one readable line."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise Problem(422, slug, f"{what} is not valid: {summarise_errors(exc.errors())}") from None
 
 
 def task_names(session: Session) -> list[str]:

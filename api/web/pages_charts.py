@@ -8,18 +8,16 @@ runs and reloads the page when it has finished.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem, as_problem
 from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
 from api.schemas.charts import ChartIn
-from api.web.forms import check_key, work_page
+from api.web.forms import check_key, form_json_object, form_model, form_number, work_page
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.errors import AtlasError
@@ -71,30 +69,31 @@ def _settings(text: str) -> list[dict[str, Any]]:
         if not words:
             continue
         if len(words) != 2 or not words[1].isdigit():
-            raise ValueError(f"a setting is an architecture and a size, got {part.strip()!r}")
+            detail = (
+                f"a setting is an architecture and a size, like vanilla 20, not {part.strip()!r}"
+            )
+            raise Problem(422, "invalid-chart", detail)
         settings.append({"architecture": words[0], "units": int(words[1])})
     return settings
 
 
 def chart_body(form: dict[str, str]) -> ChartIn:
     """The JSON API's request body from the chart form's fields (422 problem if invalid)."""
-    try:
-        body: dict[str, Any] = {
-            "task": form["task"],
-            "task_parameters": json.loads(form.get("task_parameters") or "{}"),
-            "settings": _settings(form["settings"]),
-            "networks_per_setting": int(form["networks_per_setting"]),
-        }
-        for name in ("seed_budget", "chunk_size"):
-            if form.get(name):
-                body[name] = int(form[name])
-        if form.get("max_epochs"):
-            body["training"] = {"max_epochs": int(form["max_epochs"])}
-        if form.get("max_validation_loss"):
-            body["acceptance"] = {"max_validation_loss": float(form["max_validation_loss"])}
-        return ChartIn.model_validate(body)
-    except (ValueError, KeyError, ValidationError) as exc:
-        raise Problem(422, "invalid-chart", f"the chart form is not valid: {exc}") from exc
+    body: dict[str, Any] = {
+        "task": form["task"],
+        "task_parameters": form_json_object("task parameters", form.get("task_parameters", "")),
+        "settings": _settings(form["settings"]),
+        "networks_per_setting": form_number("networks per setting", form["networks_per_setting"]),
+    }
+    for name in ("seed_budget", "chunk_size"):
+        if form.get(name):
+            body[name] = form_number(name.replace("_", " "), form[name])
+    if form.get("max_epochs"):
+        body["training"] = {"max_epochs": form_number("max epochs", form["max_epochs"])}
+    if form.get("max_validation_loss"):
+        loss = form_number("max validation loss", form["max_validation_loss"], float)
+        body["acceptance"] = {"max_validation_loss": loss}
+    return form_model(ChartIn, body, "invalid-chart", "the chart form")
 
 
 @router.post("/atlas/work/charts", response_class=HTMLResponse)

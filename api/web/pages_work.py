@@ -8,12 +8,10 @@ keeps in sessionStorage and follows progress by polling it.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from api.deps import JobId, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem, as_problem
@@ -21,7 +19,14 @@ from api.routes.imports import import_solution
 from api.routes.jobs import cancel, read_job, submit_job
 from api.routes.two_neuron import read_regimes
 from api.schemas.jobs import JobIn
-from api.web.forms import check_key, task_names, work_page
+from api.web.forms import (
+    check_key,
+    form_json_object,
+    form_model,
+    form_number,
+    task_names,
+    work_page,
+)
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.errors import AtlasError, NotFoundError
@@ -39,21 +44,17 @@ def work(request: Request, session: SessionDep) -> HTMLResponse:
 
 def _job_body(form: dict[str, str]) -> JobIn:
     """The JSON API's request body from the form's text fields (422 problem if invalid)."""
-    try:
-        parameters = json.loads(form.get("task_parameters") or "{}")
-        body: dict[str, Any] = {
-            "task": form["task"],
-            "architecture": form["architecture"],
-            "units": int(form["units"]),
-            "count": int(form["count"]),
-            "seed": int(form.get("seed") or 0),
-            "task_parameters": parameters,
-        }
-        if form.get("max_epochs"):
-            body["training"] = {"max_epochs": int(form["max_epochs"])}
-        return JobIn.model_validate(body)
-    except (ValueError, KeyError, ValidationError) as exc:
-        raise Problem(422, "invalid-job", f"the job form is not valid: {exc}") from exc
+    body: dict[str, Any] = {
+        "task": form["task"],
+        "architecture": form["architecture"],
+        "units": form_number("units", form["units"]),
+        "count": form_number("count", form["count"]),
+        "seed": form_number("seed", form.get("seed") or "0"),
+        "task_parameters": form_json_object("task parameters", form.get("task_parameters", "")),
+    }
+    if form.get("max_epochs"):
+        body["training"] = {"max_epochs": form_number("max epochs", form["max_epochs"])}
+    return form_model(JobIn, body, "invalid-job", "the job form")
 
 
 @router.post("/atlas/work/jobs", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ is a 4xx problem+json, and the connection stays usable."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import http.client
 import io
 import json
@@ -138,6 +139,40 @@ def test_head_answers_as_get_without_the_body(live_url):
         assert refused.status == 405
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value", "said"),
+    [
+        ("/atlas/work/jobs", "units", "abc", "units must be a whole number, not 'abc'"),
+        ("/atlas/work/jobs", "count", "0", "count: Input should be greater than or equal to 1"),
+        ("/atlas/work/jobs", "task_parameters", "[1]", "task parameters must be a JSON object"),
+        ("/atlas/work/jobs", "task_parameters", "{", "task parameters is not valid JSON"),
+        (
+            "/atlas/work/charts",
+            "settings",
+            "vanilla twenty",
+            "like vanilla 20, not 'vanilla twenty'",
+        ),
+        ("/atlas/work/charts", "max_validation_loss", "low", "must be a number, not 'low'"),
+    ],
+)
+def test_the_explorer_forms_say_what_is_wrong_in_words(client, path, field, value, said):
+    """They showed Python's and pydantic's messages (int()'s literal, a pydantic.dev link)."""
+    form = {
+        "task": "delayed",
+        "architecture": "vanilla",
+        "units": "4",
+        "count": "1",
+        "settings": "vanilla 4",
+        "networks_per_setting": "1",
+        "api_key": API_KEY,
+        field: value,
+    }
+    page = client.post(path, data=form)
+    text = html.unescape(page.text)
+    assert page.status_code == 422 and said in text, text[-2000:]
+    assert "int()" not in text and "pydantic" not in text
 
 
 def torch_bytes(obj) -> bytes:
