@@ -57,8 +57,16 @@ def task_names(session: Session) -> list[str]:
 
 
 def check_key(request: Request, key: str) -> None:
-    """A form's API key, checked exactly as a write's header is (401/403 problems)."""
-    require_api_key(request, header_key=key or None, bearer=None)
+    """A form's API key, checked exactly as a write's header is (401/403 problems); a missing
+    one is asked for where a browser user gives it, the form's field."""
+    if not key:
+        raise Problem(
+            401,
+            "missing-api-key",
+            "this needs the server's API key: enter it in the form's API key field (the "
+            "server's ATLAS_API_KEY, or the key `atlas serve` printed when it generated one)",
+        )
+    require_api_key(request, header_key=key, bearer=None)
 
 
 def work_page(

@@ -141,6 +141,13 @@ def test_head_answers_as_get_without_the_body(live_url):
         connection.close()
 
 
+def test_a_form_without_its_key_asks_for_the_field_not_a_header(client):
+    form = {"task": "delayed", "architecture": "vanilla", "units": "4", "count": "1"}
+    page = client.post("/atlas/work/jobs", data=form)
+    assert page.status_code == 401 and "API key field" in page.text
+    assert "X-API-Key" not in page.text.split("<main", 1)[1].split("</main>", 1)[0]
+
+
 @pytest.mark.parametrize(
     ("path", "field", "value", "said"),
     [
