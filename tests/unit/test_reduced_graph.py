@@ -261,9 +261,23 @@ def test_stimulus_declarations_are_checked() -> None:
 def test_cli_prints_the_compact_graph(built, reference, capsys) -> None:
     ref = reference("reproduction_vanilla_30_i100")
     assert main(["graph", "--task", "reproduction", "--weights", str(ref.weights_path)]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
     assert printed == to_node_link(built[ref.name].compact)
     assert same_type(from_node_link(printed), from_node_link(ref.graph))
+    assert captured.err == ""  # a solution: no warning
+
+
+def test_cli_warns_when_the_network_is_no_solution(reference, tmp_path, capsys) -> None:
+    ref = reference("reproduction_vanilla_30_i100")
+    weakened = dict(ref.state_dict)
+    weakened["fc.weight"] = weakened["fc.weight"] * 0.5
+    path = tmp_path / "weakened.pt"
+    torch.save(weakened, path)
+    assert main(["graph", "--task", "reproduction", "--weights", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["nodes"]
+    assert "warning" in captured.err and "no solution" in captured.err
 
 
 @pytest.mark.parametrize(
