@@ -34,7 +34,7 @@ def task_argument(name: str, session: SessionDep | None = None) -> str:
     try:
         return resolve_task_name(name, session)
     except UnknownTaskError as exc:
-        raise InvalidError(str(exc), slug=exc.slug) from exc
+        raise InvalidError(str(exc), slug=exc.slug, **exc.extra) from exc
 
 
 @router.get("", response_model=list[TaskOut], summary="All tasks and their parameters")

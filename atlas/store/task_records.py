@@ -183,6 +183,12 @@ def user_tasks(session: Session) -> list[DeclaredTask]:
 # ---------------------------------------------------------------------------- resolution
 
 
+def _unknown(session: Session, name: str) -> UnknownTaskError:
+    """The error for a name that is no task, listing the built-in and the users' tasks."""
+    stored = session.scalars(select(TaskDeclarationRow.task).distinct().order_by("task"))
+    return UnknownTaskError(name, known=[*TASKS, *stored])
+
+
 def task_name(session: Session, name: str) -> str:
     """The canonical name of a built-in or user's task; UnknownTaskError when neither."""
     try:
@@ -190,7 +196,7 @@ def task_name(session: Session, name: str) -> str:
     except UnknownTaskError:
         found = user_task_name(session, name)
         if found is None:
-            raise UnknownTaskError(name) from None
+            raise _unknown(session, name) from None
         return found
 
 
@@ -207,7 +213,7 @@ def resolve_task(session: Session, name: str, **parameters: Any) -> TrialTask:
     if stored is None:
         if found_name is not None:
             raise UnknownTaskError(f"{name} version {version}")
-        raise UnknownTaskError(name)
+        raise _unknown(session, name)
     return task_from_declaration(stored.declaration, stored.version, **parameters)
 
 

@@ -37,12 +37,14 @@ _ALIASES: dict[str, str] = {
 
 
 class UnknownTaskError(NotFoundError, KeyError):
-    """No task by that name (`args[0]`); a KeyError too, for the registry's mapping."""
+    """No task by that name (`args[0]`); a KeyError too, for the registry's mapping. `known`
+    (extra) names the tasks there are: the built-in ones unless the store adds its own."""
 
     slug = "unknown-task"
 
     def __str__(self) -> str:
-        return f"unknown task {self.args[0]!r}; known tasks: {', '.join(TASKS)}"
+        known = self.extra.get("known", list(TASKS))
+        return f"unknown task {self.args[0]!r}; known tasks: {', '.join(known)}"
 
 
 def canonical_name(name: str) -> str:

@@ -201,6 +201,8 @@ def test_the_explorer_shows_a_declared_task_its_types_and_offers_it_in_forms(cli
     assert page.status_code == 200
     assert all(t["name"] in page.text for t in types)
     assert client.get(f"/atlas/types/{types[0]['id']}").status_code == 200
+    unknown = client.get("/solutions", params={"task": "no_such_task"}).json()
+    assert "go_no_go_delay" in unknown["detail"] and "go_no_go_delay" in unknown["known"]
     for form in ("/atlas/work", "/atlas/import", "/atlas/solutions"):
         assert "<option>go_no_go_delay</option>" in client.get(form).text.replace(
             " selected", ""
