@@ -104,6 +104,27 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     )
 
 
+_WHOLE_BODY_NOT_AN_OBJECT = ("model_attributes_type", "dict_type")
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> Problem | None:
+    """415 for a JSON route's body sent as another media type (FastAPI reads it as a string
+    and answers that it is no object, which says nothing of the cause)."""
+    content_type = request.headers.get("content-type", "")
+    whole_body = any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") in _WHOLE_BODY_NOT_AN_OBJECT
+        for e in exc.errors()
+    )
+    if not whole_body or "json" in content_type:
+        return None
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "the body must be JSON sent with Content-Type: application/json, not "
+        + (repr(content_type) if content_type else "no Content-Type"),
+    )
+
+
 def _http_problem(exc: StarletteHTTPException) -> Problem:
     slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
@@ -118,7 +139,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, domain_problem(exc))
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(request, _validation_problem(exc))
+        problem = _not_json(request, exc) or _validation_problem(exc)
+        return problem_response(request, problem)
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(request, _http_problem(exc))

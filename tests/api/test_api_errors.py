@@ -197,6 +197,16 @@ def test_malformed_json_is_refused(client, unchanged, content):
     assert_problem(response, response.status_code)
 
 
+@pytest.mark.parametrize("path", ["/jobs", "/charts", "/studies"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_json_body_sent_as_another_media_type_is_a_415(client, unchanged, path, content_type):
+    """It was a 422 saying that the body is no dictionary, which hid the cause."""
+    headers = {**WRITE, **({"Content-Type": content_type} if content_type else {})}
+    response = client.post(path, content=b'{"task": "delayed"}', headers=headers)
+    body = assert_problem(response, 415, "unsupported-media-type")
+    assert "application/json" in body["detail"]
+
+
 def test_unparseable_json_is_a_400(client, unchanged):
     response = client.post(
         "/jobs", content=b"{oops", headers={**WRITE, "Content-Type": "application/json"}
