@@ -12,8 +12,9 @@ from api.auth import AUTH_RESPONSES, require_api_key
 from api.deps import SessionDep, SessionsDep
 from api.problems import Problem
 from api.schemas.tasks import DECLARATION_EXAMPLE, TaskOut
-from atlas.errors import InvalidError
+from atlas.errors import InvalidError, NotFoundError
 from atlas.store import all_tasks, declare_task, resolve_task, task_name
+from atlas.studies import study_name
 from atlas.tasks import UnknownTaskError, canonical_name, load_declaration
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -49,6 +50,13 @@ def list_tasks(session: SessionDep) -> list[dict]:
     responses={404: {"description": "No such task."}},
 )
 def read_task(name: str, session: SessionDep) -> dict:
+    model = study_name(name)
+    if model is not None:  # its routes live under this path, so say where they are
+        raise NotFoundError(
+            f"{model!r} is a study model, not a task: it has no trials. Its studies are at "
+            f"/studies, its regimes at /tasks/{model}/regimes",
+            slug="study-model",
+        )
     return resolve_task(session, resolve_task_name(name, session)).describe()
 
 

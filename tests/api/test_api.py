@@ -14,6 +14,7 @@ from migrated_app import migrated_app_client
 from sqlalchemy import select
 from throwaway_databases import BACKENDS
 
+import api.routes.imports
 from atlas.networks import from_state_dicts, torch_network
 from atlas.store.models import Network, SolutionType
 from atlas.tasks import TASKS, get_task
@@ -97,6 +98,9 @@ def test_tasks_are_listed_with_parameters_and_found_by_alias(client):
     assert rsg["inputs"] == ["ready", "set"]
     assert rsg["parameters"] == get_task("reproduction").parameters()
     assert rsg["input_events"]["set"]["edge_type"] == 2
+    model = client.get("/tasks/two_neuron")  # a study model: say where its routes are
+    assert model.status_code == 404 and model.json()["type"].endswith("/study-model")
+    assert "/tasks/two_neuron/regimes" in model.json()["detail"]
 
 
 def test_openapi_documents_examples_and_the_api_key(client):
@@ -106,7 +110,9 @@ def test_openapi_documents_examples_and_the_api_key(client):
     post_jobs = spec["paths"]["/jobs"]["post"]
     assert {"401", "403", "422"} <= set(post_jobs["responses"])
     assert post_jobs["security"]
-    assert "/solutions/import" in spec["paths"]
+    import_responses = spec["paths"]["/solutions/import"]["post"]["responses"]
+    assert {"200", "201"} <= set(import_responses)  # 200: the same weights imported again
+    assert "Idempotent-Replayed" in import_responses["200"]["description"]
     assert client.get("/docs").status_code == 200
 
 
@@ -312,3 +318,81 @@ def test_sorting_and_cursor_pagination_walk_every_row_once(client, imported):
     first = client.get("/solutions", params={"source": "imported", "limit": 2}).json()
     follow = client.get(first["next"]).json()
     assert follow["items"][0]["id"] < first["items"][-1]["id"]  # newest first by default
+
+
+def torch_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """The solutions whose analysis an import queues from now on (recorded, not run)."""
+    ids: list[int] = []
+
+    def record(network_id: int, _settings) -> None:
+        ids.append(network_id)
+
+    monkeypatch.setattr(api.routes.imports, "enqueue_analysis", record)
+    return ids
+
+
+def upload(client: TestClient, content: bytes, task: str, name: str | None = None):
+    data = {"task": task} if name is None else {"task": task, "name": name}
+    return client.post(
+        "/solutions/import", headers=WRITE, data=data, files={"file": ("w.pt", content)}
+    )
+
+
+def member_counts(client: TestClient) -> dict[int, int]:
+    with client.app.state.sessions() as session:
+        return dict(session.execute(select(SolutionType.id, SolutionType.member_count)).all())
+
+
+def network_count(client: TestClient) -> int:
+    with client.app.state.sessions() as session:
+        return len(session.scalars(select(Network.id)).all())
+
+
+def test_importing_the_same_file_again_returns_the_solution_already_there(client, imported, queued):
+    """A retried upload (another name too) is one network: 200 and Idempotent-Replayed, the
+    first import's solution unchanged, nothing queued, no type gains a member."""
+    (first_id,) = analysed_imports(client, "delayed", 1)
+    reference, first = next((r, b) for r, b in imported if b["id"] == first_id)
+    counts, networks = member_counts(client), network_count(client)
+    content = reference.weights_path.read_bytes()
+    for name in (reference.name, "another name", None):
+        response = upload(client, content, reference.task, name)
+        assert response.status_code == 200, response.text
+        assert response.headers["Idempotent-Replayed"] == "true"
+        assert response.headers["Location"] == f"/solutions/{first_id}"
+        body = response.json()
+        assert body == client.get(f"/solutions/{first_id}").json()
+        assert (body["id"], body["name"], body["info"]) == (first_id, first["name"], first["info"])
+    assert queued == []
+    assert network_count(client) == networks
+    assert member_counts(client) == counts
+
+
+def test_the_same_weights_for_another_task_or_one_ulp_apart_are_new_solutions(
+    client, imported, queued
+):
+    reference, first = next((r, b) for r, b in imported if r.task == "delayed")
+    content = reference.weights_path.read_bytes()
+    other_task = upload(client, content, "interval")
+    assert other_task.status_code == 201, other_task.text
+    assert "Idempotent-Replayed" not in other_task.headers
+    assert other_task.json()["id"] != first["id"]
+    assert other_task.json()["task"] == "interval"
+    again = upload(client, content, "interval")
+    assert (again.status_code, again.json()["id"]) == (200, other_task.json()["id"])
+
+    nudged = {key: tensor.clone() for key, tensor in reference.state_dict.items()}
+    weight = nudged["rnn.weight_hh_l0"]
+    weight[0, 0] = torch.nextafter(weight[0, 0], torch.tensor(float("inf")))
+    one_ulp = upload(client, torch_bytes(nudged), "delayed")
+    assert one_ulp.status_code == 201, one_ulp.text
+    new_ids = [other_task.json()["id"], one_ulp.json()["id"]]
+    assert first["id"] not in new_ids and len(set(new_ids)) == 2
+    assert queued == new_ids  # each new solution queued once, the repeat not at all
