@@ -18,9 +18,10 @@ Public functions (a Session from the caller, who commits; records out, not ORM r
         advance_chart in the same transaction to spawn its first chunks.
     same_request(session, chart, spec) -> bool    whether an idempotent replay asks for this chart
     add_chunk(session, chart, setting, job)   link a new job to the setting's next seeds
-    attach_networks(session, chart_id, position, network_ids) -> int (the chunk's job id)
-        stored networks (e.g. imported ones) become a finished chunk of setting `position`:
-        a succeeded job owns them, the setting's next seeds are marked used.
+    attach_networks(session, chart_id, position, network_ids, *, seeds=None, trained=None)
+        -> int (the chunk's job id)   stored networks (e.g. imported ones) become a finished
+        chunk of setting `position`: a succeeded job owns them, the setting's next seeds are
+        marked used (`seeds` of them; `trained`: networks the chunk trained where it ran).
     complete_chart(session, chart_id) -> WorkStatus
         finish a chart from the networks it has, spawning nothing (an imported chart:
         create_chart, attach_networks per setting, complete_chart).
@@ -72,6 +73,7 @@ from atlas.store.lifecycle import (
     request_cancel,
 )
 from atlas.store.models import Chart, ChartChunk, ChartSetting, Features, Job, Network, SolutionType
+from atlas.store.models.base import utcnow
 from atlas.store.task_records import ensure_task, resolve_task
 from atlas.store.work_status import FINISHED, UNFINISHED, WorkStatus
 from atlas.tasks import ParameterError, TrialTask, UnknownTaskError, variant_key
@@ -157,6 +159,7 @@ def create_chart(
             return existing, False
     ensure_task(session, task)
     chart = Chart(
+        created_at=utcnow(),  # before mark_running's started_at, not at the later INSERT
         task=task.name,
         task_parameters=task.parameters(),
         variant=variant_key(task),
@@ -227,8 +230,11 @@ def _locked_chart(session: Session, chart_id: int) -> Chart:
 
 @dataclass
 class _Counts:
-    """What one setting has: networks stored, accepted, accepted and analysed or typed, seeds
-    in unfinished chunks, chunks, and errors of chunks that ended with networks missing."""
+    """What one setting has: networks trained, accepted, accepted and analysed or typed, seeds
+    in unfinished chunks, chunks, and errors of chunks that ended with networks missing.
+    `trained` counts the networks stored here and, for a finished chunk that recorded more
+    (`Job.n_saved`: a chart imported from a dataset that carries only its accepted networks),
+    the ones trained where it ran."""
 
     trained: int = 0
     accepted: int = 0
@@ -268,17 +274,20 @@ def _counts(session: Session, chart: Chart) -> dict[int, _Counts]:
         .scalar_subquery()
     )
     chunks = session.execute(
-        select(ChartChunk.setting_id, Job.id, Job.status, Job.count, Job.error, saved)
+        select(ChartChunk.setting_id, Job.id, Job.status, Job.count, Job.error, Job.n_saved, saved)
         .join(Job, Job.id == ChartChunk.job_id)
         .where(ChartChunk.chart_id == chart.id)
     ).all()
-    for setting_id, job_id, status, count, error, n_saved in chunks:
+    for setting_id, job_id, status, count, error, recorded, n_saved in chunks:
         c = counts[setting_id]
         c.chunks += 1
         if status in UNFINISHED:
             c.unfinished_chunks += 1
             c.pending += count - n_saved
-        elif n_saved < count and status != WorkStatus.CANCELLED:
+            continue
+        c.trained += max(0, recorded - n_saved)  # trained where it ran, not stored here
+        n_saved = max(n_saved, recorded)
+        if n_saved < count and status != WorkStatus.CANCELLED:
             c.errors.append(
                 f"chunk job {job_id} ended {status} with {n_saved} of {count} "
                 f"networks stored: {error or 'no error recorded'}"
@@ -462,17 +471,32 @@ def request_chart_cancel(session: Session, chart_id: int) -> WorkStatus:
 
 
 def attach_networks(
-    session: Session, chart_id: int, position: int, network_ids: Sequence[int]
+    session: Session,
+    chart_id: int,
+    position: int,
+    network_ids: Sequence[int],
+    *,
+    seeds: int | None = None,
+    trained: int | None = None,
 ) -> int:
     """Make stored networks (e.g. imported with a chart's dataset) a finished chunk of the
-    chart's setting `position`: a succeeded job of the setting's next seeds owns them, in the
-    order given. Their own seeds and records stay as they are. Returns the job's id."""
+    chart's setting `position`: a succeeded job of the setting's next `seeds` seeds (default:
+    one per network) owns them. `trained` (default: the networks given) is how many networks
+    the chunk trained where it ran, of which only `network_ids` are stored here (a chart's
+    dataset carries its accepted networks): the setting counts them as trained, and those not
+    stored as failed. A network sits at its seed's place in the job where every seed is one
+    of the job's, else in the order given; its own seed and records stay as they are. Returns
+    the job's id."""
     chart = _locked_chart(session, chart_id)
     setting = next((s for s in chart.settings if s.position == position), None)
     if setting is None:
         raise LookupError(f"chart {chart_id} has no setting {position}")
-    if not network_ids:
-        raise ValueError("no networks to attach")
+    seeds = len(network_ids) if seeds is None else seeds
+    trained = len(network_ids) if trained is None else trained
+    if not 0 < seeds <= chart.seed_budget - setting.seeds_used:
+        raise ValueError(f"{seeds} seeds do not fit the setting's budget; no networks to attach?")
+    if not len(network_ids) <= trained <= seeds:
+        raise ValueError(f"{len(network_ids)} networks of {trained} trained on {seeds} seeds")
     networks = session.scalars(select(Network).where(Network.id.in_(network_ids))).all()
     wrong = [
         n.id
@@ -490,16 +514,20 @@ def attach_networks(
         task_parameters=chart.task_parameters,
         architecture=setting.architecture,
         units=setting.units,
-        count=len(network_ids),
+        count=seeds,
         seed=chart.seed + setting.position * chart.seed_budget + setting.seeds_used,
         training_config=chart.training_config,
-        n_saved=len(network_ids),
+        n_saved=trained,
         attempts=0,
     )
     mark_running(job)
     mark_succeeded(job)
     add_chunk(session, chart, setting, job)
-    for index, network_id in enumerate(network_ids):
+    by_id = {n.id: n for n in networks}
+    places = [None if by_id[i].seed is None else by_id[i].seed - job.seed for i in network_ids]
+    if len(set(places)) != len(places) or not all(p is not None and 0 <= p < seeds for p in places):
+        places = list(range(len(network_ids)))
+    for index, network_id in zip(places, network_ids, strict=True):
         done = session.execute(
             update(Network)
             .where(Network.id == network_id, Network.job_id.is_(None))

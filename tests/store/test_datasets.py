@@ -16,6 +16,7 @@ import pickle
 import tarfile
 import threading
 import zipfile
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,11 @@ from atlas.datasets.files import manifest
 from atlas.datasets.layout import TABLES
 from atlas.networks import from_state_dicts, to_torch
 from atlas.store import (
+    ChartSpec,
     JobSpec,
+    SettingSpec,
+    chart_export,
+    chart_record,
     extrapolation_signature,
     fixed_point_analysis,
     limit_cycles,
@@ -54,6 +59,7 @@ from atlas.store import (
     session_scope,
 )
 from atlas.store.arrays import arrays_from_blob
+from atlas.store.charts import attach_networks, complete_chart, create_chart
 from atlas.store.datasets import DATASET_STEPS, export_dataset, import_dataset
 from atlas.store.jobs import create_job
 from atlas.store.models import (
@@ -501,15 +507,6 @@ def test_api_imports_an_archive_once_and_refuses_bad_ones(source, tmp_path):
 
 
 def test_a_charts_dataset_recreates_the_chart_once(source, tmp_path, capsys):
-    from atlas.store.charts import (
-        ChartSpec,
-        SettingSpec,
-        attach_networks,
-        chart_record,
-        complete_chart,
-        create_chart,
-    )
-
     with session_scope(_sessions(source)) as session:
         spec = ChartSpec("delayed", (SettingSpec("vanilla", 20),), networks_per_setting=1)
         chart, _ = create_chart(session, spec, idempotency_key="datasets-test-chart")
@@ -565,3 +562,86 @@ def test_two_imports_of_one_dataset_at_once_write_it_once(source):
         with session_scope(sessions) as session:
             count = session.scalar(select(func.count()).select_from(Network))
         assert count == 2 and sorted(len(r.created) for r in reports) == [0, 2]
+
+
+def _chart_progress(record) -> list[tuple]:
+    """Per setting: architecture, units, seeds used, trained, accepted, failed."""
+    return [(s.architecture, s.units, s.seeds_used, s.trained, s.accepted, s.failed)
+            for s in record.settings]  # fmt: skip
+
+
+def _times(record) -> tuple:
+    """Created, started and finished as naive UTC (SQLite reads back naive times; a session
+    still holding what it wrote has aware ones)."""
+    times = (record.created_at, record.started_at, record.finished_at)
+    return tuple(t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t for t in times)
+
+
+def _in_order(record) -> bool:
+    created, started, finished = _times(record)
+    return created <= started <= finished
+
+
+def test_a_charts_dataset_keeps_its_progress_and_times(tmp_path, reference_networks):
+    """A chart whose setting trained networks it did not accept: the dataset carries only the
+    accepted one, yet the imported chart keeps the seeds used, networks trained, accepted and
+    failed, and the times it was charted (created <= started <= finished)."""
+    (ref,) = [r for r in reference_networks if r.name == REFERENCES[0]]
+    task = get_task(ref.task)
+    source = sqlite_url(tmp_path / "source")
+    migrate(source)
+    with session_scope(_sessions(source)) as session:
+        ids = []
+        for scale in (1.0, 0.0, 0.5):  # the reference solves the task; scaled, it does not
+            weights = {name: tensor * scale for name, tensor in ref.state_dict.items()}
+            loss = float(population_mse(from_state_dicts([weights]), task.validation_set())[0])
+            assert (loss < 2e-4) == (scale == 1.0)
+            ids.append(save_imported_network(session, task, weights, loss).id)
+        spec = ChartSpec("delayed", (SettingSpec("vanilla", 20),), networks_per_setting=1)
+        chart, _ = create_chart(session, spec)
+        attach_networks(session, chart.id, 0, ids[:2])  # two chunks, as a chart trains them
+        attach_networks(session, chart.id, 0, ids[2:])
+        assert complete_chart(session, chart.id) == "succeeded"
+        original = chart_record(session, chart.id)
+        network_ids, document = chart_export(session, chart.id)
+        files = export_dataset(session, network_ids, title="chart", selection={"chart": 1},
+                               chart=document)  # fmt: skip
+    assert _chart_progress(original) == [("vanilla", 20, 3, 3, 1, 2)] and _in_order(original)
+    assert len(network_ids) == 1  # the accepted network only
+    target = sqlite_url(tmp_path / "target")
+    migrate(target)
+    for _ in range(2):  # a second import changes nothing
+        with session_scope(_sessions(target)) as session:
+            report = import_dataset(session, parse_dataset(files))
+    with session_scope(_sessions(target)) as session:
+        copy = chart_record(session, report.chart_id)
+        assert session.scalar(select(func.count()).select_from(Chart)) == 1
+    assert copy.status == original.status == "succeeded"
+    assert _chart_progress(copy) == _chart_progress(original)
+    assert [s.state for s in copy.settings] == ["reached"]
+    assert _times(copy) == _times(original) and _in_order(copy)
+
+
+SHIPPED_CHARTS = sorted((Path(__file__).parents[2] / "charts").glob("*.zip"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_CHARTS, ids=[p.stem for p in SHIPPED_CHARTS])
+def test_a_shipped_chart_imports_with_the_numbers_its_dataset_states(path, tmp_path):
+    """charts/*.zip carry their accepted networks only; imported, each setting shows the seeds
+    used, networks trained, accepted and failed, and the times, that its chart.json states."""
+    dataset = parse_dataset(read_files(path))
+    document = dataset.document("chart.json")
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    with session_scope(_sessions(url)) as session:
+        record = chart_record(session, import_dataset(session, dataset).chart_id)
+    names = ("architecture", "units", "seeds_used", "trained", "accepted", "failed")
+    stated = [tuple(s[name] for name in names) for s in document["settings"]]
+    assert _chart_progress(record) == stated
+    assert [s.state for s in record.settings] == [s["state"] for s in document["settings"]]
+    assert record.status == document["chart"]["status"] and _in_order(record)
+    created, _, finished = _times(record)
+    assert (created.isoformat(), finished.isoformat()) == (
+        document["chart"]["created_at"], document["chart"]["finished_at"]
+    )  # fmt: skip
+    assert all(s["trained"] > s["accepted"] for s in document["settings"])  # some not carried
