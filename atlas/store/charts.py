@@ -590,9 +590,10 @@ class ChartRecord:
 
     @property
     def progress_fraction(self) -> float:
-        """Accepted networks over those asked for, settings that ended counted as done."""
+        """Accepted networks over those asked for; a setting that reached its count or spent
+        its seed budget counts as done, a cancelled or stopped one by what it accepted."""
         n = self.networks_per_setting
-        done = [n if s.state != "training" else min(s.accepted, n) for s in self.settings]
+        done = [n if s.state in ("reached", "short") else min(s.accepted, n) for s in self.settings]
         return sum(done) / (n * len(self.settings))
 
 

@@ -256,3 +256,11 @@ def test_chart_submitted_replayed_and_cancelled(client):
     final = client.get(f"/charts/{chart['id']}").json()
     assert final["settings"][0]["state"] in ("cancelled", "reached")
     assert final["settings"][0]["chunks"] == 2  # nothing spawned after the cancel
+    # The share done counts what was accepted: a cancelled setting is not done (it read 1.0).
+    setting = final["settings"][0]
+    done = (
+        1.0
+        if setting["state"] == "reached"
+        else setting["accepted"] / SMALL["networks_per_setting"]
+    )
+    assert final["progress"]["fraction"] == pytest.approx(done)
