@@ -4,6 +4,12 @@ The upload is loaded safely (tensors only: a pickle carrying code is refused, ne
 checked against the task's inputs and outputs, evaluated on the task's validation set, stored
 as `source=imported` and queued for the same analyses as trained networks. Any refusal writes
 nothing.
+
+Importing is idempotent, like `POST /datasets/import`: weights the atlas already imported for
+the same task variant (the same content key, atlas.store.import_network) give back that
+solution with 200 and `Idempotent-Replayed: true` instead of 201, and queue nothing. The
+stored solution is returned unchanged: a different `name` (or file name) on the repeat is not
+applied, and the body shows the name kept.
 """
 
 from __future__ import annotations
@@ -41,11 +47,18 @@ router = APIRouter(prefix="/solutions", tags=["solutions"])
         "`rnn.weight_ih_l0`, `rnn.weight_hh_l0`, `rnn.bias_ih_l0`, `rnn.bias_hh_l0`, "
         "`fc.weight`, `fc.bias`); `task`, the task it solves (default parameters); optionally "
         f"`name`. At most {MAX_IMPORT_BYTES // 2**20} MiB. The file is read with "
-        "`weights_only=True`: anything but tensors is refused (422)."
+        "`weights_only=True`: anything but tensors is refused (422). Idempotent: weights "
+        "already imported for the task (same tensors, dtypes and shapes, same task "
+        "parameters) return that solution with 200 and `Idempotent-Replayed: true`, "
+        "unchanged (a new `name` is not applied), and queue no analysis."
     ),
     dependencies=[Depends(require_api_key)],
     responses={
         **AUTH_RESPONSES,
+        200: {
+            "description": "These weights were imported for this task already: that solution, "
+            "unchanged (its own name), with `Idempotent-Replayed: true`; nothing is queued."
+        },
         413: {"description": "File too large."},
         422: {"description": "Unknown task, not a state dict, or shapes that do not fit."},
     },
@@ -65,12 +78,18 @@ def import_solution(
     state_dict = uploaded_state_dict(file.file.read(MAX_IMPORT_BYTES + 1), trial_task)
     loss = uploaded_validation_loss(from_state_dicts([state_dict]), trial_task)
     info = {"filename": file.filename} if file.filename else {}
-    network_id = import_network(sessions, trial_task, state_dict, loss, name=name, info=info)
-    enqueue_or_503(
-        lambda: enqueue_analysis(network_id, settings),
-        lambda _reason: fail_unqueued_analysis(sessions, network_id),
-        f"solution {network_id} was stored, but its analysis",
-        solution=f"/solutions/{network_id}",
+    network_id, created = import_network(
+        sessions, trial_task, state_dict, loss, name=name, info=info
     )
+    if created:
+        enqueue_or_503(
+            lambda: enqueue_analysis(network_id, settings),
+            lambda _reason: fail_unqueued_analysis(sessions, network_id),
+            f"solution {network_id} was stored, but its analysis",
+            solution=f"/solutions/{network_id}",
+        )
+    else:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/solutions/{network_id}"
     return read_solution(network_id, session)

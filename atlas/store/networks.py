@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 import atlas
 from atlas.analysis_status import AnalysisStatus
+from atlas.datasets import network_key
 from atlas.errors import NotFoundError
 from atlas.network_status import NetworkStatus, solves_task
 from atlas.networks import RNNPopulation, from_state_dicts, infer_shape
@@ -98,6 +99,24 @@ def lock_network(session: Session, network_id: int) -> None:
     session.get(Network, network_id, with_for_update=True)
 
 
+def imported_content_key(task: Task, state_dict: Mapping[str, torch.Tensor]) -> str:
+    """The content key of `state_dict` imported as a network of `task` (its name and
+    parameters: the task variant): atlas.datasets.network_key, the key a dataset export
+    gives the network, over each tensor's name, dtype, shape and bytes in name order."""
+    arrays = {name: tensor.detach().cpu().numpy() for name, tensor in state_dict.items()}
+    return network_key(task.name, task.parameters(), infer_shape(state_dict).architecture, arrays)
+
+
+def imported_network_with_key(session: Session, content_key: str) -> Network | None:
+    """The first imported network with this content key, if the atlas holds one."""
+    return session.scalars(
+        select(Network)
+        .where(Network.content_key == content_key, Network.source == "imported")
+        .order_by(Network.id)
+        .limit(1)
+    ).first()
+
+
 def save_imported_network(
     session: Session,
     task: Task,
@@ -109,7 +128,9 @@ def save_imported_network(
 ) -> Network:
     """Store a network trained elsewhere, with its validation loss on `task` (computed by the
     caller from these weights). It counts as converged when that loss is below the training
-    recipe's failure threshold, as a trained network would."""
+    recipe's failure threshold, as a trained network would. It is stored with its content key
+    (imported_content_key) but always as a new row: finding the network already imported
+    (imported_network_with_key) is the caller's (atlas.store.uploads.import_network)."""
     shape = infer_shape(state_dict)
     if (shape.n_inputs, shape.n_outputs) != (task.n_inputs, task.n_outputs):
         raise ValueError(
@@ -131,6 +152,7 @@ def save_imported_network(
         status=NetworkStatus.CONVERGED if converged else NetworkStatus.FAILED,
         validation_loss=float(validation_loss),
         code_version=CODE_VERSION,
+        content_key=imported_content_key(task, state_dict),
         checkpoints=[_checkpoint("final", 0, validation_loss, state_dict)],
     )
     session.add(network)

@@ -37,7 +37,8 @@ from atlas.store.task_records import resolve_task
 from atlas.tasks import DEFAULT_VARIANT, variant_key
 
 
-def _lock_task(session: Session, task: str) -> None:
+def lock_task(session: Session, task: str) -> None:
+    """Hold the task's row (key-share) so that writers of its types and imports take turns."""
     locked = session.scalars(
         select(TaskRecord.name).where(TaskRecord.name == task).with_for_update(key_share=True)
     ).one_or_none()
@@ -62,7 +63,7 @@ def assign_solution_type(
     network = session.get(Network, network_id)
     if network is None:
         raise LookupError(f"no network {network_id}")
-    _lock_task(session, network.task)
+    lock_task(session, network.task)
     task = resolve_task(session, network.task, **network.task_parameters)
     variant = variant_key(task)
     graph_hash = canonical_hash(graph)

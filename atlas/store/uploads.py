@@ -19,8 +19,13 @@ from atlas.datasets import Dataset, Limits
 from atlas.store.analysis_runs import set_analysis_status
 from atlas.store.database import session_scope
 from atlas.store.datasets.importer import DEFAULT_LIMITS, ImportReport, import_dataset
-from atlas.store.networks import save_imported_network
-from atlas.store.task_records import StoredDeclaration, add_declaration
+from atlas.store.networks import (
+    imported_content_key,
+    imported_network_with_key,
+    save_imported_network,
+)
+from atlas.store.solution_types import lock_task
+from atlas.store.task_records import StoredDeclaration, add_declaration, ensure_task
 from atlas.tasks import Task
 from atlas.tasks.declaration import TaskDeclaration
 
@@ -35,13 +40,27 @@ def import_network(
     *,
     name: str | None = None,
     info: dict[str, Any] | None = None,
-) -> int:
-    """Store a checked, evaluated network (save_imported_network); its id."""
+) -> tuple[int, bool]:
+    """Store a checked, evaluated network (save_imported_network); its id and whether it was
+    stored now.
+
+    Idempotent like a dataset import: a network the atlas already imported with the same
+    content key (the same task variant and weights: imported_content_key) is returned as it
+    is (False), its name and info unchanged, and nothing is written. The lookup runs under
+    the task's lock (as dataset imports do), so two concurrent imports of one network store
+    it once.
+    """
+    content_key = imported_content_key(task, state_dict)
     with session_scope(sessions) as session:
+        ensure_task(session, task)
+        lock_task(session, task.name)
+        existing = imported_network_with_key(session, content_key)
+        if existing is not None:
+            return existing.id, False
         network = save_imported_network(
             session, task, state_dict, validation_loss, name=name, info=info
         )
-        return network.id
+        return network.id, True
 
 
 def add_dataset(

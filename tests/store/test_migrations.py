@@ -1,5 +1,6 @@
 """Alembic makes the schema: upgrade, downgrade to base, upgrade again, on SQLite and PostgreSQL,
-and the migrated schema is exactly the models' (autogenerate finds nothing to do)."""
+and the migrated schema is exactly the models' (autogenerate finds nothing to do); revisions
+that move data keep it."""
 
 from __future__ import annotations
 
@@ -16,8 +17,17 @@ from sqlalchemy.orm import Session
 from throwaway_databases import BACKENDS, database
 
 from atlas.cli import main as atlas_main
-from atlas.store import SchemaOutOfDateError, check_schema_current, make_engine, migrate
-from atlas.store.models import Base, SolutionType
+from atlas.store import (
+    SchemaOutOfDateError,
+    check_schema_current,
+    import_network,
+    make_engine,
+    migrate,
+    session_factory,
+)
+from atlas.store.arrays import arrays_to_blob
+from atlas.store.models import Base, Network, SolutionType
+from atlas.store.networks import imported_content_key
 from atlas.store.schema import ROOT, head_revision
 from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
 
@@ -92,6 +102,17 @@ def test_plain_alembic_command_line(tmp_path):
             engine.dispose()
 
 
+def insert_delayed_task(connection) -> None:
+    """The `delayed` task's row, written in SQL as an older revision's schema holds it."""
+    connection.execute(
+        text(
+            "INSERT INTO tasks (name, long_name, kind, description, parameters) "
+            "VALUES ('delayed', 'delayed discrimination', 'trial', '-', :p)"
+        ),
+        {"p": json.dumps(get_task("delayed").parameters())},
+    )
+
+
 @ON_EACH_BACKEND
 def test_types_stored_before_variants_become_the_default_variant(backend, tmp_path):
     """0003 gives existing types (all of default parameters) the `default` variant and their
@@ -102,13 +123,7 @@ def test_types_stored_before_variants_become_the_default_variant(backend, tmp_pa
         try:
             migrate(url, "0002")
             with engine.begin() as connection:
-                connection.execute(
-                    text(
-                        "INSERT INTO tasks (name, long_name, kind, description, parameters) "
-                        "VALUES ('delayed', 'delayed discrimination', 'trial', '-', :p)"
-                    ),
-                    {"p": json.dumps(parameters)},
-                )
+                insert_delayed_task(connection)
                 connection.execute(
                     text(
                         "INSERT INTO solution_types "
@@ -138,5 +153,69 @@ def test_types_stored_before_variants_become_the_default_variant(backend, tmp_pa
             with engine.connect() as connection:
                 names = connection.execute(text("SELECT name FROM solution_types")).scalars()
                 assert list(names) == ["delayed-0000aaaa"]
+        finally:
+            engine.dispose()
+
+
+@ON_EACH_BACKEND
+def test_imported_networks_stored_before_content_keys_get_theirs(
+    backend, tmp_path, reference_networks
+):
+    """0008 keys the imported networks already stored from their final weights (two imports
+    of one network made before it both get the key; importing it again returns the older),
+    leaves trained networks without one, and downgrading keeps every network."""
+    reference = next(r for r in reference_networks if r.task == "delayed")
+    task = get_task("delayed")
+    network = (
+        "INSERT INTO networks (task, task_parameters, architecture, units, n_inputs, n_outputs,"
+        " source, name, info, status, validation_loss, code_version, analysis_status,"
+        " created_at) VALUES ('delayed', :p, :a, :u, 2, 1, :source, NULL, '{}', 'converged',"
+        " 1e-5, 'old', 'done', :now)"
+    )
+    checkpoint = (
+        "INSERT INTO checkpoints (network_id, kind, epoch, loss, weights) "
+        "VALUES (:n, 'final', 0, 1e-5, :w)"
+    )
+    with database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(url, "0007")
+            with engine.begin() as connection:
+                insert_delayed_task(connection)
+                row = {
+                    "p": json.dumps(task.parameters()),
+                    "a": reference.architecture,
+                    "u": reference.units,
+                    "now": datetime.now(UTC),
+                }
+                for source in ("imported", "imported", "imported", "trained"):
+                    connection.execute(text(network), {**row, "source": source})
+                ids = list(
+                    connection.execute(text("SELECT id FROM networks ORDER BY id")).scalars()
+                )
+                blobs = [
+                    reference.state_dict,
+                    reference.state_dict,
+                    {k: v * 2 for k, v in reference.state_dict.items()},
+                    reference.state_dict,
+                ]
+                for network_id, weights in zip(ids, blobs, strict=True):
+                    connection.execute(
+                        text(checkpoint), {"n": network_id, "w": arrays_to_blob(weights)}
+                    )
+            migrate(url, "head")
+            assert schema_diff(engine) == []
+            sessions = session_factory(engine)
+            with Session(engine) as session:
+                keys = {n.id: n.content_key for n in session.scalars(select(Network))}
+            expected = imported_content_key(task, reference.state_dict)
+            assert [keys[i] for i in ids[:2]] == [expected, expected]
+            assert keys[ids[2]] not in (None, expected)
+            assert keys[ids[3]] is None  # trained
+            assert import_network(sessions, task, reference.state_dict, 1e-5) == (ids[0], False)
+            migrate(url, "0007")
+            with engine.connect() as connection:
+                count = connection.execute(text("SELECT count(*) FROM networks")).scalar()
+                assert count == 4
         finally:
             engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from throwaway_databases import BACKENDS, database
 
 from atlas.config import Settings
+from atlas.datasets import network_key
 from atlas.errors import NotFoundError
 from atlas.networks import from_state_dicts
 from atlas.store import (
@@ -36,6 +37,7 @@ from atlas.store import (
     fail_submitted_job,
     finish_job,
     finish_step,
+    import_network,
     job_status,
     load_population,
     make_engine,
@@ -513,6 +515,53 @@ def test_imported_reference_network(sessions, reference_networks):
         one_input["rnn.weight_ih_l0"] = one_input["rnn.weight_ih_l0"][:, :1]
         with pytest.raises(ValueError, match="inputs"):
             save_imported_network(session, task, one_input, loss)
+
+
+def scaled(state_dict: dict[str, torch.Tensor], factor: float) -> dict[str, torch.Tensor]:
+    """Other weights of the same shapes: no other test of the module stores these."""
+    return {key: tensor * factor for key, tensor in state_dict.items()}
+
+
+def test_importing_the_same_weights_again_gives_the_network_already_there(
+    sessions, reference_networks
+):
+    """Same weights and task variant: one network, the first import's name kept; another
+    variant or one weight changed by one ulp: a new one."""
+    reference = next(r for r in reference_networks if r.task == "delayed")
+    weights, task = scaled(reference.state_dict, 1.25), get_task("delayed")
+    first, created = import_network(sessions, task, weights, 0.5, name="first")
+    assert created
+    again = {key: tensor.clone() for key, tensor in weights.items()}
+    assert import_network(sessions, task, again, 0.5, name="second") == (first, False)
+    with session_scope(sessions) as session:
+        network = session.get(Network, first)
+        assert network.name == "first" and len(network.checkpoints) == 1
+        assert network.content_key == network_key(
+            "delayed",
+            task.parameters(),
+            network.architecture,
+            arrays_from_blob(network.checkpoints[0].weights),
+        )  # the key a dataset export gives the network
+
+    variant, created = import_network(sessions, get_task("delayed", delay_max=2), weights, 0.5)
+    assert created and variant != first
+    interval, created = import_network(sessions, get_task("interval"), weights, 0.5)
+    assert created and interval not in (first, variant)
+    one_ulp = {key: tensor.clone() for key, tensor in weights.items()}
+    one_ulp["rnn.weight_hh_l0"][0, 0] = torch.nextafter(
+        one_ulp["rnn.weight_hh_l0"][0, 0], torch.tensor(float("inf"))
+    )
+    changed, created = import_network(sessions, task, one_ulp, 0.5)
+    assert created and changed not in (first, variant, interval)
+
+
+def test_concurrent_imports_of_one_network_store_it_once(sessions, reference_networks):
+    reference = next(r for r in reference_networks if r.task == "reproduction")
+    weights, task = scaled(reference.state_dict, 0.75), get_task("reproduction")
+    results = race(lambda: import_network(sessions, task, weights, 0.5), 4)
+    assert len(results) == 4 and all(isinstance(r, tuple) for r in results), results
+    assert len({network_id for network_id, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
 
 
 # --- analysis rows -----------------------------------------------------------------------------

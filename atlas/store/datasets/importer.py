@@ -52,9 +52,8 @@ from atlas.store.models import (
     Network,
 )
 from atlas.store.models.base import utcnow
-from atlas.store.networks import CODE_VERSION
-from atlas.store.solution_types import _lock_task as lock_task
-from atlas.store.solution_types import assign_solution_type
+from atlas.store.networks import CODE_VERSION, imported_network_with_key
+from atlas.store.solution_types import assign_solution_type, lock_task
 from atlas.store.task_records import ensure_task, resolve_task
 from atlas.tasks import TrialTask, UnknownTaskError
 
@@ -230,8 +229,13 @@ def _graph(net: _Network, context: NetworkContext) -> Saver:
 
 
 def _existing(session: Session, net: _Network) -> int | None:
-    """The atlas' network with this one's content key, if there is one."""
+    """The atlas' network with this one's content key, if there is one: an imported network
+    that stores the key, else one whose final weights give it (a trained network exported and
+    imported back)."""
     row = net.row
+    stored = imported_network_with_key(session, row["key"])
+    if stored is not None:
+        return stored.id
     candidates = session.scalars(
         select(Network).where(
             Network.task == row["task"],
@@ -284,6 +288,7 @@ def _write_network(session: Session, net: _Network, title: str) -> Network:
         ),
         loss_curve=None if net.loss_curve is None else to_blob(net.loss_curve),
         code_version=row["code_version"][:64] or CODE_VERSION,
+        content_key=row["key"],
         analysis_status=AnalysisStatus.PENDING,
         checkpoints=[
             CheckpointRow(

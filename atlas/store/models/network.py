@@ -29,7 +29,11 @@ class Network(Base):
     weights.
 
     A trained network is identified by (job_id, index_in_job); the unique constraint makes
-    saving it again (a redelivered job) a no-op instead of a duplicate.
+    saving it again (a redelivered job) a no-op instead of a duplicate. An imported network is
+    identified by its `content_key` (atlas.datasets.network_key: task, parameters,
+    architecture and final weights), which makes importing the same weights again return it;
+    trained networks have none. The key is indexed, not unique: imports look it up under the
+    task's lock, and an atlas migrated from before keys may hold duplicates imported then.
     """
 
     __tablename__ = "networks"
@@ -71,6 +75,7 @@ class Network(Base):
         ForeignKey("solution_types.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     job: Mapped[Job | None] = relationship(back_populates="networks")
     solution_type: Mapped[SolutionType | None] = relationship()
