@@ -69,6 +69,12 @@ def check_key(request: Request, key: str) -> None:
     require_api_key(request, header_key=key, bearer=None)
 
 
+def key_refused(problem: Problem) -> bool:
+    """Whether the form's key was missing or wrong: the page then says so to the script that
+    keeps the key in the tab (data-key-refused), which forgets it and asks again."""
+    return problem.status in (401, 403)
+
+
 def work_page(
     request: Request, session: SessionDep, status_code: int = 200, **form: Any
 ) -> HTMLResponse:

@@ -17,7 +17,14 @@ from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
 from api.problems import Problem, as_problem
 from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
 from api.schemas.charts import ChartIn
-from api.web.forms import check_key, form_json_object, form_model, form_number, work_page
+from api.web.forms import (
+    check_key,
+    form_json_object,
+    form_model,
+    form_number,
+    key_refused,
+    work_page,
+)
 from api.web.page_route import page_router
 from api.web.templating import render
 from atlas.errors import AtlasError
@@ -134,7 +141,14 @@ def submit_chart_form(
     except (Problem, AtlasError) as error:
         problem = as_problem(error)
         chart_form = {f"chart_{k}": v for k, v in form.items()}
-        return work_page(request, session, problem.status, chart_error=problem.detail, **chart_form)
+        return work_page(
+            request,
+            session,
+            problem.status,
+            chart_error=problem.detail,
+            key_refused=key_refused(problem),
+            **chart_form,
+        )
     return RedirectResponse(f"/atlas/charts/{chart.id}", status_code=303)
 
 

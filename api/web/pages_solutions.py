@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SolutionId
 from api.pictures import graph_picture
-from api.problems import Problem
+from api.problems import Problem, as_problem
 from api.routes.compare import compare, compare_matrix
 from api.routes.solutions import DEFAULT_ORDER, list_solutions_route, read_solution
 from api.schemas.solutions import Architecture, NetworkSource, NetworkStatus, SortKey, SortOrder
@@ -25,6 +25,7 @@ from api.web.svg import loss_curve_svg
 from api.web.templating import render
 from atlas.analysis.fixed_point_conditions import ConditionPoints
 from atlas.analysis_status import RunStatus
+from atlas.errors import AtlasError
 from atlas.store import (
     SolutionFilters,
     extrapolation_signature,
@@ -131,6 +132,7 @@ def solution_page(
     session: SessionDep,
     solution_id: SolutionId,
     condition: Annotated[str, Query(max_length=64)] = "zero",
+    already: Annotated[bool, Query(description="An import found it in the atlas.")] = False,
 ) -> HTMLResponse:
     detail = read_solution(solution_id=solution_id, session=session)
     done = {a.step for a in detail.analyses if a.status == RunStatus.SUCCEEDED}
@@ -165,6 +167,7 @@ def solution_page(
         condition=condition if condition in conditions or condition == "all" else "zero",
         conditions=conditions,
         others=others,
+        already=already,
     )
 
 
@@ -229,12 +232,17 @@ def compare_page(
     """`ids` (comma-separated), plus `other` and `more` from a solution page's form."""
     given = _parse_ids(ids) + _parse_ids(other) + _parse_ids(more)
     wanted = list(dict.fromkeys(given))
-    pair = matrix = None
+    pair = matrix = error = None
     graphs = {}
-    if len(wanted) == 2:
-        pair = compare(session=session, a=wanted[0], b=wanted[1])
-    elif len(wanted) > 2:
-        matrix = compare_matrix(session=session, ids=",".join(map(str, wanted)))
+    try:
+        if len(wanted) == 2:
+            pair = compare(session=session, a=wanted[0], b=wanted[1])
+        elif len(wanted) > 2:
+            matrix = compare_matrix(session=session, ids=",".join(map(str, wanted)))
+    except (Problem, AtlasError) as refused:  # the form again, its ids kept, with the reason
+        error = as_problem(refused)
+    if len(wanted) == 1:
+        error = Problem(422, "too-few-ids", "give two or more different solution ids")
     if pair is not None or matrix is not None:
         for solution_id in wanted:
             solution = get_solution(session, solution_id)
@@ -248,9 +256,11 @@ def compare_page(
     return render(
         request,
         "compare.html",
+        status_code=error.status if error else 200,
         title="Compare solutions",
         ids=wanted,
         pair=pair,
         matrix=matrix,
         graphs=graphs,
+        error=error.detail if error else None,
     )

@@ -24,6 +24,7 @@ from api.web.forms import (
     form_json_object,
     form_model,
     form_number,
+    key_refused,
     task_names,
     work_page,
 )
@@ -92,7 +93,10 @@ def submit_job_form(
         )
     except (Problem, AtlasError) as error:
         problem = as_problem(error)
-        return work_page(request, session, problem.status, error=problem.detail, **form)
+        refused = key_refused(problem)
+        return work_page(
+            request, session, problem.status, error=problem.detail, key_refused=refused, **form
+        )
     return RedirectResponse(f"/atlas/work/jobs/{job.id}", status_code=303)
 
 
@@ -136,8 +140,9 @@ def import_form(
 ) -> Response:
     try:
         check_key(request, api_key)
+        answer = Response()
         solution = import_solution(
-            response=Response(),
+            response=answer,
             session=session,
             sessions=sessions,
             settings=settings,
@@ -148,7 +153,12 @@ def import_form(
     except (Problem, AtlasError) as error:
         session.rollback()
         problem = as_problem(error)
-        form = {"task": task, "name": name, "error": problem.detail}
+        form = {
+            "task": task,
+            "name": name,
+            "error": problem.detail,
+            "key_refused": key_refused(problem),
+        }
         return render(
             request,
             "import.html",
@@ -157,7 +167,9 @@ def import_form(
             tasks=task_names(session),
             form=form,
         )
-    return RedirectResponse(f"/atlas/solutions/{solution.id}", status_code=303)
+    already = answer.headers.get("Idempotent-Replayed") == "true"
+    target = f"/atlas/solutions/{solution.id}" + ("?already=true" if already else "")
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/atlas/two-neuron", response_class=HTMLResponse)

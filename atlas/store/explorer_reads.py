@@ -75,7 +75,7 @@ def recent_work(session: Session, limit: int = 10) -> list[WorkItem]:
             j.id,
             j.status,
             j.task,
-            f"{j.count} {j.architecture} networks of {j.units} units",
+            f"{j.count} {j.architecture} network{'s' if j.count != 1 else ''} of {j.units} units",
             j.progress_fraction,
             j.created_at,
         )

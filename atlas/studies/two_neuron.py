@@ -49,7 +49,8 @@ class TwoNeuronModel:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ParameterError(
-                f"model {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}"
+                f"model {self.name!r} has no parameter {', '.join(unknown)}; its parameters: "
+                f"{', '.join(sorted(known))}"
             )
         for name, value in overrides.items():
             _check_type(name, value, getattr(self, name))

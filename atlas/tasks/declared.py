@@ -91,7 +91,8 @@ class DeclaredTask(TrialTask):
         unknown = sorted(set(overrides) - set(self.values))
         if unknown:
             raise ParameterError(
-                f"task {self.name!r} has no parameter(s) {unknown}; known: {sorted(self.values)}"
+                f"task {self.name!r} has no parameter {', '.join(unknown)}; its parameters: "
+                f"{', '.join(sorted(self.values))}"
             )
         values = dict(self.values)
         for name, value in overrides.items():

@@ -253,6 +253,74 @@ def test_every_page_loads_cleanly_from_this_host_and_passes_axe(watched, live_at
         watched.check()
 
 
+def _overflow(page) -> int:
+    """How far the page is wider than the window (0 when nothing sticks out sideways)."""
+    return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+
+
+def test_pages_fit_a_phone_and_a_long_footer_link_wraps(browser, live_atlas):
+    """QA measured job, chart and solution pages 444-664 px wide on a 390 px phone, and the
+    browse page with a cursor 1,651 px wide on a 1,280 px screen (its footer's JSON link)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        watched = Watched(context, live_atlas["base"])
+        wide = {}
+        for name, path in _pages(live_atlas).items():
+            watched.goto(path)
+            if _overflow(watched.page) > 1:
+                wide[name] = _overflow(watched.page)
+        assert not wide, wide
+        watched.check()
+    finally:
+        context.close()
+    first = live_atlas["http"].get("/solutions", params={"limit": 1}).json()
+    cursor_page = f"/atlas/solutions?limit=1&cursor={first['next_cursor']}"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        watched = Watched(context, live_atlas["base"])
+        watched.goto(cursor_page)
+        assert _overflow(watched.page) <= 1
+        shown = watched.page.locator("#f-limit option[selected]").inner_text()
+        assert shown == "1", "the page size in use is the one shown"
+        watched.check()
+    finally:
+        context.close()
+
+
+def test_compare_refusals_come_back_on_the_form(live_atlas):
+    """A mixed-task pair, or one id, gave a bare error page (or nothing): the form comes back
+    with the ids and the reason."""
+    http, interval = live_atlas["http"], live_atlas["ids"]["interval_vanilla_30_i100"]
+    name = "delayed_vanilla_20_i100"
+    with (reference_dir() / "networks" / name / "weights.pt").open("rb") as weights:
+        delayed = http.post(
+            "/solutions/import",
+            data={"task": "delayed", "name": name},
+            files={"file": ("weights.pt", weights.read())},
+            headers={"X-API-Key": API_KEY},
+        ).json()["id"]
+    mixed = http.get("/atlas/compare", params={"ids": f"{interval},{delayed}"})
+    assert mixed.status_code == 422
+    assert f'value="{interval},{delayed}"' in mixed.text and 'class="problem"' in mixed.text
+    single = http.get("/atlas/compare", params={"ids": str(interval)})
+    assert single.status_code == 422 and "two or more different solution ids" in single.text
+
+
+def test_importing_a_network_again_says_it_was_there(live_atlas):
+    http, ids = live_atlas["http"], live_atlas["ids"]
+    name = "interval_vanilla_30_i100"
+    with (reference_dir() / "networks" / name / "weights.pt").open("rb") as weights:
+        answer = http.post(
+            "/atlas/import",
+            data={"task": "interval", "api_key": API_KEY},
+            files={"file": ("weights.pt", weights.read())},
+        )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/atlas/solutions/{ids[name]}?already=true"
+    page = http.get(answer.headers["location"])
+    assert "in the atlas already" in page.text
+
+
 def test_browse_sorts_and_pages_then_opens_a_solution_and_compares_two(watched, live_atlas):
     page = watched.page
     watched.goto("/atlas/solutions")

@@ -1,6 +1,7 @@
 // The atlas explorer's progressive enhancement: every page works without this file.
 // - API key: asked once (a form field), kept in sessionStorage for this tab only;
-// - forms marked data-api-form post to the JSON API with the key in X-API-Key;
+// - the job, chart and import forms post to the server with the kept key in their key
+//   field; the cancel forms post to the JSON API with it in X-API-Key;
 // - a job's page and a solution being analysed follow their progress by polling the API;
 // - pictures in .zoomable figures zoom and pan; graph nodes light their edges on hover.
 "use strict";
@@ -16,6 +17,9 @@
   }
 
   function showKeyState() {
+    if (document.querySelector("[data-key-refused]")) {  // the server refused the kept key
+      try { sessionStorage.removeItem(KEY); } catch (e) { /* ignore */ }
+    }
     const known = Boolean(storedKey());
     document.querySelectorAll("[data-key-field]").forEach((field) => {
       field.hidden = known;
@@ -53,74 +57,12 @@
     return body;
   }
 
-  function jobBody(form) {
-    const data = new FormData(form);
-    const body = {
-      task: data.get("task"),
-      architecture: data.get("architecture"),
-      units: Number(data.get("units")),
-      count: Number(data.get("count")),
-      seed: Number(data.get("seed") || 0),
-      task_parameters: data.get("task_parameters") ? JSON.parse(data.get("task_parameters")) : {},
-    };
-    if (data.get("max_epochs")) body.training = { max_epochs: Number(data.get("max_epochs")) };
-    return body;
-  }
-
-  function chartBody(form) {
-    const data = new FormData(form);
-    const settings = String(data.get("settings")).split(/[,;]/).map((part) => part.trim())
-      .filter(Boolean).map((part) => {
-        const [architecture, units] = part.replace(":", " ").split(/\s+/);
-        return { architecture, units: Number(units) };
-      });
-    const body = {
-      task: data.get("task"),
-      settings,
-      networks_per_setting: Number(data.get("networks_per_setting")),
-      task_parameters: data.get("task_parameters") ? JSON.parse(data.get("task_parameters")) : {},
-    };
-    ["seed_budget", "chunk_size"].forEach((name) => {
-      if (data.get(name)) body[name] = Number(data.get(name));
-    });
-    if (data.get("max_epochs")) body.training = { max_epochs: Number(data.get("max_epochs")) };
-    if (data.get("max_validation_loss")) {
-      body.acceptance = { max_validation_loss: Number(data.get("max_validation_loss")) };
-    }
-    return body;
-  }
-
   const submitters = {
-    async job(form, key) {
-      const job = await sendJson("/jobs", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-API-Key": key },
-        body: JSON.stringify(jobBody(form)),
-      });
-      window.location.assign("/atlas/work/jobs/" + job.id);
-    },
-    async chart(form, key) {
-      const chart = await sendJson("/charts", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-API-Key": key },
-        body: JSON.stringify(chartBody(form)),
-      });
-      window.location.assign("/atlas/charts/" + chart.id);
-    },
     async "cancel-chart"(form, key) {
       await sendJson("/charts/" + form.dataset.chart + "/cancel", {
         method: "POST", headers: { "X-API-Key": key },
       });
       pollChart(true);
-    },
-    async import(form, key) {
-      const data = new FormData(form);
-      data.delete("api_key");
-      if (!data.get("name")) data.delete("name");
-      const solution = await sendJson("/solutions/import", {
-        method: "POST", headers: { "X-API-Key": key }, body: data,
-      });
-      window.location.assign("/atlas/solutions/" + solution.id);
     },
     async cancel(form, key) {
       await sendJson("/jobs/" + form.dataset.job + "/cancel", {
@@ -133,9 +75,15 @@
   function enhanceForms() {
     document.querySelectorAll("form[data-api-form]").forEach((form) => {
       form.addEventListener("submit", async (event) => {
-        event.preventDefault();
         const field = form.querySelector("input[name=api_key]");
-        const key = storedKey() || (field && field.value);
+        const key = (field && field.value) || storedKey();
+        if (!submitters[form.dataset.apiForm]) {
+          // The server reads these forms itself (one set of checks and messages, with or
+          // without this file): the key kept in this tab rides in their key field.
+          if (key) { storeKey(key); if (field) field.value = key; }
+          return;
+        }
+        event.preventDefault();
         if (!key) { showProblem("Give the server's API key first.", form); return; }
         storeKey(key);
         if (field) field.value = "";
