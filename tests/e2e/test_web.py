@@ -287,18 +287,23 @@ def test_pages_fit_a_phone_and_a_long_footer_link_wraps(browser, live_atlas):
         context.close()
 
 
+def _reference_file(name: str) -> dict[str, tuple[str, bytes]]:
+    """A reference network's weights as an upload's `file` field."""
+    return {
+        "file": ("weights.pt", (reference_dir() / "networks" / name / "weights.pt").read_bytes())
+    }
+
+
 def test_compare_refusals_come_back_on_the_form(live_atlas):
     """A mixed-task pair, or one id, gave a bare error page (or nothing): the form comes back
     with the ids and the reason."""
     http, interval = live_atlas["http"], live_atlas["ids"]["interval_vanilla_30_i100"]
-    name = "delayed_vanilla_20_i100"
-    with (reference_dir() / "networks" / name / "weights.pt").open("rb") as weights:
-        delayed = http.post(
-            "/solutions/import",
-            data={"task": "delayed", "name": name},
-            files={"file": ("weights.pt", weights.read())},
-            headers={"X-API-Key": API_KEY},
-        ).json()["id"]
+    delayed = http.post(
+        "/solutions/import",
+        data={"task": "delayed"},
+        files=_reference_file("delayed_vanilla_20_i100"),
+        headers={"X-API-Key": API_KEY},
+    ).json()["id"]
     mixed = http.get("/atlas/compare", params={"ids": f"{interval},{delayed}"})
     assert mixed.status_code == 422
     assert f'value="{interval},{delayed}"' in mixed.text and 'class="problem"' in mixed.text
@@ -309,12 +314,9 @@ def test_compare_refusals_come_back_on_the_form(live_atlas):
 def test_importing_a_network_again_says_it_was_there(live_atlas):
     http, ids = live_atlas["http"], live_atlas["ids"]
     name = "interval_vanilla_30_i100"
-    with (reference_dir() / "networks" / name / "weights.pt").open("rb") as weights:
-        answer = http.post(
-            "/atlas/import",
-            data={"task": "interval", "api_key": API_KEY},
-            files={"file": ("weights.pt", weights.read())},
-        )
+    answer = http.post(
+        "/atlas/import", data={"task": "interval", "api_key": API_KEY}, files=_reference_file(name)
+    )
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/atlas/solutions/{ids[name]}?already=true"
     page = http.get(answer.headers["location"])
