@@ -122,9 +122,11 @@ def start_study(
 
 
 def _finished(study: StudyRecord) -> int:
-    """Networks done training: those not active in the last counts (which the store reads
-    from the stored networks when the study ends), none before the first."""
-    return study.count - study.progress["active"] if study.progress else 0
+    """Networks done training: those stored once the study has ended (the store counts
+    them), else those out of the batch in the last counts; none before the first."""
+    if not study.progress:
+        return 0
+    return study.progress.get("finished", study.count - study.progress["active"])
 
 
 def study_out(study: StudyRecord) -> StudyOut:

@@ -145,16 +145,16 @@ class RegimesOut(BaseModel):
 
 
 class StudyProgress(BaseModel):
-    """The study's counts after its last recorded training step: once it has started,
-    `active + finished = count` and `solved <= finished`; once it has ended they are read from
-    the networks stored, so they match `links.regimes` (`finished` is its `n`, `solved` its
-    `solved`)."""
+    """The study's counts after its last recorded training step: while it runs,
+    `active + finished = count` and `solved <= finished`; once it has ended, none is active
+    and the others are read from the networks stored, so they match `links.regimes`
+    (`finished` is its `n`, `solved` its `solved`)."""
 
     step: int = Field(description="Training steps done (0 before it starts).")
     max_steps: int
     active: int = Field(
-        description="Networks still training (0 before it starts); once it has ended, those "
-        "that had not finished when it stopped (cancelled, time limit), which are not kept."
+        description="Networks still training (0 before it starts and once it has ended: "
+        "those a cancel or the time limit stopped mid-training are not kept)."
     )
     finished: int = Field(
         description="Networks done training: out of the batch at the stop loss, or at "

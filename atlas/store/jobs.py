@@ -143,10 +143,13 @@ def _job(session: Session, job_id: int) -> Job:
 
 
 def start_job_attempt(session: Session, job_id: int, max_attempts: int) -> bool:
-    """A delivery of the job begins (see atlas.store.lifecycle.start_attempt)."""
+    """A delivery of the job begins (see atlas.store.lifecycle.start_attempt); one that ends
+    it instead leaves it as every end does (jobs._end)."""
     job = _job(session, job_id)
     started = start_attempt(job, max_attempts)
     job.n_saved = count_saved_networks(session, job_id)
+    if not started:
+        _end(session, job)  # ended here (cancelled, out of attempts): nothing trains
     session.flush()
     return started
 

@@ -114,9 +114,12 @@ def _change(session: Session, study_id: int, change: Change) -> TwoNeuronStudyRo
 
 
 def start_study_attempt(session: Session, study_id: int, max_attempts: int) -> bool:
-    """A delivery of the study begins (see atlas.store.lifecycle.start_attempt)."""
+    """A delivery of the study begins (see atlas.store.lifecycle.start_attempt); one that
+    ends it instead (cancelled, out of attempts) leaves its counts as the study's end does."""
     study = _study(session, study_id)
     started = start_attempt(study, max_attempts)
+    if not started:
+        _end(session, study, lambda _failed: None)
     session.flush()
     return started
 
@@ -188,14 +191,15 @@ def _stored_and_solved(session: Session, study_id: int) -> tuple[int, int]:
 def _end(session: Session, study: TwoNeuronStudyRow, end: Callable[[int], Any]) -> None:
     """End the study by `end(failed)` (failed: its networks not stored or not solved) and,
     when that finishes it, read its last counts from the networks stored, so that the
-    progress agrees with its regimes: `active` those that were still training (never stored),
-    `solved` the stored ones that reached the target."""
+    progress agrees with its regimes: none `active` (finished work trains nothing, as a
+    job), `finished` the stored networks, `solved` those of them that reached the target."""
     stored, solved = _stored_and_solved(session, study.id)
     end(study.count - solved)
     if study.status in FINISHED:
         study.progress = {
             **(study.progress or {}),
-            "active": study.count - stored,
+            "active": 0,
+            "finished": stored,
             "solved": solved,
         }
         delete_snapshot(session, "study", study.id)

@@ -31,7 +31,7 @@ from atlas.store.charts import (
 )
 from atlas.store.database import session_scope
 from atlas.store.jobs import JobSpec, create_job, fail_job, request_job_cancel, same_job_request
-from atlas.store.models import Job
+from atlas.store.models import Chart, Job
 from atlas.store.two_neuron import (
     DEFAULT_STUDY_SIZE,
     create_two_neuron_study,
@@ -81,10 +81,21 @@ def cancel_job(sessions: sessionmaker[Session], job_id: int) -> JobRecord:
     return job_record(sessions, job_id)
 
 
+def _release_idempotency_key(session: Session, model: type[Job] | type[Chart], work_id: int) -> None:
+    """Work recorded but never queued keeps its record, not its key: the key names work a
+    retry should find, and this one will never run."""
+    row = session.get(model, work_id)
+    if row is not None:
+        row.idempotency_key = None
+        session.flush()
+
+
 def fail_submitted_job(sessions: sessionmaker[Session], job_id: int, error: str) -> None:
-    """The job could not be queued: it is failed with `error`."""
+    """The job could not be queued: it is failed with `error`, and its idempotency key is
+    free again, so that a retry of the request (which a 503 invites) creates the job."""
     with session_scope(sessions) as session:
         fail_job(session, job_id, error)
+        _release_idempotency_key(session, Job, job_id)
 
 
 def submit_study(
@@ -167,6 +178,8 @@ def cancel_chart(sessions: sessionmaker[Session], chart_id: int) -> ChartRecord:
 
 
 def fail_submitted_chart(sessions: sessionmaker[Session], chart_id: int, error: str) -> None:
-    """The chart's chunks could not be queued: it and its unfinished chunks are failed."""
+    """The chart's chunks could not be queued: it and its unfinished chunks are failed, and
+    its idempotency key is free again (as for a job)."""
     with session_scope(sessions) as session:
         fail_chart(session, chart_id, error)
+        _release_idempotency_key(session, Chart, chart_id)

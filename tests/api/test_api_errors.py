@@ -150,10 +150,15 @@ def test_an_unreachable_broker_is_a_503_and_the_job_is_marked_failed(service):
     with TestClient(create_app(settings)) as cut_off:
         body = assert_problem(cut_off.get("/health"), 503, "unhealthy")
         assert body["database"] == "ok" and body["broker"].startswith("error")
-        body = assert_problem(cut_off.post("/jobs", json=QUICK_JOB, headers=WRITE), 503)
+        keyed = {**WRITE, "Idempotency-Key": "retry-after-503"}
+        body = assert_problem(cut_off.post("/jobs", json=QUICK_JOB, headers=keyed), 503)
         assert body["type"].endswith("queue-unavailable")
         job = cut_off.get(body["job"]).json()
         assert job["status"] == "failed" and "could not be queued" in job["error"]
+        # The 503 invites a retry: with the same key it is a new attempt, not the failed job.
+        retry = cut_off.post("/jobs", json=QUICK_JOB, headers=keyed)
+        assert retry.status_code == 503 and "Idempotent-Replayed" not in retry.headers
+        assert retry.json()["job"] != body["job"]
 
 
 # --- jobs ----------------------------------------------------------------------------------
