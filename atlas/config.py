@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         description="Multiply-adds per second of one core, to state an estimate as time.",
     )
 
+    work_lease_s: float = Field(
+        default=300.0,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Seconds a running job or study may go without its worker's heartbeat (sent every "
+            "tenth of this) before another worker gives it back: queued again, or cancelled "
+            "when a cancel waits (atlas.store.leases). With a broker only."
+        ),
+    )
     job_time_limit_s: float | None = Field(
         default=None,
         gt=0,

@@ -4,6 +4,9 @@ Reliability settings: a task is acknowledged only after it ran (`acks_late`), a 
 one task at a time (prefetch 1), and a task whose worker process died is put back on the
 queue (`reject_on_worker_lost`). Messages are JSON only, never pickle.
 
+Every worker also sweeps for work whose worker was killed outright (worker.leases): Celery
+would leave it unacknowledged until the broker's visibility timeout.
+
 Start a worker with `atlas worker` (one process per GPU) or `celery -A worker.app worker`.
 """
 
@@ -11,11 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import torch
 from billiard.process import current_process
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from atlas.config import Settings, get_settings
 from atlas.store import SchemaOutOfDateError, check_database_current
@@ -49,6 +53,7 @@ def create_app(settings: Settings) -> Celery:
 
 
 celery_app = create_app(get_settings())
+_sweep_stop = threading.Event()
 
 
 @worker_init.connect
@@ -76,3 +81,21 @@ def _bind_process_to_device(**_: object) -> None:
         os.environ["ATLAS_DEVICE"] = f"cuda:{index}"
         get_settings.cache_clear()
         logger.info("pool process %s uses cuda:%d", current_process().name, index)
+
+
+@worker_ready.connect
+def _sweep_for_lost_work(**_: object) -> None:
+    """Start this worker's sweep for work whose worker died unheard (worker.leases)."""
+    from worker.leases import sweep_forever
+
+    settings = get_settings()
+    thread = threading.Thread(
+        target=sweep_forever, args=(settings, _sweep_stop), name="lost-work-sweep", daemon=True
+    )
+    thread.start()
+    logger.info("sweeping for lost work every %g s", settings.work_lease_s / 2)
+
+
+@worker_shutdown.connect
+def _stop_sweeping(**_: object) -> None:
+    _sweep_stop.set()

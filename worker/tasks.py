@@ -46,6 +46,7 @@ from atlas.training import NetworkOutcome, TrainingConfig, train_population
 from atlas.training.batched import PopulationTraining
 from atlas.training.snapshot import SnapshotMismatchError, restore_training, take_snapshot
 from worker.database import current_settings, transaction
+from worker.leases import heartbeat
 from worker.steps import STEPS, read_subject
 from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
@@ -88,11 +89,14 @@ def train_job(
     )  # fmt: skip
     for network_id in attempt.unanalysed:
         notify(network_id)
-    with finished_or_stopped(
-        f"job {job_id}",
-        stop=lambda session, stopped: stop_job(session, job_id, stopped.reason, stopped.detail),
-        fail=lambda session, error: fail_job(session, job_id, error),
-    ) as ending:
+    with (
+        heartbeat("job", job_id),
+        finished_or_stopped(
+            f"job {job_id}",
+            stop=lambda session, stopped: stop_job(session, job_id, stopped.reason, stopped.detail),
+            fail=lambda session, error: fail_job(session, job_id, error),
+        ) as ending,
+    ):
         with transaction() as session:  # users' declared tasks are stored
             task = resolve_task(session, task_name, **attempt.task_parameters)
         config = TrainingConfig.from_dict({**attempt.training, "device": _training_device()})

@@ -50,6 +50,7 @@ from atlas.training.two_neuron import (
     two_neuron_outcome,
 )
 from worker.database import transaction
+from worker.leases import heartbeat
 from worker.tasks import MAX_ATTEMPTS
 from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
@@ -70,11 +71,16 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
             logger.info("study %d is %s: nothing to run", study_id, study_status(session, study_id))
             return
     watch = Watch(study_status, study_id, should_stop, attempt.run_seconds)
-    with finished_or_stopped(
-        f"study {study_id}",
-        stop=lambda session, stopped: stop_study(session, study_id, stopped.reason, stopped.detail),
-        fail=lambda session, error: fail_study(session, study_id, error),
-    ) as ending:
+    with (
+        heartbeat("study", study_id),
+        finished_or_stopped(
+            f"study {study_id}",
+            stop=lambda session, stopped: stop_study(
+                session, study_id, stopped.reason, stopped.detail
+            ),
+            fail=lambda session, error: fail_study(session, study_id, error),
+        ) as ending,
+    ):
         model, config = study_setup(attempt.task_parameters, attempt.training)
         if not attempt.trained:
             _train(study_id, model, config, list(attempt.seeds), watch)

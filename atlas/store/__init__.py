@@ -92,6 +92,7 @@ from atlas.store.jobs import (
     stop_job,
     unfinished_job_ids,
 )
+from atlas.store.leases import LeasedKind, beat, orphaned_work, reclaim
 from atlas.store.lifecycle import StopReason
 from atlas.store.networks import (
     load_population,
@@ -210,6 +211,7 @@ __all__ = [
     "JobRecord",
     "JobSpec",
     "JobSummary",
+    "LeasedKind",
     "ListedSolution",
     "OverBudgetError",
     "ReadOnlySessionError",
@@ -236,6 +238,7 @@ __all__ = [
     "all_tasks",
     "analysis_unavailable",
     "assign_solution_type",
+    "beat",
     "begin_job_attempt",
     "begin_study_attempt",
     "cancel_chart",
@@ -288,9 +291,11 @@ __all__ = [
     "network_features",
     "network_solution_type",
     "network_state_dict",
+    "orphaned_work",
     "principal_variant",
     "reading",
     "recent_work",
+    "reclaim",
     "record_progress",
     "record_study_progress",
     "reduced_graph",

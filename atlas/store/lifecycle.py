@@ -30,6 +30,7 @@ class WorkRow(Protocol):
     run_seconds: float
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None
 
 
 class StopReason(StrEnum):
@@ -63,6 +64,7 @@ def mark_running(row: WorkRow) -> None:
     row.error = None
     row.finished_at = None
     row.started_at = row.started_at or utcnow()
+    row.heartbeat_at = utcnow()
 
 
 def _finish(row: WorkRow, status: WorkStatus) -> None:
@@ -119,6 +121,16 @@ def mark_requeued(row: WorkRow) -> None:
         return
     row.status = WorkStatus.QUEUED
     row.attempts = max(0, row.attempts - 1)
+
+
+def mark_abandoned(row: WorkRow) -> None:
+    """Its worker died without a word (atlas.store.leases): queued again, the lost attempt
+    counting (a worker that keeps dying on it fails it at the attempt limit); work being
+    cancelled is cancelled."""
+    if row.status == WorkStatus.CANCELLING:
+        mark_cancelled(row)
+    else:
+        row.status = WorkStatus.QUEUED
 
 
 def start_attempt(row: WorkRow, max_attempts: int) -> bool:

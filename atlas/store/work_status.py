@@ -24,6 +24,8 @@ Everything that names these states derives from `WorkStatus`: the database CHECK
     request_cancel(row) -> WorkStatus     queued -> cancelled, running -> cancelling;
                                           raises AlreadyFinishedError when it has finished
     mark_cancelled(row) / mark_requeued(row)   (requeued work being cancelled is cancelled)
+    mark_abandoned(row)                   its worker died unheard (atlas.store.leases): queued
+                                          again, the attempt counting; cancelling -> cancelled
     mark_outcome(row, total, failed)      succeeded | partially_succeeded | failed by counts
     mark_succeeded(row) / mark_failed(row, error)
     mark_stopped(row, StopReason, total, failed, detail)   shutdown/yield -> queued,

@@ -81,7 +81,9 @@ def cancel_job(sessions: sessionmaker[Session], job_id: int) -> JobRecord:
     return job_record(sessions, job_id)
 
 
-def _release_idempotency_key(session: Session, model: type[Job] | type[Chart], work_id: int) -> None:
+def _release_idempotency_key(
+    session: Session, model: type[Job] | type[Chart], work_id: int
+) -> None:
     """Work recorded but never queued keeps its record, not its key: the key names work a
     retry should find, and this one will never run."""
     row = session.get(model, work_id)

@@ -157,6 +157,7 @@ def worker_process(command: list[str], settings: Settings, log: Path) -> Iterato
         "ATLAS_BROKER_URL": settings.broker_url,
         "ATLAS_QUEUE": settings.queue,
         "ATLAS_BROKER_VISIBILITY_TIMEOUT": str(settings.broker_visibility_timeout),
+        "ATLAS_WORK_LEASE_S": str(settings.work_lease_s),
         "ATLAS_TORCH_THREADS": "1",
         "ATLAS_DEVICE": "cpu",
         "OMP_NUM_THREADS": "1",
@@ -249,6 +250,61 @@ def test_worker_killed_mid_job_is_redelivered_without_duplicates(
     assert_one_network_per_seed(job, networks)
     assert "resuming from its snapshot after epoch" in log.read_text()
     assert_same_as_uninterrupted(settings, job_id)
+
+
+@pytest.mark.postgresql
+@pytest.mark.redis
+def test_a_worker_killed_outright_has_its_job_given_back_by_another(
+    postgres, service_settings, tmp_path
+):
+    """With the broker's visibility timeout long (its default is 12 h), the job of a worker
+    killed outright read `running` until then, and a cancel left it `cancelling`. Another
+    worker's sweep now gives it back once its heartbeat is older than the lease: the running
+    job is queued again and finishes from its snapshot, each network once; the cancelled one
+    ends cancelled."""
+    settings = service_settings(postgres, broker_visibility_timeout=3600, work_lease_s=3.0)
+    log = tmp_path / "workers.log"
+    running = submit(settings, count=3, max_epochs=IN_FLIGHT_EPOCHS, seed=100, resume_every=10)
+    try:
+        with worker_process([*celery_worker("doomed"), settings.queue], settings, log) as doomed:
+            wait_for(
+                lambda: snapshot_epoch(settings, running) >= 10,
+                "training to start",
+                log,
+                every_s=IN_FLIGHT_POLL_S,
+            )
+            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.wait(timeout=60)
+        assert job_state(settings, running)[0].status == "running"
+        with worker_process([ATLAS, "worker", "--concurrency", "1"], settings, log):
+            wait_for(lambda: finished_and_analysed(settings, running), "the given-back job", log)
+            # The same, cancelled while its worker is gone: the sweep ends it cancelled.
+            stuck = submit(settings, count=2, max_epochs=IN_FLIGHT_EPOCHS, seed=200)
+            with sessions_of(settings) as sessions, session_scope(sessions) as session:
+                session.execute(
+                    update(Job).where(Job.id == stuck).values(status="cancelling", attempts=1)
+                )
+            wait_for(lambda: job_state(settings, stuck)[0].status == "cancelled", "the sweep", log)
+    finally:
+        _forget_unacknowledged(settings.queue)
+    job, networks = job_state(settings, running)
+    assert (job.status, job.attempts, job.n_saved) == ("succeeded", 2, 3)
+    assert_one_network_per_seed(job, networks)
+    text = log.read_text()
+    assert f"job {running}: its worker was lost; now queued" in text
+    assert "resuming from its snapshot after epoch" in text
+    assert job_state(settings, stuck)[0].n_active == 0
+
+
+def _forget_unacknowledged(queue: str) -> None:
+    """Drop the killed worker's unacknowledged message (kombu's `unacked` hash): a later test's
+    worker would restore it to this test's queue, long gone."""
+    client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
+    for tag, value in client.hgetall("unacked").items():
+        if queue.encode() in value:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.close()
 
 
 def snapshot_epoch(settings: Settings, job_id: int) -> int:

@@ -22,7 +22,8 @@ class WorkColumns:
 
     `progress_fraction`: share of the work done, 0..1; `eta_at`: when the worker expects to
     finish, from its pace so far; `run_seconds`: time spent running over every attempt (the
-    per-job time limit counts it).
+    per-job time limit counts it); `heartbeat_at`: when the worker holding it last said it
+    was alive (atlas.store.leases).
     """
 
     status: Mapped[str] = mapped_column(String(STATUS_LENGTH), default=WorkStatus.QUEUED.value)
@@ -34,3 +35,4 @@ class WorkColumns:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
