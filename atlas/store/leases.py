@@ -5,10 +5,10 @@ Celery redelivers the task of a worker process that dies (task_reject_on_worker_
 not that of a worker killed outright (SIGKILL, a lost machine, `docker compose stop` after its
 grace period): its message stays unacknowledged until the broker's visibility timeout (12 h by
 default) and the work reads `running`, or `cancelling` for ever after a cancel. Every worker
-therefore sweeps: work running or cancelling whose heartbeat is older than the lease is
-abandoned (atlas.store.lifecycle.mark_abandoned): queued again, for the sweeping worker to
-send, or cancelled when a cancel was waiting. Rows are taken FOR UPDATE SKIP LOCKED, so two
-sweeping workers never both give the same work back.
+therefore sweeps: work running or cancelling whose heartbeat is older than the lease is given
+back: running work is abandoned (atlas.store.lifecycle.mark_abandoned), queued again for the
+sweeping worker to send; work being cancelled is stopped as a cancel would stop it. Rows are
+taken FOR UPDATE SKIP LOCKED, so two sweeping workers never both give the same work back.
 
     beat(session, kind, work_id)                 the holder is alive
     orphaned_work(session, kind, lease_s) -> ids  running or cancelling, heartbeat too old

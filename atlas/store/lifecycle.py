@@ -124,13 +124,10 @@ def mark_requeued(row: WorkRow) -> None:
 
 
 def mark_abandoned(row: WorkRow) -> None:
-    """Its worker died without a word (atlas.store.leases): queued again, the lost attempt
-    counting (a worker that keeps dying on it fails it at the attempt limit); work being
-    cancelled is cancelled."""
-    if row.status == WorkStatus.CANCELLING:
-        mark_cancelled(row)
-    else:
-        row.status = WorkStatus.QUEUED
+    """Its worker died without a word while running it (atlas.store.leases): queued again,
+    the lost attempt counting, so a worker that keeps dying on it fails it at the attempt
+    limit (mark_requeued, for a stop on purpose, gives the attempt back)."""
+    row.status = WorkStatus.QUEUED
 
 
 def start_attempt(row: WorkRow, max_attempts: int) -> bool:

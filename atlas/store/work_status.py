@@ -25,7 +25,7 @@ Everything that names these states derives from `WorkStatus`: the database CHECK
                                           raises AlreadyFinishedError when it has finished
     mark_cancelled(row) / mark_requeued(row)   (requeued work being cancelled is cancelled)
     mark_abandoned(row)                   its worker died unheard (atlas.store.leases): queued
-                                          again, the attempt counting; cancelling -> cancelled
+                                          again, the attempt counting
     mark_outcome(row, total, failed)      succeeded | partially_succeeded | failed by counts
     mark_succeeded(row) / mark_failed(row, error)
     mark_stopped(row, StopReason, total, failed, detail)   shutdown/yield -> queued,
