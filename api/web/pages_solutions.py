@@ -19,7 +19,7 @@ from api.problems import Problem, as_problem
 from api.routes.compare import compare, compare_matrix
 from api.routes.solutions import DEFAULT_ORDER, list_solutions_route, read_solution
 from api.schemas.solutions import Architecture, NetworkSource, NetworkStatus, SortKey, SortOrder
-from api.web.forms import task_names
+from api.web.forms import form_number, task_names
 from api.web.page_route import page_router
 from api.web.svg import loss_curve_svg
 from api.web.templating import render
@@ -63,10 +63,7 @@ def _number(name: str, value: str | None, kind: type[int] | type[float]) -> int 
     """A form field as a number; blank is None (a form sends every field, empty or not)."""
     if value is None or not value.strip():
         return None
-    try:
-        number = kind(value)
-    except ValueError as exc:
-        raise Problem(422, "invalid-filter", f"{name} must be a number, got {value!r}") from exc
+    number = form_number(name, value, kind)
     if (isinstance(number, float) and not math.isfinite(number)) or number < 0:
         raise Problem(422, "invalid-filter", f"{name} must be a finite number >= 0")
     return number
