@@ -1,7 +1,8 @@
-"""Two-neuron studies: `/studies` (start one, follow, list and cancel them as work items,
-like `/jobs`), and `/tasks/two_neuron/regimes`: which regime its networks end in, counted by the
-eigenvalue rule and by the dynamics, with the regime maps drawn against the initial W.
-`POST /tasks/two_neuron/studies` (the older way to start one) still works."""
+"""Two-neuron studies: `/studies` (start one with the API key, idempotently; follow, list and
+cancel them as work items, like `/jobs`), and `/tasks/two_neuron/regimes`: which regime its
+networks end in, counted by the eigenvalue rule and by the dynamics, with the regime maps drawn
+against the initial W. `POST /tasks/two_neuron/studies` (the older way to start one) still
+works."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
@@ -43,6 +44,19 @@ Answer = TypeVar("Answer")
 PREFIX = "/tasks/two_neuron"
 router = APIRouter(tags=["two-neuron"])
 StudyId = Annotated[int, Path(ge=1, le=MAX_ID, description="A two-neuron study id.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="A client-chosen unique key; retries with it create one study.",
+    ),
+]
+REPLAY = (
+    "Send an `Idempotency-Key` header to make retries safe: a repeated request with the same "
+    "key returns the study the first one created (`Idempotent-Replayed: true`)."
+)
 StudyQuery = Annotated[
     int | None,
     Query(ge=1, le=MAX_ID, description="A study id; default: the latest finished study."),
@@ -64,24 +78,36 @@ def _regimes_out(summary: RegimeSummary) -> RegimesOut:
 _START_RESPONSES = {
     **AUTH_RESPONSES,
     422: {
-        "description": "Bad count, model parameters or training options, or a study over "
-        "the server's memory or work budget (`over-budget`)."
+        "description": "Bad count, model parameters or training options, an Idempotency-Key "
+        "reused for another request (`idempotency-key-reused`), or a study over the server's "
+        "memory or work budget (`over-budget`)."
     },
-    503: {"description": "The queue is unreachable (the study is recorded as failed)."},
+    503: {
+        "description": "The queue is unreachable: the study is recorded as failed and its "
+        "Idempotency-Key freed, so a retry with it creates the study."
+    },
 }
 
 
 def _created_study(
     body: StudyIn,
+    response: Response,
     sessions: SessionsDep,
     settings: SettingsDep,
+    idempotency_key: str | None,
     answer: Callable[[StudyRecord], Answer],
 ) -> Answer:
-    """Create, admit and enqueue a study (both ways of starting one). The answer is read
-    before the study is enqueued: an in-process worker may start it at once, and a new study
-    answers "queued"."""
-    study = submit_study_record(sessions, budget=Budget.of(settings), **body.model_dump())
+    """Create, admit and enqueue a study (both ways of starting one), or answer the study an
+    idempotency key names already (`Idempotent-Replayed`, not enqueued again). The answer is
+    read before the study is enqueued: an in-process worker may start it at once, and a new
+    study answers "queued"."""
+    study, created = submit_study_record(
+        sessions, budget=Budget.of(settings), idempotency_key=idempotency_key, **body.model_dump()
+    )
     answered = answer(study)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+        return answered
     enqueue_or_503(
         lambda: enqueue_two_neuron_study(study.id, settings),
         lambda reason: fail_submitted_study(sessions, study.id, reason),
@@ -99,7 +125,7 @@ def _created_study(
     description=(
         "Queues the study and returns it at once (202; `Location` is its regimes URL, which "
         "shows `status` until it has finished, then the counts and maps). `POST /studies` "
-        "does the same and returns the study as a work item."
+        "does the same and returns the study as a work item. " + REPLAY
     ),
     dependencies=[Depends(require_api_key)],
     responses=_START_RESPONSES,
@@ -110,11 +136,14 @@ def start_study(
     session: SessionDep,
     sessions: SessionsDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RegimesOut:
     regimes = _created_study(
         body,
+        response,
         sessions,
         settings,
+        idempotency_key,
         lambda study: _regimes_out(two_neuron_regime_summary(session, study.id)),
     )
     response.headers["Location"] = f"{PREFIX}/regimes?study={regimes.study_id}"
@@ -167,14 +196,19 @@ def study_out(study: StudyRecord) -> StudyOut:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StudyOut,
     summary="Start a two-neuron study",
-    description="Queues the study and returns it at once (202, `Location: /studies/{id}`).",
+    description="Queues the study and returns it at once (202, `Location: /studies/{id}`). "
+    + REPLAY,
     dependencies=[Depends(require_api_key)],
     responses=_START_RESPONSES,
 )
 def submit_study(
-    body: StudyIn, response: Response, sessions: SessionsDep, settings: SettingsDep
+    body: StudyIn,
+    response: Response,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> StudyOut:
-    study = _created_study(body, sessions, settings, study_out)
+    study = _created_study(body, response, sessions, settings, idempotency_key, study_out)
     response.headers["Location"] = f"/studies/{study.id}"
     return study
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atlas.errors import InvalidError
@@ -71,6 +72,27 @@ def study_setup(
     return model, config
 
 
+def _requested(
+    count: int,
+    seed: int,
+    task_parameters: Mapping[str, Any] | None,
+    training: Mapping[str, Any] | None,
+    name: str | None,
+) -> dict[str, Any]:
+    """The stored columns a study request names, its options checked and filled in with the
+    defaults (so that a replay compares like with like). Raises StudySpecError."""
+    if not 1 <= count <= MAX_STUDY_SIZE:
+        raise StudySpecError(f"count must be between 1 and {MAX_STUDY_SIZE}, got {count}")
+    model, config = study_setup(task_parameters or {}, training or {})
+    return {
+        "name": name,
+        "task_parameters": model.parameters(),
+        "training_config": dataclasses.asdict(config),
+        "count": count,
+        "seed": seed,
+    }
+
+
 def create_two_neuron_study(
     session: Session,
     count: int = DEFAULT_STUDY_SIZE,
@@ -79,24 +101,54 @@ def create_two_neuron_study(
     task_parameters: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
     name: str | None = None,
-) -> TwoNeuronStudyRow:
-    """A queued study of `count` networks seeded seed, seed + 1, ...; commit it, then enqueue
-    it (worker.dispatch.enqueue_two_neuron_study). Raises StudySpecError for bad options."""
-    if not 1 <= count <= MAX_STUDY_SIZE:
-        raise StudySpecError(f"count must be between 1 and {MAX_STUDY_SIZE}, got {count}")
-    model, config = study_setup(task_parameters or {}, training or {})
+    idempotency_key: str | None = None,
+) -> tuple[TwoNeuronStudyRow, bool]:
+    """A queued study of `count` networks seeded seed, seed + 1, ... and whether it was created
+    now; commit it, then enqueue it (worker.dispatch.enqueue_two_neuron_study). Raises
+    StudySpecError for bad options.
+
+    With an idempotency key that already names a study, that study is returned unchanged
+    (False); two concurrent requests with one key both get the same study (as jobs.create_job).
+    """
+    values = _requested(count, seed, task_parameters, training, name)
+    if idempotency_key is not None:
+        existing = _study_by_key(session, idempotency_key)
+        if existing is not None:
+            return existing, False
     study = TwoNeuronStudyRow(
-        name=name,
-        task_parameters=model.parameters(),
-        training_config=dataclasses.asdict(config),
-        count=count,
-        seed=seed,
+        **values,
+        idempotency_key=idempotency_key,
         status=WorkStatus.QUEUED,
         code_version=CODE_VERSION,
     )
-    session.add(study)
-    session.flush()
-    return study
+    try:
+        with session.begin_nested():
+            session.add(study)
+    except IntegrityError:
+        existing = _study_by_key(session, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return study, True
+
+
+def same_study_request(
+    study: TwoNeuronStudyRow,
+    count: int,
+    *,
+    seed: int,
+    task_parameters: Mapping[str, Any] | None,
+    training: Mapping[str, Any] | None,
+    name: str | None,
+) -> bool:
+    """Whether `study`, found by an idempotency key, was created for this very request."""
+    asked = _requested(count, seed, task_parameters, training, name)
+    return all(getattr(study, column) == value for column, value in asked.items())
+
+
+def _study_by_key(session: Session, key: str) -> TwoNeuronStudyRow | None:
+    query = select(TwoNeuronStudyRow).where(TwoNeuronStudyRow.idempotency_key == key)
+    return session.scalars(query).one_or_none()
 
 
 def _study(session: Session, study_id: int) -> TwoNeuronStudyRow:

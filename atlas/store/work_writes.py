@@ -31,12 +31,13 @@ from atlas.store.charts import (
 )
 from atlas.store.database import session_scope
 from atlas.store.jobs import JobSpec, create_job, fail_job, request_job_cancel, same_job_request
-from atlas.store.models import Chart, Job
+from atlas.store.models import Chart, Job, TwoNeuronStudyRow
 from atlas.store.two_neuron import (
     DEFAULT_STUDY_SIZE,
     create_two_neuron_study,
     fail_study,
     request_study_cancel,
+    same_study_request,
 )
 from atlas.store.work_reads import JobRecord, StudyRecord, job_record, study_record
 
@@ -82,7 +83,7 @@ def cancel_job(sessions: sessionmaker[Session], job_id: int) -> JobRecord:
 
 
 def _release_idempotency_key(
-    session: Session, model: type[Job] | type[Chart], work_id: int
+    session: Session, model: type[Job] | type[Chart] | type[TwoNeuronStudyRow], work_id: int
 ) -> None:
     """Work recorded but never queued keeps its record, not its key: the key names work a
     retry should find, and this one will never run."""
@@ -109,17 +110,26 @@ def submit_study(
     task_parameters: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
     name: str | None = None,
-) -> StudyRecord:
+    idempotency_key: str | None = None,
+) -> tuple[StudyRecord, bool]:
     """A two-neuron study, created queued (create_two_neuron_study) and admitted against
-    `budget`. Raises StudySpecError, OverBudgetError."""
+    `budget`, and whether it was created now; with an idempotency key that names a study
+    already, that study (False), or IdempotencyKeyReusedError when it was created for a
+    different request. Raises StudySpecError, OverBudgetError."""
+    request = {"seed": seed, "task_parameters": task_parameters, "training": training, "name": name}
     with session_scope(sessions) as session:
-        study = create_two_neuron_study(
-            session, count, seed=seed, task_parameters=task_parameters, training=training, name=name
+        study, created = create_two_neuron_study(
+            session, count, idempotency_key=idempotency_key, **request
         )
-        if budget is not None:
+        if created and budget is not None:
             admit_study(study, budget)
+        if not created and not same_study_request(study, count, **request):
+            raise IdempotencyKeyReusedError(
+                f"Idempotency-Key {idempotency_key!r} was used for a different request "
+                f"(study {study.id})"
+            )
         study_id = study.id
-    return study_record(sessions, study_id)
+    return study_record(sessions, study_id), created
 
 
 def cancel_study(sessions: sessionmaker[Session], study_id: int) -> StudyRecord:
@@ -131,9 +141,11 @@ def cancel_study(sessions: sessionmaker[Session], study_id: int) -> StudyRecord:
 
 
 def fail_submitted_study(sessions: sessionmaker[Session], study_id: int, error: str) -> None:
-    """The study could not be queued: it is failed with `error`."""
+    """The study could not be queued: it is failed with `error`, and its idempotency key is
+    free again (as for a job)."""
     with session_scope(sessions) as session:
         fail_study(session, study_id, error)
+        _release_idempotency_key(session, TwoNeuronStudyRow, study_id)
 
 
 @dataclass(frozen=True)

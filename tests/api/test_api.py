@@ -113,6 +113,11 @@ def test_openapi_documents_examples_and_the_api_key(client):
     import_responses = spec["paths"]["/solutions/import"]["post"]["responses"]
     assert {"200", "201"} <= set(import_responses)  # 200: the same weights imported again
     assert "Idempotent-Replayed" in import_responses["200"]["description"]
+    for path in ("/studies", "/tasks/two_neuron/studies"):  # keyed as jobs and charts are
+        start = spec["paths"][path]["post"]
+        assert "idempotency-key" in {p["name"] for p in start["parameters"]}, path
+        assert "Idempotent-Replayed" in start["description"], path
+        assert "Idempotency-Key freed" in start["responses"]["503"]["description"], path
     assert client.get("/docs").status_code == 200
 
 

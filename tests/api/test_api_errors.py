@@ -18,7 +18,14 @@ from throwaway_databases import BACKENDS, database
 from api.app import MAX_BODY_BYTES, create_app
 from atlas.config import Settings
 from atlas.store import SchemaOutOfDateError, migrate
-from atlas.store.models import AnalysisRun, CheckpointRow, Job, Network, TaskRecord
+from atlas.store.models import (
+    AnalysisRun,
+    CheckpointRow,
+    Job,
+    Network,
+    TaskRecord,
+    TwoNeuronStudyRow,
+)
 
 API_KEY = "errors-key-9876543210"
 WRITE = {"X-API-Key": API_KEY}
@@ -29,7 +36,8 @@ QUICK_JOB = {
     "task_parameters": {"f_max": 4, "delay_max": 1},
     "training": {"max_epochs": 1},
 }
-TABLES = (Job, Network, CheckpointRow, AnalysisRun, TaskRecord)
+QUICK_STUDY = {"count": 1, "training": {"max_steps": 1}}
+TABLES = (Job, Network, CheckpointRow, AnalysisRun, TaskRecord, TwoNeuronStudyRow)
 IDLE_TIMEOUT_S = 180
 
 
@@ -144,21 +152,27 @@ def test_a_server_without_a_key_refuses_every_write(service, unchanged):
         assert keyless.get("/solutions").status_code == 200  # reads stay public
 
 
-def test_an_unreachable_broker_is_a_503_and_the_job_is_marked_failed(service):
+@pytest.mark.parametrize(
+    ("path", "request_body", "link"),
+    [("/jobs", QUICK_JOB, "job"), ("/studies", QUICK_STUDY, "study")],
+)
+def test_an_unreachable_broker_is_a_503_and_the_work_is_marked_failed(
+    service, path, request_body, link
+):
     _, url = service
     settings = Settings(database_url=url, api_key=API_KEY, broker_url="redis://127.0.0.1:9/0")
     with TestClient(create_app(settings)) as cut_off:
         body = assert_problem(cut_off.get("/health"), 503, "unhealthy")
         assert body["database"] == "ok" and body["broker"].startswith("error")
-        keyed = {**WRITE, "Idempotency-Key": "retry-after-503"}
-        body = assert_problem(cut_off.post("/jobs", json=QUICK_JOB, headers=keyed), 503)
+        keyed = {**WRITE, "Idempotency-Key": f"retry-after-503{path}"}
+        body = assert_problem(cut_off.post(path, json=request_body, headers=keyed), 503)
         assert body["type"].endswith("queue-unavailable")
-        job = cut_off.get(body["job"]).json()
-        assert job["status"] == "failed" and "could not be queued" in job["error"]
-        # The 503 invites a retry: with the same key it is a new attempt, not the failed job.
-        retry = cut_off.post("/jobs", json=QUICK_JOB, headers=keyed)
+        work = cut_off.get(body[link]).json()
+        assert work["status"] == "failed" and "could not be queued" in work["error"]
+        # The 503 invites a retry: with the same key it is a new attempt, not the failed work.
+        retry = cut_off.post(path, json=request_body, headers=keyed)
         assert retry.status_code == 503 and "Idempotent-Replayed" not in retry.headers
-        assert retry.json()["job"] != body["job"]
+        assert retry.json()[link] != body[link]
 
 
 # --- jobs ----------------------------------------------------------------------------------
@@ -229,6 +243,27 @@ def test_a_reused_idempotency_key_with_another_request_is_refused(client):
         response = client.post("/jobs", json={**QUICK_JOB, **changes}, headers=headers)
         assert_problem(response, 422, "idempotency-key-reused")
     assert client.post("/jobs", json=QUICK_JOB, headers=headers).json()["id"] == first.json()["id"]
+    assert row_counts(client) == before
+
+
+def test_a_study_retried_with_its_key_is_one_study(client):
+    """Both ways of starting a study replay it (202, `Idempotent-Replayed`), queueing nothing
+    more; another request under the key is a 422 naming the key, and writes nothing."""
+    headers = {**WRITE, "Idempotency-Key": "errors-study"}
+    first = client.post("/studies", json=QUICK_STUDY, headers=headers)
+    assert first.status_code == 202 and "Idempotent-Replayed" not in first.headers
+    study_id = first.json()["id"]
+    before = row_counts(client)
+    again = client.post("/studies", json=QUICK_STUDY, headers=headers)
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == study_id and again.headers["Location"] == f"/studies/{study_id}"
+    older = client.post("/tasks/two_neuron/studies", json=QUICK_STUDY, headers=headers)
+    assert older.status_code == 202 and older.headers["Idempotent-Replayed"] == "true"
+    assert older.json()["study_id"] == study_id
+    for changes in ({"count": 2}, {"seed": 1}, {"name": "other"}, {"training": {"max_steps": 2}}):
+        response = client.post("/studies", json={**QUICK_STUDY, **changes}, headers=headers)
+        body = assert_problem(response, 422, "idempotency-key-reused")
+        assert "'errors-study'" in body["detail"] and f"study {study_id}" in body["detail"]
     assert row_counts(client) == before
 
 

@@ -105,7 +105,7 @@ def test_time_limited_study_keeps_its_finished_networks(tmp_path):
     try:
         with session_scope(session_factory(engine)) as session:
             training = {"max_steps": 2000, **STAGGERED}
-            study_id = create_two_neuron_study(session, 8, seed=20, training=training).id
+            study_id = create_two_neuron_study(session, 8, seed=20, training=training)[0].id
         with bound_to(settings):
             two_neuron_study.run_two_neuron_study(study_id)
     finally:

@@ -327,7 +327,7 @@ def test_two_neuron_study_job_stores_regimes_and_maps(postgres_url):
     with session_scope(sessions) as session:
         study_id = create_two_neuron_study(
             session, STUDY_SIZE, seed=1000, training={"max_steps": STUDY_STEPS}, name="test"
-        ).id
+        )[0].id
     with bound_to(Settings(database_url=postgres_url)):
         run_two_neuron_study(study_id)
     with session_scope(sessions) as session:
@@ -384,7 +384,7 @@ def test_two_neuron_study_through_the_embedded_dispatch(tmp_path):
     migrate(settings.database_url)
     sessions = sessions_for(settings.database_url)
     with session_scope(sessions) as session:
-        study_id = create_two_neuron_study(session, 40, training={"max_steps": 10}).id
+        study_id = create_two_neuron_study(session, 40, training={"max_steps": 10})[0].id
     dispatch.enqueue_two_neuron_study(study_id, settings)
     try:
         deadline = time.monotonic() + 120
@@ -409,7 +409,7 @@ def test_two_neuron_study_on_a_live_celery_worker(postgres_url, service_settings
     settings = service_settings(postgres_url)
     sessions = sessions_for(postgres_url)
     with session_scope(sessions) as session:
-        study_id = create_two_neuron_study(session, 30, seed=7, training={"max_steps": 5}).id
+        study_id = create_two_neuron_study(session, 30, seed=7, training={"max_steps": 5})[0].id
     dispatch.enqueue_two_neuron_study(study_id, settings)
     log = tmp_path / "worker.log"
 

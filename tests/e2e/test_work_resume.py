@@ -157,7 +157,7 @@ def test_study_stopped_mid_training_continues_from_its_snapshot(tmp_path, caplog
     engine = make_engine(settings.database_url)
     try:
         with session_scope(session_factory(engine)) as session:
-            study_id = create_two_neuron_study(session, 2, seed=5, training=training).id
+            study_id = create_two_neuron_study(session, 2, seed=5, training=training)[0].id
 
         def snapshot_step() -> int:
             with session_scope(session_factory(engine)) as session:

@@ -24,9 +24,10 @@ from atlas.store import (
     make_engine,
     migrate,
     session_factory,
+    submit_study,
 )
 from atlas.store.arrays import arrays_to_blob
-from atlas.store.models import Base, Network, SolutionType
+from atlas.store.models import Base, Network, SolutionType, TwoNeuronStudyRow
 from atlas.store.networks import imported_content_key
 from atlas.store.schema import ROOT, head_revision
 from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
@@ -217,5 +218,37 @@ def test_imported_networks_stored_before_content_keys_get_theirs(
             with engine.connect() as connection:
                 count = connection.execute(text("SELECT count(*) FROM networks")).scalar()
                 assert count == 4
+        finally:
+            engine.dispose()
+
+
+@ON_EACH_BACKEND
+def test_studies_stored_before_idempotency_keys_keep_theirs_unkeyed(backend, tmp_path):
+    """0010 leaves the studies already stored without a key; a key then names one study (a
+    replay finds it), and downgrading keeps every study."""
+    study = (
+        "INSERT INTO two_neuron_studies (task_parameters, training_config, count, code_version,"
+        " created_at, seed, status, attempts, progress_fraction, run_seconds)"
+        " VALUES ('{}', '{}', 2, 'old', :now, 0, 'succeeded', 1, 1.0, 0.0)"
+    )
+    with database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(url, "0009")
+            with engine.begin() as connection:
+                connection.execute(text(study), {"now": datetime.now(UTC)})
+            migrate(url, "head")
+            assert schema_diff(engine) == []
+            sessions = session_factory(engine)
+            with Session(engine) as session:
+                (old,) = session.scalars(select(TwoNeuronStudyRow)).all()
+                assert old.idempotency_key is None
+            keyed, created = submit_study(sessions, 2, idempotency_key="migrated")
+            replay = submit_study(sessions, 2, idempotency_key="migrated")
+            assert created and replay == (keyed, False)
+            migrate(url, "0009")
+            with engine.connect() as connection:
+                count = connection.execute(text("SELECT count(*) FROM two_neuron_studies")).scalar()
+                assert count == 2
         finally:
             engine.dispose()

@@ -35,6 +35,7 @@ from atlas.store import (
     fail_step,
     fail_submitted_chart,
     fail_submitted_job,
+    fail_submitted_study,
     finish_job,
     finish_step,
     import_network,
@@ -293,12 +294,62 @@ def test_submitted_work_is_committed_by_the_store_and_read_back_as_records(sessi
     assert cancel_job(sessions, job.id).status == "cancelled"
     with pytest.raises(AlreadyFinishedError):
         cancel_job(sessions, job.id)
-    study = submit_study(sessions, 3, seed=2, name="records")
-    assert isinstance(study, StudyRecord) and (study.status, study.count) == ("queued", 3)
+    study, created = submit_study(sessions, 3, seed=2, name="records")
+    assert created and isinstance(study, StudyRecord)
+    assert (study.status, study.count) == ("queued", 3)
     assert cancel_study(sessions, study.id).status == "cancelled"
     fail_submitted_job(sessions, submit_job(sessions, job_spec())[0].id, "could not be queued")
     with session_scope(sessions) as session:
         assert count_rows(session, Job, Job.error == "could not be queued") == 1
+
+
+def test_idempotency_key_gives_back_the_same_study(sessions):
+    """A replay answers the first study, also when it spells out a default; any other request
+    under the key is refused, naming the key and the study, and writes nothing."""
+    asked = {"seed": 4, "training": {"max_steps": 20}, "name": "keyed"}
+    study, created = submit_study(sessions, 3, idempotency_key="key-study", **asked)
+    assert created and study.status == "queued"
+    default_rate = TwoNeuronTrainingConfig().learning_rate
+    same = {**asked, "training": {"max_steps": 20, "learning_rate": default_rate}}
+    again, created = submit_study(sessions, 3, idempotency_key="key-study", **same)
+    assert not created and again == study
+    with session_scope(sessions) as session:
+        before = count_rows(session, TwoNeuronStudyRow)
+    for count, changes in (
+        (4, {}),
+        (3, {"seed": 5}),
+        (3, {"name": "other"}),
+        (3, {"training": {"max_steps": 21}}),
+        (3, {"task_parameters": {"t_final": 5.0}}),
+    ):
+        with pytest.raises(IdempotencyKeyReusedError, match=f"'key-study'.*study {study.id}"):
+            submit_study(sessions, count, idempotency_key="key-study", **{**asked, **changes})
+    with session_scope(sessions) as session:
+        assert count_rows(session, TwoNeuronStudyRow) == before
+    other, created = submit_study(sessions, 3, idempotency_key="key-study-other", **asked)
+    assert created and other.id != study.id
+
+
+def test_concurrent_requests_with_one_key_make_one_study(sessions):
+    def submit() -> int:
+        return submit_study(sessions, 2, idempotency_key="key-study-race")[0].id
+
+    ids = race(submit, 4)
+    assert len(ids) == 4 and len(set(ids)) == 1 and isinstance(ids[0], int), ids
+    with session_scope(sessions) as session:
+        keyed = TwoNeuronStudyRow.idempotency_key == "key-study-race"
+        assert count_rows(session, TwoNeuronStudyRow, keyed) == 1
+
+
+def test_a_study_that_could_not_be_queued_frees_its_key(sessions):
+    """The 503 invites a retry: with the same key it makes a new study, the failed one kept."""
+    failed, _ = submit_study(sessions, 2, idempotency_key="key-study-503")
+    fail_submitted_study(sessions, failed.id, "could not be queued")
+    retry, created = submit_study(sessions, 2, idempotency_key="key-study-503")
+    assert created and retry.id != failed.id
+    with session_scope(sessions) as session:
+        kept = session.get_one(TwoNeuronStudyRow, failed.id)
+        assert (kept.status, kept.idempotency_key) == ("failed", None)
 
 
 def test_work_over_the_budget_is_refused_inside_the_store_and_writes_nothing(sessions):
@@ -628,7 +679,7 @@ def test_two_neuron_study_round_trip(sessions, two_neuron_study):
     config, outcome = two_neuron_study
     with session_scope(sessions) as session:
         training = dataclasses.asdict(config)
-        study = create_two_neuron_study(session, 4, seed=3, training=training, name="s")
+        study, _ = create_two_neuron_study(session, 4, seed=3, training=training, name="s")
         save_study_outcome(session, study.id, outcome)
         with pytest.raises(ValueError, match="got 3 regimes"):
             set_two_neuron_regimes(session, study.id, ["fixed_point"] * 3)

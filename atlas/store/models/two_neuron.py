@@ -20,7 +20,8 @@ STUDY_STATUSES = WORK_STATUSES
 class TwoNeuronStudyRow(WorkColumns, Base):
     """One study run: `count` networks (seeds `seed`, `seed + 1`, ...) trained with one config
     on one task variant, then classified. A study is created queued and run by a worker, which
-    records its status, attempts and progress here (like a job)."""
+    records its status, attempts and progress here (like a job); `idempotency_key` is the
+    client's, so that a retried request finds the study its first try made."""
 
     __tablename__ = "two_neuron_studies"
     __table_args__ = (work_status_check(),)
@@ -31,6 +32,7 @@ class TwoNeuronStudyRow(WorkColumns, Base):
     training_config: Mapped[dict[str, Any]]
     count: Mapped[int]
     seed: Mapped[int] = mapped_column(default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     progress: Mapped[dict[str, Any] | None]
     code_version: Mapped[str] = mapped_column(String(64))
 
