@@ -29,11 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from atlas.analysis.compare import (
     MATRIX_FIELDS,
+    GraphView,
     SolutionSummary,
-    as_graph,
     compare_solutions,
     comparison_matrix,
-    graph_edit_distance,
 )
 from tests.conftest import load_references
 from tests.unit.test_compare import summary_of
@@ -62,7 +61,7 @@ def pair_by_pair(items: list[SolutionSummary]) -> dict[str, np.ndarray]:
 
 def graph_distances(items: list[SolutionSummary]) -> None:
     for a, b in itertools.combinations(items, 2):
-        graph_edit_distance(as_graph(a.graph), as_graph(b.graph))
+        GraphView.of(a.compact_graph, b.compact_graph)
 
 
 def main() -> None:

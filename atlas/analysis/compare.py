@@ -33,7 +33,7 @@ from atlas.analysis.extrapolation import (
 )
 from atlas.analysis.graph import edit_distance
 from atlas.analysis.graph.node_link import from_node_link
-from atlas.analysis.solution_types import same_type
+from atlas.analysis.solution_types import assign_types, same_type
 from atlas.analysis.trial_runs import validation_states
 from atlas.networks import RNNPopulation
 from atlas.tasks import TrialTask
@@ -64,6 +64,17 @@ class SolutionSummary:
     @cached_property
     def geometry(self) -> StateGeometry:
         return StateGeometry.of(self.states)
+
+    @cached_property
+    def compact_graph(self) -> nx.DiGraph | None:
+        return None if self.graph is None else as_graph(self.graph)
+
+    @cached_property
+    def point_counts(self) -> dict[str, int] | None:
+        """Fixed points counted as fixed_point_counts does, once however many comparisons."""
+        if self.fixed_points is None:
+            return None
+        return fixed_point_counts(self.fixed_points, self.task)
 
     @classmethod
     def from_network(
@@ -147,12 +158,51 @@ def as_graph(graph: dict | nx.DiGraph) -> nx.DiGraph:
     return graph if isinstance(graph, nx.DiGraph) else from_node_link(graph)
 
 
-def graph_edit_distance(a: nx.DiGraph, b: nx.DiGraph) -> float:
-    """Edit distance between two reduced graphs: 0 exactly for two graphs of one type, else
-    `edit_distance.graph_edit_distance` (exact for small graphs, deterministic for all)."""
-    if same_type(a, b):
-        return 0.0
-    return edit_distance.graph_edit_distance(a, b)
+@dataclass(frozen=True)
+class GraphView:
+    """Two reduced graphs compared: one solution type or not, and their edit distance (0
+    exactly for two graphs of one type, else `edit_distance.graph_edit_distance`)."""
+
+    same_type: bool
+    edit_distance: float
+
+    @classmethod
+    def of(cls, a: nx.DiGraph, b: nx.DiGraph) -> GraphView:
+        if same_type(a, b):
+            return cls(True, 0.0)
+        return cls(False, edit_distance.graph_edit_distance(a, b))
+
+
+class GraphViews:
+    """The graph views of the pairs of a list of summaries, each computed once per pair of
+    solution types where it can be.
+
+    Graphs of one type are isomorphic with their labels, so the exact edit distance from
+    either to any third graph is the same: a matrix of n networks of t types needs t(t-1)/2
+    edit-path searches, not n(n-1)/2. Pairs too large for the exact search keep their own
+    bipartite bound (which depends on node order), as a request for that pair alone gives it.
+    """
+
+    def __init__(self, summaries: Sequence[SolutionSummary]) -> None:
+        graphed = [s for s in summaries if s.compact_graph is not None]
+        types = assign_types([s.compact_graph for s in graphed])
+        self._types = {id(s): t for s, t in zip(graphed, types, strict=True)}
+        self._known: dict[tuple[int, int], GraphView] = {}
+
+    def between(self, a: SolutionSummary, b: SolutionSummary) -> GraphView | None:
+        """The view of a and b (both among the summaries given), None where a graph lacks."""
+        graph_a, graph_b = a.compact_graph, b.compact_graph
+        if graph_a is None or graph_b is None:
+            return None
+        type_a, type_b = self._types[id(a)], self._types[id(b)]
+        if type_a == type_b:
+            return GraphView(True, 0.0)
+        if len(graph_a) + len(graph_b) > edit_distance.EXACT_NODES:
+            return GraphView.of(graph_a, graph_b)
+        key = (min(type_a, type_b), max(type_a, type_b))
+        if key not in self._known:
+            self._known[key] = GraphView.of(graph_a, graph_b)
+        return self._known[key]
 
 
 # ---------------------------------------------------------------- fixed points
@@ -183,6 +233,7 @@ class StateGeometry:
     however many networks it is compared with."""
 
     coordinates: np.ndarray  # (B*T, k): the states on their top k <= COMPONENTS components
+    basis: np.ndarray  # (B*T, k): the same, scaled to unit length (orthonormal columns)
     rank: int  # components whose variance is above VARIANCE_FLOOR of the total
 
     @classmethod
@@ -191,7 +242,7 @@ class StateGeometry:
         u, s, _ = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
         variances = s**2
         rank = int((variances > VARIANCE_FLOOR * variances.sum()).sum())
-        return cls(u[:, :COMPONENTS] * s[:COMPONENTS], rank)
+        return cls(u[:, :COMPONENTS] * s[:COMPONENTS], u[:, :COMPONENTS], rank)
 
 
 def shared_components(a: StateGeometry, b: StateGeometry) -> int:
@@ -205,35 +256,31 @@ def procrustes_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(1.0 - procrustes(a, b)[2])
 
 
-def cca_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean canonical correlation between two point sets of the same rows."""
-    qa, _ = np.linalg.qr(a - a.mean(axis=0))
-    qb, _ = np.linalg.qr(b - b.mean(axis=0))
+def mean_canonical_correlation(qa: np.ndarray, qb: np.ndarray) -> float:
+    """Mean canonical correlation of two centred point sets of the same rows, given by
+    orthonormal bases of their spans: the mean cosine of the principal angles between them.
+    Principal components come with such a basis, so a matrix needs no QR per pair."""
     return float(np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), 0.0, 1.0).mean())
 
 
 # ---------------------------------------------------------------- comparison
 
 
-def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
-    """Compare two networks of one task, of any architectures and sizes."""
+def compare_solutions(
+    a: SolutionSummary, b: SolutionSummary, graphs: GraphViews | None = None
+) -> Comparison:
+    """Compare two networks of one task, of any architectures and sizes (`graphs`: the graph
+    views of a list holding both, shared by the pairs of a matrix)."""
     if a.task.name != b.task.name:
         raise ValueError(f"solutions of different tasks ({a.task.name!r}, {b.task.name!r})")
     if a.states.shape[:2] != b.states.shape[:2]:
         raise ValueError(
             f"validation states cover different trials: {a.states.shape} vs {b.states.shape}"
         )
-    one_type = distance = None
-    if a.graph is not None and b.graph is not None:
-        graph_a, graph_b = as_graph(a.graph), as_graph(b.graph)
-        one_type = same_type(graph_a, graph_b)
-        distance = graph_edit_distance(graph_a, graph_b)
+    graph = (graphs or GraphViews([a, b])).between(a, b)
     counts = difference = None
-    if a.fixed_points is not None and b.fixed_points is not None:
-        counts = (
-            fixed_point_counts(a.fixed_points, a.task),
-            fixed_point_counts(b.fixed_points, b.task),
-        )
+    if a.point_counts is not None and b.point_counts is not None:
+        counts = (a.point_counts, b.point_counts)
         difference = count_difference(*counts)
     signatures = None
     if a.signature is not None and b.signature is not None:
@@ -241,13 +288,13 @@ def compare_solutions(a: SolutionSummary, b: SolutionSummary) -> Comparison:
     n = shared_components(a.geometry, b.geometry)
     pcs_a, pcs_b = a.geometry.coordinates[:, :n], b.geometry.coordinates[:, :n]
     return Comparison(
-        same_type=one_type,
-        graph_edit_distance=distance,
+        same_type=None if graph is None else graph.same_type,
+        graph_edit_distance=None if graph is None else graph.edit_distance,
         fixed_point_difference=difference,
         fixed_point_counts=counts,
         signature_distance=signatures,
         procrustes_similarity=procrustes_similarity(pcs_a, pcs_b),
-        cca_similarity=cca_similarity(pcs_a, pcs_b),
+        cca_similarity=mean_canonical_correlation(a.geometry.basis[:, :n], b.geometry.basis[:, :n]),
         components=n,
     )
 
@@ -267,8 +314,9 @@ def comparison_matrix(summaries: Sequence[SolutionSummary]) -> dict[str, np.ndar
     1/0); NaN where a view is unavailable."""
     n = len(summaries)
     matrices = {name: np.full((n, n), np.nan) for name in MATRIX_FIELDS}
+    graphs = GraphViews(summaries)
     for i, j in itertools.combinations_with_replacement(range(n), 2):
-        comparison = compare_solutions(summaries[i], summaries[j])
+        comparison = compare_solutions(summaries[i], summaries[j], graphs)
         for name in MATRIX_FIELDS:
             value = getattr(comparison, name)
             matrices[name][i, j] = matrices[name][j, i] = math.nan if value is None else value

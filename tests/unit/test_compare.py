@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from atlas.analysis.compare import (
+    GraphView,
+    GraphViews,
     SolutionSummary,
     as_graph,
     compare_solutions,
     comparison_matrix,
-    graph_edit_distance,
     summaries_from_population,
 )
 from atlas.analysis.fixed_point_conditions import analyse_fixed_points
@@ -170,5 +171,41 @@ def test_edit_distance_is_exact_on_the_papers_small_graphs(reference_networks):
     assert len(graphs) >= 10
     for (name_a, a), (name_b, b) in itertools.combinations(graphs.items(), 2):
         expected = exhaustive_edit_distance(a, b)
-        assert graph_edit_distance(a, b) == expected, (name_a, name_b)
-        assert graph_edit_distance(b, a) == expected, (name_b, name_a)
+        assert GraphView.of(a, b).edit_distance == expected, (name_a, name_b)
+        assert GraphView.of(b, a).edit_distance == expected, (name_b, name_a)
+
+
+def test_canonical_correlation_from_principal_components_equals_qr_of_the_states(
+    reference_networks,
+):
+    """The matrix reads CCA off each network's principal-component basis; the textbook way
+    (QR of each centred point set, then the singular values of Qa'Qb) must agree."""
+    a = summary_of(reference(reference_networks, "delayed_vanilla_20_i100"))
+    b = summary_of(reference(reference_networks, "delayed_vanilla_40_i100"))
+    n = min(a.geometry.rank, b.geometry.rank, 10)
+    pcs = [s.geometry.coordinates[:, :n] for s in (a, b)]
+    qa, qb = (np.linalg.qr(p - p.mean(axis=0))[0] for p in pcs)
+    textbook = np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), 0, 1).mean()
+    assert compare_solutions(a, b).cca_similarity == pytest.approx(textbook, abs=1e-12)
+
+
+def test_graph_views_of_a_list_equal_each_pair_alone(reference_networks):
+    """A matrix computes one edit distance per pair of types; every pair must still read what
+    it reads alone (the reference graphs hold several networks of one type)."""
+    summaries = [
+        SolutionSummary(
+            task=get_task(net.task),
+            architecture=net.architecture,
+            units=net.units,
+            states=np.empty((1, 1, net.units)),
+            graph=net.graph,
+        )
+        for net in reference_networks
+    ]
+    views = GraphViews(summaries)
+    one_type = 0
+    for a, b in itertools.combinations(summaries, 2):
+        alone = GraphView.of(a.compact_graph, b.compact_graph)
+        assert views.between(a, b) == alone == views.between(b, a)
+        one_type += alone.same_type
+    assert one_type >= 3
