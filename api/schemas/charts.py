@@ -149,7 +149,10 @@ class SettingOut(BaseModel):
     state: str = Field(description="training, reached, short, cancelled or stopped.")
     note: str | None = Field(description="Why a setting ended short or stopped.")
     first_seed: int
-    seeds_used: int
+    seeds_used: int = Field(
+        description="Seeds given to training (a chunk that never ran, e.g. one that could not "
+        "be queued, gives its seeds back)."
+    )
     seed_budget: int
     trained: int = Field(description="Networks stored.")
     accepted: int

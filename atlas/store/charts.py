@@ -231,7 +231,9 @@ def _locked_chart(session: Session, chart_id: int) -> Chart:
 @dataclass
 class _Counts:
     """What one setting has: networks trained, accepted, accepted and analysed or typed, seeds
-    in unfinished chunks, chunks, and errors of chunks that ended with networks missing.
+    in unfinished chunks, seeds of chunks that ended without ever running (failed to queue,
+    cancelled while queued: handed out, never trained), chunks, and errors of chunks that ended
+    with networks missing.
     `trained` counts the networks stored here and, for a finished chunk that recorded more
     (`Job.n_saved`: a chart imported from a dataset that carries only its accepted networks),
     the ones trained where it ran."""
@@ -241,6 +243,7 @@ class _Counts:
     analysed: int = 0
     typed: int = 0
     pending: int = 0
+    never_ran: int = 0
     chunks: int = 0
     unfinished_chunks: int = 0
     errors: list[str] = field(default_factory=list)
@@ -274,17 +277,28 @@ def _counts(session: Session, chart: Chart) -> dict[int, _Counts]:
         .scalar_subquery()
     )
     chunks = session.execute(
-        select(ChartChunk.setting_id, Job.id, Job.status, Job.count, Job.error, Job.n_saved, saved)
+        select(
+            ChartChunk.setting_id,
+            Job.id,
+            Job.status,
+            Job.count,
+            Job.error,
+            Job.n_saved,
+            saved,
+            Job.started_at.is_(None),
+        )
         .join(Job, Job.id == ChartChunk.job_id)
         .where(ChartChunk.chart_id == chart.id)
     ).all()
-    for setting_id, job_id, status, count, error, recorded, n_saved in chunks:
+    for setting_id, job_id, status, count, error, recorded, n_saved, unstarted in chunks:
         c = counts[setting_id]
         c.chunks += 1
         if status in UNFINISHED:
             c.unfinished_chunks += 1
             c.pending += count - n_saved
             continue
+        if unstarted:
+            c.never_ran += count
         c.trained += max(0, recorded - n_saved)  # trained where it ran, not stored here
         n_saved = max(n_saved, recorded)
         if n_saved < count and status != WorkStatus.CANCELLED:
@@ -544,9 +558,10 @@ def attach_networks(
 
 @dataclass(frozen=True)
 class SettingProgress:
-    """One setting: seeds handed out of its budget, networks trained (stored), accepted,
-    failed (stored, not accepted), analysed and typed (of the accepted), seeds still training,
-    its chunks, and its state: training, reached, short, cancelled or stopped (with a note)."""
+    """One setting: seeds given to training out of its budget (not those of chunks that never
+    ran), networks trained (stored), accepted, failed (stored, not accepted), analysed and
+    typed (of the accepted), seeds still training, its chunks, and its state: training,
+    reached, short, cancelled or stopped (with a note)."""
 
     position: int
     architecture: str
@@ -609,7 +624,7 @@ def _record(session: Session, chart: Chart) -> ChartRecord:
                 architecture=s.architecture,
                 units=s.units,
                 first_seed=chart.seed + s.position * chart.seed_budget,
-                seeds_used=s.seeds_used,
+                seeds_used=s.seeds_used - c.never_ran,
                 seed_budget=chart.seed_budget,
                 trained=c.trained,
                 accepted=c.accepted,

@@ -17,10 +17,12 @@ from atlas.analysis.chart_summary import breakdown, predictor_kappa, rare_types
 from atlas.networks import from_state_dicts
 from atlas.store import (
     assign_solution_type,
+    fail_submitted_chart,
     make_engine,
     save_imported_network,
     session_factory,
     session_scope,
+    submit_chart,
 )
 from atlas.store.charts import (
     ChartSpec,
@@ -264,3 +266,26 @@ def test_chart_submitted_replayed_and_cancelled(client):
         else setting["accepted"] / SMALL["networks_per_setting"]
     )
     assert final["progress"]["fraction"] == pytest.approx(done)
+
+
+def test_a_chart_that_could_not_be_queued_used_no_seeds(client):
+    """Its chunks never ran: the seeds they were handed are not counted as used (they read 2 of
+    6), while the chart keeps its chunks and their reason."""
+    engine = make_engine(client.app.state.settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        spec = ChartSpec(
+            task="delayed",
+            task_parameters=SMALL["task_parameters"],
+            settings=(SettingSpec("vanilla", 4),),
+            networks_per_setting=2,
+            chunk_size=1,
+        )
+        chart_id = submit_chart(sessions, spec).record.id
+        fail_submitted_chart(sessions, chart_id, "the queue is unreachable")
+    finally:
+        engine.dispose()
+    chart = client.get(f"/charts/{chart_id}").json()
+    assert chart["status"] == "failed" and "unreachable" in chart["error"]
+    (setting,) = chart["settings"]
+    assert (setting["seeds_used"], setting["chunks"], setting["trained"]) == (0, 2, 0)
