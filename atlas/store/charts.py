@@ -234,9 +234,8 @@ class _Counts:
     in unfinished chunks, seeds of chunks that ended without ever running (failed to queue,
     cancelled while queued: handed out, never trained), chunks, and errors of chunks that ended
     with networks missing.
-    `trained` counts the networks stored here and, for a finished chunk that recorded more
-    (`Job.n_saved`: a chart imported from a dataset that carries only its accepted networks),
-    the ones trained where it ran."""
+    `trained` counts the networks stored here and, for a chunk imported with a chart's dataset
+    (`ChartChunk.trained_elsewhere`), the ones it trained where it ran and did not bring."""
 
     trained: int = 0
     accepted: int = 0
@@ -283,28 +282,28 @@ def _counts(session: Session, chart: Chart) -> dict[int, _Counts]:
             Job.status,
             Job.count,
             Job.error,
-            Job.n_saved,
+            ChartChunk.trained_elsewhere,
             saved,
             Job.started_at.is_(None),
         )
         .join(Job, Job.id == ChartChunk.job_id)
         .where(ChartChunk.chart_id == chart.id)
     ).all()
-    for setting_id, job_id, status, count, error, recorded, n_saved, unstarted in chunks:
+    for setting_id, job_id, status, count, error, elsewhere, stored, unstarted in chunks:
         c = counts[setting_id]
         c.chunks += 1
         if status in UNFINISHED:
             c.unfinished_chunks += 1
-            c.pending += count - n_saved
+            c.pending += count - stored
             continue
         if unstarted:
             c.never_ran += count
-        c.trained += max(0, recorded - n_saved)  # trained where it ran, not stored here
-        n_saved = max(n_saved, recorded)
-        if n_saved < count and status != WorkStatus.CANCELLED:
+        trained = stored if elsewhere is None else max(stored, elsewhere)
+        c.trained += trained - stored
+        if trained < count and status != WorkStatus.CANCELLED:
             c.errors.append(
-                f"chunk job {job_id} ended {status} with {n_saved} of {count} "
-                f"networks stored: {error or 'no error recorded'}"
+                f"chunk job {job_id} ended {status} with {trained} of {count} "
+                f"networks trained: {error or 'no error recorded'}"
             )
     return counts
 
@@ -343,7 +342,13 @@ def _seeds_wanted(chart: Chart, setting: ChartSetting, c: _Counts) -> int:
     return max(0, min(wanted, chart.seed_budget - setting.seeds_used))
 
 
-def add_chunk(session: Session, chart: Chart, setting: ChartSetting, job: Job) -> None:
+def add_chunk(
+    session: Session,
+    chart: Chart,
+    setting: ChartSetting,
+    job: Job,
+    trained_elsewhere: int | None = None,
+) -> None:
     """Link `job` to the setting as the chunk of its next `job.count` seeds."""
     session.add(job)
     session.flush()
@@ -353,6 +358,7 @@ def add_chunk(session: Session, chart: Chart, setting: ChartSetting, job: Job) -
             setting_id=setting.id,
             job_id=job.id,
             first_seed_index=setting.seeds_used,
+            trained_elsewhere=trained_elsewhere,
         )
     )
     setting.seeds_used += job.count
@@ -531,12 +537,13 @@ def attach_networks(
         count=seeds,
         seed=chart.seed + setting.position * chart.seed_budget + setting.seeds_used,
         training_config=chart.training_config,
-        n_saved=trained,
+        n_saved=len(network_ids),
         attempts=0,
     )
     mark_running(job)
     mark_succeeded(job)
-    add_chunk(session, chart, setting, job)
+    elsewhere = trained if trained > len(network_ids) else None
+    add_chunk(session, chart, setting, job, trained_elsewhere=elsewhere)
     by_id = {n.id: n for n in networks}
     places = [None if by_id[i].seed is None else by_id[i].seed - job.seed for i in network_ids]
     if len(set(places)) != len(places) or not all(p is not None and 0 <= p < seeds for p in places):

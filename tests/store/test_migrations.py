@@ -19,15 +19,19 @@ from throwaway_databases import BACKENDS, database
 from atlas.cli import main as atlas_main
 from atlas.store import (
     SchemaOutOfDateError,
+    chart_record,
     check_schema_current,
     import_network,
     make_engine,
     migrate,
+    save_imported_network,
     session_factory,
+    session_scope,
     submit_study,
 )
 from atlas.store.arrays import arrays_to_blob
-from atlas.store.models import Base, Network, SolutionType, TwoNeuronStudyRow
+from atlas.store.charts import ChartSpec, SettingSpec, attach_networks, create_chart
+from atlas.store.models import Base, ChartChunk, Job, Network, SolutionType, TwoNeuronStudyRow
 from atlas.store.networks import imported_content_key
 from atlas.store.schema import ROOT, head_revision
 from atlas.tasks import DEFAULT_VARIANT, get_task, variant_key
@@ -250,5 +254,50 @@ def test_studies_stored_before_idempotency_keys_keep_theirs_unkeyed(backend, tmp
             with engine.connect() as connection:
                 count = connection.execute(text("SELECT count(*) FROM two_neuron_studies")).scalar()
                 assert count == 2
+        finally:
+            engine.dispose()
+
+
+@ON_EACH_BACKEND
+def test_imported_chart_chunks_move_what_they_trained_out_of_their_jobs(
+    backend, tmp_path, reference_networks
+):
+    """Before 0011 a chunk imported with 2 of its 5 networks kept 5 in its job's n_saved: the
+    upgrade moves it to the chunk (the job then counts the 2 stored), the chart reads the same
+    numbers either way, and downgrading moves it back."""
+    reference = next(r for r in reference_networks if r.name == "delayed_vanilla_20_i100")
+    task = get_task("delayed")
+    with database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(url, "head")
+            sessions = session_factory(engine)
+            with session_scope(sessions) as session:
+                spec = ChartSpec(
+                    task="delayed",
+                    settings=(SettingSpec("vanilla", 20),),
+                    networks_per_setting=5,
+                )
+                chart, _ = create_chart(session, spec)
+                ids = [
+                    save_imported_network(session, task, reference.state_dict, 1e-5).id
+                    for _ in range(2)
+                ]
+                job_id = attach_networks(session, chart.id, 0, ids, seeds=6, trained=5)
+                chart_id = chart.id
+            with Session(engine) as session:
+                before = chart_record(session, chart_id).settings[0]
+            assert (before.seeds_used, before.trained, before.accepted) == (6, 5, 2)
+            migrate(url, "0010")
+            with engine.connect() as connection:
+                saved = "SELECT n_saved FROM jobs WHERE id = :j"
+                assert connection.execute(text(saved), {"j": job_id}).scalar() == 5
+            migrate(url, "head")
+            assert schema_diff(engine) == []
+            with Session(engine) as session:
+                assert session.get(Job, job_id).n_saved == 2
+                (chunk,) = session.scalars(select(ChartChunk)).all()
+                assert chunk.trained_elsewhere == 5
+                assert chart_record(session, chart_id).settings[0] == before
         finally:
             engine.dispose()

@@ -75,7 +75,11 @@ class ChartSetting(Base):
 
 class ChartChunk(Base):
     """A population chunk: the training job that trains seeds `first_seed_index ..` of a
-    setting's range. One row per job, one job per range start: a chunk is never made twice."""
+    setting's range. One row per job, one job per range start: a chunk is never made twice.
+
+    `trained_elsewhere`: for a chunk imported with a chart's dataset, how many networks it
+    trained where it ran, when that is more than its job stores here (the dataset carries only
+    the accepted ones); None when every network it trained is stored."""
 
     __tablename__ = "chart_chunks"
     __table_args__ = (UniqueConstraint("setting_id", "first_seed_index"),)
@@ -85,3 +89,4 @@ class ChartChunk(Base):
     setting_id: Mapped[int] = mapped_column(ForeignKey("chart_settings.id", ondelete="CASCADE"))
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
     first_seed_index: Mapped[int]
+    trained_elsewhere: Mapped[int | None] = mapped_column(default=None)
