@@ -23,7 +23,8 @@ MAX_MEMBER_PAGE = 500
 _NOT_FOUND = {404: {"description": "No such type."}}
 
 
-def _type_out(task: str, variant: str, summary: TypeSummary) -> TypeOut:
+def type_out(task: str, variant: str, summary: TypeSummary) -> TypeOut:
+    """A type as `/types` answers it (the explorer's index of types lists the same)."""
     base = f"/types/{summary.id}"
     members = f"/solutions?{urlencode({'task': task, 'type': summary.name})}"
     return TypeOut(
@@ -70,7 +71,7 @@ def list_types(session: SessionDep, task: TaskQuery, variant: VariantQuery = Non
         networks=table.networks,
         coverage=table.coverage,
         coverage_threshold=table.threshold,
-        types=[_type_out(name, variant, summary) for summary in table.types],
+        types=[type_out(name, variant, summary) for summary in table.types],
         variants=[
             VariantOut(
                 variant=v.variant,
@@ -110,7 +111,7 @@ def read_type(
         next_cursor = signer.encode({"id": rows[limit - 1].id}, query)
         next_url = f"{request.url.path}?{urlencode({'limit': limit, 'cursor': next_cursor})}"
     return TypeDetailOut(
-        **_type_out(found.task, found.variant, summary).model_dump(),
+        **type_out(found.task, found.variant, summary).model_dump(),
         member_page=members,
         next_cursor=next_cursor,
         next=next_url,

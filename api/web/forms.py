@@ -4,6 +4,7 @@ Work page (re-)rendered with a form's values and the problem that stopped it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -30,6 +31,16 @@ def form_number(name: str, text: str, kind: type[int] | type[float] = int) -> in
     except ValueError:
         what = "a whole number" if kind is int else "a number"
         raise Problem(422, "invalid-form", f"{name} must be {what}, not {text!r}") from None
+
+
+def form_choice(name: str, value: str | None, choices: Sequence[str]) -> str | None:
+    """A filter's select field: blank (its "any") is None; a value it does not offer is a 422
+    that lists what it does (a hand-edited URL)."""
+    if not value:
+        return None
+    if value not in choices:
+        raise Problem(422, "invalid-filter", f"{name} must be one of {', '.join(choices)}")
+    return value
 
 
 def form_json_object(name: str, text: str) -> dict[str, Any]:

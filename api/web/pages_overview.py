@@ -1,11 +1,13 @@
 """Pages of the atlas' overview: home (tasks and recent work), a task's solution types by
-setting (the paper's figure), and one type (graph, members, spread of their features)."""
+setting (the paper's figure), every type of the atlas largest first, and one type (graph,
+members, spread of their features)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import asdict, dataclass
+from typing import Annotated, get_args
+from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import Query, Request
@@ -13,28 +15,42 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, TypeId
 from api.pictures import graph_picture
-from api.routes.types import list_types, read_type
+from api.problems import Problem, as_problem
+from api.routes.solutions import MAX_PAGE
+from api.routes.tasks import task_argument
+from api.routes.types import list_types, read_type, type_out
+from api.schemas.solutions import Architecture
 from api.schemas.types import TypeOut, TypeTableOut
 from api.variants import VariantQuery
+from api.web.forms import form_choice, form_number, task_names
 from api.web.page_route import page_router
-from api.web.templating import render
+from api.web.templating import query, render
+from atlas.errors import AtlasError
 from atlas.store import (
     SolutionFilters,
     TaskCounts,
+    TypeFilters,
+    VariantSummary,
     all_tasks,
+    chosen_variant,
     list_solutions,
     member_spread,
     recent_work,
     resolve_task,
     solution_type,
     task_counts,
+    type_index,
+    type_variants,
 )
 from atlas.studies import TwoNeuronModel
+from atlas.tasks import DEFAULT_VARIANT
 
 router = page_router()
 EXAMPLES_PER_TYPE = 3
 RECENT_WORK = 10
 COUNTS_TTL_S = 5.0
+TYPES_PER_PAGE = 50
+Text = Annotated[str | None, Query(max_length=255)]
 
 
 _counted: dict[str, tuple[float, dict[str, TaskCounts]]] = {}
@@ -150,6 +166,96 @@ def task_page(
         sizes=sorted({s.units for s in every_setting}),
         architecture=architecture,
         size=size,
+    )
+
+
+def _page_size(text: str | None) -> int:
+    """The index's `limit` field (blank: the default), or a 422 in words."""
+    if text is None or not text.strip():
+        return TYPES_PER_PAGE
+    size = int(form_number("limit", text, int))
+    if not 1 <= size <= MAX_PAGE:
+        raise Problem(422, "invalid-filter", f"limit must be from 1 to {MAX_PAGE}, not {size}")
+    return size
+
+
+def _variant(task: str | None, variants: list[VariantSummary], variant: str | None) -> str | None:
+    """The variant asked for, checked against the task's (404 naming them when it has no
+    types there); without a task only `default` means anything: the others are one task's
+    parameter sets."""
+    if variant is None:
+        return None
+    if task is not None:
+        return chosen_variant(task, variants, variant)
+    if variant != DEFAULT_VARIANT:
+        raise Problem(
+            422, "invalid-filter", f"variant {variant!r} is one task's parameter set: choose a task"
+        )
+    return variant
+
+
+def _types_page(
+    request: Request, session: SessionDep, filters: TypeFilters, limit: int, cursor: str | None
+) -> tuple[list[TypeOut], str | None]:
+    """A page of the index and the next page's cursor (None on the last), signed for these
+    filters as the browse page's cursors are for its own."""
+    signer, scope = request.app.state.cursor_signer, {"type_index": asdict(filters)}
+    after = None
+    if cursor is not None:
+        position = signer.decode(cursor, scope)
+        after = (position["members"], position["id"])
+    rows = type_index(session, filters, after=after, limit=limit + 1)
+    items = [type_out(row.task, row.variant, row.summary) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return items, None
+    last = rows[limit - 1].summary
+    return items, signer.encode({"members": last.member_count, "id": last.id}, scope)
+
+
+@router.get("/atlas/types", response_class=HTMLResponse)
+def types_index(
+    request: Request,
+    session: SessionDep,
+    task: Text = None,
+    variant: Text = None,
+    architecture: Text = None,
+    limit: Text = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> HTMLResponse:
+    """Every solution type of the atlas, largest first: a filter the page cannot meet (an
+    unknown task, a page size in letters) comes back on the form, its values kept."""
+    variants: list[VariantSummary] = []
+    items: list[TypeOut] = []
+    name: str | None = None
+    next_cursor: str | None = None
+    error: Problem | None = None
+    try:
+        name = task_argument(task, session) if task else None
+        variants = type_variants(session, name) if name else []
+        filters = TypeFilters(
+            task=name,
+            variant=_variant(name, variants, variant or None),
+            architecture=form_choice("architecture", architecture, get_args(Architecture)),
+        )
+        items, next_cursor = _types_page(
+            request, session, filters, _page_size(limit), cursor or None
+        )
+    except (Problem, AtlasError) as refused:
+        error = as_problem(refused)
+    shown = {"task": name, "variant": variant} if variant else {"task": name}
+    return render(
+        request,
+        "types.html",
+        status_code=error.status if error else 200,
+        title="Solution types",
+        form={**request.query_params, **({"task": name} if name else {})},
+        tasks=task_names(session),
+        variants=[v.variant for v in variants] if name else [DEFAULT_VARIANT],
+        architectures=get_args(Architecture),
+        types=items,
+        next_url=next_cursor and request.url.path + query(request, cursor=next_cursor),
+        json_url=f"/types?{urlencode(shown)}" if name else None,
+        error=error.detail if error else None,
     )
 
 

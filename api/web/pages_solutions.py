@@ -19,7 +19,7 @@ from api.problems import Problem, as_problem
 from api.routes.compare import compare, compare_matrix
 from api.routes.solutions import DEFAULT_ORDER, list_solutions_route, read_solution
 from api.schemas.solutions import Architecture, NetworkSource, NetworkStatus, SortKey, SortOrder
-from api.web.forms import form_number, task_names
+from api.web.forms import form_choice, form_number, task_names
 from api.web.page_route import page_router
 from api.web.svg import loss_curve_svg
 from api.web.templating import render
@@ -52,11 +52,7 @@ LIMIT = COMPARE_SUGGESTIONS + 1
 
 
 def _choice(name: str, value: str | None) -> str | None:
-    if not value:
-        return None
-    if value not in CHOICES[name]:
-        raise Problem(422, "invalid-filter", f"{name} must be one of {', '.join(CHOICES[name])}")
-    return value
+    return form_choice(name, value, CHOICES[name])
 
 
 def _number(name: str, value: str | None, kind: type[int] | type[float]) -> int | float | None:

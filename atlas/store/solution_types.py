@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from atlas.analysis.graph import from_node_link, to_node_link
@@ -134,6 +134,48 @@ class TypeTable:
     types: list[TypeSummary]
 
 
+def _setting_counts(
+    session: Session, *where: ColumnElement[bool]
+) -> dict[int, dict[str, dict[int, int]]]:
+    """Members of the types matching `where`, counted from the networks themselves, per type
+    id as {architecture: {units: n}}."""
+    counts = session.execute(
+        select(Network.solution_type_id, Network.architecture, Network.units, func.count())
+        .join(SolutionType, Network.solution_type_id == SolutionType.id)
+        .where(*where)
+        .group_by(Network.solution_type_id, Network.architecture, Network.units)
+    ).all()
+    nested: dict[int, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    for type_id, architecture, units, count in counts:
+        nested[type_id][architecture][units] = count
+    return nested
+
+
+def _size(per_setting: dict[str, dict[int, int]]) -> int:
+    return sum(sum(per_units.values()) for per_units in per_setting.values())
+
+
+def _summary(row: SolutionType, per_setting: dict[str, dict[int, int]], total: int) -> TypeSummary:
+    """A type's summary from its members per setting; `total`: its variant's typed networks."""
+    by_both = {a: dict(sorted(u.items())) for a, u in sorted(per_setting.items())}
+    by_units: dict[int, int] = defaultdict(int)
+    for per_units in by_both.values():
+        for units, count in per_units.items():
+            by_units[units] += count
+    size = _size(per_setting)
+    return TypeSummary(
+        id=row.id,
+        name=row.name,
+        canonical_hash=row.canonical_hash,
+        graph=row.graph,
+        member_count=size,
+        share=size / total if total else 0.0,
+        by_architecture={a: sum(u.values()) for a, u in by_both.items()},
+        by_units=dict(sorted(by_units.items())),
+        by_architecture_units=by_both,
+    )
+
+
 def type_table(
     session: Session,
     task: str,
@@ -144,37 +186,10 @@ def type_table(
     coverage."""
     in_variant = (SolutionType.task == task, SolutionType.variant == variant)
     types = session.scalars(select(SolutionType).where(*in_variant)).all()
-    counts = session.execute(
-        select(Network.solution_type_id, Network.architecture, Network.units, func.count())
-        .join(SolutionType, Network.solution_type_id == SolutionType.id)
-        .where(*in_variant)
-        .group_by(Network.solution_type_id, Network.architecture, Network.units)
-    ).all()
-    nested: dict[int, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    for type_id, architecture, units, count in counts:
-        nested[type_id][architecture][units] = count
-    sizes = {t.id: sum(sum(u.values()) for u in nested[t.id].values()) for t in types}
+    nested = _setting_counts(session, *in_variant)
+    sizes = {t.id: _size(nested[t.id]) for t in types}
     total = sum(sizes.values())
-    summaries = []
-    for t in types:
-        by_both = {a: dict(sorted(u.items())) for a, u in sorted(nested[t.id].items())}
-        by_units: dict[int, int] = defaultdict(int)
-        for per_units in by_both.values():
-            for units, count in per_units.items():
-                by_units[units] += count
-        summaries.append(
-            TypeSummary(
-                id=t.id,
-                name=t.name,
-                canonical_hash=t.canonical_hash,
-                graph=t.graph,
-                member_count=sizes[t.id],
-                share=sizes[t.id] / total if total else 0.0,
-                by_architecture={a: sum(u.values()) for a, u in by_both.items()},
-                by_units=dict(sorted(by_units.items())),
-                by_architecture_units=by_both,
-            )
-        )
+    summaries = [_summary(t, nested[t.id], total) for t in types]
     summaries.sort(key=lambda s: (-s.member_count, s.name))
     parameters = types[0].task_parameters if types else resolve_task(session, task).parameters()
     return TypeTable(
@@ -186,6 +201,85 @@ def type_table(
         threshold=threshold,
         types=summaries,
     )
+
+
+@dataclass(frozen=True)
+class TypeFilters:
+    """Which types an index of the whole atlas lists; None means any. `architecture` keeps the
+    types with at least one member of that architecture (their counts stay whole)."""
+
+    task: str | None = None
+    variant: str | None = None
+    architecture: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.task is not None:
+            where.append(SolutionType.task == self.task)
+        if self.variant is not None:
+            where.append(SolutionType.variant == self.variant)
+        if self.architecture is not None:
+            built = select(Network.solution_type_id).where(
+                Network.architecture == self.architecture
+            )
+            where.append(SolutionType.id.in_(built))
+        return where
+
+
+@dataclass(frozen=True)
+class IndexedType:
+    """A type as the atlas-wide index lists it: its task variant and its summary (its share is
+    of its own variant's typed networks)."""
+
+    task: str
+    variant: str
+    summary: TypeSummary
+
+
+def type_index(
+    session: Session,
+    filters: TypeFilters,
+    *,
+    after: tuple[int, int] | None = None,
+    limit: int = 50,
+) -> list[IndexedType]:
+    """Up to `limit` types of every task and variant matching `filters`, largest first (members
+    counted from the networks, then id), after the position `after` = (members, id) of the
+    previous page's last type: keyset pages, so no page loads the whole atlas' types."""
+    members = (
+        select(Network.solution_type_id.label("type_id"), func.count().label("members"))
+        .where(Network.solution_type_id.is_not(None))
+        .group_by(Network.solution_type_id)
+        .subquery()
+    )
+    size = func.coalesce(members.c.members, 0)
+    query = (
+        select(SolutionType)
+        .outerjoin(members, members.c.type_id == SolutionType.id)
+        .where(*filters.conditions())
+    )
+    if after is not None:
+        count, last_id = after
+        query = query.where(or_(size < count, and_(size == count, SolutionType.id > last_id)))
+    rows = session.scalars(query.order_by(size.desc(), SolutionType.id).limit(limit)).all()
+    if not rows:
+        return []
+    nested = _setting_counts(session, SolutionType.id.in_([t.id for t in rows]))
+    totals = {
+        (task, variant): count
+        for task, variant, count in session.execute(
+            select(SolutionType.task, SolutionType.variant, func.count())
+            .join(Network, Network.solution_type_id == SolutionType.id)
+            .where(SolutionType.task.in_(sorted({t.task for t in rows})))
+            .group_by(SolutionType.task, SolutionType.variant)
+        )
+    }
+    return [
+        IndexedType(
+            t.task, t.variant, _summary(t, nested[t.id], totals.get((t.task, t.variant), 0))
+        )
+        for t in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,7 @@ def _pages(live_atlas) -> dict[str, str]:
         "solution": f"/atlas/solutions/{first}",
         "task": "/atlas/tasks/interval",
         "type": f"/atlas/types/{type_link['id']}",
+        "types": "/atlas/types",
         "compare": f"/atlas/compare?ids={first},{second}",
         "work": "/atlas/work",
         "import": "/atlas/import",
@@ -592,6 +593,41 @@ def test_pages_work_without_javascript(browser, live_atlas):
         watched.expected_status = {403, 404}
         watched.goto("/atlas/solutions/999999")
         assert "no solution with id 999999" in page.locator("main").inner_text()
+        watched.check()
+    finally:
+        context.close()
+
+
+def test_from_home_to_the_type_index_and_a_type_on_a_phone_without_javascript(browser, live_atlas):
+    """Home links to the index of every solution type; its filters are a plain GET form; its
+    rows are the API's types with their member counts, largest first; a type's link opens the
+    type's page. On a 390 px phone with JavaScript off, nothing wider than the screen."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    try:
+        watched = Watched(context, live_atlas["base"])
+        page = watched.page
+        watched.goto("/atlas")
+        page.click("main >> text=All solution types")
+        page.wait_for_load_state("networkidle")
+        assert page.url.endswith("/atlas/types")
+        assert page.locator("main h1").inner_text() == "Solution types"
+        assert _overflow(page) <= 1
+        page.select_option("#f-task", "interval")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "task=interval" in page.url
+        assert _overflow(page) <= 1
+        types = live_atlas["http"].get("/types", params={"task": "interval"}).json()["types"]
+        rows = page.locator("table.types tbody tr")
+        cells = [rows.nth(i).locator("th, td").all_inner_texts() for i in range(rows.count())]
+        shown = {name: int(members) for name, _, _, members, *_ in cells}
+        assert shown == {t["name"]: t["members"] for t in types}
+        assert list(shown.values()) == sorted(shown.values(), reverse=True)
+        first = types[0]
+        page.click(f"table.types tbody th a >> text='{first['name']}'")
+        page.wait_for_load_state("networkidle")
+        assert page.url.endswith(f"/atlas/types/{first['id']}")
+        assert page.locator("main h1").inner_text() == f"Solution type {first['name']}"
         watched.check()
     finally:
         context.close()

@@ -8,13 +8,17 @@ import threading
 
 import networkx as nx
 import pytest
+from sqlalchemy import select
 from throwaway_databases import BACKENDS, database
+from typed_atlas import SHORTENED_DELAYED, fill_with_types
 
 from atlas.analysis.graph import from_node_link, to_node_link
 from atlas.analysis.solution_types import assign_types, same_type, type_name
 from atlas.cli import main as atlas_main
 from atlas.networks import from_state_dicts
 from atlas.store import (
+    TypeFilters,
+    TypeSummary,
     assign_solution_type,
     make_engine,
     migrate,
@@ -23,6 +27,7 @@ from atlas.store import (
     save_imported_network,
     session_factory,
     session_scope,
+    type_index,
     type_members,
     type_table,
     type_variants,
@@ -311,3 +316,49 @@ def test_a_task_variant_has_its_own_types_table_and_names(
     assert out[1].startswith(variant_type.name) and "  2  " in out[1]
     assert out[-2:] == ["other variants (--variant):", out[-1]]
     assert out[-1].startswith("  default: ")
+
+
+def _listed(filters: TypeFilters, task: str, variant: str, summary: TypeSummary) -> bool:
+    """Whether the index should list a type under `filters` (the test's own reading)."""
+    return (
+        filters.task in (None, task)
+        and filters.variant in (None, variant)
+        and (filters.architecture is None or filters.architecture in summary.by_architecture)
+    )
+
+
+def test_the_type_index_pages_every_type_of_the_atlas_largest_first(atlas_db, reference_networks):
+    """Types of every task and variant (the shipped charts, the references under two variants
+    of `delayed`): walked two at a time, the index's keyset pages hold each type once, by
+    member count descending (then id), with the summary its own variant's table gives; each
+    filter keeps exactly the types it names."""
+    _, sessions = atlas_db
+    fill_with_types(sessions, reference_networks)
+    with session_scope(sessions) as session:
+        expected = {
+            summary.id: (task, v.variant, summary)
+            for task in session.scalars(select(SolutionType.task).distinct()).all()
+            for v in type_variants(session, task)
+            for summary in type_table(session, task, v.variant).types
+        }
+        order = sorted(expected, key=lambda i: (-expected[i][2].member_count, i))
+        walked, after = [], None
+        while page := type_index(session, TypeFilters(), after=after, limit=2):
+            walked += page
+            after = (page[-1].summary.member_count, page[-1].summary.id)
+        assert [t.summary.id for t in walked] == order
+        assert {t.summary.id: (t.task, t.variant, t.summary) for t in walked} == expected
+        assert expected[order[0]][2].member_count >= 21  # the charts' largest delayed type
+
+        shortened = variant_key(get_task("delayed", **SHORTENED_DELAYED))
+        for filters in (
+            TypeFilters(task="reproduction"),
+            TypeFilters(task="delayed", variant=shortened),
+            TypeFilters(variant=DEFAULT_VARIANT),
+            TypeFilters(architecture="lstm"),
+            TypeFilters(task="reproduction", variant=DEFAULT_VARIANT, architecture="gru"),
+        ):
+            wanted = [i for i in order if _listed(filters, *expected[i])]
+            assert 0 < len(wanted) < len(order), filters
+            listed = type_index(session, filters, limit=len(order))
+            assert [t.summary.id for t in listed] == wanted, filters
