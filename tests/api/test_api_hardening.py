@@ -141,9 +141,10 @@ def test_head_answers_as_get_without_the_body(live_url):
         connection.close()
 
 
-def test_a_form_without_its_key_asks_for_the_field_not_a_header(client):
+@pytest.mark.parametrize("path", ["/atlas/work/jobs", "/atlas/two-neuron/studies"])
+def test_a_form_without_its_key_asks_for_the_field_not_a_header(client, path):
     form = {"task": "delayed", "architecture": "vanilla", "units": "4", "count": "1"}
-    page = client.post("/atlas/work/jobs", data=form)
+    page = client.post(path, data=form)
     assert page.status_code == 401 and "API key field" in page.text
     assert "X-API-Key" not in page.text.split("<main", 1)[1].split("</main>", 1)[0]
 
@@ -162,10 +163,19 @@ def test_a_form_without_its_key_asks_for_the_field_not_a_header(client):
             "like vanilla 20, not 'vanilla twenty'",
         ),
         ("/atlas/work/charts", "max_validation_loss", "low", "must be a number, not 'low'"),
+        ("/atlas/two-neuron/studies", "count", "abc", "count must be a whole number, not 'abc'"),
+        ("/atlas/two-neuron/studies", "count", "0", "count: Input should be greater than or"),
+        ("/atlas/two-neuron/studies", "count", "10000000", "count: Input should be less than"),
+        ("/atlas/two-neuron/studies", "max_steps", "1.5", "max steps must be a whole number"),
+        ("/atlas/two-neuron/studies", "learning_rate", "fast", "learning rate must be a number"),
+        ("/atlas/two-neuron/studies", "learning_rate", "-1", "learning_rate: Input should be"),
+        ("/atlas/two-neuron/studies", "task_parameters", "[1]", "model parameters must be a JSON"),
+        ("/atlas/two-neuron/studies", "task_parameters", '{"t_final": -1}', "t_final"),
     ],
 )
 def test_the_explorer_forms_say_what_is_wrong_in_words(client, path, field, value, said):
-    """They showed Python's and pydantic's messages (int()'s literal, a pydantic.dev link)."""
+    """They showed Python's and pydantic's messages (int()'s literal, a pydantic.dev link).
+    Nothing is written."""
     form = {
         "task": "delayed",
         "architecture": "vanilla",
@@ -176,10 +186,12 @@ def test_the_explorer_forms_say_what_is_wrong_in_words(client, path, field, valu
         "api_key": API_KEY,
         field: value,
     }
+    before = job_count(client), _study_count(client)
     page = client.post(path, data=form)
     text = html.unescape(page.text)
     assert page.status_code == 422 and said in text, text[-2000:]
     assert "int()" not in text and "pydantic" not in text
+    assert (job_count(client), _study_count(client)) == before
 
 
 def torch_bytes(obj) -> bytes:

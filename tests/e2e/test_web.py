@@ -4,8 +4,9 @@ imported and analysed through the API, and a tiny job trained by a test.
 
 Every page loads with no console error, no failed request, no request to another host, and no
 serious accessibility violation (axe-core, as bundled by `axe-playwright-python`); the main
-flows work (browse, open, compare; submit a job and watch it finish; import and see its type);
-the pages work without JavaScript. Screenshots go to tests/artifacts/web/ for a person to see.
+flows work (browse, open, compare; submit a job and watch it finish; start a study and
+cancel one; import and see its type); the pages work without JavaScript. Screenshots go to
+tests/artifacts/web/ for a person to see.
 """
 
 from __future__ import annotations
@@ -408,6 +409,83 @@ def test_submit_a_job_from_the_form_and_watch_it_finish(watched):
         assert fields.nth(index).is_hidden(), "the key is asked once per tab"
         assert notes.nth(index).is_visible()
     watched.check()
+
+
+STUDY_PAGE = re.compile(r".*/atlas/two-neuron\?study=(\d+)(#study)?$")
+STUDY_ENDED = "document.getElementById('study')?.dataset.unfinished === 'false'"
+
+
+def test_start_a_study_from_the_form_and_watch_it_finish(watched, live_atlas):
+    """The two-neuron page starts a study (the key kept in the tab) and follows it to its end;
+    a long one's page fits a phone, passes axe and cancels with the kept key."""
+    page = watched.page
+    watched.goto("/atlas/two-neuron")
+    page.fill("#s-count", "4")
+    page.fill("#s-seed", "3")
+    page.fill("#s-name", "from the form")
+    page.fill("#s-steps", "30")
+    page.fill("#s-key", API_KEY)
+    page.click("form[data-api-form=study] button[type=submit]")
+    page.wait_for_url(STUDY_PAGE)
+    assert page.evaluate("sessionStorage.getItem('atlas-api-key')") == API_KEY
+    study_id = int(STUDY_PAGE.match(page.url)[1])
+    asked = live_atlas["http"].get(f"/studies/{study_id}").json()
+    assert (asked["count"], asked["seed"], asked["name"]) == (4, 3, "from the form")
+    assert asked["training"]["max_steps"] == 30
+    page.wait_for_function(STUDY_ENDED, timeout=WAIT_S * 1000)
+    finished = page.locator("[data-field=status]").inner_text().strip()
+    assert finished in ("succeeded", "partially succeeded", "failed"), finished
+    assert "4 of 4 trained" in page.locator("[data-field=progress-text]").inner_text()
+    assert page.locator("form[data-api-form=cancel-study]").count() == 0
+    watched.screenshot("flow_study_finished")
+    # a long study, on a phone, cancelled from its page with the key kept in this tab
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.goto("/atlas/two-neuron")
+    page.fill("#s-count", "50")
+    page.fill("#s-steps", "100000")
+    page.click("form[data-api-form=study] button[type=submit]")
+    page.wait_for_url(STUDY_PAGE)
+    assert page.locator("#study").get_attribute("data-unfinished") == "true"
+    assert _overflow(page) <= 1
+    assert not _axe_violations(page)
+    watched.screenshot("flow_study_running_phone")
+    page.click("form[data-api-form=cancel-study] button[type=submit]")
+    page.wait_for_function(STUDY_ENDED, timeout=WAIT_S * 1000)
+    assert page.locator("[data-field=status]").inner_text().strip() == "cancelled"
+    watched.check()
+
+
+def test_start_and_cancel_a_study_without_javascript(browser, live_atlas):
+    """The study form and the cancel form post natively, each with its key field; a refusal
+    comes back on the form, in words, with what was typed."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        watched = Watched(context, live_atlas["base"])
+        watched.expected_status = {422}
+        page = watched.page
+        watched.goto("/atlas/two-neuron")
+        page.fill("#s-count", "50")
+        page.fill("#s-steps", "100000")
+        page.fill("#s-params", "[1]")
+        page.fill("#s-key", API_KEY)
+        page.click("form[data-api-form=study] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/atlas/two-neuron/studies#new-study$"))
+        said = page.locator("#study-problem").inner_text()
+        assert "model parameters must be a JSON object" in said, said
+        assert page.input_value("#s-steps") == "100000"
+        page.fill("#s-params", "")
+        page.fill("#s-key", API_KEY)
+        page.click("form[data-api-form=study] button[type=submit]")
+        page.wait_for_url(STUDY_PAGE)
+        assert "still running" in page.locator("[data-field=live]").inner_text()
+        page.fill("#cancel-key", API_KEY)
+        page.click("form[data-api-form=cancel-study] button[type=submit]")
+        page.wait_for_url(STUDY_PAGE)
+        status = page.locator("[data-field=status]").inner_text().strip()
+        assert status in ("cancelling", "cancelled"), status
+        watched.check()
+    finally:
+        context.close()
 
 
 def test_chart_a_task_from_the_form_and_see_its_settings_and_shares(watched):

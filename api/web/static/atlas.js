@@ -1,8 +1,9 @@
 // The atlas explorer's progressive enhancement: every page works without this file.
 // - API key: asked once (a form field), kept in sessionStorage for this tab only;
-// - the job, chart and import forms post to the server with the kept key in their key
+// - the job, chart, study and import forms post to the server with the kept key in their key
 //   field; the cancel forms post to the JSON API with it in X-API-Key;
-// - a job's page and a solution being analysed follow their progress by polling the API;
+// - a job's, chart's or study's page and a solution being analysed follow their progress by
+//   polling the API;
 // - pictures in .zoomable figures zoom and pan; graph nodes light their edges on hover.
 "use strict";
 
@@ -63,6 +64,12 @@
         method: "POST", headers: { "X-API-Key": key },
       });
       pollChart(true);
+    },
+    async "cancel-study"(form, key) {
+      await sendJson("/studies/" + form.dataset.study + "/cancel", {
+        method: "POST", headers: { "X-API-Key": key },
+      });
+      pollStudy(true);
     },
     async cancel(form, key) {
       await sendJson("/jobs/" + form.dataset.job + "/cancel", {
@@ -178,26 +185,42 @@
     jobTimer = setTimeout(tick, now ? 0 : 1000);
   }
 
-  let chartTimer = null;
-  function pollChart(now) {
-    const root = document.getElementById("chart");
+  // A chart's or a study's page: status and progress follow the JSON at `url`; the page
+  // reloads once the work has finished, to show what it found.
+  const workTimers = {};
+  function pollWork(id, url, describe, now) {
+    const root = document.getElementById(id);
     if (!root || root.dataset.unfinished !== "true") return;
-    clearTimeout(chartTimer);
+    clearTimeout(workTimers[id]);
     const field = (name) => root.querySelector("[data-field=" + name + "]");
     const tick = async () => {
       try {
-        const chart = await sendJson("/charts/" + root.dataset.chart, {});
-        if (FINISHED.includes(chart.status)) { window.location.reload(); return; }
-        field("status").replaceChildren(statusBadge(chart.status));
-        const p = chart.progress;
-        field("progress").value = p.fraction;
-        field("progress-text").textContent = p.accepted + " accepted, " + p.trained + " trained, " +
-          p.failed + " failed, " + p.analysed + " analysed";
+        const work = await sendJson(url(root), {});
+        if (FINISHED.includes(work.status)) { window.location.reload(); return; }
+        field("status").replaceChildren(statusBadge(work.status));
+        field("progress").value = work.progress.fraction;
+        field("progress-text").textContent = describe(work);
         field("live").textContent = "Live: updated " + new Date().toLocaleTimeString() + ".";
       } catch (error) { /* transient */ }
-      chartTimer = setTimeout(tick, 2000);
+      workTimers[id] = setTimeout(tick, 2000);
     };
-    chartTimer = setTimeout(tick, now ? 0 : 2000);
+    workTimers[id] = setTimeout(tick, now ? 0 : 2000);
+  }
+
+  function pollChart(now) {
+    pollWork("chart", (root) => "/charts/" + root.dataset.chart, (chart) => {
+      const p = chart.progress;
+      return p.accepted + " accepted, " + p.trained + " trained, " + p.failed + " failed, " +
+        p.analysed + " analysed";
+    }, now);
+  }
+
+  function pollStudy(now) {
+    pollWork("study", (root) => "/studies/" + root.dataset.study, (study) => {
+      const p = study.progress;
+      return p.finished + " of " + study.count + " trained; step " + p.step + " of " +
+        p.max_steps + "; " + p.solved + " solved";
+    }, now);
   }
 
   function pollAnalysis() {
@@ -316,6 +339,7 @@
     enhanceGraphs();
     pollJob(false);
     pollChart(false);
+    pollStudy(false);
     pollAnalysis();
   });
 })();
