@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from atlas.config import Settings
@@ -63,5 +63,14 @@ TaskName = Annotated[
         pattern=PRINTABLE,
         description="Short name, long name or alias.",
         examples=["delayed"],
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=PRINTABLE,
+        description="A client-chosen unique key: retries with it create the work once.",
     ),
 ]

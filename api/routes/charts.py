@@ -7,12 +7,20 @@ import threading
 from collections import OrderedDict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.auth import AUTH_RESPONSES, require_api_key
-from api.deps import MAX_ID, AfterId, PageLimit, SessionDep, SessionsDep, SettingsDep
+from api.deps import (
+    MAX_ID,
+    AfterId,
+    IdempotencyKey,
+    PageLimit,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from api.pictures import PNG_MEDIA_TYPE, SVG_MEDIA_TYPE
 from api.queueing import enqueue_or_503
 from api.schemas.charts import (
@@ -226,15 +234,7 @@ def submit_chart(
     response: Response,
     sessions: SessionsDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=255,
-            pattern=r"^[^\x00-\x1f\x7f]*$",
-            description="A client-chosen unique key; retries with it create one chart.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ChartOut:
     submitted = submit_chart_record(sessions, _spec(body), idempotency_key, Budget.of(settings))
     chart_id = submitted.record.id

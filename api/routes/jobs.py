@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import PRINTABLE, AfterId, JobId, PageLimit, SessionDep, SessionsDep, SettingsDep
+from api.deps import (
+    PRINTABLE,
+    AfterId,
+    IdempotencyKey,
+    JobId,
+    PageLimit,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from api.queueing import enqueue_or_503
 from api.routes.tasks import task_argument
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobPage, JobProgress, JobSummaryOut
@@ -133,14 +142,7 @@ def submit_job(
     response: Response,
     sessions: SessionsDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=255,
-            description="A client-chosen unique key; retries with it create one job.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobOut:
     spec = JobSpec(**body.model_dump())
     job, created = submit_job_record(sessions, spec, idempotency_key, Budget.of(settings))

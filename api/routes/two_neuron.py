@@ -10,11 +10,19 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.auth import AUTH_RESPONSES, require_api_key
 from api.cancelling import CANCEL_DESCRIPTION, CANCEL_RESPONSES
-from api.deps import MAX_ID, AfterId, PageLimit, SessionDep, SessionsDep, SettingsDep
+from api.deps import (
+    MAX_ID,
+    AfterId,
+    IdempotencyKey,
+    PageLimit,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
 from api.queueing import enqueue_or_503
 from api.schemas.two_neuron import (
@@ -44,15 +52,6 @@ Answer = TypeVar("Answer")
 PREFIX = "/tasks/two_neuron"
 router = APIRouter(tags=["two-neuron"])
 StudyId = Annotated[int, Path(ge=1, le=MAX_ID, description="A two-neuron study id.")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=1,
-        max_length=255,
-        pattern=r"^[^\x00-\x1f\x7f]*$",
-        description="A client-chosen unique key; retries with it create one study.",
-    ),
-]
 REPLAY = (
     "Send an `Idempotency-Key` header to make retries safe: a repeated request with the same "
     "key returns the study the first one created (`Idempotent-Replayed: true`)."
