@@ -4,8 +4,16 @@ Reliability settings: a task is acknowledged only after it ran (`acks_late`), a 
 one task at a time (prefetch 1), and a task whose worker process died is put back on the
 queue (`reject_on_worker_lost`). Messages are JSON only, never pickle.
 
-Every worker also sweeps for work whose worker was killed outright (worker.leases): Celery
-would leave it unacknowledged until the broker's visibility timeout.
+A worker asked to stop (SIGTERM to its main process or a first Ctrl+C: Celery's warm shutdown,
+which would wait for the running queue task: hours of training) gives its work back within
+seconds: the signal reaches only the main process, which sets a flag its pool processes share
+(`worker_stopping`); the running job or study stops at its next check (worker.work.Watch),
+queued again to resume from its last snapshot, and its message goes back on the queue
+(worker.celery_tasks). A SIGTERM to the pool processes themselves (systemd's default
+KillMode=control-group) kills them, as Celery intends: their messages are requeued by
+`reject_on_worker_lost` and the work resumes, an attempt counted. Every worker also sweeps
+for work whose worker was killed outright (worker.leases): Celery would leave it
+unacknowledged until the broker's visibility timeout.
 
 Start a worker with `atlas worker` (one process per GPU) or `celery -A worker.app worker`.
 """
@@ -13,13 +21,20 @@ Start a worker with `atlas worker` (one process per GPU) or `celery -A worker.ap
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import threading
 
 import torch
 from billiard.process import current_process
 from celery import Celery
-from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 
 from atlas.config import Settings, get_settings
 from atlas.store import SchemaOutOfDateError, check_database_current
@@ -54,6 +69,15 @@ def create_app(settings: Settings) -> Celery:
 
 celery_app = create_app(get_settings())
 _sweep_stop = threading.Event()
+_stopping = mmap.mmap(-1, 1)
+"""1 once the worker is shutting down. Anonymous shared memory, so the pool processes forked
+from the main process (`worker_pool_start_method`, "fork" by default) see what it writes;
+a solo or threads pool reads it in place."""
+
+
+def worker_stopping() -> bool:
+    """Whether this worker is shutting down: its running queue task should give its work back."""
+    return _stopping[0] == 1
 
 
 @worker_init.connect
@@ -94,6 +118,12 @@ def _sweep_for_lost_work(**_: object) -> None:
     )
     thread.start()
     logger.info("sweeping for lost work every %g s", settings.work_lease_s / 2)
+
+
+@worker_shutting_down.connect
+def _ask_tasks_to_give_work_back(**_: object) -> None:
+    """Main process, in its signal handler: tell the pool processes (worker_stopping)."""
+    _stopping[0] = 1
 
 
 @worker_shutdown.connect

@@ -1,23 +1,52 @@
-"""The Celery tasks: thin wrappers that run the task bodies in a worker process."""
+"""The Celery tasks: thin wrappers that run the task bodies in a worker process.
+
+When the worker begins to shut down (worker.app.worker_stopping), the running body stops early:
+a job or study at its next check, queued again to resume from its snapshot; an analysis after
+its current step. Its message then goes back on the queue (Reject with requeue: kombu moves it
+from the unacknowledged to the queue in one Redis transaction). Acknowledged, it would lose the
+work; a message sent anew would leave two should this process die before acknowledging the
+first, and two deliveries could run the work at once (a delivery takes up work left running:
+that is how a dead worker's is redelivered). The redelivery, to whichever worker, finishes what
+the body left (the bodies are idempotent) and advances the chart of a chunk job.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery.exceptions import Reject
+
 from worker import tasks
-from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_JOB, celery_app
+from worker.app import ANALYSE_NETWORK, RUN_TWO_NEURON_STUDY, TRAIN_JOB, celery_app, worker_stopping
 from worker.dispatch import run_training
 from worker.two_neuron_study import run_two_neuron_study as run_study
 
 
+@contextmanager
+def _given_back_at_shutdown() -> Iterator[None]:
+    """Put the message back on the queue when the body ends, however, during a shutdown (an
+    error is already recorded on the work; the redelivery sees the work as it was left)."""
+    try:
+        yield
+    finally:
+        if worker_stopping():
+            raise Reject("the worker is shutting down: the message goes back", requeue=True)
+
+
 @celery_app.task(name=TRAIN_JOB)
 def train_job(job_id: int) -> None:
-    run_training(job_id)
+    with _given_back_at_shutdown():
+        run_training(job_id, should_stop=worker_stopping)
 
 
 @celery_app.task(name=ANALYSE_NETWORK)
 def analyse_network(network_id: int) -> None:
-    tasks.analyse_network(network_id)
+    with _given_back_at_shutdown():
+        tasks.analyse_network(network_id, worker_stopping)
 
 
 @celery_app.task(name=RUN_TWO_NEURON_STUDY)
 def run_two_neuron_study(study_id: int) -> None:
-    run_study(study_id)
+    with _given_back_at_shutdown():
+        run_study(study_id, worker_stopping)

@@ -115,7 +115,9 @@ def request_cancel(row: WorkRow, what: str = "it") -> WorkStatus:
 
 def mark_requeued(row: WorkRow) -> None:
     """Stopped on purpose (the runner shuts down): queued again, and the stopped attempt does
-    not count towards the worker's attempt limit. Work being cancelled is cancelled instead."""
+    not count towards the worker's attempt limit: the work was given back, not lost, and a
+    long job would otherwise fail after a few deploys. Work being cancelled is cancelled
+    instead."""
     if row.status == WorkStatus.CANCELLING:
         mark_cancelled(row)
         return

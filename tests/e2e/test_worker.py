@@ -1,5 +1,6 @@
 """Workers with real services: live Celery worker processes on Redis writing to PostgreSQL, a
-worker killed with SIGKILL mid-job, and the embedded (in-process) mode on SQLite.
+worker killed with SIGKILL or stopped with SIGTERM mid-job, and the embedded (in-process) mode
+on SQLite.
 
 Each test gets its own Celery queue on a Redis database kept for these tests, so that short
 visibility timeouts here never touch another test's messages.
@@ -83,10 +84,9 @@ def service_settings():
         )
 
     yield make
-    client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
-    for queue in queues:
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-    client.close()
+    with broker_client() as client:
+        for queue in queues:
+            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 def submit(settings: Settings, count: int, max_epochs: int, seed: int = 0, **training) -> int:
@@ -296,15 +296,88 @@ def test_a_worker_killed_outright_has_its_job_given_back_by_another(
     assert job_state(settings, stuck)[0].n_active == 0
 
 
-def _forget_unacknowledged(queue: str) -> None:
-    """Drop the killed worker's unacknowledged message (kombu's `unacked` hash): a later test's
-    worker would restore it to this test's queue, long gone."""
+STOPPED_WORKER_EXITS_S = 20
+"""How long a worker stopped mid-job may take to exit: its job's next minibatch, the hand-back
+and Celery's warm shutdown, 3-4 s here as for an idle worker (before the hand-back it ran the
+job to its end: 24 s for this one, 139 s for one of 10,000 epochs)."""
+
+
+@pytest.mark.postgresql
+@pytest.mark.redis
+def test_a_stopped_worker_gives_its_job_back_and_exits_at_once(
+    postgres, service_settings, tmp_path
+):
+    """SIGTERM to a worker (a deploy, `docker compose stop`) begins Celery's warm shutdown,
+    which waits for the running task: a training job's hours. The job is given back instead:
+    queued again at its next minibatch with its snapshot, the attempt not counted, its message
+    back on the queue once (neither the visibility timeout nor the sweep, both an hour here,
+    gives it back), and the worker exits within seconds. The next worker resumes the job from
+    the snapshot and trains each network once."""
+    settings = service_settings(postgres, broker_visibility_timeout=3600, work_lease_s=3600.0)
+    log = tmp_path / "workers.log"
+    job_id = submit(settings, count=3, max_epochs=IN_FLIGHT_EPOCHS, seed=300, resume_every=10)
+    with worker_process([*celery_worker("stopped"), settings.queue], settings, log) as stopped:
+        wait_for(
+            lambda: snapshot_epoch(settings, job_id) >= 10,
+            "training to start",
+            log,
+            every_s=IN_FLIGHT_POLL_S,
+        )
+        started = time.monotonic()
+        stopped.send_signal(signal.SIGTERM)  # the main process alone, as `docker stop` sends it
+        try:
+            stopped.wait(timeout=STOPPED_WORKER_EXITS_S)
+        except subprocess.TimeoutExpired:
+            tail = log.read_text()[-4000:]
+            raise AssertionError(f"the stopped worker ran on\n--- worker log ---\n{tail}") from None
+        exited_s = time.monotonic() - started
+    job, networks = job_state(settings, job_id)
+    assert (job.status, job.attempts) == ("queued", 0) and len(networks) < job.count
+    snapshot = snapshot_epoch(settings, job_id)
+    assert snapshot >= 10
+    with broker_client() as client:
+        queued = queued_messages(client, settings.queue)
+        assert (queued, unacknowledged(client, settings.queue)) == (1, [])
+    print(f"the stopped worker exited {exited_s:.1f} s after SIGTERM")
+
+    with worker_process([ATLAS, "worker", "--concurrency", "1"], settings, log):
+        wait_for(lambda: finished_and_analysed(settings, job_id), "the given-back job", log)
+    job, networks = job_state(settings, job_id)
+    assert (job.status, job.attempts, job.n_saved) == ("succeeded", 1, 3)
+    assert_one_network_per_seed(job, networks)
+    text = log.read_text()
+    assert f"job {job_id} stopped (shutdown)" in text
+    assert f"job {job_id}: resuming from its snapshot after epoch {snapshot}" in text
+
+
+@contextmanager
+def broker_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(f"{REDIS_URL}/{REDIS_DB}")
-    for tag, value in client.hgetall("unacked").items():
-        if queue.encode() in value:
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def queued_messages(client: redis.Redis, queue: str) -> int:
+    """Messages waiting on `queue` (kombu keeps one Redis list per priority step)."""
+    lists = [key for key in client.scan_iter(match=f"{queue}*") if client.type(key) == b"list"]
+    return sum(client.llen(key) for key in lists)
+
+
+def unacknowledged(client: redis.Redis, queue: str) -> list[bytes]:
+    """The delivery tags of `queue`'s messages that a worker took and did not acknowledge
+    (kombu's `unacked` hash)."""
+    return [tag for tag, value in client.hgetall("unacked").items() if queue.encode() in value]
+
+
+def _forget_unacknowledged(queue: str) -> None:
+    """Drop the killed worker's unacknowledged message: a later test's worker would restore it
+    to this test's queue, long gone."""
+    with broker_client() as client:
+        for tag in unacknowledged(client, queue):
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
-    client.close()
 
 
 def snapshot_epoch(settings: Settings, job_id: int) -> int:
