@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from atlas.config import Settings
 from atlas.store import LeasedKind, WorkStatus, beat, orphaned_work, reclaim
@@ -22,6 +23,13 @@ from worker.database import current_settings, transaction
 logger = logging.getLogger("atlas.worker")
 
 KINDS: tuple[LeasedKind, ...] = ("job", "study")
+
+
+def delivery_lease() -> timedelta | None:
+    """How long a holder's heartbeat keeps a delivery off its work (atlas.store.lifecycle.
+    held_elsewhere): the lease with a broker, whose messages can come twice; none embedded."""
+    settings = current_settings()
+    return None if settings.broker_url is None else timedelta(seconds=settings.work_lease_s)
 
 
 @contextmanager

@@ -46,7 +46,7 @@ from atlas.training import NetworkOutcome, TrainingConfig, train_population
 from atlas.training.batched import PopulationTraining
 from atlas.training.snapshot import SnapshotMismatchError, restore_training, take_snapshot
 from worker.database import current_settings, transaction
-from worker.leases import heartbeat
+from worker.leases import delivery_lease, heartbeat
 from worker.steps import STEPS, read_subject
 from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
@@ -76,7 +76,7 @@ def train_job(
     """
     notify = on_network_saved or (lambda _network_id: None)
     with transaction() as session:
-        attempt = begin_job_attempt(session, job_id, MAX_ATTEMPTS)
+        attempt = begin_job_attempt(session, job_id, MAX_ATTEMPTS, delivery_lease())
         if attempt is None:
             logger.info("job %d is %s: nothing to train", job_id, job_status(session, job_id))
             return None

@@ -50,7 +50,7 @@ from atlas.training.two_neuron import (
     two_neuron_outcome,
 )
 from worker.database import transaction
-from worker.leases import heartbeat
+from worker.leases import delivery_lease, heartbeat
 from worker.tasks import MAX_ATTEMPTS
 from worker.work import Pace, Stopped, Watch, finished_or_stopped, progress_writer
 
@@ -66,7 +66,7 @@ def run_two_neuron_study(study_id: int, should_stop: Callable[[], bool] | None =
     (some networks did not reach the target) or failed (none did).
     """
     with transaction() as session:
-        attempt = begin_study_attempt(session, study_id, MAX_ATTEMPTS)
+        attempt = begin_study_attempt(session, study_id, MAX_ATTEMPTS, delivery_lease())
         if attempt is None:
             logger.info("study %d is %s: nothing to run", study_id, study_status(session, study_id))
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +17,7 @@ from atlas.networks import ARCHITECTURES
 from atlas.store.database import get_or_raise
 from atlas.store.lifecycle import (
     StopReason,
+    held_elsewhere,
     mark_failed,
     mark_outcome,
     mark_stopped,
@@ -142,10 +143,15 @@ def _job(session: Session, job_id: int) -> Job:
     return get_or_raise(session, Job, job_id, "job", "job-not-found")
 
 
-def start_job_attempt(session: Session, job_id: int, max_attempts: int) -> bool:
+def start_job_attempt(
+    session: Session, job_id: int, max_attempts: int, lease: timedelta | None = None
+) -> bool:
     """A delivery of the job begins (see atlas.store.lifecycle.start_attempt); one that ends
-    it instead leaves it as every end does (jobs._end)."""
+    it instead leaves it as every end does (jobs._end); one that finds it held by a live
+    worker (lifecycle.held_elsewhere) leaves it as it is."""
     job = _job(session, job_id)
+    if held_elsewhere(job, lease):
+        return False
     started = start_attempt(job, max_attempts)
     job.n_saved = count_saved_networks(session, job_id)
     if not started:
@@ -173,10 +179,13 @@ class JobAttempt:
     snapshot: Snapshot | None
 
 
-def begin_job_attempt(session: Session, job_id: int, max_attempts: int) -> JobAttempt | None:
+def begin_job_attempt(
+    session: Session, job_id: int, max_attempts: int, lease: timedelta | None = None
+) -> JobAttempt | None:
     """Start a delivery of the job (start_job_attempt) and say what it trains; None when there
-    is nothing to train: the job has finished, was cancelled, or gave up."""
-    if not start_job_attempt(session, job_id, max_attempts):
+    is nothing to train: the job has finished, was cancelled, gave up, or a live worker holds
+    it (its heartbeat younger than `lease`)."""
+    if not start_job_attempt(session, job_id, max_attempts, lease):
         return None
     job = _job(session, job_id)
     stored = {n.index_in_job: n for n in job.networks}

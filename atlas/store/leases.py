@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from atlas.store.jobs import stop_job
-from atlas.store.lifecycle import StopReason, mark_abandoned
+from atlas.store.lifecycle import HELD, StopReason, mark_abandoned
 from atlas.store.models import Job, TwoNeuronStudyRow
 from atlas.store.models.base import utcnow
 from atlas.store.two_neuron import stop_study
@@ -35,7 +35,6 @@ _MODELS: dict[str, type[Job] | type[TwoNeuronStudyRow]] = {
     "job": Job,
     "study": TwoNeuronStudyRow,
 }
-_HELD = (WorkStatus.RUNNING.value, WorkStatus.CANCELLING.value)
 
 
 def beat(session: Session, kind: LeasedKind, work_id: int) -> None:
@@ -43,7 +42,7 @@ def beat(session: Session, kind: LeasedKind, work_id: int) -> None:
     model = _MODELS[kind]
     session.execute(
         update(model)
-        .where(model.id == work_id, model.status.in_(_HELD))
+        .where(model.id == work_id, model.status.in_(HELD))
         .values(heartbeat_at=utcnow())
     )
 
@@ -56,7 +55,7 @@ def orphaned_work(session: Session, kind: LeasedKind, lease_s: float) -> list[in
     query = (
         select(model.id)
         .where(
-            model.status.in_(_HELD),
+            model.status.in_(HELD),
             or_(model.heartbeat_at.is_(None), model.heartbeat_at < before),
         )
         .order_by(model.id)
@@ -71,7 +70,7 @@ def reclaim(session: Session, kind: LeasedKind, work_id: int) -> WorkStatus | No
     no longer held (it ended, or is gone)."""
     model = _MODELS[kind]
     row = session.get(model, work_id)
-    if row is None or row.status not in _HELD:
+    if row is None or row.status not in HELD:
         return None
     if row.status == WorkStatus.CANCELLING:
         stop = stop_job if kind == "job" else stop_study

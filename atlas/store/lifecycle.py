@@ -7,7 +7,7 @@ a work item's status.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -19,6 +19,8 @@ from atlas.store.models.base import utcnow
 from atlas.store.work_status import FINISHED, WorkStatus, outcome_status
 
 ERROR_TEXT_LIMIT = 10_000
+HELD = (WorkStatus.RUNNING, WorkStatus.CANCELLING)
+"""The statuses in which a worker holds the work (and beats its heartbeat)."""
 
 
 class WorkRow(Protocol):
@@ -130,6 +132,19 @@ def mark_abandoned(row: WorkRow) -> None:
     the lost attempt counting, so a worker that keeps dying on it fails it at the attempt
     limit (mark_requeued, for a stop on purpose, gives the attempt back)."""
     row.status = WorkStatus.QUEUED
+
+
+def held_elsewhere(row: WorkRow, lease: timedelta | None) -> bool:
+    """Whether a live worker holds the work: running or being cancelled, its heartbeat younger
+    than `lease`. A delivery that finds it so is a duplicate and leaves it alone: the broker
+    restores a message whose worker was lost only after its visibility timeout (12 h), by when
+    the sweep (atlas.store.leases) has given the work back and another worker may hold it. The
+    price: a message Celery requeues at once for a pool process that died waits for the sweep
+    (one lease). No lease (the embedded runner, one process) means nothing is held."""
+    if lease is None or row.status not in HELD or row.heartbeat_at is None:
+        return False
+    beat = row.heartbeat_at
+    return utcnow() - (beat if beat.tzinfo else beat.replace(tzinfo=UTC)) < lease
 
 
 def start_attempt(row: WorkRow, max_attempts: int) -> bool:

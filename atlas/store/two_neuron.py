@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from atlas.store.arrays import from_blob, to_blob
 from atlas.store.database import get_or_raise
 from atlas.store.lifecycle import (
     StopReason,
+    held_elsewhere,
     mark_failed,
     mark_outcome,
     mark_stopped,
@@ -165,10 +166,15 @@ def _change(session: Session, study_id: int, change: Change) -> TwoNeuronStudyRo
     return study
 
 
-def start_study_attempt(session: Session, study_id: int, max_attempts: int) -> bool:
+def start_study_attempt(
+    session: Session, study_id: int, max_attempts: int, lease: timedelta | None = None
+) -> bool:
     """A delivery of the study begins (see atlas.store.lifecycle.start_attempt); one that
-    ends it instead (cancelled, out of attempts) leaves its counts as the study's end does."""
+    ends it instead (cancelled, out of attempts) leaves its counts as the study's end does;
+    one that finds it held by a live worker (lifecycle.held_elsewhere) leaves it as it is."""
     study = _study(session, study_id)
+    if held_elsewhere(study, lease):
+        return False
     started = start_attempt(study, max_attempts)
     if not started:
         _end(session, study, lambda _failed: None)
@@ -189,10 +195,13 @@ class StudyAttempt:
     stopped part-way, with some networks stored, trains again and stores the rest)."""
 
 
-def begin_study_attempt(session: Session, study_id: int, max_attempts: int) -> StudyAttempt | None:
+def begin_study_attempt(
+    session: Session, study_id: int, max_attempts: int, lease: timedelta | None = None
+) -> StudyAttempt | None:
     """Start a delivery of the study (start_study_attempt) and say what it does; None when
-    there is nothing to do: the study has finished, was cancelled, or gave up."""
-    if not start_study_attempt(session, study_id, max_attempts):
+    there is nothing to do: the study has finished, was cancelled, gave up, or a live worker
+    holds it (its heartbeat younger than `lease`)."""
+    if not start_study_attempt(session, study_id, max_attempts, lease):
         return None
     study = _study(session, study_id)
     return StudyAttempt(

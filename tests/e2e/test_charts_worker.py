@@ -109,7 +109,10 @@ def solutions_count(client: TestClient, **filters) -> int:
 def test_chart_retrains_ends_short_and_survives_a_killed_worker(
     postgres, service_settings, tmp_path
 ):
-    settings = service_settings(postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S)
+    # A lease shorter than the visibility timeout: the restored delivery may take the chunk up.
+    settings = service_settings(
+        postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S, work_lease_s=3.0
+    )
     log = tmp_path / "workers.log"
     with sessions_of(settings) as sessions, session_scope(sessions) as session:
         chart_id = create_chart(session, SPEC)[0].id

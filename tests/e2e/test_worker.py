@@ -223,8 +223,12 @@ def test_worker_killed_mid_job_is_redelivered_without_duplicates(
     postgres, service_settings, tmp_path
 ):
     """...and continues from its last training snapshot: the same weights as an uninterrupted
-    run, no more than one snapshot interval (resume_every epochs) trained twice."""
-    settings = service_settings(postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S)
+    run, no more than one snapshot interval (resume_every epochs) trained twice. The lease is
+    shorter than the visibility timeout: a delivery takes up running work only once its
+    holder's heartbeat is older than the lease (atlas.store.lifecycle.held_elsewhere)."""
+    settings = service_settings(
+        postgres, broker_visibility_timeout=VISIBILITY_TIMEOUT_S, work_lease_s=3.0
+    )
     log = tmp_path / "workers.log"
     job_id = submit(settings, count=3, max_epochs=IN_FLIGHT_EPOCHS, seed=100, resume_every=10)
 

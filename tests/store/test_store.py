@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ from atlas.store.models import (
     TwoNeuronStudyRow,
     ValidationResult,
 )
-from atlas.store.two_neuron import create_two_neuron_study
+from atlas.store.two_neuron import create_two_neuron_study, start_study_attempt
 from atlas.store.work_reads import JobRecord, StudyRecord
 from atlas.store.work_writes import IdempotencyKeyReusedError
 from atlas.studies import TwoNeuronModel
@@ -488,6 +489,27 @@ def test_a_job_attempt_says_what_is_left_to_train(sessions, trained):
         assert job_status(session, 2**31 - 1) is None
         with pytest.raises(NotFoundError):
             save_job_network(session, 2**31 - 1, trained[0])
+
+
+def test_a_delivery_leaves_work_a_live_worker_holds(sessions):
+    """A message the broker restores after its visibility timeout may find its work given back
+    by the sweep and taken up by another worker: while that worker's heartbeat is younger than
+    the lease the delivery is a duplicate and changes nothing (it would run the job twice at
+    once); once the heartbeat is older, the delivery takes the work up. Without a lease (the
+    embedded runner) a delivery always takes up what it finds."""
+    lease = timedelta(minutes=5)
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+        assert begin_job_attempt(session, job.id, 3, lease) is not None  # queued: taken
+        assert begin_job_attempt(session, job.id, 3, lease) is None  # held: a duplicate
+        assert (job.status, job.attempts) == ("running", 1)
+        job.heartbeat_at = job.heartbeat_at - 2 * lease  # its worker went silent
+        assert begin_job_attempt(session, job.id, 3, lease).attempt == 2
+        assert begin_job_attempt(session, job.id, 3).attempt == 3  # no lease: taken
+        study, _ = create_two_neuron_study(session, 2)
+        assert start_study_attempt(session, study.id, 3, lease)
+        assert not start_study_attempt(session, study.id, 3, lease)
+        assert (study.status, study.attempts) == ("running", 1)
 
 
 # --- networks ----------------------------------------------------------------------------------
