@@ -3,10 +3,10 @@ on a live server (uvicorn, SQLite, in-process worker) holding real data: referen
 imported and analysed through the API, and a tiny job trained by a test.
 
 Every page loads with no console error, no failed request, no request to another host, and no
-serious accessibility violation (axe-core, as bundled by `axe-playwright-python`); the main
-flows work (browse, open, compare; submit a job and watch it finish; start a study and
-cancel one; import and see its type); the pages work without JavaScript. Screenshots go to
-tests/artifacts/web/ for a person to see.
+serious accessibility violation (axe-core, as bundled by `axe-playwright-python`) at a
+desktop's width or a phone's; the main flows work (browse, open, compare; submit a job and
+watch it finish; start a study and cancel one; import and see its type); the pages work
+without JavaScript. Screenshots go to tests/artifacts/web/ for a person to see.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from conftest import ROOT, reference_dir
 
 from api.app import create_app
 from atlas.config import Settings
-from atlas.store import make_engine, migrate, session_factory, session_scope
+from atlas.store import FINISHED, make_engine, migrate, session_factory, session_scope
 from atlas.store.charts import (
     ChartSpec,
     SettingSpec,
@@ -216,7 +216,35 @@ def _axe_violations(page) -> list[str]:
     ]
 
 
-def _pages(live_atlas) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def finished_job(live_atlas) -> int:
+    """A tiny job posted to the API and trained to its end: its page has its networks."""
+    http = live_atlas["http"]
+    response = http.post(
+        "/jobs",
+        json={
+            "task": "delayed",
+            "architecture": "vanilla",
+            "units": int(TINY_JOB["units"]),
+            "count": int(TINY_JOB["count"]),
+            "task_parameters": {"f_max": 5, "delay_max": 2},
+            "training": {"max_epochs": 15},
+        },
+        headers={"X-API-Key": API_KEY},
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    def ended() -> bool:
+        return http.get(f"/jobs/{job_id}").json()["status"] in FINISHED
+
+    _wait(ended, "a tiny job")
+    return job_id
+
+
+@pytest.fixture(scope="module")
+def pages(live_atlas, typed_chart, finished_job) -> dict[str, str]:
+    """Every kind of explorer page (a GET route under /atlas), by name: the page's path."""
     ids = live_atlas["ids"]
     first, second = ids["interval_vanilla_30_i100"], ids["interval_vanilla_20_i100"]
     type_link = live_atlas["http"].get("/types", params={"task": "interval"}).json()["types"][0]
@@ -229,14 +257,17 @@ def _pages(live_atlas) -> dict[str, str]:
         "types": "/atlas/types",
         "compare": f"/atlas/compare?ids={first},{second}",
         "work": "/atlas/work",
+        "job": f"/atlas/work/jobs/{finished_job}",
+        "charts": "/atlas/charts",
+        "chart": f"/atlas/charts/{typed_chart['id']}",
         "import": "/atlas/import",
         "two_neuron": "/atlas/two-neuron",
     }
 
 
-def test_every_page_loads_cleanly_from_this_host_and_passes_axe(watched, live_atlas):
+def test_every_page_loads_cleanly_from_this_host_and_passes_axe(watched, pages):
     failures = {}
-    for name, path in _pages(live_atlas).items():
+    for name, path in pages.items():
         response = watched.goto(path)
         assert response.status == 200, (path, response.status)
         assert watched.page.locator("main h1").count() == 1, path
@@ -260,19 +291,48 @@ def _overflow(page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
-def test_pages_fit_a_phone_and_a_long_footer_link_wraps(browser, live_atlas):
+def _check_table_frames(page) -> None:
+    """Each table frame on the page is a tab stop exactly when its table scrolls sideways."""
+    frames = page.locator("[data-table-frame]")
+    assert frames.count() >= 1
+    for index in range(frames.count()):
+        scrolls, stop = frames.nth(index).evaluate(
+            "frame => [frame.scrollWidth > frame.clientWidth, frame.tabIndex === 0]"
+        )
+        assert scrolls == stop, (index, scrolls, stop)
+
+
+def test_pages_fit_a_phone_pass_axe_there_and_a_long_footer_link_wraps(browser, live_atlas, pages):
     """QA measured job, chart and solution pages 444-664 px wide on a 390 px phone, and the
-    browse page with a cursor 1,651 px wide on a 1,280 px screen (its footer's JSON link)."""
+    browse page with a cursor 1,651 px wide on a 1,280 px screen (its footer's JSON link).
+    On a phone, wide tables scroll sideways in their frame, and axe found frames with no
+    keyboard access (scrollable-region-focusable) on the solution and type pages: every page,
+    and an error page, passes axe at 390 px too, and the arrow keys scroll a focused frame."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:
         watched = Watched(context, live_atlas["base"])
-        wide = {}
-        for name, path in _pages(live_atlas).items():
+        wide, failures = {}, {}
+        for name, path in pages.items():
             watched.goto(path)
             if _overflow(watched.page) > 1:
                 wide[name] = _overflow(watched.page)
-        assert not wide, wide
+            watched.screenshot(f"phone_{name}")
+            if violations := _axe_violations(watched.page):
+                failures[name] = violations
         watched.check()
+        watched.goto(pages["solution"])
+        _check_table_frames(watched.page)
+        frame = watched.page.locator("[data-table-frame][tabindex='0']").first
+        frame.focus()
+        watched.page.keyboard.press("ArrowRight")
+        assert frame.evaluate("frame => frame.scrollLeft") > 0
+        watched.expected_status = {404}
+        watched.goto("/atlas/solutions/999999")
+        if violations := _axe_violations(watched.page):
+            failures["not_found"] = violations
+        watched.check()
+        assert not wide, wide
+        assert not failures, failures
     finally:
         context.close()
     first = live_atlas["http"].get("/solutions", params={"limit": 1}).json()
@@ -284,6 +344,8 @@ def test_pages_fit_a_phone_and_a_long_footer_link_wraps(browser, live_atlas):
         assert _overflow(watched.page) <= 1
         shown = watched.page.locator("#f-limit option[selected]").inner_text()
         assert shown == "1", "the page size in use is the one shown"
+        watched.goto(pages["solution"])
+        _check_table_frames(watched.page)
         watched.check()
     finally:
         context.close()
@@ -695,6 +757,8 @@ def test_from_home_to_the_type_index_and_a_type_on_a_phone_without_javascript(br
         page.wait_for_load_state("networkidle")
         assert "task=interval" in page.url
         assert _overflow(page) <= 1
+        frames = page.locator("[data-table-frame]")  # without JavaScript, each is a tab stop
+        assert frames.count() == page.locator("[data-table-frame][tabindex='0']").count() == 1
         types = live_atlas["http"].get("/types", params={"task": "interval"}).json()["types"]
         rows = page.locator("table.types tbody tr")
         cells = [rows.nth(i).locator("th, td").all_inner_texts() for i in range(rows.count())]
@@ -718,10 +782,10 @@ def _own_urls(text: str) -> set[str]:
 EXTERNAL = re.compile(r"(?:https?:)?//(?!127\.0\.0\.1|localhost|www\.w3\.org/)[\w.-]+\.[a-z]{2,}")
 
 
-def test_no_page_or_asset_refers_to_an_external_host(live_atlas):
+def test_no_page_or_asset_refers_to_an_external_host(live_atlas, pages):
     http = live_atlas["http"]
     seen, assets = set(), set()
-    for path in [*_pages(live_atlas).values(), "/docs", "/redoc"]:
+    for path in [*pages.values(), "/docs", "/redoc"]:
         body = http.get(path).text
         assert not EXTERNAL.findall(body), (path, EXTERNAL.findall(body))
         for url in _own_urls(body):

@@ -4,7 +4,8 @@
 //   field; the cancel forms post to the JSON API with it in X-API-Key;
 // - a job's, chart's or study's page and a solution being analysed follow their progress by
 //   polling the API;
-// - pictures in .zoomable figures zoom and pan; graph nodes light their edges on hover.
+// - pictures in .zoomable figures zoom and pan; graph nodes light their edges on hover;
+// - a table frame is a tab stop only while its table is wider than it (it scrolls).
 "use strict";
 
 (function () {
@@ -303,6 +304,26 @@
     });
   }
 
+  // ---- table frames ----------------------------------------------------------------------
+  // A table frame (the table_frame macro) is a tab stop so that the arrow keys scroll a table
+  // wider than the screen; where its table fits, the tab stop goes, and comes back if not.
+  function enhanceTableFrames() {
+    const frames = [...document.querySelectorAll("[data-table-frame]")];
+    if (!frames.length) return;
+    const update = () => frames.forEach((frame) => {
+      if (frame.scrollWidth > frame.clientWidth) frame.tabIndex = 0;
+      else if (frame !== document.activeElement) frame.removeAttribute("tabindex");
+    });
+    update();
+    if (!("ResizeObserver" in window)) return;  // the tab stops stay, as without this file
+    const observer = new ResizeObserver(update);
+    frames.forEach((frame) => {
+      observer.observe(frame);
+      const table = frame.querySelector("table");
+      if (table) observer.observe(table);  // rows a poll adds widen the table, not the frame
+    });
+  }
+
   // ---- graph hover -----------------------------------------------------------------------
   function enhanceGraphs() {
     document.querySelectorAll("figure.graph-figure").forEach((figure) => {
@@ -337,6 +358,7 @@
     enhanceForms();
     enhanceZoom();
     enhanceGraphs();
+    enhanceTableFrames();
     pollJob(false);
     pollChart(false);
     pollStudy(false);
