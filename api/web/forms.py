@@ -4,21 +4,23 @@ Work page (re-)rendered with a form's values and the problem that stopped it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from api.auth import require_api_key
 from api.deps import SessionDep
-from api.problems import Problem, summarise_errors
+from api.problems import Problem, as_problem, summarise_errors
 from api.web.templating import render
+from atlas.errors import AtlasError
 from atlas.store import all_tasks, recent_work
 
 Body = TypeVar("Body", bound=BaseModel)
+Created = TypeVar("Created")
 ARCHITECTURES = ("vanilla", "gru", "lstm")
 RECENT = 20
 
@@ -84,6 +86,24 @@ def key_refused(problem: Problem) -> bool:
     """Whether the form's key was missing or wrong: the page then says so to the script that
     keeps the key in the tab (data-key-refused), which forgets it and asks again."""
     return problem.status in (401, 403)
+
+
+def submitted(
+    request: Request,
+    api_key: str,
+    submit: Callable[[], Created],
+    refused: Callable[[Problem], Response],
+    location: Callable[[Created], str],
+) -> Response:
+    """A form that starts work through the API's own route, with the form's key: a refusal
+    (the API's problem, in words) renders the form again through `refused`; the work made is
+    shown on its page (303 to `location`), so a reload does not post again."""
+    try:
+        check_key(request, api_key)
+        created = submit()
+    except (Problem, AtlasError) as error:
+        return refused(as_problem(error))
+    return RedirectResponse(location(created), status_code=303)
 
 
 def work_page(

@@ -14,7 +14,7 @@ from fastapi import Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import MAX_ID, SessionDep, SessionsDep, SettingsDep
-from api.problems import Problem, as_problem
+from api.problems import Problem
 from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
 from api.schemas.charts import ChartIn
 from api.web.forms import (
@@ -23,11 +23,11 @@ from api.web.forms import (
     form_model,
     form_number,
     key_refused,
+    submitted,
     work_page,
 )
 from api.web.page_route import page_router
 from api.web.templating import render
-from atlas.errors import AtlasError
 from atlas.store import UNFINISHED, chart_result, solution_type_by_name
 
 router = page_router()
@@ -129,27 +129,26 @@ def submit_chart_form(
         "max_validation_loss": max_validation_loss,
         "task_parameters": task_parameters,
     }
-    try:
-        check_key(request, api_key)
-        chart = submit_chart(
+    return submitted(
+        request,
+        api_key,
+        lambda: submit_chart(
             body=chart_body(form),
             response=Response(),
             sessions=sessions,
             settings=settings,
             idempotency_key=None,
-        )
-    except (Problem, AtlasError) as error:
-        problem = as_problem(error)
-        chart_form = {f"chart_{k}": v for k, v in form.items()}
-        return work_page(
+        ),
+        lambda problem: work_page(
             request,
             session,
             problem.status,
             chart_error=problem.detail,
             key_refused=key_refused(problem),
-            **chart_form,
-        )
-    return RedirectResponse(f"/atlas/charts/{chart.id}", status_code=303)
+            **{f"chart_{k}": v for k, v in form.items()},
+        ),
+        lambda chart: f"/atlas/charts/{chart.id}",
+    )
 
 
 @router.post("/atlas/charts/{chart_id}/cancel", response_class=HTMLResponse)

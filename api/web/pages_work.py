@@ -29,6 +29,7 @@ from api.web.forms import (
     form_model,
     form_number,
     key_refused,
+    submitted,
     task_names,
     work_page,
 )
@@ -87,22 +88,26 @@ def submit_job_form(
         "max_epochs": max_epochs,
         "task_parameters": task_parameters,
     }
-    try:
-        check_key(request, api_key)
-        job = submit_job(
+    return submitted(
+        request,
+        api_key,
+        lambda: submit_job(
             body=_job_body(form),
             response=Response(),
             sessions=sessions,
             settings=settings,
             idempotency_key=None,
-        )
-    except (Problem, AtlasError) as error:
-        problem = as_problem(error)
-        refused = key_refused(problem)
-        return work_page(
-            request, session, problem.status, error=problem.detail, key_refused=refused, **form
-        )
-    return RedirectResponse(f"/atlas/work/jobs/{job.id}", status_code=303)
+        ),
+        lambda problem: work_page(
+            request,
+            session,
+            problem.status,
+            error=problem.detail,
+            key_refused=key_refused(problem),
+            **form,
+        ),
+        lambda job: f"/atlas/work/jobs/{job.id}",
+    )
 
 
 @router.get("/atlas/work/jobs/{job_id}", response_class=HTMLResponse)
@@ -263,30 +268,29 @@ def submit_study_form(
         "learning_rate": learning_rate,
         "task_parameters": task_parameters,
     }
-    try:
-        check_key(request, api_key)
-        study = submit_study_route(
+    # The form's #new-study shows a refusal where it was asked; the study's page opens at it.
+    return submitted(
+        request,
+        api_key,
+        lambda: submit_study_route(
             body=_study_body(form),
             response=Response(),
             sessions=sessions,
             settings=settings,
             idempotency_key=None,
-        )
-    except (Problem, AtlasError) as error:
-        problem = as_problem(error)
-        refused = key_refused(problem)
-        return _two_neuron_page(
+        ),
+        lambda problem: _two_neuron_page(
             request,
             session,
             sessions,
             None,
             problem.status,
             error=problem.detail,
-            key_refused=refused,
+            key_refused=key_refused(problem),
             **form,
-        )
-    # The form's #new-study shows a refusal where it was asked; the study's page opens at it.
-    return RedirectResponse(f"/atlas/two-neuron?study={study.id}#study", status_code=303)
+        ),
+        lambda study: f"/atlas/two-neuron?study={study.id}#study",
+    )
 
 
 @router.post("/atlas/two-neuron/studies/{study_id}/cancel", response_class=HTMLResponse)
