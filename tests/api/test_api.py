@@ -12,6 +12,7 @@ import torch
 from fastapi.testclient import TestClient
 from migrated_app import migrated_app_client
 from sqlalchemy import select
+from threadpoolctl import threadpool_info
 from throwaway_databases import BACKENDS
 
 import api.routes.imports
@@ -401,3 +402,15 @@ def test_the_same_weights_for_another_task_or_one_ulp_apart_are_new_solutions(
     new_ids = [other_task.json()["id"], one_ulp.json()["id"]]
     assert first["id"] not in new_ids and len(set(new_ids)) == 2
     assert queued == new_ids  # each new solution queued once, the repeat not at all
+
+
+def test_blas_runs_on_one_thread_while_the_app_serves(tmp_path):
+    """Requests multiply small matrices: BLAS threads spinning beside the request threads cost
+    several times the CPU (a 20-network comparison matrix). The limit lasts the app's life."""
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas, "numpy links a BLAS"
+    with migrated_app_client("sqlite", tmp_path, API_KEY):
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == [
+        p["num_threads"] for p in blas
+    ]
