@@ -166,6 +166,7 @@ def _train(
             config,
             start=run,
             on_step_end=_snapshotter(study_id),
+            check=watch.check,
             on_progress=progress_writer(
                 lambda session, progress, pace: record_study_progress(
                     session, study_id, progress, pace

@@ -52,6 +52,11 @@ EVALUATION_TENSORS = {arch: 2 * (gates + 3) for arch, gates in GATES.items()}
 #: Multiply-adds of one RK4 step of one two-neuron network with its 2 x 4 sensitivity: four
 #: derivatives of the (2, 5) state, each a 2 x 2 product per column and its elementwise terms.
 TWO_NEURON_STEP_WORK = 4 * (2 * 2 * 5 + 5 * 2 * 3)
+#: What one RK4 step of a study costs whatever its size, in multiply-adds at the default work
+#: rate (2e9 a second): the numpy calls of the batched step, 35 us measured here for 1 network
+#: against 150 us for 1,000. Without it a study of one network over a long trajectory was
+#: estimated at 1/350 of its time (QA: a 90-hour study fitted the budget).
+TWO_NEURON_STEP_OVERHEAD = 70_000
 TWO_NEURON_ARRAYS = 12  # (2, 5) arrays per network during an RK4 step: z, k1..k4, temporaries
 DTYPE_BYTES = {"float32": 4, "float64": 8}
 
@@ -171,5 +176,6 @@ def estimate_two_neuron(
         "networks": count * (6 * 4 + curve_points + 2) * 8,
         "integration": count * TWO_NEURON_ARRAYS * 10 * size,
     }
-    work = count * (config.max_steps + 1) * model.n_steps * TWO_NEURON_STEP_WORK
+    per_step = count * TWO_NEURON_STEP_WORK + TWO_NEURON_STEP_OVERHEAD
+    work = (config.max_steps + 1) * model.n_steps * per_step
     return WorkEstimate(memory_bytes=sum(parts.values()), work=work, parts=parts)

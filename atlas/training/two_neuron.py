@@ -87,6 +87,7 @@ def train_two_neuron(
     progress_bar: bool = False,
     start: TwoNeuronRun | None = None,
     on_step_end: Callable[[TwoNeuronRun], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> TwoNeuronOutcome:
     """Train one network per seed (W drawn by `initial_weights`), with numpy on the CPU.
 
@@ -94,7 +95,9 @@ def train_two_neuron(
     the counts of two_neuron_progress. `on_step_end(run)` follows it while networks still
     train (a worker snapshots the run there); `start` continues a run restored from a
     snapshot, or one a caller holds to read its finished networks should training be stopped
-    (two_neuron_outcome), instead of starting from the initial W.
+    (two_neuron_outcome), instead of starting from the initial W. `check()` is called inside
+    each step's integration (atlas.training.sensitivities.CHECK_EVERY) and may raise to stop
+    the run there: the step is then not taken, `start` holds the run as it was before it.
     """
     if len(seeds) == 0:
         raise ValueError("at least one seed is needed")
@@ -102,7 +105,7 @@ def train_two_neuron(
     with tqdm(total=config.max_steps, disable=not progress_bar, unit="step") as bar:
         bar.update(run.step)
         for step in range(run.step, config.max_steps + 1):
-            step_loss, grad = loss_and_gradient(run.w.numpy().astype(config.dtype), model)
+            step_loss, grad = loss_and_gradient(run.w.numpy().astype(config.dtype), model, check)
             step_loss, grad = step_loss.astype(np.float64), grad.astype(np.float64)
             run.final_w[run.active], run.loss[run.active] = run.w.numpy(), step_loss
             if step % config.log_every == 0:

@@ -342,6 +342,21 @@ def test_a_study_over_the_budget_is_refused(settings):
         assert _study_count(tight) == before
 
 
+def test_a_study_of_one_network_over_a_long_trajectory_is_refused(settings):
+    """A study's steps cost their numpy calls whatever its size: one network integrated over
+    10^8 RK4 steps for 100 steps (QA: about 90 hours) was estimated at 2e12 and accepted."""
+    with TestClient(create_app(settings)) as client:
+        before = _study_count(client)
+        study = {
+            "count": 1,
+            "task_parameters": {"t_final": 1e6, "dt": 0.01},
+            "training": {"max_steps": 100},
+        }
+        body = problem(client.post("/studies", json=study, headers=WRITE), 422, "over-budget")
+        assert body["estimate"]["hours_of_one_core"] > 24
+        assert _study_count(client) == before
+
+
 def _study_count(client: TestClient) -> int:
     with client.app.state.sessions() as session:
         return session.scalar(select(func.count()).select_from(TwoNeuronStudyRow))

@@ -22,6 +22,7 @@ from atlas.training import (
 from atlas.training.minibatches import MinibatchOrder
 from atlas.training.recipe import Recipe
 from atlas.training.sensitivities import loss_and_gradient
+from atlas.training.two_neuron import first_two_neuron_run
 
 # One torch thread (conftest): these are small matrix products, and the convergence test's
 # timing was measured so; its trajectories then do not depend on how threads split sums.
@@ -195,6 +196,37 @@ def test_two_neuron_gradient_equals_autograd():
     loss, grad = loss_and_gradient(w.detach().numpy(), model)
     np.testing.assert_allclose(loss, endpoint_loss(w.detach(), model).numpy(), rtol=1e-12)
     np.testing.assert_allclose(grad, w.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_two_neuron_run_is_stopped_inside_a_long_integration():
+    """A user's t_final / dt can make one step minutes long: the run's check is called inside
+    the integration, a stop there leaves the run before the step (nothing taken, no step end)
+    and the same run then trains on to the same end as one never stopped."""
+    model = TwoNeuronModel(t_final=60.0, dt=0.01)  # 6,000 RK4 steps a step
+    config = TwoNeuronTrainingConfig(max_steps=3, log_every=1)
+    seeds = [0, 1, 2]
+    calls, ends = [], []
+
+    def stop_at_the_fourth_check() -> None:
+        calls.append(1)
+        if len(calls) == 4:  # the first step's 3 checks passed; the second step's first one
+            raise _Stop
+
+    run = first_two_neuron_run(model, seeds, config)
+    with pytest.raises(_Stop):
+        train_two_neuron(
+            model, seeds, config, start=run, on_step_end=ends.append,
+            check=stop_at_the_fourth_check,
+        )  # fmt: skip
+    assert run.step == 1 and len(ends) == 1  # the first step taken, the second not
+    resumed = train_two_neuron(model, seeds, config, start=run)
+    whole = train_two_neuron(model, seeds, config)
+    np.testing.assert_array_equal(resumed.final_w, whole.final_w)
+    np.testing.assert_array_equal(resumed.loss_curves, whole.loss_curves)
 
 
 @pytest.mark.slow
