@@ -199,17 +199,18 @@ def _types_page(
 ) -> tuple[list[TypeOut], str | None]:
     """A page of the index and the next page's cursor (None on the last), signed for these
     filters as the browse page's cursors are for its own."""
-    signer, scope = request.app.state.cursor_signer, {"type_index": asdict(filters)}
+    signer, scope = request.app.state.cursor_signer, {"type_index": asdict(filters), "by": "name"}
     after = None
     if cursor is not None:
         position = signer.decode(cursor, scope)
-        after = (position["members"], position["id"])
+        after = (position["members"], position["name"], position["id"])
     rows = type_index(session, filters, after=after, limit=limit + 1)
     items = [type_out(row.task, row.variant, row.summary) for row in rows[:limit]]
     if len(rows) <= limit:
         return items, None
     last = rows[limit - 1].summary
-    return items, signer.encode({"members": last.member_count, "id": last.id}, scope)
+    position = {"members": last.member_count, "name": last.name, "id": last.id}
+    return items, signer.encode(position, scope)
 
 
 @router.get("/atlas/types", response_class=HTMLResponse)

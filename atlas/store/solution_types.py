@@ -236,16 +236,23 @@ class IndexedType:
     summary: TypeSummary
 
 
+def _by_code_point(session: Session, column: ColumnElement[str]) -> ColumnElement[str]:
+    """`column` compared code point by code point, as Python sorts strings (type_table): a
+    PostgreSQL database's default collation may follow a locale, which skips punctuation."""
+    return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
+
+
 def type_index(
     session: Session,
     filters: TypeFilters,
     *,
-    after: tuple[int, int] | None = None,
+    after: tuple[int, str, int] | None = None,
     limit: int = 50,
 ) -> list[IndexedType]:
     """Up to `limit` types of every task and variant matching `filters`, largest first (members
-    counted from the networks, then id), after the position `after` = (members, id) of the
-    previous page's last type: keyset pages, so no page loads the whole atlas' types."""
+    counted from the networks, then name, as a task's type table orders them, then id), after
+    the position `after` = (members, name, id) of the previous page's last type: keyset pages,
+    so no page loads the whole atlas' types."""
     members = (
         select(Network.solution_type_id.label("type_id"), func.count().label("members"))
         .where(Network.solution_type_id.is_not(None))
@@ -258,10 +265,12 @@ def type_index(
         .outerjoin(members, members.c.type_id == SolutionType.id)
         .where(*filters.conditions())
     )
+    name = _by_code_point(session, SolutionType.name)
     if after is not None:
-        count, last_id = after
-        query = query.where(or_(size < count, and_(size == count, SolutionType.id > last_id)))
-    rows = session.scalars(query.order_by(size.desc(), SolutionType.id).limit(limit)).all()
+        count, last_name, last_id = after
+        later = or_(name > last_name, and_(name == last_name, SolutionType.id > last_id))
+        query = query.where(or_(size < count, and_(size == count, later)))
+    rows = session.scalars(query.order_by(size.desc(), name, SolutionType.id).limit(limit)).all()
     if not rows:
         return []
     nested = _setting_counts(session, SolutionType.id.in_([t.id for t in rows]))

@@ -137,6 +137,14 @@ def test_the_index_lists_every_type_largest_first_with_the_stores_counts(client,
         assert row["links"][1] == f"/atlas/tasks/{task}?variant={variant}"
 
 
+def test_the_index_orders_a_tasks_types_as_the_api_does(client):
+    """Types of equal size come by name on the page, as in `/types?task=...`, across pages."""
+    table = client.get("/types?task=delayed").json()["types"]
+    assert len({t["members"] for t in table}) < len(table), "the atlas has ties to order"
+    rows = walk(client, "/atlas/types?task=delayed&variant=default&limit=7")
+    assert names(rows) == [t["name"] for t in table]
+
+
 @pytest.mark.parametrize(
     ("query", "keeps"),
     [

@@ -330,8 +330,8 @@ def _listed(filters: TypeFilters, task: str, variant: str, summary: TypeSummary)
 def test_the_type_index_pages_every_type_of_the_atlas_largest_first(atlas_db, reference_networks):
     """Types of every task and variant (the shipped charts, the references under two variants
     of `delayed`): walked two at a time, the index's keyset pages hold each type once, by
-    member count descending (then id), with the summary its own variant's table gives; each
-    filter keeps exactly the types it names."""
+    member count descending (then name, as each type table orders them, then id), with the
+    summary its own variant's table gives; each filter keeps exactly the types it names."""
     _, sessions = atlas_db
     fill_with_types(sessions, reference_networks)
     with session_scope(sessions) as session:
@@ -341,11 +341,14 @@ def test_the_type_index_pages_every_type_of_the_atlas_largest_first(atlas_db, re
             for v in type_variants(session, task)
             for summary in type_table(session, task, v.variant).types
         }
-        order = sorted(expected, key=lambda i: (-expected[i][2].member_count, i))
+        order = sorted(
+            expected, key=lambda i: (-expected[i][2].member_count, expected[i][2].name, i)
+        )
         walked, after = [], None
         while page := type_index(session, TypeFilters(), after=after, limit=2):
             walked += page
-            after = (page[-1].summary.member_count, page[-1].summary.id)
+            last = page[-1].summary
+            after = (last.member_count, last.name, last.id)
         assert [t.summary.id for t in walked] == order
         assert {t.summary.id: (t.task, t.variant, t.summary) for t in walked} == expected
         assert expected[order[0]][2].member_count >= 21  # the charts' largest delayed type
