@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.problems import Problem
 from atlas.config import Settings
 from atlas.store import reading
 
@@ -25,6 +26,17 @@ MAX_ID = 2**31 - 1
 #: No control characters (NUL included): text that every backend stores and every log shows.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 MAX_TEXT = 255
+
+
+def refuse_repeated(values: list[str], where: str) -> None:
+    """422 when a parameter that takes one value came more than once: Starlette keeps one of
+    them (the first header, the last query value) and silently drops the rest."""
+    if len(values) > 1:
+        raise Problem(
+            422,
+            "repeated-parameter",
+            f"{where} was given {len(values)} times; give it once",
+        )
 
 
 def _session(request: Request) -> Iterator[Session]:

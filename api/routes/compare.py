@@ -9,12 +9,13 @@ one of the two lacks its analysis); the states are computed from the stored weig
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
-from api.deps import MAX_ID, SessionDep
+from api.deps import MAX_ID, MAX_TEXT, SessionDep, refuse_repeated
 from api.problems import Problem
 from api.schemas.compare import ComparedSolution, ComparisonMatrixOut, ComparisonOut
 from api.solution_analyses import solution_states
@@ -24,11 +25,14 @@ from atlas.store import (
     fixed_point_analysis,
     get_solution,
     reduced_graph,
+    require_solutions,
     solution_task,
 )
 
 router = APIRouter(prefix="/compare", tags=["compare"])
 MAX_MATRIX_IDS = 20
+#: One id of `ids`: ASCII digits only (int() also reads `1_0` as 10 and full-width digits).
+_ID = re.compile(r"[0-9]+")
 
 
 def _stored_summary(session: Session, solution_id: int) -> tuple[ComparedSolution, SolutionSummary]:
@@ -110,12 +114,11 @@ def compare(
 
 
 def _parse_ids(text: str) -> list[int]:
-    try:
-        ids = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise Problem(
-            422, "invalid-ids", f"ids must be comma-separated integers, got {text!r}"
-        ) from exc
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    bad = next((part for part in parts if not _ID.fullmatch(part)), None)
+    if bad is not None:
+        raise Problem(422, "invalid-ids", f"ids must be comma-separated whole numbers, got {bad!r}")
+    ids = [int(part) for part in parts]
     if len(ids) < 2:
         raise Problem(422, "invalid-ids", "a comparison matrix needs at least two ids")
     if not all(1 <= i <= MAX_ID for i in ids):
@@ -137,16 +140,27 @@ def _parse_ids(text: str) -> list[int]:
     response_model=ComparisonMatrixOut,
     summary="Compare every pair of a list of solutions of one task",
     description=(
-        f"`ids`: 2 to {MAX_MATRIX_IDS} distinct solution ids, comma-separated. One symmetric "
-        "matrix per view of `/compare`, rows and columns in the order given."
+        f"`ids`: 2 to {MAX_MATRIX_IDS} distinct solution ids, comma-separated, given once (a "
+        "repeated `ids` is a 422, not a longer list). One symmetric matrix per view of "
+        "`/compare`, rows and columns in the order given."
     ),
-    responses=_ERRORS,
+    responses={**_ERRORS, 404: {"description": "No such solution: the problem names each."}},
 )
 def compare_matrix(
+    request: Request,
     session: SessionDep,
-    ids: Annotated[str, Query(description="Comma-separated solution ids.", examples=["4,9,12"])],
+    ids: Annotated[
+        str,
+        Query(
+            max_length=MAX_TEXT,
+            description="Comma-separated solution ids (ASCII digits).",
+            examples=["4,9,12"],
+        ),
+    ],
 ) -> ComparisonMatrixOut:
+    refuse_repeated(request.query_params.getlist("ids"), "the query parameter ids")
     wanted = _parse_ids(ids)
+    require_solutions(session, wanted)
     pairs = [_stored_summary(session, solution_id) for solution_id in wanted]
     summaries = [summary for _, summary in pairs]
     _one_task(summaries, wanted)

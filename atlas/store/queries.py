@@ -198,6 +198,19 @@ def get_solution(session: Session, network_id: int) -> SolutionRecord:
     return SolutionRecord(**values, solution_type=type_name)
 
 
+def require_solutions(session: Session, network_ids: list[int]) -> None:
+    """NotFoundError (`solution-not-found`, naming every missing id) unless each network
+    exists: one query, so a request for many learns of all its missing ids at once, before
+    any of them is loaded."""
+    found = set(session.scalars(select(Network.id).where(Network.id.in_(network_ids))))
+    missing = [network_id for network_id in network_ids if network_id not in found]
+    if missing:
+        listed = ", ".join(map(str, missing))
+        raise NotFoundError(
+            f"no solution with id {listed}", slug="solution-not-found", missing=missing
+        )
+
+
 def solution_task(session: Session, solution: SolutionRecord) -> TrialTask:
     """The task as the solution was trained on it (its recorded parameters), built-in or
     declared."""

@@ -88,6 +88,33 @@ def test_integers_beyond_the_id_range_are_a_422(client, path):
     problem(client.get(path), 422)
 
 
+@pytest.mark.parametrize("ids", ["1_0,2", "\uff11,2", "1,+2", "1,2x", "1,0x2"])
+def test_matrix_ids_are_ascii_digits(client, ids):
+    """int() read `1_0` as 10 and a full-width digit as 1."""
+    body = problem(client.get("/compare/matrix", params={"ids": ids}), 422, "invalid-ids")
+    assert "whole numbers" in body["detail"]
+
+
+def test_a_repeated_matrix_ids_is_refused_not_half_read(client):
+    """`ids=1,2&ids=3` compared 3 alone (the last value), silently."""
+    body = problem(client.get("/compare/matrix?ids=1,2&ids=3"), 422, "repeated-parameter")
+    assert "ids" in body["detail"] and "once" in body["detail"]
+
+
+def test_a_long_matrix_ids_is_refused_and_not_echoed(client):
+    response = client.get("/compare/matrix", params={"ids": "1," + "9" * 5000})
+    problem(response, 422, "validation-error")
+    assert "9" * 300 not in response.text
+
+
+def test_missing_matrix_ids_are_all_named_at_once(client):
+    """The first missing id was a 404 only after the solutions before it had been loaded."""
+    response = client.get("/compare/matrix", params={"ids": "999997,999998,999999"})
+    body = problem(response, 404, "solution-not-found")
+    assert "999997, 999998, 999999" in body["detail"]
+    assert body["missing"] == [999997, 999998, 999999]
+
+
 @pytest.fixture(scope="module")
 def live_url(settings) -> Iterator[tuple[str, int]]:
     """The app served by uvicorn on a free port, for what only a real connection shows."""
