@@ -51,8 +51,15 @@ class CursorSigner:
         ).encode()
         return f"{_b64encode(payload)}.{_b64encode(self._sign(payload))}"
 
-    def decode(self, token: str, query: dict[str, Any]) -> dict[str, Any]:
-        """The position a cursor points after; 400 if forged, corrupt or for another query."""
+    def decode(
+        self,
+        token: str,
+        query: dict[str, Any],
+        keep: str = "the same filters, sort and order when following `next_cursor`",
+    ) -> dict[str, Any]:
+        """The position a cursor points after; 400 if forged, corrupt or for another query,
+        the latter telling the client to keep `keep` (in the words of the page or API that
+        issued it)."""
         try:
             body, signature = token.split(".")
             payload, mac = _b64decode(body), _b64decode(signature)
@@ -62,8 +69,5 @@ class CursorSigner:
             raise _invalid("the cursor's signature does not match: it was altered or forged")
         data = json.loads(payload)
         if data.get("query") != _digest(query):
-            raise _invalid(
-                "the cursor belongs to a different query: keep the same filters, sort and order "
-                "when following `next_cursor`"
-            )
+            raise _invalid(f"the cursor belongs to a different query: keep {keep}")
         return data["after"]

@@ -202,7 +202,9 @@ def _types_page(
     signer, scope = request.app.state.cursor_signer, {"type_index": asdict(filters), "by": "name"}
     after = None
     if cursor is not None:
-        position = signer.decode(cursor, scope)
+        position = signer.decode(
+            cursor, scope, 'the same filters when following the "next page" link'
+        )
         after = (position["members"], position["name"], position["id"])
     rows = type_index(session, filters, after=after, limit=limit + 1)
     items = [type_out(row.task, row.variant, row.summary) for row in rows[:limit]]

@@ -198,7 +198,11 @@ def test_a_cursor_is_for_the_filters_it_was_given_with(client):
     cursor = next_link(first.text).split("cursor=", 1)[1]
     other = client.get(f"/atlas/types?task=reproduction&limit=2&cursor={cursor}")
     assert other.status_code == 400
-    assert "the cursor belongs to a different query" in problem_text(other.text)
+    said = problem_text(other.text)
+    assert said == (
+        "the cursor belongs to a different query: keep the same filters when following the "
+        '"next page" link'
+    ), "in the page's words: it has no sort, order or `next_cursor`"
 
 
 def test_the_navigation_home_and_task_pages_link_to_the_index(client, expected):
