@@ -232,6 +232,7 @@ def types_index(
     name: str | None = None
     next_cursor: str | None = None
     error: Problem | None = None
+    filters = TypeFilters()
     try:
         name = task_argument(task, session) if task else None
         variants = type_variants(session, name) if name else []
@@ -256,6 +257,7 @@ def types_index(
         variants=[v.variant for v in variants] if name else [DEFAULT_VARIANT],
         architectures=get_args(Architecture),
         types=items,
+        filtered=filters != TypeFilters(),
         next_url=next_cursor and request.url.path + query(request, cursor=next_cursor),
         json_url=f"/types?{urlencode(shown)}" if name else None,
         error=error.detail if error else None,

@@ -205,6 +205,24 @@ def test_a_cursor_is_for_the_filters_it_was_given_with(client):
     ), "in the page's words: it has no sort, order or `next_cursor`"
 
 
+def test_an_empty_index_says_whether_the_filters_or_the_atlas_are_empty(client, tmp_path):
+    """Filters that exclude every type say so (and how to clear them); an atlas without types
+    says they come once networks are analysed."""
+    page = client.get("/atlas/types?task=interval&architecture=gru")
+    assert page.status_code == 200
+    assert Rows(page.text).rows == [
+        {
+            "cells": ["No solution types match these filters: clear them to see every type."],
+            "links": ["/atlas/types"],
+        }
+    ]
+    with migrated_app_client("sqlite", tmp_path, API_KEY) as empty:
+        page = empty.get("/atlas/types")
+    assert [row["cells"] for row in Rows(page.text).rows] == [
+        ["No solution types yet: they appear once trained or imported networks are analysed."]
+    ]
+
+
 def test_the_navigation_home_and_task_pages_link_to_the_index(client, expected):
     index = client.get("/atlas/types")
     assert '<a href="/atlas/types" aria-current="page">Types</a>' in index.text
