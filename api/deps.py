@@ -23,8 +23,9 @@ from atlas.store import reading
 
 #: The largest id a row can have: the store's ids are 32-bit integer columns.
 MAX_ID = 2**31 - 1
-#: No control characters (NUL included): text that every backend stores and every log shows.
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+#: No control characters, C0, DEL or C1 (NUL and NEL included): text that every backend
+#: stores and every log shows.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 MAX_TEXT = 255
 
 
@@ -77,12 +78,26 @@ TaskName = Annotated[
         examples=["delayed"],
     ),
 ]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=1,
-        max_length=MAX_TEXT,
-        pattern=PRINTABLE,
-        description="A client-chosen unique key: retries with it create the work once.",
-    ),
-]
+#: Printable ASCII (0x20-0x7E): for header values, which HTTP carries as bytes that Starlette
+#: decodes as latin-1, so that any other character would be stored as mojibake.
+PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
+
+
+def _idempotency_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=MAX_TEXT,
+            pattern=PRINTABLE_ASCII,
+            description="A client-chosen unique key: retries with it create the work once. "
+            f"1 to {MAX_TEXT} printable ASCII characters (space to `~`), sent once.",
+        ),
+    ] = None,
+) -> str | None:
+    refuse_repeated(request.headers.getlist("idempotency-key"), "the Idempotency-Key header")
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]

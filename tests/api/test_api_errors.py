@@ -246,6 +246,34 @@ def test_a_reused_idempotency_key_with_another_request_is_refused(client):
     assert row_counts(client) == before
 
 
+@pytest.mark.parametrize("path", ["/jobs", "/charts", "/studies"])
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        ([b"key-a", b"key-b"], "the Idempotency-Key header was given 2 times"),
+        (["ключ".encode()], "idempotency-key"),  # was stored as latin-1 mojibake
+        ([b"key\x85"], "idempotency-key"),  # a C1 control character (NEL)
+    ],
+)
+def test_an_idempotency_key_is_one_printable_ascii_header(service, path, keys, said):
+    """Two keys used the first silently; non-ASCII and C1 control characters were kept."""
+    client, _ = service
+    body = {"/jobs": QUICK_JOB, "/studies": QUICK_STUDY}.get(path, {})
+    headers = [(b"X-API-Key", API_KEY.encode()), *((b"Idempotency-Key", key) for key in keys)]
+    before = row_counts(client)
+    response = client.post(path, json=body, headers=headers)
+    assert said in assert_problem(response, 422)["detail"]
+    assert row_counts(client) == before
+
+
+def test_a_name_with_a_c1_control_character_is_refused(service):
+    client, _ = service
+    before = row_counts(client)
+    response = client.post("/studies", json={**QUICK_STUDY, "name": "paper\x85"}, headers=WRITE)
+    assert "name" in assert_problem(response, 422, "validation-error")["detail"]
+    assert row_counts(client) == before
+
+
 def test_a_study_retried_with_its_key_is_one_study(client):
     """Both ways of starting a study replay it (202, `Idempotent-Replayed`), queueing nothing
     more; another request under the key is a 422 naming the key, and writes nothing."""
