@@ -291,6 +291,15 @@ def _overflow(page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
+def _clipped_captions(page) -> list[str]:
+    """The captions that stick out of their table's frame (cut off where the table scrolls)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-table-frame] caption')].filter(c =>
+            c.getBoundingClientRect().right > c.closest('[data-table-frame]')
+                .getBoundingClientRect().right + 1).map(c => c.textContent)"""
+    )
+
+
 def _check_table_frames(page) -> None:
     """Each table frame on the page is a tab stop exactly when its table scrolls sideways."""
     frames = page.locator("[data-table-frame]")
@@ -305,17 +314,20 @@ def _check_table_frames(page) -> None:
 def test_pages_fit_a_phone_pass_axe_there_and_a_long_footer_link_wraps(browser, live_atlas, pages):
     """QA measured job, chart and solution pages 444-664 px wide on a 390 px phone, and the
     browse page with a cursor 1,651 px wide on a 1,280 px screen (its footer's JSON link).
-    On a phone, wide tables scroll sideways in their frame, and axe found frames with no
+    On a phone, wide tables scroll sideways in their frame, their captions wrapped to the
+    frame (QA found the index of types' caption cut off), and axe found frames with no
     keyboard access (scrollable-region-focusable) on the solution and type pages: every page,
     and an error page, passes axe at 390 px too, and the arrow keys scroll a focused frame."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:
         watched = Watched(context, live_atlas["base"])
-        wide, failures = {}, {}
+        wide, clipped, failures = {}, {}, {}
         for name, path in pages.items():
             watched.goto(path)
             if _overflow(watched.page) > 1:
                 wide[name] = _overflow(watched.page)
+            if captions := _clipped_captions(watched.page):
+                clipped[name] = captions
             watched.screenshot(f"phone_{name}")
             if violations := _axe_violations(watched.page):
                 failures[name] = violations
@@ -332,6 +344,7 @@ def test_pages_fit_a_phone_pass_axe_there_and_a_long_footer_link_wraps(browser, 
             failures["not_found"] = violations
         watched.check()
         assert not wide, wide
+        assert not clipped, clipped
         assert not failures, failures
     finally:
         context.close()
@@ -757,6 +770,7 @@ def test_from_home_to_the_type_index_and_a_type_on_a_phone_without_javascript(br
         page.wait_for_load_state("networkidle")
         assert "task=interval" in page.url
         assert _overflow(page) <= 1
+        assert not _clipped_captions(page)
         frames = page.locator("[data-table-frame]")  # without JavaScript, each is a tab stop
         assert frames.count() == page.locator("[data-table-frame][tabindex='0']").count() == 1
         types = live_atlas["http"].get("/types", params={"task": "interval"}).json()["types"]
