@@ -54,6 +54,16 @@ class Problem(StarletteHTTPException):
         self.extensions = extensions
 
 
+#: Seconds a client is told to wait (`Retry-After`) before it retries a 503: long enough for
+#: a restarted broker or database to answer, short enough that a retrying script stays lively.
+RETRY_AFTER_S = 5
+
+
+def unavailable(slug: str, detail: str, **extensions: Any) -> Problem:
+    """A 503 problem (a dependency is unreachable) that says when to try again."""
+    return Problem(503, slug, detail, headers={"Retry-After": str(RETRY_AFTER_S)}, **extensions)
+
+
 def problem_response(request: Request, problem: Problem) -> JSONResponse:
     body = {
         "type": PROBLEM_TYPE_BASE + problem.slug,
@@ -181,6 +191,10 @@ _BODY_ERRORS = {
     "400": "The body is not valid JSON, or not a valid multipart form.",
     "413": "The body is larger than the server accepts.",
 }
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer", "minimum": 1},
+}
 _PARAMETER_ERROR = "A parameter or the body does not satisfy the schema."
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
@@ -197,6 +211,9 @@ def _document_operation(operation: dict[str, Any]) -> None:
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _REF}}
             if response.get("description") == "Validation Error":
                 response["description"] = _PARAMETER_ERROR
+        if status == "503":
+            response["description"] += f" `Retry-After`: try again in {RETRY_AFTER_S} s."
+            response["headers"] = {"Retry-After": _RETRY_AFTER}
 
 
 def problem_openapi(app: FastAPI) -> dict[str, Any]:

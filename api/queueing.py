@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from api.problems import Problem
+from api.problems import unavailable
 
 
 def enqueue_or_503(
@@ -16,12 +16,12 @@ def enqueue_or_503(
     """Run `enqueue()` for work already committed. When the broker is unreachable, say so
     rather than leave work nobody will do: `record_failure(reason)` notes it in the atlas (in a
     transaction of its own), and the client gets a 503 problem carrying `links` to the
-    recorded work."""
+    recorded work, and a `Retry-After`."""
     try:
         enqueue()
     except Exception as exc:  # any broker or connection error
         reason = f"could not be queued: {exc}"
         record_failure(reason)
-        raise Problem(
-            503, "queue-unavailable", f"{what} {reason} (recorded as failed)", **links
+        raise unavailable(
+            "queue-unavailable", f"{what} {reason} (recorded as failed)", **links
         ) from exc

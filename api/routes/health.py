@@ -7,7 +7,7 @@ from kombu import Connection
 from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
-from api.problems import Problem
+from api.problems import unavailable
 from api.schemas.health import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -46,8 +46,7 @@ def health(session: SessionDep, settings: SettingsDep) -> HealthOut:
         broker=_broker_status(settings.broker_url),
     )
     if report.database != "ok" or report.broker.startswith("error"):
-        raise Problem(
-            503,
+        raise unavailable(
             "unhealthy",
             "a dependency of the service is unreachable",
             database=report.database,

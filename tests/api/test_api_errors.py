@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from throwaway_databases import BACKENDS, database
 
 from api.app import MAX_BODY_BYTES, create_app
+from api.problems import RETRY_AFTER_S
 from atlas.config import Settings
 from atlas.store import SchemaOutOfDateError, migrate
 from atlas.store.models import (
@@ -162,11 +163,23 @@ def test_an_unreachable_broker_is_a_503_and_the_work_is_marked_failed(
     _, url = service
     settings = Settings(database_url=url, api_key=API_KEY, broker_url="redis://127.0.0.1:9/0")
     with TestClient(create_app(settings)) as cut_off:
-        body = assert_problem(cut_off.get("/health"), 503, "unhealthy")
+        health = cut_off.get("/health")
+        body = assert_problem(health, 503, "unhealthy")
         assert body["database"] == "ok" and body["broker"].startswith("error")
         keyed = {**WRITE, "Idempotency-Key": f"retry-after-503{path}"}
-        body = assert_problem(cut_off.post(path, json=request_body, headers=keyed), 503)
+        refused = cut_off.post(path, json=request_body, headers=keyed)
+        body = assert_problem(refused, 503)
         assert body["type"].endswith("queue-unavailable")
+        # Each 503 says when to try again, as the OpenAPI documents.
+        wait = str(RETRY_AFTER_S)
+        assert health.headers["Retry-After"] == refused.headers["Retry-After"] == wait
+        spec = cut_off.get("/openapi.json").json()["paths"]
+        for documented in (spec["/health"]["get"], spec[path]["post"]):
+            unavailable = documented["responses"]["503"]
+            assert (
+                "Retry-After" in unavailable["headers"]
+                and f"{wait} s" in unavailable["description"]
+            )
         work = cut_off.get(body[link]).json()
         assert work["status"] == "failed" and "could not be queued" in work["error"]
         # The 503 invites a retry: with the same key it is a new attempt, not the failed work.
