@@ -14,6 +14,7 @@ a body), so that schemathesis finds no undocumented status or content type.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -97,9 +98,63 @@ def as_problem(error: Problem | AtlasError) -> Problem:
     return error if isinstance(error, Problem) else domain_problem(error)
 
 
+#: A step of pydantic's error location that names a schema, not a field: a union's member
+#: (`constrained-int`, `list[union[...]]`) or a validator (`function-after[...]`).
+_SCHEMA_TAG = re.compile(r"[a-z]+(-[a-z]+)+|[a-z]+(-[a-z]+)*\[.*\]")
+#: What a value of the wrong type should have been, by pydantic's error type.
+_EXPECTED = {
+    "int_type": "a number",
+    "int_parsing": "a number",
+    "int_from_float": "a number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "a list",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "an object",
+}
+
+
+def _where(loc: Iterable[Any]) -> str:
+    """A location as a field path: `task_parameters.t_final`, without schema tags."""
+    return ".".join(
+        str(step) for step in loc if not (isinstance(step, str) and _SCHEMA_TAG.fullmatch(step))
+    )
+
+
+def _what(errors: list[Mapping[str, Any]]) -> str:
+    """One field's mistakes as one message: a union's members each say the value has the
+    wrong type, which reads as the types it may have; otherwise the first that is not such."""
+    if len(errors) > 1:
+        expected = [_EXPECTED.get(e.get("type", "")) for e in errors]
+        if all(expected):
+            return "should be " + " or ".join(dict.fromkeys(expected))  # type: ignore[arg-type]
+        errors = [e for e, kind in zip(errors, expected, strict=True) if kind is None]
+    message = str(errors[0].get("msg", ""))
+    return "is required" if message == "Field required" else message
+
+
 def summarise_errors(errors: Iterable[Mapping[str, Any]]) -> str:
-    """Pydantic's errors as one line, each `where: what` (no links to its documentation)."""
-    return "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in errors)
+    """Pydantic's errors as one line, one `where: what` per field (no schema tags in `where`,
+    no links to its documentation)."""
+    by_field: dict[str, list[Mapping[str, Any]]] = {}
+    for error in errors:
+        by_field.setdefault(_where(error.get("loc", ())), []).append(error)
+    return "; ".join(
+        f"{where}: {_what(found)}"
+        for where, found in by_field.items()
+        if not _beside_the_point(where, found, by_field)
+    )
+
+
+def _beside_the_point(
+    where: str, found: list[Mapping[str, Any]], by_field: Mapping[str, Any]
+) -> bool:
+    """Whether a field's errors only say that its value is not of the union's other types,
+    while the member it is (a list) has mistakes inside it: those are the ones to read."""
+    inside = any(other.startswith(f"{where}.") for other in by_field)
+    return inside and all(e.get("type") in _EXPECTED for e in found)
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:

@@ -23,6 +23,8 @@ Body = TypeVar("Body", bound=BaseModel)
 Created = TypeVar("Created")
 ARCHITECTURES = ("vanilla", "gru", "lstm")
 RECENT = 20
+#: A task-parameters object for the job and chart forms' hints (the work page shows it too).
+TASK_PARAMETERS_EXAMPLE = '{"delay_max": 2}'
 
 
 def form_number(name: str, text: str, kind: type[int] | type[float] = int) -> int | float:
@@ -45,14 +47,15 @@ def form_choice(name: str, value: str | None, choices: Sequence[str]) -> str | N
     return value
 
 
-def form_json_object(name: str, text: str) -> dict[str, Any]:
-    """A form's JSON field (blank: {}), or a 422 that names the field."""
+def form_json_object(name: str, text: str, example: str) -> dict[str, Any]:
+    """A form's JSON field (blank: {}), or a 422 that names the field and shows `example`,
+    an object that fits the form it is on."""
     try:
         value = json.loads(text or "{}")
     except ValueError as exc:
         raise Problem(422, "invalid-form", f"{name} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise Problem(422, "invalid-form", f'{name} must be a JSON object, like {{"f_max": 5}}')
+        raise Problem(422, "invalid-form", f"{name} must be a JSON object, like {example}")
     return value
 
 

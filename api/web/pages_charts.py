@@ -18,6 +18,7 @@ from api.problems import Problem
 from api.routes.charts import ChartId, cancel_chart, chart_out, read_charts, submit_chart
 from api.schemas.charts import ChartIn
 from api.web.forms import (
+    TASK_PARAMETERS_EXAMPLE,
     check_key,
     form_json_object,
     form_model,
@@ -88,7 +89,9 @@ def chart_body(form: dict[str, str]) -> ChartIn:
     """The JSON API's request body from the chart form's fields (422 problem if invalid)."""
     body: dict[str, Any] = {
         "task": form["task"],
-        "task_parameters": form_json_object("task parameters", form.get("task_parameters", "")),
+        "task_parameters": form_json_object(
+            "task parameters", form.get("task_parameters", ""), TASK_PARAMETERS_EXAMPLE
+        ),
         "settings": _settings(form["settings"]),
         "networks_per_setting": form_number("networks per setting", form["networks_per_setting"]),
     }

@@ -24,6 +24,7 @@ from api.routes.two_neuron import submit_study as submit_study_route
 from api.schemas.jobs import JobIn
 from api.schemas.two_neuron import StudyIn
 from api.web.forms import (
+    TASK_PARAMETERS_EXAMPLE,
     check_key,
     form_json_object,
     form_model,
@@ -42,6 +43,8 @@ from atlas.training import TwoNeuronTrainingConfig
 
 router = page_router()
 Field = Annotated[str, Form(max_length=4096)]
+#: A two-neuron model-parameters object for the study form's hints (its page shows it too).
+MODEL_PARAMETERS_EXAMPLE = '{"t_final": 5}'
 
 
 @router.get("/atlas/work", response_class=HTMLResponse)
@@ -57,7 +60,9 @@ def _job_body(form: dict[str, str]) -> JobIn:
         "units": form_number("units", form["units"]),
         "count": form_number("count", form["count"]),
         "seed": form_number("seed", form.get("seed") or "0"),
-        "task_parameters": form_json_object("task parameters", form.get("task_parameters", "")),
+        "task_parameters": form_json_object(
+            "task parameters", form.get("task_parameters", ""), TASK_PARAMETERS_EXAMPLE
+        ),
     }
     if form.get("max_epochs"):
         body["training"] = {"max_epochs": form_number("max epochs", form["max_epochs"])}
@@ -234,7 +239,9 @@ def _study_body(form: dict[str, str]) -> StudyIn:
         "count": form_number("count", form["count"]),
         "seed": form_number("seed", form.get("seed") or "0"),
         "name": form.get("name") or None,
-        "task_parameters": form_json_object("model parameters", form.get("task_parameters", "")),
+        "task_parameters": form_json_object(
+            "model parameters", form.get("task_parameters", ""), MODEL_PARAMETERS_EXAMPLE
+        ),
     }
     training: dict[str, int | float] = {}
     if form.get("max_steps"):

@@ -218,6 +218,35 @@ def test_bad_jobs_are_refused_and_write_nothing(client, unchanged, changes, slug
 
 
 @pytest.mark.parametrize(
+    ("path", "request_body", "said"),
+    [
+        (
+            "/studies",
+            {**QUICK_STUDY, "task_parameters": {"t_final": "x"}},
+            "body.task_parameters.t_final: should be a number or a list",
+        ),
+        (
+            "/studies",
+            {**QUICK_STUDY, "task_parameters": {"t_final": [1, "x"]}},
+            "body.task_parameters.t_final.1: should be a number",
+        ),
+        ("/jobs", {**GOOD_JOB, "count": None}, "body.count: Input should be a valid integer"),
+        (
+            "/jobs",
+            {key: value for key, value in GOOD_JOB.items() if key != "count"},
+            "body.count: is required",
+        ),
+    ],
+)
+def test_a_422_says_what_is_wrong_once_per_field_in_words(service, path, request_body, said):
+    """A union's members each had their say, under pydantic's type tags (`constrained-int`,
+    `list[union[...]]`); a missing field was "Field required"."""
+    client, _ = service
+    response = client.post(path, json=request_body, headers=WRITE)
+    assert assert_problem(response, 422, "validation-error")["detail"] == said
+
+
+@pytest.mark.parametrize(
     "content",
     [b"{not json", b'{"task": "delayed",', b"", b"\xff\xfe", b"[1, 2]", b"null"],
 )

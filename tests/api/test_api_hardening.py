@@ -196,13 +196,25 @@ def test_a_form_without_its_key_asks_for_the_field_not_a_header(client, path):
         ("/atlas/two-neuron/studies", "max_steps", "1.5", "max steps must be a whole number"),
         ("/atlas/two-neuron/studies", "learning_rate", "fast", "learning rate must be a number"),
         ("/atlas/two-neuron/studies", "learning_rate", "-1", "learning_rate: Input should be"),
-        ("/atlas/two-neuron/studies", "task_parameters", "[1]", "model parameters must be a JSON"),
+        ("/atlas/two-neuron/studies", "task_parameters", "[1]", 'like {"t_final": 5}'),
         ("/atlas/two-neuron/studies", "task_parameters", '{"t_final": -1}', "t_final"),
+        (
+            "/atlas/two-neuron/studies",
+            "task_parameters",
+            '{"t_final": "x"}',
+            "task_parameters.t_final: should be a number or a list",
+        ),
+        (
+            "/atlas/two-neuron/studies",
+            "task_parameters",
+            '{"t_final": [1, "x"]}',
+            "task_parameters.t_final.1: should be a number",
+        ),
     ],
 )
 def test_the_explorer_forms_say_what_is_wrong_in_words(client, path, field, value, said):
-    """They showed Python's and pydantic's messages (int()'s literal, a pydantic.dev link).
-    Nothing is written."""
+    """They showed Python's and pydantic's messages (int()'s literal, a pydantic.dev link, a
+    union's type tags such as `constrained-int`). Nothing is written."""
     form = {
         "task": "delayed",
         "architecture": "vanilla",
@@ -217,7 +229,7 @@ def test_the_explorer_forms_say_what_is_wrong_in_words(client, path, field, valu
     page = client.post(path, data=form)
     text = html.unescape(page.text)
     assert page.status_code == 422 and said in text, text[-2000:]
-    assert "int()" not in text and "pydantic" not in text
+    assert "int()" not in text and "pydantic" not in text and "constrained-" not in text
     assert (job_count(client), _study_count(client)) == before
 
 
