@@ -351,6 +351,8 @@ def test_a_stopped_worker_gives_its_job_back_and_exits_at_once(
     assert_one_network_per_seed(job, networks)
     text = log.read_text()
     assert f"job {job_id} stopped (shutdown)" in text
+    assert f"job {job_id}: the worker is shutting down, its message goes back" in text
+    assert "Traceback" not in text and "Reject" not in text, "an expected hand-back: one line"
     assert f"job {job_id}: resuming from its snapshot after epoch {snapshot}" in text
 
 
