@@ -123,7 +123,7 @@ def mark_requeued(row: WorkRow) -> None:
     if row.status == WorkStatus.CANCELLING:
         mark_cancelled(row)
         return
-    row.status = WorkStatus.QUEUED
+    _queue_again(row)
     row.attempts = max(0, row.attempts - 1)
 
 
@@ -131,7 +131,13 @@ def mark_abandoned(row: WorkRow) -> None:
     """Its worker died without a word while running it (atlas.store.leases): queued again,
     the lost attempt counting, so a worker that keeps dying on it fails it at the attempt
     limit (mark_requeued, for a stop on purpose, gives the attempt back)."""
+    _queue_again(row)
+
+
+def _queue_again(row: WorkRow) -> None:
+    """Waiting for a worker again: no end is expected until one runs it (and paces it)."""
     row.status = WorkStatus.QUEUED
+    row.eta_at = None
 
 
 def held_elsewhere(row: WorkRow, lease: timedelta | None) -> bool:

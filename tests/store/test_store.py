@@ -46,6 +46,7 @@ from atlas.store import (
     migrate,
     network_state_dict,
     reading,
+    reclaim,
     record_progress,
     save_imported_network,
     save_job_network,
@@ -84,6 +85,7 @@ from atlas.store.models import (
     TwoNeuronStudyRow,
     ValidationResult,
 )
+from atlas.store.models.base import utcnow
 from atlas.store.two_neuron import create_two_neuron_study, start_study_attempt
 from atlas.store.work_reads import JobRecord, StudyRecord
 from atlas.store.work_writes import IdempotencyKeyReusedError
@@ -460,6 +462,26 @@ def test_job_lifecycle(sessions):
         job = session.get(Job, job.id)
         assert (job.status, job.attempts, job.error) == ("failed", 2, "RuntimeError: out of memory")
         assert job.finished_at is not None and job.id not in unfinished_job_ids(session)
+
+
+def test_work_queued_again_has_no_eta(sessions):
+    """Given back at a shutdown or by the sweep, work waits for a worker: it has no ETA until
+    one runs it again (it showed the stopped attempt's)."""
+    with session_scope(sessions) as session:
+        job, _ = create_job(session, job_spec())
+        study, _ = create_two_neuron_study(session, 2)
+        for kind, row, give_back in (
+            ("job", job, lambda: stop_job(session, job.id, StopReason.SHUTDOWN, "stopping")),
+            ("job", job, lambda: reclaim(session, "job", job.id)),
+            ("study", study, lambda: reclaim(session, "study", study.id)),
+        ):
+            if kind == "job":
+                assert start_job_attempt(session, job.id, max_attempts=9)
+            else:
+                assert start_study_attempt(session, study.id, max_attempts=9)
+            row.eta_at = utcnow() + timedelta(hours=1)  # as the running attempt paced it
+            assert give_back() == WorkStatus.QUEUED
+            assert (row.status, row.eta_at) == ("queued", None)
 
 
 def test_a_job_attempt_says_what_is_left_to_train(sessions, trained):
