@@ -99,8 +99,9 @@ def as_problem(error: Problem | AtlasError) -> Problem:
 
 
 #: A step of pydantic's error location that names a schema, not a field: a union's member
-#: (`constrained-int`, `list[union[...]]`) or a validator (`function-after[...]`).
-_SCHEMA_TAG = re.compile(r"[a-z]+(-[a-z]+)+|[a-z]+(-[a-z]+)*\[.*\]")
+#: (`constrained-int`, `list[union[...]]`) or a validator (`function-after[...]`); not a
+#: hyphenated header such as `idempotency-key`.
+_SCHEMA_TAG = re.compile(r"constrained-[a-z]+|[a-z]+(-[a-z]+)*\[.*\]")
 #: What a value of the wrong type should have been, by pydantic's error type.
 _EXPECTED = {
     "int_type": "a number",
