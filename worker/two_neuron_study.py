@@ -49,6 +49,7 @@ from atlas.training.two_neuron import (
     first_two_neuron_run,
     two_neuron_outcome,
 )
+from atlas.wording import counted
 from worker.database import transaction
 from worker.leases import delivery_lease, heartbeat
 from worker.tasks import MAX_ATTEMPTS
@@ -113,7 +114,9 @@ def _classify(study_id: int, model: TwoNeuronModel, *, finish: bool) -> None:
             logger.info("study %d %s", study_id, finish_study(session, study_id))
         else:
             logger.info(
-                "study %d: the %d networks it kept are classified", study_id, len(weights.solved)
+                "study %d: classified the %s it kept",
+                study_id,
+                counted(len(weights.solved), "network"),
             )
 
 
@@ -174,6 +177,7 @@ def _train(
                 watch,
                 Pace(len(seeds), watch),
                 f"study {study_id}",
+                unit="step",
             ),
         )
     except Stopped:
@@ -184,6 +188,7 @@ def _train(
     with transaction() as session:
         save_study_outcome(session, study_id, outcome)
     logger.info(
-        "study %d: %d networks trained in %.1f s, %d solved",
-        study_id, len(seeds), time.perf_counter() - started, int(outcome.solved.sum()),
+        "study %d: %s trained in %.1f s, %d solved",
+        study_id, counted(len(seeds), "network"), time.perf_counter() - started,
+        int(outcome.solved.sum()),
     )  # fmt: skip

@@ -109,10 +109,11 @@ Record = Callable[[Session, TrainingProgress, tuple[float, datetime | None, floa
 
 
 def progress_writer(
-    record: Record, watch: Watch, pace: Pace, what: str
+    record: Record, watch: Watch, pace: Pace, what: str, unit: str = "epoch"
 ) -> Callable[[TrainingProgress], None]:
-    """After each epoch (or step): check the watch, then write progress and pace (`record` in
-    a transaction) at most every PROGRESS_INTERVAL_S and when the last network finishes."""
+    """After each epoch (or step: `unit`, as the log says it; a two-neuron study takes steps):
+    check the watch, then write progress and pace (`record` in a transaction) at most every
+    PROGRESS_INTERVAL_S and when the last network finishes."""
     last = -float("inf")
 
     def write(progress: TrainingProgress) -> None:
@@ -125,8 +126,8 @@ def progress_writer(
         with transaction() as session:
             record(session, progress, pace(progress))
         logger.info(
-            "%s: epoch %d/%d, %d active, %d converged, %d failed",
-            what, progress.epoch, progress.max_epochs,
+            "%s: %s %d/%d, %d active, %d converged, %d failed",
+            what, unit, progress.epoch, progress.max_epochs,
             progress.active, progress.converged, progress.failed,
         )  # fmt: skip
 

@@ -23,6 +23,7 @@ from atlas.cli.arguments import positive_int, seed
 from atlas.cli.loading import add_task_parameter_argument, resolve_study_model, resolve_task
 from atlas.config import get_settings
 from atlas.network_status import STATUSES
+from atlas.wording import counted
 
 if TYPE_CHECKING:
     from atlas.studies import TwoNeuronModel
@@ -74,13 +75,13 @@ def train(args: argparse.Namespace) -> int:
     if model is not None:
         config: Any = _two_neuron_config(args)
         estimate = estimate_two_neuron(model, count, config)
-        admit(estimate, f"a two-neuron study of {count} networks")
+        admit(estimate, f"a two-neuron study of {counted(count, 'network')}")
     else:
         config = _training_config(args)
         shape = population_shape(subject, args.arch, args.units, count, config)
         admit(
             estimate_population(shape),
-            f"a population of {count} {args.arch} networks of {args.units} units",
+            f"a population of {counted(count, f'{args.arch} network')} of {args.units} units",
         )
     out = args.out or Path(f"{subject.name}_{args.arch or 'w'}_{args.units or 2}_seed{args.seed}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

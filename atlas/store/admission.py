@@ -27,6 +27,7 @@ from atlas.training.admission import (
     estimate_two_neuron,
     population_shape,
 )
+from atlas.wording import counted
 
 
 class DeviceUnavailableError(InvalidError):
@@ -98,7 +99,9 @@ def admit_job(session: Session, job: Job, budget: Budget) -> None:
     estimate = estimate_population(
         population_shape(task, job.architecture, job.units, job.count, config)
     )
-    what = f"a population of {job.count} {job.architecture} networks of {job.units} units"
+    what = (
+        f"a population of {counted(job.count, f'{job.architecture} network')} of {job.units} units"
+    )
     check_budget(estimate, budget, what)
 
 
@@ -106,4 +109,4 @@ def admit_study(study: TwoNeuronStudyRow, budget: Budget) -> None:
     """The same for a two-neuron study just created."""
     model, config = study_setup(study.task_parameters, study.training_config)
     estimate = estimate_two_neuron(model, study.count, config)
-    check_budget(estimate, budget, f"a two-neuron study of {study.count} networks")
+    check_budget(estimate, budget, f"a two-neuron study of {counted(study.count, 'network')}")

@@ -23,6 +23,7 @@ from atlas.store.models import (
     SolutionType,
     TwoNeuronStudyRow,
 )
+from atlas.wording import counted
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def recent_work(session: Session, limit: int = 10) -> list[WorkItem]:
             j.id,
             j.status,
             j.task,
-            f"{j.count} {j.architecture} network{'s' if j.count != 1 else ''} of {j.units} units",
+            f"{counted(j.count, f'{j.architecture} network')} of {j.units} units",
             j.progress_fraction,
             j.created_at,
         )

@@ -30,6 +30,7 @@ from atlas.training.config import TrainingConfig
 from atlas.training.outcome import STATUSES, Checkpoint
 from atlas.training.step import population_parameters
 from atlas.training.two_neuron import TwoNeuronRun
+from atlas.wording import counted
 
 FORMAT_VERSION = 1
 Arrays = dict[str, np.ndarray]
@@ -165,7 +166,7 @@ def restore_two_neuron(arrays: Mapping[str, np.ndarray], count: int) -> TwoNeuro
     """The run `take_two_neuron_snapshot` saw, for train_two_neuron(start=...). Raises
     SnapshotMismatchError when it is not a snapshot of `count` networks."""
     if int(arrays.get("format", -1)) != FORMAT_VERSION or len(arrays["loss"]) != count:
-        raise SnapshotMismatchError(f"not a two-neuron snapshot of {count} networks")
+        raise SnapshotMismatchError(f"not a two-neuron snapshot of {counted(count, 'network')}")
     w = torch.from_numpy(np.array(arrays["w"]))
     adam = BatchedAdam([w], torch.from_numpy(np.array(arrays["adam.lr"])))
     adam.steps = torch.from_numpy(np.array(arrays["adam.steps"]))

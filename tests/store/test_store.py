@@ -362,8 +362,10 @@ def test_work_over_the_budget_is_refused_inside_the_store_and_writes_nothing(ses
     with pytest.raises(OverBudgetError) as refused:
         submit_job(sessions, job_spec(), "key-over", budget)
     assert refused.value.extra["limit"] == {"memory_bytes": 1, "work": 1}
-    with pytest.raises(OverBudgetError):
+    with pytest.raises(OverBudgetError, match="a two-neuron study of 3 networks "):
         submit_study(sessions, 3, budget=budget)
+    with pytest.raises(OverBudgetError, match="a two-neuron study of 1 network "):
+        submit_study(sessions, 1, budget=budget)
     with session_scope(sessions) as session:
         assert count_rows(session, Job) == jobs
         assert count_rows(session, TwoNeuronStudyRow) == studies
