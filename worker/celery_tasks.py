@@ -5,9 +5,8 @@ a job or study at its next check, queued again to resume from its snapshot; an a
 its current step. Its message then goes back on the queue (Reject with requeue: kombu moves it
 from the unacknowledged to the queue in one Redis transaction). Acknowledged, it would lose the
 work; a message sent anew would leave two should this process die before acknowledging the
-first, and two deliveries could run the work at once (a delivery takes up work left running:
-that is how a dead worker's is redelivered). The redelivery, to whichever worker, finishes what
-the body left (the bodies are idempotent) and advances the chart of a chunk job.
+first. The redelivery, to whichever worker, finishes what the body left (the bodies are
+idempotent) and advances the chart of a chunk job.
 """
 
 from __future__ import annotations
