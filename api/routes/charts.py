@@ -22,7 +22,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.pictures import PNG_MEDIA_TYPE, SVG_MEDIA_TYPE
-from api.queueing import enqueue_or_503
+from api.queueing import enqueue_or_503, sends_work
 from api.schemas.charts import (
     ChartIn,
     ChartOut,
@@ -243,12 +243,14 @@ def submit_chart(
         for job_id in submitted.job_ids:
             enqueue_training(job_id, settings)
 
-    enqueue_or_503(
-        enqueue_all,
-        lambda reason: fail_submitted_chart(sessions, chart_id, reason),
-        f"chart {chart_id}",
-        chart=f"/charts/{chart_id}",
-    )
+    # submitted.job_ids are queued chunks: a new chart's first ones, or a replay's waiting ones.
+    if sends_work(submitted.created, WorkStatus.QUEUED, settings):
+        enqueue_or_503(
+            enqueue_all,
+            lambda reason: fail_submitted_chart(sessions, chart_id, reason),
+            f"chart {chart_id}",
+            chart=f"/charts/{chart_id}",
+        )
     response.headers["Location"] = f"/charts/{chart_id}"
     if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"

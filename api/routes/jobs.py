@@ -18,7 +18,7 @@ from api.deps import (
     SessionsDep,
     SettingsDep,
 )
-from api.queueing import enqueue_or_503
+from api.queueing import enqueue_or_503, sends_work
 from api.routes.tasks import task_argument
 from api.schemas.jobs import JobIn, JobNetwork, JobOut, JobPage, JobProgress, JobSummaryOut
 from atlas.store import (
@@ -146,7 +146,7 @@ def submit_job(
 ) -> JobOut:
     spec = JobSpec(**body.model_dump())
     job, created = submit_job_record(sessions, spec, idempotency_key, Budget.of(settings))
-    if created:
+    if sends_work(created, job.status, settings):
         enqueue_or_503(
             lambda: enqueue_training(job.id, settings),
             lambda reason: fail_submitted_job(sessions, job.id, reason),

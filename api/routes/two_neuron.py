@@ -24,7 +24,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.pictures import PNG_MEDIA_TYPE, picture_responses, png_response
-from api.queueing import enqueue_or_503
+from api.queueing import enqueue_or_503, sends_work
 from api.schemas.two_neuron import (
     RegimeMapOut,
     RegimesOut,
@@ -97,7 +97,8 @@ def _created_study(
     answer: Callable[[StudyRecord], Answer],
 ) -> Answer:
     """Create, admit and enqueue a study (both ways of starting one), or answer the study an
-    idempotency key names already (`Idempotent-Replayed`, not enqueued again). The answer is
+    idempotency key names already (`Idempotent-Replayed`; sent again while it is queued,
+    api.queueing.sends_work). The answer is
     read before the study is enqueued: an in-process worker may start it at once, and a new
     study answers "queued"."""
     study, created = submit_study_record(
@@ -106,13 +107,13 @@ def _created_study(
     answered = answer(study)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-        return answered
-    enqueue_or_503(
-        lambda: enqueue_two_neuron_study(study.id, settings),
-        lambda reason: fail_submitted_study(sessions, study.id, reason),
-        f"study {study.id}",
-        study=f"/studies/{study.id}",
-    )
+    if sends_work(created, study.status, settings):
+        enqueue_or_503(
+            lambda: enqueue_two_neuron_study(study.id, settings),
+            lambda reason: fail_submitted_study(sessions, study.id, reason),
+            f"study {study.id}",
+            study=f"/studies/{study.id}",
+        )
     return answered
 
 

@@ -65,6 +65,7 @@ from atlas.store.arrays import from_blob
 from atlas.store.database import get_or_raise
 from atlas.store.jobs import JobSpec, JobSpecError, create_job
 from atlas.store.lifecycle import (
+    LOCKED,
     mark_cancelled,
     mark_failed,
     mark_outcome,
@@ -221,8 +222,7 @@ def _chart_by_key(session: Session, key: str) -> Chart | None:
 
 
 def _locked_chart(session: Session, chart_id: int) -> Chart:
-    options = {"with_for_update": True, "populate_existing": True}
-    return get_or_raise(session, Chart, chart_id, "chart", "chart-not-found", **options)
+    return get_or_raise(session, Chart, chart_id, "chart", "chart-not-found", **LOCKED)
 
 
 # --------------------------------------------------------------------------- counting
@@ -440,6 +440,18 @@ def _finish(chart: Chart, counts: Sequence[_Counts]) -> None:
         "(their seed budget is spent)"
     )
     mark_outcome(chart, n * len(counts), missing)
+
+
+def queued_chunks(session: Session, chart_id: int) -> list[int]:
+    """The ids of the chart's chunk jobs still waiting for a worker."""
+    return list(
+        session.scalars(
+            select(Job.id)
+            .join(ChartChunk, ChartChunk.job_id == Job.id)
+            .where(ChartChunk.chart_id == chart_id, Job.status == WorkStatus.QUEUED)
+            .order_by(Job.id)
+        )
+    )
 
 
 def fail_chart(session: Session, chart_id: int, error: str) -> None:

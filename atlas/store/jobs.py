@@ -16,6 +16,7 @@ from atlas.network_status import NetworkStatus
 from atlas.networks import ARCHITECTURES
 from atlas.store.database import get_or_raise
 from atlas.store.lifecycle import (
+    LOCKED,
     StopReason,
     held_elsewhere,
     mark_failed,
@@ -139,8 +140,8 @@ def _job_by_key(session: Session, key: str) -> Job | None:
     return session.scalars(select(Job).where(Job.idempotency_key == key)).one_or_none()
 
 
-def _job(session: Session, job_id: int) -> Job:
-    return get_or_raise(session, Job, job_id, "job", "job-not-found")
+def _job(session: Session, job_id: int, **options: Any) -> Job:
+    return get_or_raise(session, Job, job_id, "job", "job-not-found", **options)
 
 
 def start_job_attempt(
@@ -148,8 +149,9 @@ def start_job_attempt(
 ) -> bool:
     """A delivery of the job begins (see atlas.store.lifecycle.start_attempt); one that ends
     it instead leaves it as every end does (jobs._end); one that finds it held by a live
-    worker (lifecycle.held_elsewhere) leaves it as it is."""
-    job = _job(session, job_id)
+    worker (lifecycle.held_elsewhere) leaves it as it is. The row is locked: of two deliveries
+    at once (a replay sends the work again), the second reads what the first made of it."""
+    job = _job(session, job_id, **LOCKED)
     if held_elsewhere(job, lease):
         return False
     started = start_attempt(job, max_attempts)

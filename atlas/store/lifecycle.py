@@ -21,6 +21,9 @@ from atlas.store.work_status import FINISHED, WorkStatus, outcome_status
 ERROR_TEXT_LIMIT = 10_000
 HELD = (WorkStatus.RUNNING, WorkStatus.CANCELLING)
 """The statuses in which a worker holds the work (and beats its heartbeat)."""
+LOCKED = {"with_for_update": True, "populate_existing": True}
+"""Session.get options that read a work row locked until the transaction ends (PostgreSQL; an
+SQLite writer holds the whole database already), freshly from the database."""
 
 
 class WorkRow(Protocol):

@@ -22,6 +22,7 @@ from atlas.errors import InvalidError
 from atlas.store.arrays import from_blob, to_blob
 from atlas.store.database import get_or_raise
 from atlas.store.lifecycle import (
+    LOCKED,
     StopReason,
     held_elsewhere,
     mark_failed,
@@ -152,8 +153,8 @@ def _study_by_key(session: Session, key: str) -> TwoNeuronStudyRow | None:
     return session.scalars(query).one_or_none()
 
 
-def _study(session: Session, study_id: int) -> TwoNeuronStudyRow:
-    return get_or_raise(session, TwoNeuronStudyRow, study_id, "study", "study-not-found")
+def _study(session: Session, study_id: int, **options: Any) -> TwoNeuronStudyRow:
+    return get_or_raise(session, TwoNeuronStudyRow, study_id, "study", "study-not-found", **options)
 
 
 Change = Callable[[TwoNeuronStudyRow], Any]
@@ -171,8 +172,9 @@ def start_study_attempt(
 ) -> bool:
     """A delivery of the study begins (see atlas.store.lifecycle.start_attempt); one that
     ends it instead (cancelled, out of attempts) leaves its counts as the study's end does;
-    one that finds it held by a live worker (lifecycle.held_elsewhere) leaves it as it is."""
-    study = _study(session, study_id)
+    one that finds it held by a live worker (lifecycle.held_elsewhere) leaves it as it is. The
+    row is locked, as a job's is (jobs.start_job_attempt)."""
+    study = _study(session, study_id, **LOCKED)
     if held_elsewhere(study, lease):
         return False
     started = start_attempt(study, max_attempts)

@@ -26,6 +26,7 @@ from atlas.store.charts import (
     chart_record,
     create_chart,
     fail_chart,
+    queued_chunks,
     request_chart_cancel,
     same_request,
 )
@@ -150,8 +151,10 @@ def fail_submitted_study(sessions: sessionmaker[Session], study_id: int, error: 
 
 @dataclass(frozen=True)
 class ChartSubmission:
-    """A chart submitted: its record, whether it was created now, and the jobs of its first
-    chunks, to enqueue once submit_chart has returned (none for an idempotent replay)."""
+    """A chart submitted: its record, whether it was created now, and its chunk jobs waiting
+    for a worker, to enqueue once submit_chart has returned: the first chunks of a chart
+    created now; those still queued for a replay (its first request may still be handing them
+    over: api.queueing.sends_work)."""
 
     record: ChartRecord
     created: bool
@@ -170,13 +173,13 @@ def submit_chart(
     different request. Raises ChartSpecError, OverBudgetError, DeviceUnavailableError."""
     with session_scope(sessions) as session:
         chart, created = create_chart(session, spec, idempotency_key)
-        job_ids = advance_chart(session, chart.id) if created else []
+        job_ids = advance_chart(session, chart.id) if created else queued_chunks(session, chart.id)
         if not created and not same_request(session, chart, spec):
             raise IdempotencyKeyReusedError(
                 f"Idempotency-Key {idempotency_key!r} was used for a different request "
                 f"(chart {chart.id})"
             )
-        if budget is not None:
+        if created and budget is not None:
             for job_id in job_ids:
                 admit_job(session, session.get_one(Job, job_id), budget)
         record = chart_record(session, chart.id)

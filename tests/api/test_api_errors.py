@@ -17,8 +17,11 @@ from throwaway_databases import BACKENDS, database
 
 from api.app import MAX_BODY_BYTES, create_app
 from api.problems import RETRY_AFTER_S
+from api.schemas.jobs import JobIn
+from api.schemas.two_neuron import StudyIn
 from atlas.config import Settings
-from atlas.store import SchemaOutOfDateError, migrate
+from atlas.store import SchemaOutOfDateError, migrate, submit_job, submit_study
+from atlas.store.jobs import JobSpec
 from atlas.store.models import (
     AnalysisRun,
     CheckpointRow,
@@ -186,6 +189,36 @@ def test_an_unreachable_broker_is_a_503_and_the_work_is_marked_failed(
         retry = cut_off.post(path, json=request_body, headers=keyed)
         assert retry.status_code == 503 and "Idempotent-Replayed" not in retry.headers
         assert retry.json()[link] != body[link]
+
+
+def _record_job(sessions, key: str) -> int:
+    return submit_job(sessions, JobSpec(**JobIn.model_validate(QUICK_JOB).model_dump()), key)[0].id
+
+
+def _record_study(sessions, key: str) -> int:
+    body = StudyIn.model_validate(QUICK_STUDY).model_dump()
+    return submit_study(sessions, idempotency_key=key, **body)[0].id
+
+
+@pytest.mark.parametrize(
+    ("path", "request_body", "record"),
+    [("/jobs", QUICK_JOB, _record_job), ("/studies", QUICK_STUDY, _record_study)],
+)
+def test_a_replay_while_the_work_is_handed_over_sends_it_too(service, path, request_body, record):
+    """Retries racing the first request (QA: 10 at once, the broker down) found its work
+    recorded, still queued, and answered 202 "queued" for work that the first request then
+    failed to queue: the clients stopped retrying work that never ran. A replay of queued work
+    sends it too: here, the broker unreachable, it answers the same 503."""
+    _, url = service
+    settings = Settings(database_url=url, api_key=API_KEY, broker_url="redis://127.0.0.1:9/0")
+    with TestClient(create_app(settings)) as cut_off:
+        key = f"handed-over{path}"
+        work_id = record(cut_off.app.state.sessions, key)  # the first request, mid-hand-over
+        replay = cut_off.post(path, json=request_body, headers={**WRITE, "Idempotency-Key": key})
+        body = assert_problem(replay, 503, "queue-unavailable")
+        assert str(work_id) in body["detail"]
+        work = cut_off.get(f"{path}/{work_id}").json()
+        assert work["status"] == "failed" and "could not be queued" in work["error"]
 
 
 # --- jobs ----------------------------------------------------------------------------------

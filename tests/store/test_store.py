@@ -391,7 +391,8 @@ def test_charts_are_submitted_and_cancelled_in_the_stores_transaction(sessions):
     assert submitted.created and isinstance(record, ChartRecord) and record.status == "running"
     assert len(submitted.job_ids) == 2 and record.settings[0].pending == 2
     again = submit_chart(sessions, spec, "key-chart")
-    assert not again.created and again.job_ids == () and again.record.id == record.id
+    assert not again.created and again.record.id == record.id
+    assert again.job_ids == submitted.job_ids  # still queued: a replay sends them again
     with pytest.raises(IdempotencyKeyReusedError, match=f"chart {record.id}"):
         submit_chart(sessions, dataclasses.replace(spec, seed=5), "key-chart")
     assert cancel_chart(sessions, record.id).status == "cancelled"  # its chunks were queued
@@ -534,6 +535,29 @@ def test_a_delivery_leaves_work_a_live_worker_holds(sessions):
         assert start_study_attempt(session, study.id, 3, lease)
         assert not start_study_attempt(session, study.id, 3, lease)
         assert (study.status, study.attempts) == ("running", 1)
+
+
+def test_deliveries_at_once_start_one_attempt(sessions):
+    """A replay sends queued work again, so two workers may receive it at the same moment:
+    the row is locked as an attempt begins, and the others find it held."""
+    with session_scope(sessions) as session:
+        job_id = create_job(session, job_spec())[0].id
+        study_id = create_two_neuron_study(session, 2)[0].id
+    lease = timedelta(minutes=5)
+
+    def deliver_job() -> bool:
+        with session_scope(sessions) as session:
+            return begin_job_attempt(session, job_id, 3, lease) is not None
+
+    def deliver_study() -> bool:
+        with session_scope(sessions) as session:
+            return start_study_attempt(session, study_id, 3, lease)
+
+    for deliver in (deliver_job, deliver_study):
+        assert sorted(race(deliver, 4)) == [False, False, False, True]
+    with session_scope(sessions) as session:
+        assert session.get_one(Job, job_id).attempts == 1
+        assert session.get_one(TwoNeuronStudyRow, study_id).attempts == 1
 
 
 # --- networks ----------------------------------------------------------------------------------
