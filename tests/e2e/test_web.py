@@ -337,7 +337,9 @@ def test_pages_fit_a_phone_pass_axe_there_and_a_long_footer_link_wraps(browser, 
         frame = watched.page.locator("[data-table-frame][tabindex='0']").first
         frame.focus()
         watched.page.keyboard.press("ArrowRight")
-        assert frame.evaluate("frame => frame.scrollLeft") > 0
+        # Chromium scrolls by key smoothly: wait for the frame to move (up to the default
+        # timeout), rather than read it at once (0 on a busy machine).
+        watched.page.wait_for_function("frame => frame.scrollLeft > 0", arg=frame.element_handle())
         watched.expected_status = {404}
         watched.goto("/atlas/solutions/999999")
         if violations := _axe_violations(watched.page):
