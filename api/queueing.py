@@ -6,17 +6,16 @@ from collections.abc import Callable
 
 from api.problems import unavailable
 from atlas.config import Settings
-from atlas.store import WorkStatus
 
 
-def sends_work(created: bool, status: str, settings: Settings) -> bool:
+def sends_work(created: bool, waiting: bool, settings: Settings) -> bool:
     """Whether a request sends its work to the queue: work it created and, with a broker,
-    work an idempotent replay finds still queued. The first request may still be handing
-    that work over, or failing to: the replay then answers the same 503 rather than a 202 for
-    work that will never run. A message too many is dropped by the worker it reaches
-    (atlas.store.lifecycle.held_elsewhere); the embedded queue loses nothing and has no lease,
-    so a replay there sends nothing."""
-    return created or (status == WorkStatus.QUEUED and not settings.embedded)
+    work an idempotent replay finds still `waiting` for a worker (queued). The first request
+    may still be handing that work over, or failing to: the replay then answers the same 503
+    rather than a 202 for work that will never run. A message too many is dropped by the
+    worker it reaches (atlas.store.lifecycle.held_elsewhere); the embedded queue loses nothing
+    and has no lease, so a replay there sends nothing."""
+    return created or (waiting and not settings.embedded)
 
 
 def enqueue_or_503(

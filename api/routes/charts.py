@@ -243,8 +243,7 @@ def submit_chart(
         for job_id in submitted.job_ids:
             enqueue_training(job_id, settings)
 
-    # submitted.job_ids are queued chunks: a new chart's first ones, or a replay's waiting ones.
-    if sends_work(submitted.created, WorkStatus.QUEUED, settings):
+    if sends_work(submitted.created, bool(submitted.job_ids), settings):
         enqueue_or_503(
             enqueue_all,
             lambda reason: fail_submitted_chart(sessions, chart_id, reason),

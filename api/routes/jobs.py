@@ -146,7 +146,7 @@ def submit_job(
 ) -> JobOut:
     spec = JobSpec(**body.model_dump())
     job, created = submit_job_record(sessions, spec, idempotency_key, Budget.of(settings))
-    if sends_work(created, job.status, settings):
+    if sends_work(created, job.status == WorkStatus.QUEUED, settings):
         enqueue_or_503(
             lambda: enqueue_training(job.id, settings),
             lambda reason: fail_submitted_job(sessions, job.id, reason),

@@ -107,7 +107,7 @@ def _created_study(
     answered = answer(study)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    if sends_work(created, study.status, settings):
+    if sends_work(created, study.status == WorkStatus.QUEUED, settings):
         enqueue_or_503(
             lambda: enqueue_two_neuron_study(study.id, settings),
             lambda reason: fail_submitted_study(sessions, study.id, reason),
